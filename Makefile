@@ -1,0 +1,106 @@
+# imgleak: `make` builds the shim and the analyzer; `make check` runs every test; `make demo`
+# installs what is missing (as root), builds, and shows a report. Output goes to build/.
+VERSION   := 0.1.0
+CC        ?= cc
+B         := build
+PKGS      := libunwind libdw libelf
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+CPPFLAGS  += -Iinclude -DIMGLEAK_VERSION='"$(VERSION)"'
+DEPFLAGS   = -MMD -MP
+
+SHIM_SRC  := $(wildcard preload/*.c)
+ANA_SRC   := $(wildcard analyzer/*.c)
+ANA_LIB   := $(filter-out analyzer/main.c,$(ANA_SRC))
+
+SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+               $(shell pkg-config --cflags libunwind 2>/dev/null)
+SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread
+ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf 2>/dev/null)
+ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null)
+TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all check unit integration sanitize tsan demo deps clean
+all: $(B)/libimgleak.so $(B)/imgleak
+
+# ---- the shim ----
+$(B)/shim/%.o: preload/%.c | $(B)/shim
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
+	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
+
+# ---- the analyzer ----
+$(B)/ana/%.o: analyzer/%.c | $(B)/ana
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/imgleak: $(ANA_SRC:analyzer/%.c=$(B)/ana/%.o)
+	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
+
+# ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute
+TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
+                 $(B)/shim/guard.o $(B)/shim/snapfile.o
+$(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+$(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+$(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+$(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB:analyzer/%.c=$(B)/ana/%.o) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
+$(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB:analyzer/%.c=$(B)/ana/%.o) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+
+# The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
+	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
+	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
+	touch $@
+
+# ThreadSanitizer for the lock-free tables.
+$(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
+	$(MAKE) --no-print-directory B=$(B)/tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	    $(B)/tsan/tests/test_table $(B)/tsan/tests/test_stacks
+	touch $@
+
+# ---- integration: real programs under the shim ----
+$(B)/tests/leaky: tests/integration/leaky.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/tests/stress: tests/integration/stress.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/tests/semantics: tests/integration/semantics.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+INTEGRATION_BINS := $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics
+
+unit: $(UNIT_TESTS:%=$(B)/tests/%)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
+
+sanitize: $(B)/asan/.built
+	@for t in $(UNIT_TESTS); do echo "== asan $$t"; $(B)/asan/tests/$$t || exit 1; done
+
+tsan: $(B)/tsan/.built
+	@for t in test_table test_stacks; do echo "== tsan $$t"; \
+	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
+
+integration: all $(INTEGRATION_BINS) $(B)/asan/.built
+	@B=$(B) bash tests/integration/run.sh
+
+check: all unit sanitize tsan integration
+	@echo "make check: all passed"
+
+demo:
+	@bash scripts/deps.sh --install
+	@$(MAKE) --no-print-directory all $(B)/tests/leaky
+	@echo "== imgleak run -- $(B)/tests/leaky leak"
+	@$(B)/imgleak run -- $(B)/tests/leaky leak || true
+
+deps:
+	@bash scripts/deps.sh --install
+
+$(B)/shim $(B)/ana $(B)/tests:
+	mkdir -p $@
+
+clean:
+	rm -rf $(B)
+
+-include $(wildcard $(B)/shim/*.d $(B)/ana/*.d)

@@ -1,0 +1,239 @@
+/* imgleak: the commands. Each parses its options, calls into the modules, and turns an error
+ * into one line on stderr and exit status 2. */
+#define _GNU_SOURCE
+#include "attribute.h"
+#include "error.h"
+#include "model.h"
+#include "reader.h"
+#include "report.h"
+#include "run.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_BAD_INPUT 2
+
+static const char usage_text[] =
+    "usage: imgleak run [-o DIR] [--format text|json] [--app PATTERN]... -- CMD [ARGS...]\n"
+    "       imgleak report [--format text|json] [-o FILE] [--app PATTERN]... SNAPSHOT...\n"
+    "       imgleak --help | --version\n";
+
+static const char help_text[] =
+    "\n"
+    "Finds the memory a program still holds when it exits, and the line of its own code that\n"
+    "allocated it.\n"
+    "\n"
+    "Commands:\n"
+    "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits, and exit with\n"
+    "                       CMD's status\n"
+    "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
+    "                       latest snapshot counts)\n"
+    "\n"
+    "Options:\n"
+    "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
+    "  -o FILE              report: write the report to FILE (default: standard output)\n"
+    "  --format FMT         text (default) or json (fields in docs/REPORT-JSON.md)\n"
+    "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
+    "                       wildcard, on the path or its last component) as the application\n"
+    "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
+    "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
+    "\n"
+    "Leaks are charged to the innermost frame of the application: the executable, or any module\n"
+    "outside the system library directories (/lib, /usr/lib, ...), never the C library, the\n"
+    "allocator or the shim.\n"
+    "\n"
+    "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):\n"
+    "  IMGLEAK_OUT=DIR        where snapshots are written (default: the current directory), as\n"
+    "                         imgleak.<pid>.<seq>.snap\n"
+    "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
+    "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
+    "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
+    "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
+    "\n"
+    "Exit status: report: 0; run: the program's; 2 on bad input or a failure of imgleak.\n";
+
+typedef struct {
+    const char *format;
+    const char *out;
+    const char **app;
+    size_t napp;
+    size_t sites;
+    size_t frames;
+} common_opts_t;
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "imgleak: %s\n%s", msg, usage_text);
+    return EXIT_BAD_INPUT;
+}
+
+static int parse_count(const char *text, size_t *out)
+{
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    if (!*text || *end || text[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses the options shared by run and report; returns optind or -1 after printing. */
+static int parse_common(int argc, char **argv, common_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'}, {"app", required_argument, NULL, 'a'},
+        {"sites", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->out = optarg; break;
+        case 'f': o->format = optarg; break;
+        case 'a': {
+            const char **grown = realloc(o->app, (o->napp + 1) * sizeof *grown);
+            if (!grown)
+                return usage_error("out of memory"), -1;
+            o->app = grown;
+            o->app[o->napp++] = optarg;
+            break;
+        }
+        case 's':
+            if (parse_count(optarg, &o->sites) < 0)
+                return usage_error("--sites takes a number"), -1;
+            break;
+        case 'F':
+            if (parse_count(optarg, &o->frames) < 0)
+                return usage_error("--frames takes a number"), -1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            fputs(help_text, stdout);
+            exit(0);
+        default: return usage_error("bad option"), -1;
+        }
+    }
+    if (!report_writer_find(o->format)) {
+        fprintf(stderr, "imgleak: unknown format '%s' (expected %s)\n", o->format,
+                report_writer_names());
+        return -1;
+    }
+    return optind;
+}
+
+static int write_report(const common_opts_t *o, char *const *paths, size_t n, const char *out_path)
+{
+    snapshot_t **snaps = calloc(n ? n : 1, sizeof *snaps);
+    report_t rep;
+    int rc = 0;
+    if (!snaps)
+        return error_set("out of memory"), -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(snaps[i] = reader_load(paths[i]))) {
+            for (size_t j = 0; j < i; j++)
+                reader_free(snaps[j]);
+            free(snaps);
+            return -1;
+        }
+    }
+    attribute_opts_t aopts = {o->app, o->napp};
+    if (report_build(&rep, snaps, n, &aopts) < 0) {
+        report_free(&rep);
+        return -1;
+    }
+    FILE *out = stdout;
+    if (out_path && !(out = fopen(out_path, "w"))) {
+        error_set("%s: cannot write", out_path);
+        report_free(&rep);
+        return -1;
+    }
+    const char *no_color = getenv("NO_COLOR");
+    report_opts_t ropts = {isatty(fileno(out)) && !(no_color && *no_color), o->sites, o->frames};
+    if (report_writer_find(o->format)->write(&rep, out, &ropts) < 0 || fflush(out) != 0) {
+        error_set("%s: write error", out_path ? out_path : "standard output");
+        rc = -1;
+    }
+    if (out != stdout)
+        fclose(out);
+    report_free(&rep);
+    return rc;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    common_opts_t o = {"text", NULL, NULL, 0, 20, 8};
+    int first = parse_common(argc, argv, &o);
+    if (first < 0)
+        return EXIT_BAD_INPUT;
+    if (first >= argc) {
+        free(o.app);
+        return usage_error("report needs at least one snapshot file");
+    }
+    int rc = write_report(&o, argv + first, (size_t)(argc - first), o.out);
+    free(o.app);
+    if (rc < 0) {
+        error_print();
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    common_opts_t o = {"text", NULL, NULL, 0, 20, 8};
+    int first = parse_common(argc, argv, &o);
+    if (first < 0)
+        return EXIT_BAD_INPUT;
+    if (first >= argc) {
+        free(o.app);
+        return usage_error("run needs a command after --");
+    }
+    run_opts_t ropts = {o.out};
+    run_result_t res;
+    if (run_program(&ropts, argv + first, &res) < 0) {
+        free(o.app);
+        error_print();
+        return EXIT_BAD_INPUT;
+    }
+    int rc = res.exit_status;
+    if (res.nsnapshots == 0) {
+        fprintf(stderr, "imgleak: %s wrote no snapshot (it may have ended by a signal or _exit, "
+                        "or be set-uid)\n", argv[first]);
+        if (rc == 0)
+            rc = EXIT_BAD_INPUT;
+    } else if (write_report(&o, res.snapshots, res.nsnapshots, NULL) < 0) {
+        error_print();
+        rc = EXIT_BAD_INPUT;
+    }
+    if (!res.temporary)
+        fprintf(stderr, "imgleak: snapshots kept in %s\n", res.dir);
+    run_result_release(&res);
+    free(o.app);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_text, stdout);
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("imgleak %s (snapshot format %d.%d)\n", IMGLEAK_VERSION, IMGLEAK_VERSION_MAJOR,
+               IMGLEAK_VERSION_MINOR);
+        return 0;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
+    fprintf(stderr, "imgleak: unknown command '%s'\n%s", argv[1], usage_text);
+    return EXIT_BAD_INPUT;
+}

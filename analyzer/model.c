@@ -1,0 +1,285 @@
+/* Building the report model (see model.h). Work is done per distinct stack, not per block: a
+ * stack is symbolized and attributed once, and blocks only add to their stack's totals. */
+#include "model.h"
+
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t bytes[2], blocks[2]; /* by kind */
+} stack_total_t;
+
+typedef struct {
+    leak_site_t *sites;
+    size_t count, capacity;
+    size_t *index; /* open addressing over sites, by key hash; SIZE_MAX = empty */
+    size_t index_capacity;
+} site_set_t;
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+    if (!s)
+        return h * 31 + 7;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h;
+}
+
+static uint64_t site_hash(const frame_t *f, unsigned kind)
+{
+    uint64_t h = 1469598103934665603u;
+    h = mix(h, f->function);
+    h = mix(h, f->file);
+    h = mix(h, f->module);
+    h ^= f->line * 0x9e3779b97f4a7c15u + kind;
+    if (!f->function && !f->file) /* unknown frames differ by address */
+        h ^= f->offset * 0xff51afd7ed558ccdu;
+    return h;
+}
+
+static int site_same(const leak_site_t *s, const frame_t *f, unsigned kind)
+{
+    if (s->kind != kind || s->site.line != f->line || !str_eq(s->site.function, f->function) ||
+        !str_eq(s->site.file, f->file) || !str_eq(s->site.module, f->module))
+        return 0;
+    return s->site.function || s->site.file || s->site.offset == f->offset;
+}
+
+static int set_grow(site_set_t *set)
+{
+    size_t cap = set->index_capacity ? set->index_capacity * 2 : 256;
+    size_t *fresh = malloc(cap * sizeof *fresh);
+    if (!fresh)
+        return -1;
+    for (size_t i = 0; i < cap; i++)
+        fresh[i] = SIZE_MAX;
+    for (size_t k = 0; k < set->count; k++) {
+        size_t j = site_hash(&set->sites[k].site, set->sites[k].kind) & (cap - 1);
+        while (fresh[j] != SIZE_MAX)
+            j = (j + 1) & (cap - 1);
+        fresh[j] = k;
+    }
+    free(set->index);
+    set->index = fresh;
+    set->index_capacity = cap;
+    return 0;
+}
+
+static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind)
+{
+    if ((set->count + 1) * 2 > set->index_capacity && set_grow(set) < 0)
+        return NULL;
+    size_t mask = set->index_capacity - 1;
+    size_t j = site_hash(f, kind) & mask;
+    for (; set->index[j] != SIZE_MAX; j = (j + 1) & mask)
+        if (site_same(&set->sites[set->index[j]], f, kind))
+            return &set->sites[set->index[j]];
+    if (set->count == set->capacity) {
+        size_t cap = set->capacity ? set->capacity * 2 : 64;
+        leak_site_t *fresh = realloc(set->sites, cap * sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        set->sites = fresh;
+        set->capacity = cap;
+    }
+    leak_site_t *s = &set->sites[set->count];
+    memset(s, 0, sizeof *s);
+    s->site = *f;
+    s->kind = kind;
+    set->index[j] = set->count++;
+    return s;
+}
+
+/* Expands a stack's return addresses into frames, inlined ones included. */
+static frame_t *expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth)
+{
+    size_t cap = st->depth + 8, n = 0;
+    frame_t *out = malloc(cap * sizeof *out);
+    if (!out)
+        return NULL;
+    for (unsigned i = 0; i < st->depth; i++) {
+        unsigned count;
+        const frame_t *fr = symbolize(sym, st->frames[i], &count);
+        if (n + count > cap) {
+            cap = (n + count) * 2;
+            frame_t *fresh = realloc(out, cap * sizeof *fresh);
+            if (!fresh) {
+                free(out);
+                return NULL;
+            }
+            out = fresh;
+        }
+        memcpy(out + n, fr, count * sizeof *fr);
+        n += count;
+    }
+    *depth = n;
+    return out;
+}
+
+static const frame_t no_stack = {.function = "(no stack recorded)"};
+
+static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *st,
+                        const stack_total_t *t, const attribute_opts_t *opts)
+{
+    size_t depth = 0;
+    frame_t *frames = NULL;
+    if (st) {
+        frames = expand_stack(sym, st, &depth);
+        if (!frames)
+            return -1;
+    }
+    size_t at = depth ? attribute_site(frames, depth, opts) : 0;
+    const frame_t *site = depth ? &frames[at] : &no_stack;
+    int kept = 0;
+    for (unsigned kind = 0; kind < 2; kind++) {
+        if (!t->blocks[kind])
+            continue;
+        leak_site_t *s = set_find_or_add(set, site, kind);
+        if (!s) {
+            free(frames);
+            return -1;
+        }
+        s->bytes += t->bytes[kind];
+        s->blocks += t->blocks[kind];
+        s->nstacks++;
+        /* keep the stack that holds the most bytes as the site's example */
+        if (!s->stack || t->bytes[kind] > s->stack_bytes_hint) {
+            frame_t *mine = frames;
+            if (kept) { /* both kinds from one stack: each site owns its copy */
+                mine = malloc((depth ? depth : 1) * sizeof *mine);
+                if (!mine)
+                    return -1;
+                memcpy(mine, frames, depth * sizeof *mine);
+            }
+            free(s->stack);
+            s->stack = mine;
+            s->depth = depth;
+            s->site_index = at;
+            s->truncated = st && (st->flags & IMGLEAK_STACK_TRUNCATED);
+            s->stack_bytes_hint = t->bytes[kind];
+            kept = 1;
+        }
+    }
+    if (!kept)
+        free(frames);
+    return 0;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+    const leak_site_t *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    if (x->blocks != y->blocks)
+        return x->blocks > y->blocks ? -1 : 1;
+    return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
+}
+
+static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, symbolizer_t *sym,
+                        const attribute_opts_t *opts)
+{
+    /* index nstacks is "no stack" */
+    stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
+    if (!totals)
+        return error_set("out of memory"), -1;
+    for (size_t i = 0; i < snap->nlive; i++) {
+        const snap_live_t *l = &snap->live[i];
+        const snap_stack_t *st = l->stack_id ? snapshot_stack(snap, l->stack_id) : NULL;
+        size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
+        totals[k].bytes[l->kind] += l->size;
+        totals[k].blocks[l->kind]++;
+        rep->totals.leaked_bytes += l->size;
+        rep->totals.leaked_blocks++;
+        if (l->kind == IMGLEAK_KIND_HEAP) {
+            rep->totals.heap_bytes += l->size;
+            rep->totals.heap_blocks++;
+        } else {
+            rep->totals.mmap_bytes += l->size;
+            rep->totals.mmap_blocks++;
+        }
+    }
+    for (size_t k = 0; k <= snap->nstacks; k++) {
+        if (!totals[k].blocks[0] && !totals[k].blocks[1])
+            continue;
+        const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
+        if (charge_stack(set, sym, st, &totals[k], opts) < 0) {
+            free(totals);
+            return error_set("out of memory"), -1;
+        }
+    }
+    free(totals);
+    rep->totals.dropped_table_full += snap->process.dropped_table_full;
+    rep->totals.truncated_stacks += snap->process.truncated_stacks;
+    rep->totals.dropped_stacks += snap->process.dropped_stacks;
+    rep->totals.oversized_blocks += snap->process.oversized_blocks;
+    return 0;
+}
+
+/* For each pid only its latest snapshot describes what it holds now. */
+static int superseded(snapshot_t *const *snaps, size_t n, size_t i)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (j == i || snaps[j]->header.pid != snaps[i]->header.pid)
+            continue;
+        if (snaps[j]->header.time_ns > snaps[i]->header.time_ns ||
+            (snaps[j]->header.time_ns == snaps[i]->header.time_ns && j > i))
+            return 1;
+    }
+    return 0;
+}
+
+int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_opts_t *opts)
+{
+    site_set_t set;
+    memset(rep, 0, sizeof *rep);
+    memset(&set, 0, sizeof set);
+    rep->snaps = snaps;
+    rep->nsnaps = n;
+    rep->syms = calloc(n ? n : 1, sizeof *rep->syms);
+    rep->processes = calloc(n ? n : 1, sizeof *rep->processes);
+    if (!rep->syms || !rep->processes)
+        return error_set("out of memory"), -1;
+    for (size_t i = 0; i < n; i++) {
+        if (superseded(snaps, n, i))
+            continue;
+        rep->syms[i] = symbolizer_new(snaps[i]);
+        if (!rep->syms[i])
+            return error_set("out of memory"), -1;
+        rep->processes[rep->nprocesses++].snap = snaps[i];
+        if (add_snapshot(rep, &set, snaps[i], rep->syms[i], opts) < 0) {
+            rep->sites = set.sites;
+            rep->nsites = set.count;
+            free(set.index);
+            return -1;
+        }
+    }
+    free(set.index);
+    qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
+    rep->sites = set.sites;
+    rep->nsites = set.count;
+    return 0;
+}
+
+void report_free(report_t *rep)
+{
+    for (size_t i = 0; i < rep->nsites; i++)
+        free(rep->sites[i].stack);
+    free(rep->sites);
+    for (size_t i = 0; i < rep->nsnaps; i++) {
+        if (rep->syms)
+            symbolizer_free(rep->syms[i]);
+        reader_free(rep->snaps[i]);
+    }
+    free(rep->syms);
+    free(rep->snaps);
+    free(rep->processes);
+    memset(rep, 0, sizeof *rep);
+}

@@ -1,0 +1,403 @@
+/* The snapshot reader (see reader.h). Fields are decoded explicitly as little-endian, so the
+ * reader never depends on the host's structure layout, and records longer than this version
+ * knows are read by their known prefix. */
+#include "reader.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+typedef struct {
+    uint32_t type, record_size;
+    uint64_t offset, length, count;
+} section_t;
+
+typedef struct {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+    section_t process, strings, modules, stacks, live;
+} parse_t;
+
+static const char *section_name(uint32_t type)
+{
+    switch (type) {
+    case IMGLEAK_SECTION_PROCESS: return "process";
+    case IMGLEAK_SECTION_STRINGS: return "strings";
+    case IMGLEAK_SECTION_MODULES: return "modules";
+    case IMGLEAK_SECTION_STACKS: return "stacks";
+    case IMGLEAK_SECTION_LIVE: return "live";
+    default: return "unknown";
+    }
+}
+
+static int fail(const parse_t *ps, const char *what)
+{
+    error_set("%s: %s", ps->name, what);
+    return -1;
+}
+
+static int parse_header(parse_t *ps, snapshot_t *snap)
+{
+    const unsigned char *d = ps->data;
+    char msg[256];
+    if (ps->size < IMGLEAK_MAGIC_LEN || memcmp(d, IMGLEAK_MAGIC, IMGLEAK_MAGIC_LEN) != 0)
+        return fail(ps, "not an imgleak snapshot (bad magic)");
+    if (ps->size < sizeof(imgleak_file_header_t)) {
+        snprintf(msg, sizeof msg, "truncated header (need %zu bytes, have %zu)",
+                 sizeof(imgleak_file_header_t), ps->size);
+        return fail(ps, msg);
+    }
+    imgleak_file_header_t *h = &snap->header;
+    memcpy(h->magic, d, IMGLEAK_MAGIC_LEN);
+    h->version_major = le16(d + 8);
+    h->version_minor = le16(d + 10);
+    h->header_size = le32(d + 12);
+    h->section_count = le32(d + 16);
+    h->section_entry_size = le32(d + 20);
+    h->file_size = le64(d + 24);
+    h->pid = le64(d + 32);
+    h->sequence = le64(d + 40);
+    h->time_ns = le64(d + 48);
+    h->flags = le64(d + 56);
+    if (h->version_major != IMGLEAK_VERSION_MAJOR) {
+        snprintf(msg, sizeof msg, "format version %u.%u is not supported (this imgleak reads %u.x)",
+                 h->version_major, h->version_minor, IMGLEAK_VERSION_MAJOR);
+        return fail(ps, msg);
+    }
+    if (h->file_size != ps->size) {
+        snprintf(msg, sizeof msg, "%s (header says %llu bytes, file has %zu)",
+                 h->file_size > ps->size ? "truncated file" : "file size does not match header",
+                 (unsigned long long)h->file_size, ps->size);
+        return fail(ps, msg);
+    }
+    if (h->header_size < sizeof(imgleak_file_header_t) || h->header_size > ps->size)
+        return fail(ps, "bad header size");
+    if (h->section_entry_size < sizeof(imgleak_section_entry_t) || h->section_count > 4096 ||
+        (uint64_t)h->section_count * h->section_entry_size > ps->size - h->header_size)
+        return fail(ps, "section table does not fit in the file");
+    return 0;
+}
+
+static int parse_sections(parse_t *ps, const snapshot_t *snap)
+{
+    char msg[256];
+    for (uint32_t i = 0; i < snap->header.section_count; i++) {
+        const unsigned char *e = ps->data + snap->header.header_size +
+                                 (size_t)i * snap->header.section_entry_size;
+        section_t s = {le32(e), le32(e + 4), le64(e + 8), le64(e + 16), le64(e + 24)};
+        if (s.offset > ps->size || s.length > ps->size - s.offset) {
+            snprintf(msg, sizeof msg,
+                     "%s section past end (offset %llu, length %llu, file %zu bytes)",
+                     section_name(s.type), (unsigned long long)s.offset,
+                     (unsigned long long)s.length, ps->size);
+            return fail(ps, msg);
+        }
+        section_t *slot = NULL;
+        switch (s.type) {
+        case IMGLEAK_SECTION_PROCESS: slot = &ps->process; break;
+        case IMGLEAK_SECTION_STRINGS: slot = &ps->strings; break;
+        case IMGLEAK_SECTION_MODULES: slot = &ps->modules; break;
+        case IMGLEAK_SECTION_STACKS: slot = &ps->stacks; break;
+        case IMGLEAK_SECTION_LIVE: slot = &ps->live; break;
+        default: continue; /* a newer writer's section: skipped */
+        }
+        if (slot->type) {
+            snprintf(msg, sizeof msg, "duplicate %s section", section_name(s.type));
+            return fail(ps, msg);
+        }
+        *slot = s;
+    }
+    const section_t *need[] = {&ps->process, &ps->strings, &ps->modules, &ps->stacks, &ps->live};
+    const char *names[] = {"process", "strings", "modules", "stacks", "live"};
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++) {
+        if (!need[i]->type) {
+            snprintf(msg, sizeof msg, "missing %s section", names[i]);
+            return fail(ps, msg);
+        }
+    }
+    return 0;
+}
+
+/* Checks that count records of at least min_size bytes each fit the section. */
+static int check_fixed(parse_t *ps, const section_t *s, uint32_t min_size)
+{
+    char msg[256];
+    if (s->record_size < min_size) {
+        snprintf(msg, sizeof msg, "%s records of %u bytes are too short (need %u)",
+                 section_name(s->type), s->record_size, min_size);
+        return fail(ps, msg);
+    }
+    if (s->count > s->length / s->record_size) {
+        snprintf(msg, sizeof msg, "truncated %s section (%llu records of %u bytes need more than %llu)",
+                 section_name(s->type), (unsigned long long)s->count, s->record_size,
+                 (unsigned long long)s->length);
+        return fail(ps, msg);
+    }
+    return 0;
+}
+
+static int string_at(parse_t *ps, snapshot_t *snap, uint32_t off, const char **out)
+{
+    if (off >= snap->strings_len)
+        return fail(ps, "string reference past the end of the strings section");
+    *out = snap->strings + off;
+    return 0;
+}
+
+static int parse_strings(parse_t *ps, snapshot_t *snap)
+{
+    const section_t *s = &ps->strings;
+    if (s->length == 0 || ps->data[s->offset + s->length - 1] != '\0')
+        return fail(ps, "strings section is empty or not NUL-terminated");
+    snap->strings = malloc(s->length);
+    if (!snap->strings)
+        return fail(ps, "out of memory");
+    memcpy(snap->strings, ps->data + s->offset, s->length);
+    snap->strings_len = s->length;
+    return 0;
+}
+
+static int parse_process(parse_t *ps, snapshot_t *snap)
+{
+    if (check_fixed(ps, &ps->process, 160) < 0)
+        return -1;
+    if (ps->process.count != 1)
+        return fail(ps, "process section must hold exactly one record");
+    const unsigned char *p = ps->data + ps->process.offset;
+    imgleak_process_rec_t *r = &snap->process;
+    r->pid = le64(p);
+    r->ppid = le64(p + 8);
+    r->start_time_ns = le64(p + 16);
+    r->rss_bytes = le64(p + 24);
+    r->peak_rss_bytes = le64(p + 32);
+    r->exe_string = le32(p + 40);
+    r->allocator = le32(p + 44);
+    r->glibc_arena = le64(p + 48);
+    r->glibc_mmapped = le64(p + 56);
+    r->glibc_in_use = le64(p + 64);
+    r->glibc_free = le64(p + 72);
+    r->je_allocated = le64(p + 80);
+    r->je_active = le64(p + 88);
+    r->je_resident = le64(p + 96);
+    r->je_retained = le64(p + 104);
+    r->je_mapped = le64(p + 112);
+    r->dropped_table_full = le64(p + 120);
+    r->truncated_stacks = le64(p + 128);
+    r->dropped_stacks = le64(p + 136);
+    r->oversized_blocks = le64(p + 144);
+    r->depth_limit = le32(p + 152);
+    return string_at(ps, snap, r->exe_string, &snap->exe);
+}
+
+static int parse_modules(parse_t *ps, snapshot_t *snap)
+{
+    const section_t *s = &ps->modules;
+    if (check_fixed(ps, s, 72) < 0)
+        return -1;
+    snap->modules = calloc(s->count ? s->count : 1, sizeof *snap->modules);
+    if (!snap->modules)
+        return fail(ps, "out of memory");
+    for (uint64_t i = 0; i < s->count; i++) {
+        const unsigned char *p = ps->data + s->offset + i * s->record_size;
+        snap_module_t *m = &snap->modules[i];
+        m->start = le64(p);
+        m->end = le64(p + 8);
+        m->bias = le64(p + 16);
+        m->file_offset = le64(p + 24);
+        m->build_id_len = le16(p + 36);
+        m->flags = le16(p + 38);
+        if (m->end < m->start || m->build_id_len > IMGLEAK_BUILD_ID_MAX)
+            return fail(ps, "malformed module record");
+        memcpy(m->build_id, p + 40, m->build_id_len);
+        if (string_at(ps, snap, le32(p + 32), &m->path) < 0)
+            return -1;
+    }
+    snap->nmodules = s->count;
+    return 0;
+}
+
+static int by_stack_id(const void *a, const void *b)
+{
+    uint32_t x = ((const snap_stack_t *)a)->id, y = ((const snap_stack_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static int parse_stacks(parse_t *ps, snapshot_t *snap)
+{
+    const section_t *s = &ps->stacks;
+    char msg[256];
+    if (s->record_size < 40)
+        return fail(ps, "stack records are too short");
+    if (s->count > s->length / s->record_size)
+        return fail(ps, "truncated stacks section (more records than bytes)");
+    /* every frame costs 8 bytes of the section, so the pool never outgrows the file */
+    snap->stacks = calloc(s->count ? s->count : 1, sizeof *snap->stacks);
+    snap->frame_pool = malloc(s->length / 8 * sizeof(uint64_t) + 8);
+    if (!snap->stacks || !snap->frame_pool)
+        return fail(ps, "out of memory");
+    uint64_t at = 0, pool = 0;
+    for (uint64_t i = 0; i < s->count; i++) {
+        if (s->length - at < s->record_size) {
+            snprintf(msg, sizeof msg, "truncated stacks section (record %llu of %llu)",
+                     (unsigned long long)i + 1, (unsigned long long)s->count);
+            return fail(ps, msg);
+        }
+        const unsigned char *p = ps->data + s->offset + at;
+        snap_stack_t *st = &snap->stacks[i];
+        st->id = le32(p);
+        st->depth = le16(p + 4);
+        st->flags = le16(p + 6);
+        st->allocs = le64(p + 8);
+        st->frees = le64(p + 16);
+        st->alloc_bytes = le64(p + 24);
+        st->free_bytes = le64(p + 32);
+        at += s->record_size;
+        if ((s->length - at) / 8 < st->depth) {
+            snprintf(msg, sizeof msg, "truncated stacks section (stack %u needs %u frames)",
+                     st->id, st->depth);
+            return fail(ps, msg);
+        }
+        if (st->id == 0)
+            return fail(ps, "stack id 0 is reserved");
+        st->frames = snap->frame_pool + pool;
+        for (unsigned f = 0; f < st->depth; f++)
+            st->frames[f] = le64(ps->data + s->offset + at + 8u * f);
+        pool += st->depth;
+        at += 8u * st->depth;
+    }
+    snap->nstacks = s->count;
+    qsort(snap->stacks, snap->nstacks, sizeof *snap->stacks, by_stack_id);
+    for (size_t i = 1; i < snap->nstacks; i++)
+        if (snap->stacks[i].id == snap->stacks[i - 1].id)
+            return fail(ps, "duplicate stack id");
+    return 0;
+}
+
+static int parse_live(parse_t *ps, snapshot_t *snap)
+{
+    const section_t *s = &ps->live;
+    if (check_fixed(ps, s, 24) < 0)
+        return -1;
+    snap->live = calloc(s->count ? s->count : 1, sizeof *snap->live);
+    if (!snap->live)
+        return fail(ps, "out of memory");
+    for (uint64_t i = 0; i < s->count; i++) {
+        const unsigned char *p = ps->data + s->offset + i * s->record_size;
+        snap_live_t *l = &snap->live[i];
+        uint64_t size_kind = le64(p + 8);
+        l->address = le64(p);
+        l->size = size_kind & IMGLEAK_SIZE_MASK;
+        l->kind = (unsigned)(size_kind >> IMGLEAK_SIZE_BITS);
+        l->stack_id = le32(p + 16);
+        l->birth_s = le32(p + 20);
+        if (l->kind != IMGLEAK_KIND_HEAP && l->kind != IMGLEAK_KIND_MMAP)
+            return fail(ps, "live record of unknown kind");
+        if (l->stack_id && !snapshot_stack(snap, l->stack_id))
+            return fail(ps, "live record names a stack that is not in the file");
+    }
+    snap->nlive = s->count;
+    return 0;
+}
+
+snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t size)
+{
+    parse_t ps;
+    memset(&ps, 0, sizeof ps);
+    ps.name = name;
+    ps.data = data;
+    ps.size = size;
+    snapshot_t *snap = calloc(1, sizeof *snap);
+    if (!snap || !(snap->path = strdup(name))) {
+        free(snap);
+        error_set("%s: out of memory", name);
+        return NULL;
+    }
+    if (parse_header(&ps, snap) < 0 || parse_sections(&ps, snap) < 0 ||
+        parse_strings(&ps, snap) < 0 || parse_process(&ps, snap) < 0 ||
+        parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0) {
+        reader_free(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+snapshot_t *reader_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        error_set("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        error_set("%s: not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *data = malloc(size ? size : 1);
+    if (!data) {
+        error_set("%s: out of memory reading %zu bytes", path, size);
+        fclose(f);
+        return NULL;
+    }
+    size_t got = fread(data, 1, size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != size) {
+        error_set("%s: read error", path);
+        free(data);
+        return NULL;
+    }
+    snapshot_t *snap = reader_parse(path, data, size);
+    free(data);
+    return snap;
+}
+
+void reader_free(snapshot_t *snap)
+{
+    if (!snap)
+        return;
+    free(snap->path);
+    free(snap->modules);
+    free(snap->stacks);
+    free(snap->frame_pool);
+    free(snap->live);
+    free(snap->strings);
+    free(snap);
+}
+
+const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id)
+{
+    size_t lo = 0, hi = snap->nstacks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (snap->stacks[mid].id < id)
+            lo = mid + 1;
+        else if (snap->stacks[mid].id > id)
+            hi = mid;
+        else
+            return &snap->stacks[mid];
+    }
+    return NULL;
+}

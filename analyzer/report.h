@@ -1,0 +1,32 @@
+/* Output formats: each is a writer over the report model, in its own report_<name>.c, registered
+ * in report.c by one line. */
+#ifndef IMGLEAK_REPORT_H
+#define IMGLEAK_REPORT_H
+
+#include "model.h"
+
+#include <stdio.h>
+
+typedef struct {
+    int color;           /* ANSI colour (text only) */
+    size_t max_sites;    /* text: sites listed at most (0: all) */
+    size_t stack_frames; /* text: frames shown under each site */
+} report_opts_t;
+
+typedef struct {
+    const char *name;
+    int (*write)(const report_t *rep, FILE *out, const report_opts_t *opts);
+} report_writer_t;
+
+const report_writer_t *report_writer_find(const char *name);
+/* "text|json", for usage messages */
+const char *report_writer_names(void);
+
+int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts);
+int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts);
+
+/* Shared by writers: "12.3 KiB" */
+void report_format_bytes(uint64_t bytes, char *out, size_t size);
+const char *report_kind_name(unsigned kind);
+
+#endif

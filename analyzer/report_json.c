@@ -1,0 +1,107 @@
+/* The JSON report; its fields are documented in docs/REPORT-JSON.md and kept stable. */
+#include "report.h"
+
+#include <string.h>
+
+static void put_string(FILE *out, const char *s)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\t': fputs("\\t", out); break;
+        case '\r': fputs("\\r", out); break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void put_frame(FILE *out, const frame_t *f)
+{
+    fputs("{\"function\":", out);
+    put_string(out, f->function);
+    fputs(",\"file\":", out);
+    put_string(out, f->file);
+    fprintf(out, ",\"line\":%u,\"module\":", f->line);
+    put_string(out, f->module);
+    fprintf(out, ",\"address\":\"0x%llx\",\"offset\":\"0x%llx\",\"inlined\":%s}",
+            (unsigned long long)f->address, (unsigned long long)f->offset,
+            f->inlined ? "true" : "false");
+}
+
+static void put_snapshot(FILE *out, const snapshot_t *s)
+{
+    const imgleak_process_rec_t *p = &s->process;
+    fputs("{\"file\":", out);
+    put_string(out, s->path);
+    fprintf(out, ",\"pid\":%llu,\"ppid\":%llu,\"sequence\":%llu,\"time_ns\":%llu,\"exe\":",
+            (unsigned long long)s->header.pid, (unsigned long long)p->ppid,
+            (unsigned long long)s->header.sequence, (unsigned long long)s->header.time_ns);
+    put_string(out, s->exe);
+    fprintf(out, ",\"at_exit\":%s,\"rss_bytes\":%llu,\"peak_rss_bytes\":%llu,\"allocator\":\"%s\"",
+            (s->header.flags & IMGLEAK_SNAP_AT_EXIT) ? "true" : "false",
+            (unsigned long long)p->rss_bytes, (unsigned long long)p->peak_rss_bytes,
+            p->allocator == IMGLEAK_ALLOCATOR_GLIBC      ? "glibc"
+            : p->allocator == IMGLEAK_ALLOCATOR_JEMALLOC ? "jemalloc"
+                                                          : "unknown");
+    if (p->allocator == IMGLEAK_ALLOCATOR_GLIBC)
+        fprintf(out, ",\"glibc\":{\"arena\":%llu,\"mmapped\":%llu,\"in_use\":%llu,\"free\":%llu}",
+                (unsigned long long)p->glibc_arena, (unsigned long long)p->glibc_mmapped,
+                (unsigned long long)p->glibc_in_use, (unsigned long long)p->glibc_free);
+    if (p->allocator == IMGLEAK_ALLOCATOR_JEMALLOC)
+        fprintf(out, ",\"jemalloc\":{\"allocated\":%llu,\"active\":%llu,\"resident\":%llu,"
+                     "\"retained\":%llu,\"mapped\":%llu}",
+                (unsigned long long)p->je_allocated, (unsigned long long)p->je_active,
+                (unsigned long long)p->je_resident, (unsigned long long)p->je_retained,
+                (unsigned long long)p->je_mapped);
+    fputc('}', out);
+}
+
+int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
+{
+    const report_totals_t *t = &rep->totals;
+    (void)opts;
+    fprintf(out, "{\"imgleak_report\":1,\"totals\":{\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,"
+                 "\"heap_bytes\":%llu,\"heap_blocks\":%llu,\"mmap_bytes\":%llu,\"mmap_blocks\":%llu,"
+                 "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
+                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu},\n\"snapshots\":[",
+            (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
+            (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
+            (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
+            (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
+            (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks);
+    for (size_t i = 0; i < rep->nprocesses; i++) {
+        fputs(i ? ",\n" : "\n", out);
+        put_snapshot(out, rep->processes[i].snap);
+    }
+    fputs("],\n\"leaks\":[", out);
+    for (size_t i = 0; i < rep->nsites; i++) {
+        const leak_site_t *s = &rep->sites[i];
+        fputs(i ? ",\n" : "\n", out);
+        fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"stacks\":%zu,"
+                     "\"truncated\":%s,\"site\":",
+                (unsigned long long)s->bytes, (unsigned long long)s->blocks,
+                report_kind_name(s->kind), s->nstacks, s->truncated ? "true" : "false");
+        put_frame(out, &s->site);
+        fprintf(out, ",\"site_index\":%zu,\"stack\":[", s->site_index);
+        for (size_t f = 0; f < s->depth; f++) {
+            if (f)
+                fputc(',', out);
+            put_frame(out, &s->stack[f]);
+        }
+        fputs("]}", out);
+    }
+    fputs("\n]}\n", out);
+    return ferror(out) ? -1 : 0;
+}

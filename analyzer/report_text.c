@@ -1,0 +1,98 @@
+/* The text report for a terminal: totals first, then each call site with a short stack. */
+#include "report.h"
+
+#include <string.h>
+
+static const char *base_name(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    return slash ? slash + 1 : path;
+}
+
+static void put_location(FILE *out, const frame_t *f)
+{
+    fputs(f->function ? f->function : "??", out);
+    if (f->file)
+        fprintf(out, " %s:%u", f->file, f->line);
+    else if (f->module)
+        fprintf(out, " (%s+0x%llx)", base_name(f->module), (unsigned long long)f->offset);
+    else
+        fprintf(out, " (0x%llx)", (unsigned long long)f->address);
+    if (f->inlined)
+        fputs(" [inlined]", out);
+}
+
+static void put_process(FILE *out, const snapshot_t *snap)
+{
+    char rss[32], peak[32];
+    report_format_bytes(snap->process.rss_bytes, rss, sizeof rss);
+    report_format_bytes(snap->process.peak_rss_bytes, peak, sizeof peak);
+    fprintf(out, "  pid %llu  %s  (%s)\n    RSS %s, peak %s",
+            (unsigned long long)snap->header.pid, snap->exe, snap->path, rss, peak);
+    if (snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC) {
+        char in_use[32], free_b[32];
+        report_format_bytes(snap->process.glibc_in_use, in_use, sizeof in_use);
+        report_format_bytes(snap->process.glibc_free, free_b, sizeof free_b);
+        fprintf(out, "; glibc malloc: %s in use, %s free", in_use, free_b);
+    } else if (snap->process.allocator == IMGLEAK_ALLOCATOR_JEMALLOC) {
+        char alloc[32], resident[32];
+        report_format_bytes(snap->process.je_allocated, alloc, sizeof alloc);
+        report_format_bytes(snap->process.je_resident, resident, sizeof resident);
+        fprintf(out, "; jemalloc: %s allocated, %s resident", alloc, resident);
+    }
+    fputc('\n', out);
+}
+
+int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
+{
+    const char *bold = opts->color ? "\033[1m" : "", *red = opts->color ? "\033[31m" : "";
+    const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    const report_totals_t *t = &rep->totals;
+    char total[32];
+    report_format_bytes(t->leaked_bytes, total, sizeof total);
+    fprintf(out, "%simgleak: %s%s in %llu block%s still live at exit%s, at %zu call site%s\n",
+            bold, t->leaked_bytes ? red : "", total, (unsigned long long)t->leaked_blocks,
+            t->leaked_blocks == 1 ? "" : "s", off, rep->nsites, rep->nsites == 1 ? "" : "s");
+    if (t->mmap_blocks) {
+        char heap[32], maps[32];
+        report_format_bytes(t->heap_bytes, heap, sizeof heap);
+        report_format_bytes(t->mmap_bytes, maps, sizeof maps);
+        fprintf(out, "  heap %s in %llu blocks, mappings %s in %llu\n", heap,
+                (unsigned long long)t->heap_blocks, maps, (unsigned long long)t->mmap_blocks);
+    }
+    for (size_t i = 0; i < rep->nprocesses; i++)
+        put_process(out, rep->processes[i].snap);
+    if (t->dropped_table_full || t->dropped_stacks || t->truncated_stacks || t->oversized_blocks)
+        fprintf(out, "  not recorded: %llu allocations (live table full), %llu stacks (stack table "
+                "full); %llu stacks cut at the depth limit; %llu sizes too large to store\n",
+                (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
+                (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks);
+    size_t shown = opts->max_sites && opts->max_sites < rep->nsites ? opts->max_sites : rep->nsites;
+    for (size_t i = 0; i < shown; i++) {
+        const leak_site_t *s = &rep->sites[i];
+        char bytes[32];
+        report_format_bytes(s->bytes, bytes, sizeof bytes);
+        fprintf(out, "\n%s%s in %llu block%s%s (%s) at ", bold, bytes, (unsigned long long)s->blocks,
+                s->blocks == 1 ? "" : "s", off, report_kind_name(s->kind));
+        put_location(out, &s->site);
+        fputc('\n', out);
+        size_t end = s->depth;
+        if (opts->stack_frames && s->site_index + opts->stack_frames < end)
+            end = s->site_index + opts->stack_frames;
+        for (size_t f = 0; f < end; f++) {
+            fprintf(out, "    %s#%zu ", f < s->site_index ? dim : "", f);
+            put_location(out, &s->stack[f]);
+            fprintf(out, "%s\n", f < s->site_index ? off : "");
+        }
+        if (end < s->depth || s->truncated)
+            fprintf(out, "    %s... %s%s\n", dim,
+                    s->truncated ? "stack cut at the depth limit (IMGLEAK_DEPTH)" : "more frames",
+                    off);
+        if (s->nstacks > 1)
+            fprintf(out, "    %s(%zu different stacks reach this site; the one holding most is shown)%s\n",
+                    dim, s->nstacks, off);
+    }
+    if (shown < rep->nsites)
+        fprintf(out, "\n... %zu more call sites (use --format json for all)\n", rep->nsites - shown);
+    return ferror(out) ? -1 : 0;
+}

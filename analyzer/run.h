@@ -1,0 +1,27 @@
+/* imgleak run: starting a program under the shim and collecting the snapshots it leaves. */
+#ifndef IMGLEAK_RUN_H
+#define IMGLEAK_RUN_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *out_dir; /* NULL: a temporary directory, removed afterwards */
+} run_opts_t;
+
+typedef struct {
+    int exit_status;    /* the program's, as a shell reports it (128+N for signal N) */
+    char **snapshots;   /* new snapshot files, sorted by name */
+    size_t nsnapshots;
+    char *dir;          /* where they are */
+    int temporary;      /* dir was made for this run */
+} run_result_t;
+
+/* 0, or -1 with error_get() when the program could not be started. */
+int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res);
+/* Frees the result; removes the snapshots and the directory when it was temporary. */
+void run_result_release(run_result_t *res);
+
+/* The path of libimgleak.so: beside the imgleak binary, or in ../lib/imgleak of its prefix. */
+int run_find_shim(char *out, size_t size);
+
+#endif

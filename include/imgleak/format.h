@@ -1,0 +1,109 @@
+/* The imgleak snapshot format: the only contract between the shim (which writes it) and the
+ * analyzer (which reads it). Little-endian, versioned, made of sections with declared offsets,
+ * lengths, record counts and record sizes, so that readers skip sections they do not know and
+ * read the known prefix of records that a newer writer made longer. docs/FORMAT.md describes
+ * every byte. Fixed-width fields only; no pointers, no padding the compiler chooses. */
+#ifndef IMGLEAK_FORMAT_H
+#define IMGLEAK_FORMAT_H
+
+#include <stdint.h>
+
+#define IMGLEAK_MAGIC "IMGLEAK\x1a"
+#define IMGLEAK_MAGIC_LEN 8
+/* Major changes when an old reader would misread a new file; minor when something was added. */
+#define IMGLEAK_VERSION_MAJOR 1
+#define IMGLEAK_VERSION_MINOR 0
+
+typedef struct {
+    char magic[IMGLEAK_MAGIC_LEN];
+    uint16_t version_major;
+    uint16_t version_minor;
+    uint32_t header_size;        /* bytes; the section table starts here */
+    uint32_t section_count;
+    uint32_t section_entry_size; /* bytes per section table entry */
+    uint64_t file_size;          /* the whole file, to tell truncation from corruption */
+    uint64_t pid;
+    uint64_t sequence;           /* 1, 2, ... per process */
+    uint64_t time_ns;            /* CLOCK_REALTIME when the snapshot was taken */
+    uint64_t flags;              /* IMGLEAK_SNAP_* */
+} imgleak_file_header_t;         /* 64 bytes */
+
+#define IMGLEAK_SNAP_AT_EXIT 1u /* written by the exit hook */
+
+typedef struct {
+    uint32_t type;        /* IMGLEAK_SECTION_* */
+    uint32_t record_size; /* fixed part of one record; 0 for a blob */
+    uint64_t offset;      /* from the start of the file */
+    uint64_t length;      /* bytes */
+    uint64_t count;       /* records; 0 for a blob */
+} imgleak_section_entry_t; /* 32 bytes */
+
+enum {
+    IMGLEAK_SECTION_PROCESS = 1, /* one imgleak_process_rec_t */
+    IMGLEAK_SECTION_STRINGS = 2, /* blob of NUL-terminated strings, referenced by byte offset */
+    IMGLEAK_SECTION_MODULES = 3, /* imgleak_module_rec_t records */
+    IMGLEAK_SECTION_STACKS = 4,  /* imgleak_stack_rec_t, each followed by depth uint64 frames */
+    IMGLEAK_SECTION_LIVE = 5,    /* imgleak_live_rec_t records */
+};
+
+enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
+
+typedef struct {
+    uint64_t pid;
+    uint64_t ppid;
+    uint64_t start_time_ns;  /* CLOCK_REALTIME when the shim started in this process */
+    uint64_t rss_bytes;      /* VmRSS */
+    uint64_t peak_rss_bytes; /* VmHWM */
+    uint32_t exe_string;     /* offset into STRINGS */
+    uint32_t allocator;      /* IMGLEAK_ALLOCATOR_* */
+    /* glibc mallinfo2(): arena (sbrk heap), hblkhd (mmapped), uordblks (in use), fordblks (free) */
+    uint64_t glibc_arena, glibc_mmapped, glibc_in_use, glibc_free;
+    /* jemalloc stats.allocated, active, resident, retained, mapped */
+    uint64_t je_allocated, je_active, je_resident, je_retained, je_mapped;
+    /* what the shim could not record; never silently lost */
+    uint64_t dropped_table_full; /* allocations not tracked: live table full */
+    uint64_t truncated_stacks;   /* stacks deeper than depth_limit, cut */
+    uint64_t dropped_stacks;     /* allocations with no stack: stack table full */
+    uint64_t oversized_blocks;   /* sizes that did not fit the table; recorded as the maximum */
+    uint32_t depth_limit;
+    uint32_t reserved;
+} imgleak_process_rec_t; /* 160 bytes */
+
+#define IMGLEAK_BUILD_ID_MAX 32
+typedef struct {
+    uint64_t start;       /* lowest mapped address of the module */
+    uint64_t end;         /* one past the highest */
+    uint64_t bias;        /* load bias: runtime address minus ELF virtual address */
+    uint64_t file_offset; /* file offset of the first loaded segment */
+    uint32_t path_string; /* offset into STRINGS */
+    uint16_t build_id_len;
+    uint16_t flags; /* IMGLEAK_MODULE_* */
+    uint8_t build_id[IMGLEAK_BUILD_ID_MAX];
+} imgleak_module_rec_t; /* 72 bytes */
+
+#define IMGLEAK_MODULE_MAIN 1u /* the program's executable */
+#define IMGLEAK_MODULE_SHIM 2u /* libimgleak.so itself */
+
+typedef struct {
+    uint32_t id;
+    uint16_t depth;
+    uint16_t flags; /* IMGLEAK_STACK_* */
+    /* lifetime counters of everything allocated from this stack */
+    uint64_t allocs, frees, alloc_bytes, free_bytes;
+    /* followed by depth uint64_t return addresses, innermost first */
+} imgleak_stack_rec_t; /* 40 bytes */
+
+#define IMGLEAK_STACK_TRUNCATED 1u
+
+typedef struct {
+    uint64_t address;
+    uint64_t size_kind; /* size in the low 56 bits, IMGLEAK_KIND_* in the top 8 */
+    uint32_t stack_id;  /* 0: no stack was recorded */
+    uint32_t birth_s;   /* seconds after start_time_ns */
+} imgleak_live_rec_t;   /* 24 bytes */
+
+enum { IMGLEAK_KIND_HEAP = 0, IMGLEAK_KIND_MMAP = 1 };
+#define IMGLEAK_SIZE_BITS 56
+#define IMGLEAK_SIZE_MASK ((UINT64_C(1) << IMGLEAK_SIZE_BITS) - 1)
+
+#endif

@@ -1,0 +1,17 @@
+/* The shim's settings, read once from IMGLEAK_* environment variables with secure_getenv. */
+#ifndef IMGLEAK_CONFIG_H
+#define IMGLEAK_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char out_dir[4096];  /* IMGLEAK_OUT: where snapshots go (default: the current directory) */
+    unsigned depth;      /* IMGLEAK_DEPTH: frames kept per stack (default 32, 1..256) */
+    int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
+    size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */
+    size_t max_live;     /* IMGLEAK_MAX_LIVE: live table slots at most (default 0: no limit) */
+} config_t;
+
+void config_read(config_t *cfg);
+
+#endif

@@ -1,0 +1,32 @@
+/* Per-thread state of the shim: the reentrancy guard and the thread's small index. Initial-exec
+ * TLS, because a general-dynamic TLS access may call malloc on first use in a thread, which would
+ * recurse into the shim before the guard exists. */
+#ifndef IMGLEAK_GUARD_H
+#define IMGLEAK_GUARD_H
+
+typedef struct {
+    int depth;     /* >0 while the shim runs on this thread: nested calls pass straight through */
+    unsigned slot; /* 1 + the thread's index, assigned on first use; 0 = not yet */
+} guard_state_t;
+
+extern __thread guard_state_t imgleak_guard __attribute__((tls_model("initial-exec")));
+
+static inline int guard_enter(void)
+{
+    return imgleak_guard.depth++ == 0;
+}
+
+static inline void guard_leave(void)
+{
+    imgleak_guard.depth--;
+}
+
+unsigned guard_slot_assign(void) __attribute__((cold));
+
+static inline unsigned guard_slot(void)
+{
+    unsigned s = imgleak_guard.slot;
+    return s ? s - 1 : guard_slot_assign();
+}
+
+#endif

@@ -1,0 +1,31 @@
+/* What the snapshot says about the process besides its allocations: loaded modules with their
+ * build-ids, memory figures from /proc, and the allocator's own statistics. */
+#ifndef IMGLEAK_PROCINFO_H
+#define IMGLEAK_PROCINFO_H
+
+#include "imgleak/format.h"
+
+#include <stddef.h>
+
+/* A growing string blob, for the STRINGS section. */
+typedef struct {
+    char *data;
+    size_t len, capacity;
+} strbuf_t;
+
+uint32_t strbuf_add(strbuf_t *sb, const char *s); /* offset of s in the blob */
+void strbuf_release(strbuf_t *sb);
+
+typedef struct {
+    imgleak_module_rec_t *recs;
+    size_t count, capacity;
+} module_list_t;
+
+/* Fills mods from dl_iterate_phdr; path strings go into sb. */
+int procinfo_modules(module_list_t *mods, strbuf_t *sb);
+void procinfo_modules_release(module_list_t *mods);
+
+/* RSS, peak RSS and the allocator's statistics, into the process record. */
+void procinfo_memory(imgleak_process_rec_t *rec);
+
+#endif

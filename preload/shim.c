@@ -1,0 +1,473 @@
+/* The interposed entry points of libimgleak.so. Each one forwards to the real function (found
+ * with dlsym(RTLD_NEXT)) and then records or forgets the block in the tracker below. The order is
+ * fixed by one rule: a block is recorded after the real allocation returns and forgotten before
+ * the real free runs, so an address reused by another thread is never confused with its old self. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "guard.h"
+#include "imgleak/format.h"
+#include "maps.h"
+#include "os.h"
+#include "snapshot.h"
+#include "stacks.h"
+#include "table.h"
+#include "unwind.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum { STATE_NONE, STATE_STARTING, STATE_READY, STATE_OFF };
+
+static struct {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+} real;
+
+static _Atomic int state;
+static config_t cfg;
+static snapshot_ctx_t snap_ctx;
+static struct timespec start_mono;
+static _Atomic uint64_t truncated_stacks;
+static size_t page_size = 4096;
+
+/* ---- bootstrap: memory for dlsym and friends before the real allocator is known ---- */
+
+#define BOOT_SIZE (256 * 1024)
+static char boot_heap[BOOT_SIZE] __attribute__((aligned(64)));
+static _Atomic size_t boot_top;
+
+static int is_boot(const void *p)
+{
+    return (const char *)p >= boot_heap && (const char *)p < boot_heap + BOOT_SIZE;
+}
+
+/* Bump allocation with a size header; never freed. Zeroed because the array is. */
+static void *boot_alloc(size_t size, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    for (;;) {
+        size_t top = atomic_load(&boot_top);
+        size_t at = (top + sizeof(size_t) + align - 1) & ~(align - 1);
+        if (size > BOOT_SIZE || at + size > BOOT_SIZE)
+            return NULL;
+        if (atomic_compare_exchange_weak(&boot_top, &top, at + size)) {
+            memcpy(boot_heap + at - sizeof(size_t), &size, sizeof size);
+            return boot_heap + at;
+        }
+    }
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const char *)p - sizeof n, sizeof n);
+    return n;
+}
+
+/* ---- start-up ---- */
+
+static void resolve_real(void)
+{
+#define RESOLVE(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+    RESOLVE(malloc);
+    RESOLVE(free);
+    RESOLVE(calloc);
+    RESOLVE(realloc);
+    RESOLVE(posix_memalign);
+    RESOLVE(aligned_alloc);
+    RESOLVE(memalign);
+    RESOLVE(valloc);
+    RESOLVE(pvalloc);
+    RESOLVE(malloc_usable_size);
+    RESOLVE(mmap);
+    RESOLVE(munmap);
+    RESOLVE(mremap);
+#undef RESOLVE
+}
+
+static void after_fork_child(void)
+{
+    table_after_fork_child();
+    maps_after_fork_child();
+    snapshot_after_fork_child();
+}
+
+__attribute__((cold, noinline)) static void shim_start(void)
+{
+    int expected = STATE_NONE;
+    if (!atomic_compare_exchange_strong(&state, &expected, STATE_STARTING))
+        return; /* another thread is starting it, or it is done */
+    imgleak_guard.depth++;
+    resolve_real();
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps > 0)
+        page_size = (size_t)ps;
+    if (!real.malloc || !real.free || !real.calloc || !real.realloc || !real.mmap ||
+        !real.munmap || getauxval(AT_SECURE)) {
+        /* set-uid/set-gid programs are left alone entirely */
+        atomic_store(&state, STATE_OFF);
+        imgleak_guard.depth--;
+        return;
+    }
+    config_read(&cfg);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &start_mono);
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    snap_ctx.out_dir = cfg.out_dir;
+    snap_ctx.depth_limit = cfg.depth;
+    snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+    if (table_init(1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
+        maps_init() < 0) {
+        os_log("cannot reserve memory for the tables; not tracking");
+        atomic_store(&state, STATE_OFF);
+        imgleak_guard.depth--;
+        return;
+    }
+    unwind_init();
+    pthread_atfork(NULL, NULL, after_fork_child);
+    os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
+    atomic_store(&state, STATE_READY);
+    imgleak_guard.depth--;
+}
+
+__attribute__((constructor)) static void shim_constructor(void)
+{
+    shim_start();
+}
+
+__attribute__((destructor)) static void shim_destructor(void)
+{
+    if (atomic_load(&state) != STATE_READY)
+        return;
+    imgleak_guard.depth++;
+    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
+    snapshot_write(&snap_ctx, IMGLEAK_SNAP_AT_EXIT);
+    imgleak_guard.depth--;
+}
+
+/* 1 when this call should be recorded: the shim is ready and not already running on this thread. */
+static inline int should_track(void)
+{
+    if (UNLIKELY(atomic_load_explicit(&state, memory_order_acquire) != STATE_READY)) {
+        if (atomic_load_explicit(&state, memory_order_relaxed) == STATE_NONE)
+            shim_start();
+        if (atomic_load_explicit(&state, memory_order_acquire) != STATE_READY)
+            return 0;
+    }
+    return imgleak_guard.depth == 0;
+}
+
+/* ---- recording ---- */
+
+static inline uint32_t birth_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (uint32_t)(now.tv_sec - start_mono.tv_sec);
+}
+
+static uint32_t current_stack(void)
+{
+    uint64_t frames[UNWIND_DEPTH_MAX];
+    int truncated;
+    unsigned depth = unwind_capture(frames, cfg.depth, &truncated);
+    if (UNLIKELY(truncated))
+        atomic_fetch_add_explicit(&truncated_stacks, 1, memory_order_relaxed);
+    return stacks_intern(frames, depth, truncated);
+}
+
+/* Records a heap block; called with the guard up. */
+static void record_heap(void *p, size_t size)
+{
+    live_info_t info = {size, current_stack(), birth_now()};
+    stacks_count_alloc(info.stack_id, size);
+    table_insert((uintptr_t)p, &info);
+}
+
+static void forget_heap(void *p)
+{
+    live_info_t info;
+    if (table_remove((uintptr_t)p, &info))
+        stacks_count_free(info.stack_id, info.size);
+}
+
+#define TRACK_BEGIN                                                                                \
+    int saved_errno = errno;                                                                       \
+    imgleak_guard.depth++
+#define TRACK_END                                                                                  \
+    imgleak_guard.depth--;                                                                         \
+    errno = saved_errno
+
+/* ---- the malloc family ---- */
+
+EXPORT void *malloc(size_t size)
+{
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.malloc))
+            return boot_alloc(size, 16);
+        return real.malloc(size);
+    }
+    void *p = real.malloc(size);
+    if (LIKELY(p != NULL)) {
+        TRACK_BEGIN;
+        record_heap(p, size);
+        TRACK_END;
+    }
+    return p;
+}
+
+EXPORT void free(void *p)
+{
+    if (UNLIKELY(p == NULL || is_boot(p)))
+        return;
+    if (LIKELY(should_track())) {
+        TRACK_BEGIN;
+        forget_heap(p);
+        TRACK_END;
+    }
+    real.free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.calloc)) {
+            size_t total;
+            if (__builtin_mul_overflow(n, size, &total)) {
+                errno = ENOMEM;
+                return NULL;
+            }
+            return boot_alloc(total, 16);
+        }
+        return real.calloc(n, size);
+    }
+    void *p = real.calloc(n, size);
+    if (LIKELY(p != NULL)) {
+        TRACK_BEGIN;
+        record_heap(p, n * size);
+        TRACK_END;
+    }
+    return p;
+}
+
+static void *realloc_boot(void *p, size_t size)
+{
+    void *q = malloc(size);
+    if (q) {
+        size_t old = boot_size(p);
+        memcpy(q, p, old < size ? old : size);
+    }
+    return q;
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+    if (UNLIKELY(p && is_boot(p)))
+        return realloc_boot(p, size);
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.realloc))
+            return boot_alloc(size, 16);
+        return real.realloc(p, size);
+    }
+    live_info_t old;
+    int was_tracked = 0;
+    int saved_errno = errno;
+    imgleak_guard.depth++;
+    if (p)
+        was_tracked = table_remove((uintptr_t)p, &old);
+    imgleak_guard.depth--;
+    void *q = real.realloc(p, size);
+    int real_errno = errno;
+    imgleak_guard.depth++;
+    if (q) {
+        if (was_tracked)
+            stacks_count_free(old.stack_id, old.size);
+        record_heap(q, size);
+    } else if (p && size == 0) {
+        /* glibc: realloc(p, 0) frees p and returns NULL */
+        if (was_tracked)
+            stacks_count_free(old.stack_id, old.size);
+    } else if (was_tracked) {
+        table_insert((uintptr_t)p, &old); /* failed: p is still the program's */
+    }
+    imgleak_guard.depth--;
+    errno = q ? saved_errno : real_errno;
+    return q;
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, total);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.posix_memalign)) {
+            void *p = boot_alloc(size, align);
+            if (!p)
+                return ENOMEM;
+            *out = p;
+            return 0;
+        }
+        return real.posix_memalign(out, align, size);
+    }
+    int rc = real.posix_memalign(out, align, size);
+    if (rc == 0 && *out) {
+        TRACK_BEGIN;
+        record_heap(*out, size);
+        TRACK_END;
+    }
+    return rc;
+}
+
+#define ALIGNED_WRAPPER(name, params, args, size_expr, boot_align)                                 \
+    EXPORT void *name params                                                                       \
+    {                                                                                              \
+        if (UNLIKELY(!should_track())) {                                                           \
+            if (UNLIKELY(!real.name))                                                              \
+                return boot_alloc(size_expr, boot_align);                                          \
+            return real.name args;                                                                 \
+        }                                                                                          \
+        void *p = real.name args;                                                                  \
+        if (LIKELY(p != NULL)) {                                                                   \
+            TRACK_BEGIN;                                                                           \
+            record_heap(p, size_expr);                                                             \
+            TRACK_END;                                                                             \
+        }                                                                                          \
+        return p;                                                                                  \
+    }
+
+ALIGNED_WRAPPER(aligned_alloc, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_WRAPPER(memalign, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_WRAPPER(valloc, (size_t size), (size), size, page_size)
+ALIGNED_WRAPPER(pvalloc, (size_t size), (size),
+                size ? (size + page_size - 1) & ~(page_size - 1) : page_size, page_size)
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (p && is_boot(p))
+        return boot_size(p);
+    if (UNLIKELY(!real.malloc_usable_size)) {
+        shim_start();
+        if (!real.malloc_usable_size)
+            return 0;
+    }
+    return real.malloc_usable_size(p);
+}
+
+/* ---- mappings ---- */
+
+static size_t page_round(size_t n)
+{
+    return (n + page_size - 1) & ~(page_size - 1);
+}
+
+static void map_forgotten(const map_rec_t *piece, void *ctx)
+{
+    (void)ctx;
+    stacks_count_free(piece->stack_id, piece->length);
+}
+
+static void record_map(void *p, size_t length)
+{
+    map_rec_t rec = {(uintptr_t)p, page_round(length), current_stack(), birth_now()};
+    stacks_count_alloc(rec.stack_id, rec.length);
+    maps_add(&rec);
+}
+
+static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (real.mmap)
+        return real.mmap(addr, len, prot, flags, fd, off);
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (UNLIKELY(!should_track()))
+        return raw_mmap(addr, len, prot, flags, fd, off);
+    void *p = real.mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED) {
+        TRACK_BEGIN;
+        record_map(p, len);
+        TRACK_END;
+    }
+    return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+    __attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.munmap))
+            return (int)syscall(SYS_munmap, addr, len);
+        return real.munmap(addr, len);
+    }
+    /* only a page-aligned call can succeed; anything else must fail untouched */
+    if (((uintptr_t)addr & (page_size - 1)) == 0 && len > 0) {
+        TRACK_BEGIN;
+        maps_remove((uintptr_t)addr, page_round(len), map_forgotten, NULL);
+        TRACK_END;
+    }
+    return real.munmap(addr, len);
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *new_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (UNLIKELY(!should_track())) {
+        if (UNLIKELY(!real.mremap))
+            return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+        return real.mremap(old, old_len, new_len, flags, new_addr);
+    }
+    void *p = real.mremap(old, old_len, new_len, flags, new_addr);
+    if (p != MAP_FAILED) {
+        TRACK_BEGIN;
+        /* old_len 0 duplicates a shared mapping: the old one stays */
+        if (old_len > 0)
+            maps_remove((uintptr_t)old, page_round(old_len), map_forgotten, NULL);
+        record_map(p, new_len);
+        TRACK_END;
+    }
+    return p;
+}

@@ -1,0 +1,183 @@
+/* Snapshot assembly (see snapshot.h): gathers the tables into the sections of format.h and hands
+ * them to snapfile. One snapshot at a time per process. */
+#define _GNU_SOURCE
+#include "snapshot.h"
+
+#include "maps.h"
+#include "os.h"
+#include "procinfo.h"
+#include "snapfile.h"
+#include "stacks.h"
+#include "table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t sequence;
+static snapfile_t file; /* 64 KiB buffer: static, so a snapshot needs no stack or heap for it */
+
+void snapshot_after_fork_child(void)
+{
+    pthread_mutex_init(&snap_lock, NULL);
+    sequence = 0;
+}
+
+static void put_live(uint64_t addr, const live_info_t *info, void *ctx)
+{
+    (void)ctx;
+    imgleak_live_rec_t r = {addr, (info->size & IMGLEAK_SIZE_MASK) |
+                                      (uint64_t)IMGLEAK_KIND_HEAP << IMGLEAK_SIZE_BITS,
+                            info->stack_id, info->birth_s};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
+static void put_map(const map_rec_t *m, void *ctx)
+{
+    (void)ctx;
+    imgleak_live_rec_t r = {m->start, (m->length & IMGLEAK_SIZE_MASK) |
+                                          (uint64_t)IMGLEAK_KIND_MMAP << IMGLEAK_SIZE_BITS,
+                            m->stack_id, m->birth_s};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
+static void put_stack(const stack_view_t *v, void *ctx)
+{
+    (void)ctx;
+    imgleak_stack_rec_t r = {v->id, (uint16_t)v->depth,
+                             (uint16_t)(v->truncated ? IMGLEAK_STACK_TRUNCATED : 0),
+                             v->allocs, v->frees, v->alloc_bytes, v->free_bytes};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_put(&file, v->frames, v->depth * sizeof(uint64_t));
+    snapfile_record(&file);
+}
+
+static uint64_t now_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void write_sections(const snapshot_ctx_t *ctx, int fd)
+{
+    strbuf_t strings = {0};
+    module_list_t mods = {0};
+    imgleak_process_rec_t proc;
+
+    strbuf_add(&strings, ""); /* offset 0: the empty string */
+    memset(&proc, 0, sizeof proc);
+    proc.pid = (uint64_t)getpid();
+    proc.ppid = (uint64_t)getppid();
+    proc.start_time_ns = ctx->start_time_ns;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    proc.exe_string = strbuf_add(&strings, exe);
+    procinfo_memory(&proc);
+    proc.dropped_table_full = table_dropped() + maps_dropped();
+    proc.truncated_stacks = ctx->truncated_stacks;
+    proc.dropped_stacks = stacks_dropped();
+    proc.oversized_blocks = table_oversized();
+    proc.depth_limit = ctx->depth_limit;
+    procinfo_modules(&mods, &strings);
+
+    snapfile_begin(&file, fd);
+    snapfile_section_begin(&file, IMGLEAK_SECTION_PROCESS, sizeof proc);
+    snapfile_put(&file, &proc, sizeof proc);
+    snapfile_record(&file);
+
+    snapfile_section_begin(&file, IMGLEAK_SECTION_MODULES, sizeof(imgleak_module_rec_t));
+    for (size_t i = 0; i < mods.count; i++) {
+        snapfile_put(&file, &mods.recs[i], sizeof mods.recs[i]);
+        snapfile_record(&file);
+    }
+    snapfile_section_begin(&file, IMGLEAK_SECTION_STRINGS, 0);
+    snapfile_put(&file, strings.data, strings.len);
+
+    snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
+    stacks_foreach(put_stack, NULL);
+
+    snapfile_section_begin(&file, IMGLEAK_SECTION_LIVE, sizeof(imgleak_live_rec_t));
+    table_foreach(put_live, NULL);
+    maps_foreach(put_map, NULL);
+
+    procinfo_modules_release(&mods);
+    strbuf_release(&strings);
+}
+
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EINVAL)
+        return -1;
+    /* filesystems without renameat2: link refuses to replace, too */
+    if (link(from, to) < 0)
+        return -1;
+    unlink(from);
+    return 0;
+}
+
+int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
+{
+    char tmp[4200], final[4200];
+    int rc = -1;
+    pthread_mutex_lock(&snap_lock);
+    uint64_t seq = ++sequence;
+    long pid = (long)getpid();
+    snprintf(tmp, sizeof tmp, "%s/.imgleak.%ld.%llu.tmp", ctx->out_dir, pid,
+             (unsigned long long)seq);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        os_log("cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    write_sections(ctx, fd);
+    imgleak_file_header_t hdr;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.pid = (uint64_t)pid;
+    hdr.sequence = seq;
+    hdr.time_ns = now_ns(CLOCK_REALTIME);
+    hdr.flags = flags;
+    int failed = snapfile_finish(&file, &hdr);
+    if (close(fd) < 0)
+        failed = -1;
+    if (failed) {
+        os_log("cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    /* a file of an earlier process with the same pid keeps its name; this one takes the next */
+    for (int tries = 0; tries < 1000; tries++) {
+        snprintf(final, sizeof final, "%s/imgleak.%ld.%llu.snap", ctx->out_dir, pid,
+                 (unsigned long long)seq);
+        if (rename_noreplace(tmp, final) == 0) {
+            rc = 0;
+            os_log("wrote %s", final);
+            break;
+        }
+        if (errno != EEXIST)
+            break;
+        seq = ++sequence;
+    }
+    if (rc < 0) {
+        os_log("cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+    }
+out:
+    pthread_mutex_unlock(&snap_lock);
+    return rc;
+}

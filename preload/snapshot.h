@@ -1,0 +1,22 @@
+/* Taking a snapshot: the live set, the stacks, the module map and the process figures, written to
+ * IMGLEAK_OUT/imgleak.<pid>.<seq>.snap under a temporary name and renamed, so that a file with the
+ * final name is always whole. */
+#ifndef IMGLEAK_SNAPSHOT_H
+#define IMGLEAK_SNAPSHOT_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *out_dir;
+    unsigned depth_limit;
+    uint64_t start_time_ns;
+    uint64_t start_mono_ns;
+    uint64_t truncated_stacks;
+} snapshot_ctx_t;
+
+/* Called with the guard up. flags: IMGLEAK_SNAP_*. 0, or -1 (said with os_log). */
+int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags);
+/* In a forked child: numbering starts again for the new pid. */
+void snapshot_after_fork_child(void);
+
+#endif

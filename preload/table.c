@@ -1,0 +1,333 @@
+/* The live table (see table.h). Each slot is 16 bytes: the key word holds the address in its low
+ * 48 bits and the birth second in the top 16; the meta word holds the size (40 bits) and the stack
+ * id (24 bits). Linear probing; a removed slot becomes a tombstone so probe chains stay intact,
+ * and tombstones are swept when the table is rebuilt.
+ *
+ * Growing: a writer marks itself busy on one of STRIPES counters (its own cache line), then checks
+ * `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
+ * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
+ * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
+ * that waits too long gives up and the table stays as it is: the shim never blocks a program for
+ * good. */
+#include "table.h"
+
+#include "guard.h"
+#include "os.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define KEY_EMPTY 0u
+#define KEY_TOMB 1u
+#define ADDR_BITS 48
+#define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
+#define STRIPES 64
+#define GROW_NUM 3 /* grow when used slots (live + tombstones) pass 3/4 */
+#define GROW_DEN 4
+#define BATCH 32   /* per-thread updates of the used count are folded in batches */
+#define GROW_WAIT_SPINS 200000
+#define INSERT_PROBES_MAX 4096 /* a longer run means the table is full in practice */
+
+typedef struct {
+    _Atomic uint64_t key;
+    _Atomic uint64_t meta;
+} slot_t;
+
+typedef struct {
+    _Atomic long busy;
+    char pad[64 - sizeof(long)];
+} stripe_t;
+
+static struct {
+    slot_t *slots;
+    size_t capacity;
+    size_t max_capacity;
+    _Atomic size_t used; /* non-empty slots, approximately (batched) */
+    _Atomic size_t live;
+    _Atomic uint64_t dropped;
+    _Atomic uint64_t oversized;
+    _Atomic int resizing;
+    _Atomic int grow_failed;
+} tb;
+
+static stripe_t stripes[STRIPES] __attribute__((aligned(64)));
+static __thread long used_pending __attribute__((tls_model("initial-exec")));
+
+static inline size_t home_slot(uint64_t addr, size_t capacity)
+{
+    uint64_t h = (addr >> 4) * UINT64_C(0x9e3779b97f4a7c15);
+    return (size_t)(((unsigned __int128)h * capacity) >> 64);
+}
+
+static inline uint64_t pack_meta(const live_info_t *info)
+{
+    uint64_t size = info->size > TABLE_SIZE_MAX ? TABLE_SIZE_MAX : info->size;
+    uint64_t stack = info->stack_id > TABLE_STACK_MAX ? 0 : info->stack_id;
+    return size | stack << 40;
+}
+
+static inline void unpack(uint64_t key, uint64_t meta, live_info_t *out)
+{
+    out->size = meta & TABLE_SIZE_MAX;
+    out->stack_id = (uint32_t)(meta >> 40);
+    out->birth_s = (uint32_t)(key >> ADDR_BITS);
+}
+
+static slot_t *slots_alloc(size_t capacity)
+{
+    return os_map(capacity * sizeof(slot_t));
+}
+
+int table_init(size_t capacity, size_t max_capacity)
+{
+    if (capacity < 64)
+        capacity = 64;
+    if (max_capacity && capacity > max_capacity)
+        capacity = max_capacity;
+    memset(&tb, 0, sizeof tb);
+    memset(stripes, 0, sizeof stripes);
+    tb.slots = slots_alloc(capacity);
+    if (!tb.slots)
+        return -1;
+    tb.capacity = capacity;
+    tb.max_capacity = max_capacity;
+    return 0;
+}
+
+void table_destroy(void)
+{
+    os_unmap(tb.slots, tb.capacity * sizeof(slot_t));
+    tb.slots = NULL;
+    tb.capacity = 0;
+}
+
+void table_after_fork_child(void)
+{
+    for (int i = 0; i < STRIPES; i++)
+        atomic_store(&stripes[i].busy, 0);
+    atomic_store(&tb.resizing, 0);
+}
+
+/* ---- writer marks ---- */
+
+static inline stripe_t *writer_enter(void)
+{
+    stripe_t *s = &stripes[guard_slot() % STRIPES];
+    for (;;) {
+        atomic_fetch_add(&s->busy, 1);
+        if (__builtin_expect(!atomic_load(&tb.resizing), 1))
+            return s;
+        atomic_fetch_sub(&s->busy, 1);
+        while (atomic_load_explicit(&tb.resizing, memory_order_relaxed))
+            sched_yield();
+    }
+}
+
+static inline void writer_leave(stripe_t *s)
+{
+    atomic_fetch_sub_explicit(&s->busy, 1, memory_order_release);
+}
+
+/* ---- growing ---- */
+
+static int wait_writers_drained(void)
+{
+    for (long spin = 0; spin < GROW_WAIT_SPINS; spin++) {
+        int busy = 0;
+        for (int i = 0; i < STRIPES; i++)
+            busy |= atomic_load(&stripes[i].busy) != 0;
+        if (!busy)
+            return 0;
+        sched_yield();
+    }
+    return -1;
+}
+
+static void rebuild_into(slot_t *fresh, size_t capacity)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < tb.capacity; i++) {
+        uint64_t key = atomic_load_explicit(&tb.slots[i].key, memory_order_relaxed);
+        if (key == KEY_EMPTY || key == KEY_TOMB)
+            continue;
+        size_t j = home_slot(key & ADDR_MASK, capacity);
+        while (atomic_load_explicit(&fresh[j].key, memory_order_relaxed) != KEY_EMPTY)
+            j = j + 1 == capacity ? 0 : j + 1;
+        atomic_store_explicit(&fresh[j].key, key, memory_order_relaxed);
+        atomic_store_explicit(&fresh[j].meta,
+                              atomic_load_explicit(&tb.slots[i].meta, memory_order_relaxed),
+                              memory_order_relaxed);
+        used++;
+    }
+    atomic_store(&tb.used, used);
+}
+
+__attribute__((cold, noinline)) static void table_grow(void)
+{
+    if (atomic_exchange(&tb.resizing, 1))
+        return; /* another thread is growing it */
+    if (wait_writers_drained() == 0) {
+        size_t live = atomic_load(&tb.live);
+        size_t capacity = tb.capacity;
+        /* twice the live count gives room; tombstones alone only need a sweep */
+        while (capacity < live * 2 + 64)
+            capacity *= 2;
+        if (tb.max_capacity && capacity > tb.max_capacity)
+            capacity = tb.max_capacity;
+        slot_t *fresh = slots_alloc(capacity);
+        if (fresh) {
+            rebuild_into(fresh, capacity);
+            os_unmap(tb.slots, tb.capacity * sizeof(slot_t));
+            tb.slots = fresh;
+            tb.capacity = capacity;
+        } else {
+            atomic_store(&tb.grow_failed, 1);
+        }
+    } else {
+        os_log("live table: writers did not drain, not growing now");
+    }
+    atomic_store(&tb.resizing, 0);
+}
+
+static inline void note_used(long delta)
+{
+    used_pending += delta;
+    if (used_pending >= BATCH) {
+        atomic_fetch_add_explicit(&tb.used, (size_t)used_pending, memory_order_relaxed);
+        used_pending = 0;
+    }
+}
+
+static inline int needs_growth(void)
+{
+    size_t used = atomic_load_explicit(&tb.used, memory_order_relaxed);
+    if (used * GROW_DEN < tb.capacity * GROW_NUM)
+        return 0;
+    if (atomic_load_explicit(&tb.grow_failed, memory_order_relaxed))
+        return 0;
+    /* at the limit, a rebuild still helps when tombstones fill the table */
+    return !(tb.max_capacity && tb.capacity >= tb.max_capacity &&
+             atomic_load(&tb.live) * GROW_DEN >= tb.capacity * GROW_NUM);
+}
+
+/* ---- operations ---- */
+
+int table_insert(uint64_t addr, const live_info_t *info)
+{
+    if (addr <= KEY_TOMB || addr > ADDR_MASK) {
+        atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
+        return -1;
+    }
+    if (info->size > TABLE_SIZE_MAX)
+        atomic_fetch_add_explicit(&tb.oversized, 1, memory_order_relaxed);
+    uint64_t birth = info->birth_s > TABLE_BIRTH_MAX ? TABLE_BIRTH_MAX : info->birth_s;
+    uint64_t key = addr | birth << ADDR_BITS;
+    stripe_t *s = writer_enter();
+    slot_t *slots = tb.slots;
+    size_t capacity = tb.capacity;
+    size_t i = home_slot(addr, capacity);
+    size_t probes = capacity < INSERT_PROBES_MAX ? capacity : INSERT_PROBES_MAX;
+    for (size_t n = 0; n < probes; n++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
+        if ((k == KEY_EMPTY || k == KEY_TOMB) &&
+            atomic_compare_exchange_strong(&slots[i].key, &k, key)) {
+            atomic_store_explicit(&slots[i].meta, pack_meta(info), memory_order_release);
+            atomic_fetch_add_explicit(&tb.live, 1, memory_order_relaxed);
+            writer_leave(s);
+            if (k == KEY_EMPTY) {
+                note_used(1);
+                if (__builtin_expect(used_pending == 0 && needs_growth(), 0))
+                    table_grow();
+            }
+            return 0;
+        }
+        i = i + 1 == capacity ? 0 : i + 1;
+    }
+    writer_leave(s);
+    atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
+    if (needs_growth())
+        table_grow();
+    return -1;
+}
+
+/* Finds addr's slot; the caller holds a writer mark. */
+static inline slot_t *find(uint64_t addr)
+{
+    slot_t *slots = tb.slots;
+    size_t capacity = tb.capacity;
+    size_t i = home_slot(addr, capacity);
+    for (size_t n = 0; n < capacity; n++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_acquire);
+        if (k == KEY_EMPTY)
+            return NULL;
+        if (k != KEY_TOMB && (k & ADDR_MASK) == addr)
+            return &slots[i];
+        i = i + 1 == capacity ? 0 : i + 1;
+    }
+    return NULL;
+}
+
+int table_remove(uint64_t addr, live_info_t *out)
+{
+    if (addr <= KEY_TOMB || addr > ADDR_MASK)
+        return 0;
+    stripe_t *s = writer_enter();
+    slot_t *slot = find(addr);
+    if (slot) {
+        uint64_t key = atomic_load_explicit(&slot->key, memory_order_relaxed);
+        unpack(key, atomic_load_explicit(&slot->meta, memory_order_acquire), out);
+        atomic_store_explicit(&slot->key, KEY_TOMB, memory_order_release);
+        atomic_fetch_sub_explicit(&tb.live, 1, memory_order_relaxed);
+    }
+    writer_leave(s);
+    return slot != NULL;
+}
+
+int table_lookup(uint64_t addr, live_info_t *out)
+{
+    if (addr <= KEY_TOMB || addr > ADDR_MASK)
+        return 0;
+    stripe_t *s = writer_enter();
+    slot_t *slot = find(addr);
+    if (slot)
+        unpack(atomic_load_explicit(&slot->key, memory_order_relaxed),
+               atomic_load_explicit(&slot->meta, memory_order_acquire), out);
+    writer_leave(s);
+    return slot != NULL;
+}
+
+void table_foreach(table_visit_fn visit, void *ctx)
+{
+    stripe_t *s = writer_enter(); /* holds growth off while the slots are walked */
+    slot_t *slots = tb.slots;
+    for (size_t i = 0; i < tb.capacity; i++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_acquire);
+        if (k == KEY_EMPTY || k == KEY_TOMB)
+            continue;
+        live_info_t info;
+        unpack(k, atomic_load_explicit(&slots[i].meta, memory_order_acquire), &info);
+        visit(k & ADDR_MASK, &info, ctx);
+    }
+    writer_leave(s);
+}
+
+size_t table_live(void)
+{
+    return atomic_load(&tb.live);
+}
+
+size_t table_capacity(void)
+{
+    return tb.capacity;
+}
+
+uint64_t table_dropped(void)
+{
+    return atomic_load(&tb.dropped);
+}
+
+uint64_t table_oversized(void)
+{
+    return atomic_load(&tb.oversized);
+}

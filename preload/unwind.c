@@ -1,0 +1,50 @@
+/* Stack capture (see unwind.h). unw_backtrace walks with libunwind's cached fast path; frames in
+ * the shim's own text are dropped so that the innermost frame is the program's call to malloc. */
+#define _GNU_SOURCE
+#include "unwind.h"
+
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <link.h>
+
+static uintptr_t self_lo, self_hi;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (me >= lo && me < hi) {
+            self_lo = lo;
+            self_hi = hi;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void unwind_init(void)
+{
+    dl_iterate_phdr(find_self, (void *)(uintptr_t)&unwind_init);
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
+{
+    void *ips[UNWIND_DEPTH_MAX + 8];
+    unsigned want = max + 8 > UNWIND_DEPTH_MAX + 8 ? UNWIND_DEPTH_MAX + 8 : max + 8;
+    int n = unw_backtrace(ips, (int)want);
+    int skip = 0;
+    while (skip < n && (uintptr_t)ips[skip] >= self_lo && (uintptr_t)ips[skip] < self_hi)
+        skip++;
+    unsigned depth = 0;
+    for (int i = skip; i < n && depth < max; i++)
+        frames[depth++] = (uintptr_t)ips[i];
+    *truncated = n - skip > (int)max;
+    return depth;
+}

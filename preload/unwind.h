@@ -1,0 +1,15 @@
+/* Capturing the calling stack with libunwind, minus the shim's own frames. */
+#ifndef IMGLEAK_UNWIND_H
+#define IMGLEAK_UNWIND_H
+
+#include <stdint.h>
+
+#define UNWIND_DEPTH_MAX 256
+
+/* Remembers the shim's own code range, so its frames can be cut off the top of stacks. */
+void unwind_init(void);
+/* Fills frames (innermost first, return addresses) up to max; sets *truncated when the stack
+ * was deeper than max. Returns the depth. */
+unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated);
+
+#endif
