@@ -17,7 +17,7 @@
 #define EXIT_BAD_INPUT 2
 
 static const char usage_text[] =
-    "usage: imgleak run [-o DIR] [--format text|json] [--app PATTERN]... -- CMD [ARGS...]\n"
+    "usage: imgleak run [-o DIR] [--report FILE] [--format text|json] [--app PATTERN]... -- CMD [ARGS...]\n"
     "       imgleak report [--format text|json] [-o FILE] [--app PATTERN]... SNAPSHOT...\n"
     "       imgleak --help | --version\n";
 
@@ -27,14 +27,15 @@ static const char help_text[] =
     "allocated it.\n"
     "\n"
     "Commands:\n"
-    "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits, and exit with\n"
-    "                       CMD's status\n"
+    "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits (on stderr, so\n"
+    "                       CMD's own output stays as it was), and exit with CMD's status\n"
     "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
     "                       latest snapshot counts)\n"
     "\n"
     "Options:\n"
     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
     "  -o FILE              report: write the report to FILE (default: standard output)\n"
+    "  --report FILE        run: write the report to FILE (default: standard error)\n"
     "  --format FMT         text (default) or json (fields in docs/REPORT-JSON.md)\n"
     "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
     "                       wildcard, on the path or its last component) as the application\n"
@@ -58,6 +59,7 @@ static const char help_text[] =
 typedef struct {
     const char *format;
     const char *out;
+    const char *report_file;
     const char **app;
     size_t napp;
     size_t sites;
@@ -86,13 +88,15 @@ static int parse_common(int argc, char **argv, common_opts_t *o)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'}, {"app", required_argument, NULL, 'a'},
         {"sites", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"report", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case 'f': o->format = optarg; break;
+        case 'r': o->report_file = optarg; break;
         case 'a': {
             const char **grown = realloc(o->app, (o->napp + 1) * sizeof *grown);
             if (!grown)
@@ -124,7 +128,9 @@ static int parse_common(int argc, char **argv, common_opts_t *o)
     return optind;
 }
 
-static int write_report(const common_opts_t *o, char *const *paths, size_t n, const char *out_path)
+/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. */
+static int write_report(const common_opts_t *o, char *const *paths, size_t n, const char *out_path,
+                        FILE *fallback)
 {
     snapshot_t **snaps = calloc(n ? n : 1, sizeof *snaps);
     report_t rep;
@@ -144,7 +150,7 @@ static int write_report(const common_opts_t *o, char *const *paths, size_t n, co
         report_free(&rep);
         return -1;
     }
-    FILE *out = stdout;
+    FILE *out = fallback;
     if (out_path && !(out = fopen(out_path, "w"))) {
         error_set("%s: cannot write", out_path);
         report_free(&rep);
@@ -156,7 +162,7 @@ static int write_report(const common_opts_t *o, char *const *paths, size_t n, co
         error_set("%s: write error", out_path ? out_path : "standard output");
         rc = -1;
     }
-    if (out != stdout)
+    if (out != fallback)
         fclose(out);
     report_free(&rep);
     return rc;
@@ -164,15 +170,16 @@ static int write_report(const common_opts_t *o, char *const *paths, size_t n, co
 
 static int cmd_report(int argc, char **argv)
 {
-    common_opts_t o = {"text", NULL, NULL, 0, 20, 8};
+    common_opts_t o = {"text", NULL, NULL, NULL, 0, 20, 8};
     int first = parse_common(argc, argv, &o);
     if (first < 0)
         return EXIT_BAD_INPUT;
-    if (first >= argc) {
+    if (first >= argc || o.report_file) {
         free(o.app);
-        return usage_error("report needs at least one snapshot file");
+        return usage_error(o.report_file ? "report writes to -o FILE, not --report"
+                                         : "report needs at least one snapshot file");
     }
-    int rc = write_report(&o, argv + first, (size_t)(argc - first), o.out);
+    int rc = write_report(&o, argv + first, (size_t)(argc - first), o.out, stdout);
     free(o.app);
     if (rc < 0) {
         error_print();
@@ -183,7 +190,7 @@ static int cmd_report(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-    common_opts_t o = {"text", NULL, NULL, 0, 20, 8};
+    common_opts_t o = {"text", NULL, NULL, NULL, 0, 20, 8};
     int first = parse_common(argc, argv, &o);
     if (first < 0)
         return EXIT_BAD_INPUT;
@@ -204,7 +211,7 @@ static int cmd_run(int argc, char **argv)
                         "or be set-uid)\n", argv[first]);
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
-    } else if (write_report(&o, res.snapshots, res.nsnapshots, NULL) < 0) {
+    } else if (write_report(&o, res.snapshots, res.nsnapshots, o.report_file, stderr) < 0) {
         error_print();
         rc = EXIT_BAD_INPUT;
     }

@@ -73,7 +73,7 @@ static int set_grow(site_set_t *set)
     return 0;
 }
 
-static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind)
+static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind, int in_app)
 {
     if ((set->count + 1) * 2 > set->index_capacity && set_grow(set) < 0)
         return NULL;
@@ -94,6 +94,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned 
     memset(s, 0, sizeof *s);
     s->site = *f;
     s->kind = kind;
+    s->in_app = in_app;
     set->index[j] = set->count++;
     return s;
 }
@@ -138,11 +139,12 @@ static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *
     }
     size_t at = depth ? attribute_site(frames, depth, opts) : 0;
     const frame_t *site = depth ? &frames[at] : &no_stack;
+    int in_app = depth && attribute_is_app(site, opts);
     int kept = 0;
     for (unsigned kind = 0; kind < 2; kind++) {
         if (!t->blocks[kind])
             continue;
-        leak_site_t *s = set_find_or_add(set, site, kind);
+        leak_site_t *s = set_find_or_add(set, site, kind, in_app);
         if (!s) {
             free(frames);
             return -1;

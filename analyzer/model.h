@@ -14,6 +14,7 @@
 typedef struct {
     frame_t site;    /* the call site the memory is charged to */
     unsigned kind;   /* IMGLEAK_KIND_* */
+    int in_app;      /* the site is the application's; 0: no frame of the stack is */
     uint64_t bytes;
     uint64_t blocks;
     frame_t *stack;  /* the full stack (inlined frames expanded) that holds the most bytes */

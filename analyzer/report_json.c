@@ -90,9 +90,10 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
         const leak_site_t *s = &rep->sites[i];
         fputs(i ? ",\n" : "\n", out);
         fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"stacks\":%zu,"
-                     "\"truncated\":%s,\"site\":",
+                     "\"truncated\":%s,\"in_app\":%s,\"site\":",
                 (unsigned long long)s->bytes, (unsigned long long)s->blocks,
-                report_kind_name(s->kind), s->nstacks, s->truncated ? "true" : "false");
+                report_kind_name(s->kind), s->nstacks, s->truncated ? "true" : "false",
+                s->in_app ? "true" : "false");
         put_frame(out, &s->site);
         fprintf(out, ",\"site_index\":%zu,\"stack\":[", s->site_index);
         for (size_t f = 0; f < s->depth; f++) {

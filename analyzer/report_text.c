@@ -75,7 +75,7 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
         fprintf(out, "\n%s%s in %llu block%s%s (%s) at ", bold, bytes, (unsigned long long)s->blocks,
                 s->blocks == 1 ? "" : "s", off, report_kind_name(s->kind));
         put_location(out, &s->site);
-        fputc('\n', out);
+        fputs(s->in_app ? "\n" : "  (no frame of the program: allocated inside a library)\n", out);
         size_t end = s->depth;
         if (opts->stack_frames && s->site_index + opts->stack_frames < end)
             end = s->site_index + opts->stack_frames;

@@ -217,12 +217,17 @@ static void forget_heap(void *p)
         stacks_count_free(info.stack_id, info.size);
 }
 
-#define TRACK_BEGIN                                                                                \
-    int saved_errno = errno;                                                                       \
-    imgleak_guard.depth++
-#define TRACK_END                                                                                  \
-    imgleak_guard.depth--;                                                                         \
-    errno = saved_errno
+/* The guard is up from before the real call until the block is recorded, so that whatever the
+ * allocator does inside (jemalloc maps its arenas, glibc may call mmap) is not taken for the
+ * program's own doing. errno is what the real call left. */
+#define GUARD_UP() imgleak_guard.depth++
+#define GUARD_DOWN() imgleak_guard.depth--
+#define RECORD_HEAP(p, size)                                                                       \
+    do {                                                                                           \
+        int saved_errno_ = errno;                                                                  \
+        record_heap((p), (size));                                                                  \
+        errno = saved_errno_;                                                                      \
+    } while (0)
 
 /* ---- the malloc family ---- */
 
@@ -233,12 +238,11 @@ EXPORT void *malloc(size_t size)
             return boot_alloc(size, 16);
         return real.malloc(size);
     }
+    GUARD_UP();
     void *p = real.malloc(size);
-    if (LIKELY(p != NULL)) {
-        TRACK_BEGIN;
-        record_heap(p, size);
-        TRACK_END;
-    }
+    if (LIKELY(p != NULL))
+        RECORD_HEAP(p, size);
+    GUARD_DOWN();
     return p;
 }
 
@@ -246,12 +250,14 @@ EXPORT void free(void *p)
 {
     if (UNLIKELY(p == NULL || is_boot(p)))
         return;
-    if (LIKELY(should_track())) {
-        TRACK_BEGIN;
-        forget_heap(p);
-        TRACK_END;
+    if (UNLIKELY(!should_track())) {
+        real.free(p);
+        return;
     }
+    GUARD_UP();
+    forget_heap(p);
     real.free(p);
+    GUARD_DOWN();
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -267,12 +273,11 @@ EXPORT void *calloc(size_t n, size_t size)
         }
         return real.calloc(n, size);
     }
+    GUARD_UP();
     void *p = real.calloc(n, size);
-    if (LIKELY(p != NULL)) {
-        TRACK_BEGIN;
-        record_heap(p, n * size);
-        TRACK_END;
-    }
+    if (LIKELY(p != NULL))
+        RECORD_HEAP(p, n * size);
+    GUARD_DOWN();
     return p;
 }
 
@@ -297,14 +302,12 @@ EXPORT void *realloc(void *p, size_t size)
     }
     live_info_t old;
     int was_tracked = 0;
-    int saved_errno = errno;
-    imgleak_guard.depth++;
+    GUARD_UP();
+    /* forgotten before the real call: once it returns, p may belong to another thread */
     if (p)
         was_tracked = table_remove((uintptr_t)p, &old);
-    imgleak_guard.depth--;
     void *q = real.realloc(p, size);
-    int real_errno = errno;
-    imgleak_guard.depth++;
+    int saved_errno = errno;
     if (q) {
         if (was_tracked)
             stacks_count_free(old.stack_id, old.size);
@@ -316,8 +319,8 @@ EXPORT void *realloc(void *p, size_t size)
     } else if (was_tracked) {
         table_insert((uintptr_t)p, &old); /* failed: p is still the program's */
     }
-    imgleak_guard.depth--;
-    errno = q ? saved_errno : real_errno;
+    errno = saved_errno;
+    GUARD_DOWN();
     return q;
 }
 
@@ -343,12 +346,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         }
         return real.posix_memalign(out, align, size);
     }
+    GUARD_UP();
     int rc = real.posix_memalign(out, align, size);
-    if (rc == 0 && *out) {
-        TRACK_BEGIN;
-        record_heap(*out, size);
-        TRACK_END;
-    }
+    if (rc == 0 && *out)
+        RECORD_HEAP(*out, size);
+    GUARD_DOWN();
     return rc;
 }
 
@@ -360,12 +362,11 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
                 return boot_alloc(size_expr, boot_align);                                          \
             return real.name args;                                                                 \
         }                                                                                          \
+        GUARD_UP();                                                                                \
         void *p = real.name args;                                                                  \
-        if (LIKELY(p != NULL)) {                                                                   \
-            TRACK_BEGIN;                                                                           \
-            record_heap(p, size_expr);                                                             \
-            TRACK_END;                                                                             \
-        }                                                                                          \
+        if (LIKELY(p != NULL))                                                                     \
+            RECORD_HEAP(p, size_expr);                                                             \
+        GUARD_DOWN();                                                                              \
         return p;                                                                                  \
     }
 
@@ -418,12 +419,14 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
     if (UNLIKELY(!should_track()))
         return raw_mmap(addr, len, prot, flags, fd, off);
+    GUARD_UP();
     void *p = real.mmap(addr, len, prot, flags, fd, off);
     if (p != MAP_FAILED) {
-        TRACK_BEGIN;
+        int saved_errno = errno;
         record_map(p, len);
-        TRACK_END;
+        errno = saved_errno;
     }
+    GUARD_DOWN();
     return p;
 }
 
@@ -437,13 +440,13 @@ EXPORT int munmap(void *addr, size_t len)
             return (int)syscall(SYS_munmap, addr, len);
         return real.munmap(addr, len);
     }
+    GUARD_UP();
     /* only a page-aligned call can succeed; anything else must fail untouched */
-    if (((uintptr_t)addr & (page_size - 1)) == 0 && len > 0) {
-        TRACK_BEGIN;
+    if (((uintptr_t)addr & (page_size - 1)) == 0 && len > 0)
         maps_remove((uintptr_t)addr, page_round(len), map_forgotten, NULL);
-        TRACK_END;
-    }
-    return real.munmap(addr, len);
+    int rc = real.munmap(addr, len);
+    GUARD_DOWN();
+    return rc;
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -460,14 +463,16 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
             return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
         return real.mremap(old, old_len, new_len, flags, new_addr);
     }
+    GUARD_UP();
     void *p = real.mremap(old, old_len, new_len, flags, new_addr);
     if (p != MAP_FAILED) {
-        TRACK_BEGIN;
+        int saved_errno = errno;
         /* old_len 0 duplicates a shared mapping: the old one stays */
         if (old_len > 0)
             maps_remove((uintptr_t)old, page_round(old_len), map_forgotten, NULL);
         record_map(p, new_len);
-        TRACK_END;
+        errno = saved_errno;
     }
+    GUARD_DOWN();
     return p;
 }

@@ -8,6 +8,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define RW (PROT_READ | PROT_WRITE)
+#define PRIVATE_ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
 static void *keep[16];
 static int nkeep;
 
@@ -42,8 +45,7 @@ static __attribute__((noinline)) void build_names(int leak)
 static __attribute__((noinline)) void map_tiles(int leak)
 {
     for (int i = 0; i < 2; i++) {
-        void *tile = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                          0); /* LEAK(mmap) */
+        void *tile = mmap(NULL, 65536, RW, PRIVATE_ANON, -1, 0); /* LEAK(mmap) */
         if (tile == MAP_FAILED)
             _exit(3);
         memset(tile, 1, 65536);

@@ -1,0 +1,245 @@
+/* The snapshot format: what the shim's writer (snapfile) writes, the analyzer's reader reads
+ * back; every truncation and inconsistency is an error, never a crash; newer files with unknown
+ * sections and longer records are still read. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "error.h"
+#include "reader.h"
+#include "snapfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static snapfile_t sf;
+
+typedef struct {
+    unsigned char *data;
+    size_t size;
+} blob_t;
+
+typedef struct {
+    uint32_t live_record_size; /* 24, or more to act as a newer writer */
+    int extra_section;
+    int bad_stack_ref;
+    uint16_t version_major;
+} shape_t;
+
+static blob_t build(const shape_t *shape)
+{
+    FILE *f = tmpfile();
+    int fd = fileno(f);
+    const char strings[] = "\0/usr/bin/app\0/lib/libc.so.6";
+    snapfile_begin(&sf, fd);
+
+    imgleak_process_rec_t proc;
+    memset(&proc, 0, sizeof proc);
+    proc.pid = 4242;
+    proc.rss_bytes = 1 << 20;
+    proc.exe_string = 1;
+    proc.allocator = IMGLEAK_ALLOCATOR_GLIBC;
+    proc.glibc_in_use = 777;
+    proc.depth_limit = 32;
+    snapfile_section_begin(&sf, IMGLEAK_SECTION_PROCESS, sizeof proc);
+    snapfile_put(&sf, &proc, sizeof proc);
+    snapfile_record(&sf);
+
+    snapfile_section_begin(&sf, IMGLEAK_SECTION_STRINGS, 0);
+    snapfile_put(&sf, strings, sizeof strings);
+
+    imgleak_module_rec_t mods[2];
+    memset(mods, 0, sizeof mods);
+    mods[0] = (imgleak_module_rec_t){0x400000, 0x500000, 0, 0, 1, 4, IMGLEAK_MODULE_MAIN, {1, 2, 3, 4}};
+    mods[1] = (imgleak_module_rec_t){0x7f0000000000, 0x7f0000100000, 0x7f0000000000, 0, 14, 0, 0, {0}};
+    snapfile_section_begin(&sf, IMGLEAK_SECTION_MODULES, sizeof mods[0]);
+    for (int i = 0; i < 2; i++) {
+        snapfile_put(&sf, &mods[i], sizeof mods[i]);
+        snapfile_record(&sf);
+    }
+
+    if (shape->extra_section) {
+        snapfile_section_begin(&sf, 999, 0);
+        snapfile_put(&sf, "future data", 11);
+    }
+
+    snapfile_section_begin(&sf, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
+    for (uint32_t id = 1; id <= 3; id++) {
+        imgleak_stack_rec_t st = {id, (uint16_t)id, 0, id * 10, id, id * 1000, id * 100};
+        uint64_t frames[3] = {0x401000 + id, 0x402000, 0x403000};
+        snapfile_put(&sf, &st, sizeof st);
+        snapfile_put(&sf, frames, id * sizeof(uint64_t));
+        snapfile_record(&sf);
+    }
+
+    snapfile_section_begin(&sf, IMGLEAK_SECTION_LIVE, shape->live_record_size);
+    for (uint64_t i = 0; i < 5; i++) {
+        unsigned char rec[64];
+        memset(rec, 0xee, sizeof rec);
+        imgleak_live_rec_t l = {0x10000 + i * 64,
+                                (100 + i) | (uint64_t)(i == 4 ? IMGLEAK_KIND_MMAP : 0) << IMGLEAK_SIZE_BITS,
+                                shape->bad_stack_ref && i == 2 ? 77 : (uint32_t)(i % 3) + 1, (uint32_t)i};
+        memcpy(rec, &l, sizeof l);
+        snapfile_put(&sf, rec, shape->live_record_size);
+        snapfile_record(&sf);
+    }
+    imgleak_file_header_t hdr;
+    memset(&hdr, 0, sizeof hdr);
+    hdr.pid = 4242;
+    hdr.sequence = 1;
+    hdr.flags = IMGLEAK_SNAP_AT_EXIT;
+    assert_int_equal(snapfile_finish(&sf, &hdr), 0);
+
+    blob_t b;
+    b.size = (size_t)lseek(fd, 0, SEEK_END);
+    b.data = malloc(b.size);
+    assert_int_equal(pread(fd, b.data, b.size, 0), (ssize_t)b.size);
+    if (shape->version_major) {
+        memcpy(b.data + 8, &shape->version_major, 2);
+    }
+    fclose(f);
+    return b;
+}
+
+static const shape_t normal = {24, 0, 0, 0};
+
+static void test_format_round_trip_keeps_every_field(void **state)
+{
+    (void)state;
+    blob_t b = build(&normal);
+    snapshot_t *s = reader_parse("t.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->header.pid, 4242);
+    assert_int_equal(s->header.flags, IMGLEAK_SNAP_AT_EXIT);
+    assert_int_equal(s->process.rss_bytes, 1 << 20);
+    assert_int_equal(s->process.glibc_in_use, 777);
+    assert_string_equal(s->exe, "/usr/bin/app");
+    assert_int_equal(s->nmodules, 2);
+    assert_string_equal(s->modules[1].path, "/lib/libc.so.6");
+    assert_int_equal(s->modules[0].build_id_len, 4);
+    assert_int_equal(s->modules[0].build_id[3], 4);
+    assert_int_equal(s->modules[0].flags, IMGLEAK_MODULE_MAIN);
+    assert_int_equal(s->nstacks, 3);
+    const snap_stack_t *st = snapshot_stack(s, 3);
+    assert_non_null(st);
+    assert_int_equal(st->depth, 3);
+    assert_int_equal(st->frames[0], 0x401003);
+    assert_int_equal(st->frames[2], 0x403000);
+    assert_int_equal(st->alloc_bytes, 3000);
+    assert_int_equal(s->nlive, 5);
+    assert_int_equal(s->live[4].kind, IMGLEAK_KIND_MMAP);
+    assert_int_equal(s->live[4].size, 104);
+    assert_int_equal(s->live[3].birth_s, 3);
+    assert_int_equal(s->live[2].stack_id, 3);
+    reader_free(s);
+    free(b.data);
+}
+
+static void test_format_every_truncation_is_an_error(void **state)
+{
+    (void)state;
+    blob_t b = build(&normal);
+    for (size_t len = 0; len < b.size; len++) {
+        /* as cut off, and with the header's size patched to match, so that the section checks
+         * themselves are exercised */
+        assert_null(reader_parse("cut.snap", b.data, len));
+        if (len >= sizeof(imgleak_file_header_t)) {
+            unsigned char *copy = malloc(len);
+            memcpy(copy, b.data, len);
+            uint64_t patched = len;
+            memcpy(copy + 24, &patched, sizeof patched);
+            snapshot_t *s = reader_parse("cut.snap", copy, len);
+            if (s)
+                fail_msg("a file cut to %zu of %zu bytes was accepted", len, b.size);
+            free(copy);
+        }
+    }
+    free(b.data);
+}
+
+static void test_format_truncated_file_names_what_is_missing(void **state)
+{
+    (void)state;
+    blob_t b = build(&normal);
+    assert_null(reader_parse("cut.snap", b.data, b.size - 10));
+    assert_non_null(strstr(error_get(), "cut.snap: truncated file"));
+    free(b.data);
+}
+
+static void test_format_rejects_foreign_file(void **state)
+{
+    (void)state;
+    const unsigned char junk[] = "\x7f" "ELF this is not a snapshot at all, but long enough......."
+                                 "..................";
+    assert_null(reader_parse("x.snap", junk, sizeof junk));
+    assert_non_null(strstr(error_get(), "not an imgleak snapshot"));
+}
+
+static void test_format_rejects_unknown_major_version(void **state)
+{
+    (void)state;
+    shape_t v2 = normal;
+    v2.version_major = 2;
+    blob_t b = build(&v2);
+    assert_null(reader_parse("v2.snap", b.data, b.size));
+    assert_non_null(strstr(error_get(), "version 2"));
+    free(b.data);
+}
+
+static void test_format_reads_newer_file_with_unknown_section_and_longer_records(void **state)
+{
+    (void)state;
+    shape_t newer = {40, 1, 0, 0};
+    blob_t b = build(&newer);
+    snapshot_t *s = reader_parse("new.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->nlive, 5);
+    assert_int_equal(s->live[1].address, 0x10040);
+    assert_int_equal(s->live[1].size, 101);
+    reader_free(s);
+    free(b.data);
+}
+
+static void test_format_rejects_live_record_naming_missing_stack(void **state)
+{
+    (void)state;
+    shape_t bad = normal;
+    bad.bad_stack_ref = 1;
+    blob_t b = build(&bad);
+    assert_null(reader_parse("bad.snap", b.data, b.size));
+    assert_non_null(strstr(error_get(), "stack that is not in the file"));
+    free(b.data);
+}
+
+static void test_format_flipped_bytes_never_crash(void **state)
+{
+    (void)state;
+    blob_t b = build(&normal);
+    /* every single-byte corruption either parses or is refused; under ASan, a wild read fails */
+    for (size_t i = 0; i < b.size; i++) {
+        unsigned char saved = b.data[i];
+        b.data[i] ^= 0xff;
+        snapshot_t *s = reader_parse("flip.snap", b.data, b.size);
+        reader_free(s);
+        b.data[i] = saved;
+    }
+    free(b.data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_round_trip_keeps_every_field),
+        cmocka_unit_test(test_format_every_truncation_is_an_error),
+        cmocka_unit_test(test_format_truncated_file_names_what_is_missing),
+        cmocka_unit_test(test_format_rejects_foreign_file),
+        cmocka_unit_test(test_format_rejects_unknown_major_version),
+        cmocka_unit_test(test_format_reads_newer_file_with_unknown_section_and_longer_records),
+        cmocka_unit_test(test_format_rejects_live_record_naming_missing_stack),
+        cmocka_unit_test(test_format_flipped_bytes_never_crash),
+    };
+    return cmocka_run_group_tests_name("format", tests, NULL, NULL);
+}

@@ -1,0 +1,207 @@
+/* The live table: single-threaded behaviour, growth, a full table, and concurrent use. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "table.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static int setup(void **state)
+{
+    (void)state;
+    return table_init(64, 0);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    table_destroy();
+    return 0;
+}
+
+static void test_table_insert_then_lookup_returns_info(void **state)
+{
+    (void)state;
+    live_info_t in = {1234, 7, 3}, out;
+    assert_int_equal(table_insert(0x10000, &in), 0);
+    assert_int_equal(table_lookup(0x10000, &out), 1);
+    assert_int_equal(out.size, 1234);
+    assert_int_equal(out.stack_id, 7);
+    assert_int_equal(out.birth_s, 3);
+    assert_int_equal(table_live(), 1);
+}
+
+static void test_table_remove_returns_info_once(void **state)
+{
+    (void)state;
+    live_info_t in = {99, 5, 0}, out;
+    table_insert(0x20010, &in);
+    assert_int_equal(table_remove(0x20010, &out), 1);
+    assert_int_equal(out.size, 99);
+    assert_int_equal(table_remove(0x20010, &out), 0);
+    assert_int_equal(table_lookup(0x20010, &out), 0);
+    assert_int_equal(table_live(), 0);
+}
+
+static void test_table_remove_of_unknown_address_finds_nothing(void **state)
+{
+    (void)state;
+    live_info_t out;
+    assert_int_equal(table_remove(0xdead0, &out), 0);
+    assert_int_equal(table_remove(0, &out), 0);
+}
+
+static void test_table_insert_after_remove_reuses_tombstone(void **state)
+{
+    (void)state;
+    live_info_t in = {1, 1, 0}, out;
+    /* the same address over and over must not fill the table with tombstones */
+    for (int i = 0; i < 100000; i++) {
+        assert_int_equal(table_insert(0x30000, &in), 0);
+        assert_int_equal(table_remove(0x30000, &out), 1);
+    }
+    assert_int_equal(table_capacity(), 64);
+    assert_int_equal(table_dropped(), 0);
+}
+
+static void test_table_grows_and_keeps_every_block(void **state)
+{
+    (void)state;
+    const uint64_t n = 100000;
+    for (uint64_t i = 1; i <= n; i++) {
+        live_info_t in = {i, (uint32_t)(i % 1000), 0};
+        assert_int_equal(table_insert(i * 16, &in), 0);
+    }
+    assert_true(table_capacity() >= n);
+    assert_int_equal(table_live(), n);
+    for (uint64_t i = 1; i <= n; i++) {
+        live_info_t out;
+        assert_int_equal(table_lookup(i * 16, &out), 1);
+        assert_int_equal(out.size, i);
+    }
+}
+
+static void test_table_full_counts_dropped_blocks(void **state)
+{
+    (void)state;
+    table_destroy();
+    assert_int_equal(table_init(64, 64), 0);
+    live_info_t in = {8, 1, 0};
+    int ok = 0, failed = 0;
+    for (uint64_t i = 1; i <= 100; i++)
+        *(table_insert(i * 32, &in) == 0 ? &ok : &failed) += 1;
+    assert_int_equal(ok, 64);
+    assert_int_equal(failed, 36);
+    assert_int_equal(table_dropped(), 36);
+    /* removing makes room again */
+    live_info_t out;
+    assert_int_equal(table_remove(32, &out), 1);
+    assert_int_equal(table_insert(0x99990, &in), 0);
+}
+
+static void test_table_stores_sizes_beyond_limit_as_maximum(void **state)
+{
+    (void)state;
+    live_info_t in = {TABLE_SIZE_MAX + 5, 1, 0}, out;
+    table_insert(0x40000, &in);
+    table_lookup(0x40000, &out);
+    assert_int_equal(out.size, TABLE_SIZE_MAX);
+    assert_int_equal(table_oversized(), 1);
+}
+
+typedef struct {
+    uint64_t sum;
+    size_t count;
+} visit_sum_t;
+
+static void sum_visit(uint64_t addr, const live_info_t *info, void *ctx)
+{
+    visit_sum_t *v = ctx;
+    (void)addr;
+    v->sum += info->size;
+    v->count++;
+}
+
+static void test_table_foreach_visits_each_live_block(void **state)
+{
+    (void)state;
+    live_info_t out;
+    for (uint64_t i = 1; i <= 1000; i++) {
+        live_info_t in = {i, 1, 0};
+        table_insert(i * 64, &in);
+    }
+    for (uint64_t i = 1; i <= 1000; i += 2)
+        table_remove(i * 64, &out);
+    visit_sum_t v = {0, 0};
+    table_foreach(sum_visit, &v);
+    assert_int_equal(v.count, 500);
+    assert_int_equal(v.sum, 500 * 501); /* 2 + 4 + ... + 1000 */
+}
+
+/* Threads insert blocks, hand them to the next thread through a shared array, and remove the
+ * blocks another thread inserted; at the end exactly the blocks never removed remain. */
+#define THREADS 4
+#define PER_THREAD 200000
+static _Atomic uint64_t handoff[THREADS][1024];
+
+static void *worker(void *arg)
+{
+    uintptr_t t = (uintptr_t)arg;
+    live_info_t out;
+    for (uint64_t i = 0; i < PER_THREAD; i++) {
+        uint64_t addr = ((t + 1) << 40) | ((i + 1) << 4);
+        live_info_t in = {i + 1, (uint32_t)t + 1, 0};
+        if (table_insert(addr, &in) != 0)
+            return (void *)1;
+        uint64_t prev = atomic_exchange(&handoff[(t + 1) % THREADS][i % 1024], addr);
+        if (prev && table_remove(prev, &out) != 1)
+            return (void *)2;
+    }
+    return NULL;
+}
+
+static void test_table_concurrent_insert_remove_across_threads(void **state)
+{
+    (void)state;
+    pthread_t th[THREADS];
+    for (uintptr_t t = 0; t < THREADS; t++)
+        pthread_create(&th[t], NULL, worker, (void *)t);
+    for (int t = 0; t < THREADS; t++) {
+        void *rc;
+        pthread_join(th[t], &rc);
+        assert_null(rc);
+    }
+    size_t parked = 0;
+    for (int t = 0; t < THREADS; t++)
+        for (int i = 0; i < 1024; i++) {
+            live_info_t out;
+            uint64_t addr = atomic_load(&handoff[t][i]);
+            if (addr) {
+                assert_int_equal(table_lookup(addr, &out), 1);
+                parked++;
+            }
+        }
+    assert_int_equal(table_live(), parked);
+    assert_int_equal(table_dropped(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_table_insert_then_lookup_returns_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_remove_returns_info_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_remove_of_unknown_address_finds_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_insert_after_remove_reuses_tombstone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_grows_and_keeps_every_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_full_counts_dropped_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_stores_sizes_beyond_limit_as_maximum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_foreach_visits_each_live_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_concurrent_insert_remove_across_threads, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("table", tests, NULL, NULL);
+}
