@@ -28,6 +28,7 @@
 #define BATCH 32   /* per-thread updates of the used count are folded in batches */
 #define GROW_WAIT_SPINS 200000
 #define INSERT_PROBES_MAX 4096 /* a longer run means the table is full in practice */
+#define LIKELY_INSERTED(rc) __builtin_expect((rc) >= 0, 1)
 
 typedef struct {
     _Atomic uint64_t key;
@@ -199,19 +200,48 @@ static inline void note_used(long delta)
     }
 }
 
-static inline int needs_growth(void)
+/* A rebuild makes room unless the table is at its size limit and really that full of live
+ * blocks, or memory for a bigger one could not be had. */
+static int growth_can_help(void)
 {
-    size_t used = atomic_load_explicit(&tb.used, memory_order_relaxed);
-    if (used * GROW_DEN < tb.capacity * GROW_NUM)
-        return 0;
     if (atomic_load_explicit(&tb.grow_failed, memory_order_relaxed))
         return 0;
-    /* at the limit, a rebuild still helps when tombstones fill the table */
     return !(tb.max_capacity && tb.capacity >= tb.max_capacity &&
              atomic_load(&tb.live) * GROW_DEN >= tb.capacity * GROW_NUM);
 }
 
+static inline int needs_growth(void)
+{
+    size_t used = atomic_load_explicit(&tb.used, memory_order_relaxed);
+    return used * GROW_DEN >= tb.capacity * GROW_NUM && growth_can_help();
+}
+
 /* ---- operations ---- */
+
+/* One attempt: 0 inserted, 1 inserted into a fresh slot (the used count grows), -1 no free slot
+ * within the probe limit. */
+static int try_insert(uint64_t key, uint64_t meta)
+{
+    stripe_t *s = writer_enter();
+    slot_t *slots = tb.slots;
+    size_t capacity = tb.capacity;
+    size_t i = home_slot(key & ADDR_MASK, capacity);
+    size_t probes = capacity < INSERT_PROBES_MAX ? capacity : INSERT_PROBES_MAX;
+    int rc = -1;
+    for (size_t n = 0; n < probes; n++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
+        if ((k == KEY_EMPTY || k == KEY_TOMB) &&
+            atomic_compare_exchange_strong(&slots[i].key, &k, key)) {
+            atomic_store_explicit(&slots[i].meta, meta, memory_order_release);
+            atomic_fetch_add_explicit(&tb.live, 1, memory_order_relaxed);
+            rc = k == KEY_EMPTY;
+            break;
+        }
+        i = i + 1 == capacity ? 0 : i + 1;
+    }
+    writer_leave(s);
+    return rc;
+}
 
 int table_insert(uint64_t addr, const live_info_t *info)
 {
@@ -223,31 +253,25 @@ int table_insert(uint64_t addr, const live_info_t *info)
         atomic_fetch_add_explicit(&tb.oversized, 1, memory_order_relaxed);
     uint64_t birth = info->birth_s > TABLE_BIRTH_MAX ? TABLE_BIRTH_MAX : info->birth_s;
     uint64_t key = addr | birth << ADDR_BITS;
-    stripe_t *s = writer_enter();
-    slot_t *slots = tb.slots;
-    size_t capacity = tb.capacity;
-    size_t i = home_slot(addr, capacity);
-    size_t probes = capacity < INSERT_PROBES_MAX ? capacity : INSERT_PROBES_MAX;
-    for (size_t n = 0; n < probes; n++) {
-        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
-        if ((k == KEY_EMPTY || k == KEY_TOMB) &&
-            atomic_compare_exchange_strong(&slots[i].key, &k, key)) {
-            atomic_store_explicit(&slots[i].meta, pack_meta(info), memory_order_release);
-            atomic_fetch_add_explicit(&tb.live, 1, memory_order_relaxed);
-            writer_leave(s);
-            if (k == KEY_EMPTY) {
-                note_used(1);
-                if (__builtin_expect(used_pending == 0 && needs_growth(), 0))
-                    table_grow();
-            }
-            return 0;
+    uint64_t meta = pack_meta(info);
+    int rc = try_insert(key, meta);
+    if (LIKELY_INSERTED(rc)) {
+        if (rc == 1) {
+            note_used(1);
+            if (__builtin_expect(used_pending == 0 && needs_growth(), 0))
+                table_grow();
         }
-        i = i + 1 == capacity ? 0 : i + 1;
+        return 0;
     }
-    writer_leave(s);
-    atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
-    if (needs_growth())
+    /* No room where this address probes: the batched used count lagged behind, or tombstones
+     * fill the table. Growing (or sweeping at the same size) makes room, unless the table is at
+     * its limit or other threads would not let it be rebuilt. */
+    for (int attempt = 0; attempt < 2 && growth_can_help(); attempt++) {
         table_grow();
+        if (try_insert(key, meta) >= 0)
+            return 0;
+    }
+    atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
     return -1;
 }
 

@@ -174,7 +174,8 @@ static void test_table_concurrent_insert_remove_across_threads(void **state)
     for (int t = 0; t < THREADS; t++) {
         void *rc;
         pthread_join(th[t], &rc);
-        assert_null(rc);
+        if (rc)
+            fail_msg("thread %d: %s", t, rc == (void *)1 ? "insert failed" : "a handed-off block was not found");
     }
     size_t parked = 0;
     for (int t = 0; t < THREADS; t++)
