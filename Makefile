@@ -21,7 +21,7 @@ ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null)
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit integration sanitize tsan demo deps clean
+.PHONY: all check unit integration workloads workload-check sanitize tsan demo deps clean
 all: $(B)/libimgleak.so $(B)/imgleak
 
 # ---- the shim ----
@@ -63,6 +63,21 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	    $(B)/tsan/tests/test_table $(B)/tsan/tests/test_stacks
 	touch $@
 
+# ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
+WORKLOADS := jpeg png gif webp magick cairo mixed
+WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
+WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
+WL_LIBS_gif    := -lgif
+WL_LIBS_webp   := $(shell pkg-config --libs libwebp 2>/dev/null)
+WL_LIBS_magick := $(shell pkg-config --libs MagickWand 2>/dev/null)
+WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
+WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
+WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
+$(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
+$(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
+workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
+
 # ---- integration: real programs under the shim ----
 $(B)/tests/leaky: tests/integration/leaky.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
@@ -70,7 +85,12 @@ $(B)/tests/stress: tests/integration/stress.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/tests/semantics: tests/integration/semantics.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
-INTEGRATION_BINS := $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics
+$(B)/tests/plugin.so: tests/integration/plugin.c | $(B)/tests
+	$(CC) -O0 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/dlopen_host: tests/integration/dlopen_host.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+INTEGRATION_BINS := $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+                    $(B)/tests/dlopen_host
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -85,19 +105,21 @@ tsan: $(B)/tsan/.built
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built
 	@B=$(B) bash tests/integration/run.sh
 
-check: all unit sanitize tsan integration
+workload-check: all workloads
+	@B=$(B) bash tests/integration/workloads.sh
+
+check: all unit sanitize tsan integration workload-check
 	@echo "make check: all passed"
 
 demo:
 	@bash scripts/deps.sh --install
-	@$(MAKE) --no-print-directory all $(B)/tests/leaky
-	@echo "== imgleak run -- $(B)/tests/leaky leak"
-	@$(B)/imgleak run -- $(B)/tests/leaky leak || true
+	@$(MAKE) --no-print-directory all workloads
+	@bash scripts/demo.sh $(B)
 
 deps:
 	@bash scripts/deps.sh --install
 
-$(B)/shim $(B)/ana $(B)/tests:
+$(B)/shim $(B)/ana $(B)/tests $(B)/workloads:
 	mkdir -p $@
 
 clean:

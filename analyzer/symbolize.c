@@ -205,19 +205,15 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
+    /* no compile unit covers pc (startup code, a stripped object): a line found anyway would be
+     * the nearest one of some other unit, so none is better */
+    if (!cudie)
+        return 0;
     const char *file = NULL;
     int line = 0;
     Dwfl_Line *dl = dwfl_module_getsrc(mod, pc);
     if (dl)
         file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-    if (!cudie) {
-        if (!file)
-            return 0;
-        out[0] = *base;
-        out[0].file = intern(sym, file);
-        out[0].line = line > 0 ? (unsigned)line : 0;
-        return 1;
-    }
     Dwarf_Die *scopes = NULL;
     int nscopes = dwarf_getscopes(cudie, pc - bias, &scopes);
     unsigned n = 0;

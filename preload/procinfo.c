@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,7 +55,16 @@ typedef struct {
     strbuf_t *sb;
     uintptr_t self;
     int failed;
+    uintptr_t only_bias; /* when only_name is set: record just this module */
+    const char *only_name;
 } walk_t;
+
+/* Modules seen at dlclose, with their paths in their own string blob. */
+static struct {
+    pthread_mutex_t lock;
+    module_list_t mods;
+    strbuf_t strings;
+} unloaded = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void read_build_id(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
                           imgleak_module_rec_t *rec)
@@ -85,6 +95,8 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
     const char *path = info->dlpi_name;
     int first_load = 1;
     (void)size;
+    if (w->only_name && (info->dlpi_addr != w->only_bias || !path || strcmp(path, w->only_name)))
+        return 0;
     memset(&rec, 0, sizeof rec);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -122,11 +134,51 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+static int overlaps_any(const module_list_t *mods, size_t n, const imgleak_module_rec_t *m)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m->start < mods->recs[i].end && mods->recs[i].start < m->end)
+            return 1;
+    return 0;
+}
+
 int procinfo_modules(module_list_t *mods, strbuf_t *sb)
 {
-    walk_t w = {mods, sb, (uintptr_t)&procinfo_modules, 0};
+    walk_t w = {mods, sb, (uintptr_t)&procinfo_modules, 0, 0, NULL};
     dl_iterate_phdr(add_module, &w);
+    size_t loaded = mods->count;
+    pthread_mutex_lock(&unloaded.lock);
+    for (size_t i = 0; i < unloaded.mods.count && !w.failed; i++) {
+        imgleak_module_rec_t rec = unloaded.mods.recs[i];
+        if (overlaps_any(mods, loaded, &rec) || overlaps_any(mods, mods->count, &rec))
+            continue; /* still loaded, or its addresses were reused */
+        rec.path_string = strbuf_add(sb, unloaded.strings.data + rec.path_string);
+        if (grow((void **)&mods->recs, &mods->capacity, mods->count + 1, sizeof rec) < 0)
+            w.failed = 1;
+        else
+            mods->recs[mods->count++] = rec;
+    }
+    pthread_mutex_unlock(&unloaded.lock);
     return w.failed ? -1 : 0;
+}
+
+void procinfo_module_unloading(uintptr_t load_bias, const char *name)
+{
+    if (!name || !*name)
+        return;
+    pthread_mutex_lock(&unloaded.lock);
+    module_list_t found = {0};
+    walk_t w = {&found, &unloaded.strings, (uintptr_t)&procinfo_modules, 0, load_bias, name};
+    dl_iterate_phdr(add_module, &w);
+    for (size_t i = 0; i < found.count; i++) {
+        if (overlaps_any(&unloaded.mods, unloaded.mods.count, &found.recs[i]))
+            continue; /* remembered already */
+        if (grow((void **)&unloaded.mods.recs, &unloaded.mods.capacity, unloaded.mods.count + 1,
+                 sizeof found.recs[i]) == 0)
+            unloaded.mods.recs[unloaded.mods.count++] = found.recs[i];
+    }
+    procinfo_modules_release(&found);
+    pthread_mutex_unlock(&unloaded.lock);
 }
 
 void procinfo_modules_release(module_list_t *mods)

@@ -21,8 +21,12 @@ typedef struct {
     size_t count, capacity;
 } module_list_t;
 
-/* Fills mods from dl_iterate_phdr; path strings go into sb. */
+/* Fills mods from dl_iterate_phdr, plus the modules remembered as unloaded that no loaded one
+ * has replaced; path strings go into sb. */
 int procinfo_modules(module_list_t *mods, strbuf_t *sb);
+/* Remembers the module loaded at load_bias under name before dlclose may unmap it, so that
+ * frames in a library that is gone by the time of the snapshot can still be symbolized. */
+void procinfo_module_unloading(uintptr_t load_bias, const char *name);
 void procinfo_modules_release(module_list_t *mods);
 
 /* RSS, peak RSS and the allocator's statistics, into the process record. */

@@ -8,12 +8,14 @@
 #include "imgleak/format.h"
 #include "maps.h"
 #include "os.h"
+#include "procinfo.h"
 #include "snapshot.h"
 #include "stacks.h"
 #include "table.h"
 #include "unwind.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,6 +48,7 @@ static struct {
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
+    int (*dlclose)(void *);
 } real;
 
 static _Atomic int state;
@@ -108,6 +111,7 @@ static void resolve_real(void)
     RESOLVE(mmap);
     RESOLVE(munmap);
     RESOLVE(mremap);
+    RESOLVE(dlclose);
 #undef RESOLVE
 }
 
@@ -475,4 +479,23 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
     }
     GUARD_DOWN();
     return p;
+}
+
+/* ---- modules ---- */
+
+/* A library may be unmapped by dlclose long before the snapshot (ImageMagick unloads its coder
+ * modules at MagickWandTerminus): its place and build-id are remembered first. */
+EXPORT int dlclose(void *handle)
+{
+    void *volatile checked = handle; /* glibc declares it nonnull; programs still pass NULL */
+    if (checked && atomic_load_explicit(&state, memory_order_acquire) == STATE_READY) {
+        struct link_map *lm = NULL;
+        GUARD_UP();
+        if (dlinfo(checked, RTLD_DI_LINKMAP, &lm) == 0 && lm)
+            procinfo_module_unloading(lm->l_addr, lm->l_name);
+        GUARD_DOWN();
+    }
+    if (UNLIKELY(!real.dlclose))
+        return -1;
+    return real.dlclose(handle);
 }

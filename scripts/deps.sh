@@ -9,6 +9,8 @@ PACKAGES=(
     libjemalloc-dev libjemalloc2 # the shim on top of jemalloc, and its tests
     libcmocka-dev                # unit tests
     jq                           # integration tests read the JSON report
+    libjpeg62-turbo-dev libpng-dev libgif-dev libwebp-dev libmagickwand-6.q16-dev libcairo2-dev
+                                 # workloads: real codec programs with known leaks
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -113,6 +113,12 @@ check "semantics: realloc(NULL, n) then realloc frees the first block" \
 check "semantics: the four aligned allocations" \
     test "$(jq '[.leaks[] | select(.site.function == "main" and .kind == "heap" and (.bytes == 100 or .bytes == 256))] | length' "$WORK/sem.json")" = 4
 
+# ---------------------------------------------------------------- a library unloaded before exit
+$IMGLEAK run --format json --report "$WORK/plugin.json" -- $B/tests/dlopen_host "$ROOT/$B/tests/plugin.so"
+check "dlopen: the host ran" test $? = 0
+check "dlclose'd plugin: its leak is still named" \
+    site_is "$WORK/plugin.json" plugin_make_cache plugin.c "$(line_of plugin.c 'LEAK(plugin)')" 333 1 heap
+
 # ---------------------------------------------------------------- limits are counted, not fatal
 IMGLEAK_DEPTH=2 $IMGLEAK run --format json --report "$WORK/depth.json" -- $B/tests/leaky leak
 check "IMGLEAK_DEPTH=2: cut stacks are counted" test "$(jq '.totals.truncated_stacks > 0' "$WORK/depth.json")" = true

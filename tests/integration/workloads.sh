@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs every workload in both modes under the shim and holds the JSON report to
+# workloads/truth.json. Each mode runs at N and 2N iterations: a leak is what grows with the
+# work, so every expected site must grow by exactly its blocks per iteration (bytes within the
+# stated range), no other function of the program may grow, and a clean mode grows nowhere.
+# Prints "NAME: N passed, M failed" per workload. --calibrate prints what was measured instead.
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+TRUTH=workloads/truth.json
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+calibrate=0
+[ "${1:-}" = --calibrate ] && calibrate=1
+total_failed=0
+
+# per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites
+per_function() {
+    jq -c '[.leaks[] | select(.in_app)] | group_by(.site.function + "|" + .kind)
+           | map({key: (.[0].site.function + "|" + .[0].kind),
+                  value: [(map(.bytes) | add), (map(.blocks) | add)]}) | from_entries' "$1"
+}
+
+run_mode() { # run_mode PROGRAM MODE ITERATIONS OUT
+    $B/imgleak run --format json --report "$4" -- "$B/workloads/$1" "$2" --iterations "$3" \
+        > "$4.out" 2> "$4.err"
+}
+
+for name in $(jq -r '.workloads[].name' "$TRUTH"); do
+    w=$(jq -c --arg n "$name" '.workloads[] | select(.name == $n)' "$TRUTH")
+    program=$(jq -r '.program' <<< "$w")
+    n=$(jq -r '.iterations' <<< "$w")
+    processes=$(jq -r '.processes // 1' <<< "$w")
+    passed=0; failed=0
+    pass() { passed=$((passed + 1)); }
+    fail() { failed=$((failed + 1)); echo "  FAIL $name: $1"; }
+    for mode in leak clean; do
+        if ! run_mode "$program" "$mode" "$n" "$WORK/$name.$mode.1.json" ||
+           ! run_mode "$program" "$mode" $((2 * n)) "$WORK/$name.$mode.2.json"; then
+            fail "$mode: $program did not run ($(head -c 300 "$WORK/$name.$mode.1.json.err"))"
+            continue
+        fi
+        got=$(jq '.snapshots | length' "$WORK/$name.$mode.2.json")
+        [ "$got" = "$processes" ] && pass || fail "$mode: $got snapshots, expected $processes"
+        a=$(per_function "$WORK/$name.$mode.1.json")
+        b=$(per_function "$WORK/$name.$mode.2.json")
+        # growth per function between N and 2N iterations: [bytes, blocks]
+        growth=$(jq -cn --argjson a "$a" --argjson b "$b" \
+            '$b | to_entries | map({key, value: [(.value[0] - ($a[.key][0] // 0)),
+                                                   (.value[1] - ($a[.key][1] // 0))]}) | from_entries')
+        if [ $calibrate = 1 ]; then
+            echo "$name $mode: growth over $n iterations: $growth"
+            continue
+        fi
+        expected=$(jq -c --arg m "$mode" '.[$m] // []' <<< "$w")
+        while read -r e; do
+            key=$(jq -r '.function + "|" + .kind' <<< "$e")
+            blocks=$(jq -r '.blocks_per_iteration' <<< "$e")
+            lo=$(jq -r '.bytes_per_iteration[0]' <<< "$e")
+            hi=$(jq -r '.bytes_per_iteration[1]' <<< "$e")
+            gb=$(jq -r --arg k "$key" '.[$k][0] // 0' <<< "$growth")
+            gn=$(jq -r --arg k "$key" '.[$k][1] // 0' <<< "$growth")
+            total=$(jq -r --arg k "$key" '.[$k][1] // 0' <<< "$a")
+            if [ "$gn" = $((blocks * n)) ] && [ "$total" -ge $((blocks * n)) ]; then pass
+            else fail "$mode: $key grew by $gn blocks over $n iterations, expected $((blocks * n))"; fi
+            if [ "$gb" -ge $((lo * n)) ] && [ "$gb" -le $((hi * n)) ]; then pass
+            else fail "$mode: $key grew by $gb bytes over $n iterations, expected $((lo * n))..$((hi * n))"; fi
+        done < <(jq -c '.[] | {function, kind, blocks_per_iteration, bytes_per_iteration}' <<< "$expected")
+        # nothing else of the program's own may grow
+        others=$(jq -c --argjson e "$expected" \
+            'to_entries | map(select(.value[1] != 0 and
+               ((.key) as $k | $e | map(.function + "|" + .kind) | index($k) | not)))
+             | map(.key)' <<< "$growth")
+        [ "$others" = "[]" ] && pass || fail "$mode: unexpected growing sites $others"
+    done
+    [ $calibrate = 1 ] && continue
+    echo "$name: $passed passed, $failed failed"
+    total_failed=$((total_failed + failed))
+done
+[ $total_failed = 0 ]
