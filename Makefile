@@ -15,13 +15,13 @@ ANA_LIB   := $(filter-out analyzer/main.c,$(ANA_SRC))
 
 SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
                $(shell pkg-config --cflags libunwind 2>/dev/null)
-SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread
+SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread -lm
 ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf 2>/dev/null)
-ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null)
+ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null) -lm
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit integration workloads workload-check sanitize tsan demo deps clean
+.PHONY: all check unit integration workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/imgleak
 
 # ---- the shim ----
@@ -78,6 +78,16 @@ $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
 workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
 
+# ---- benchmarks (make bench; never part of make check) ----
+BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
+              $(B)/bench/decode_loop
+$(B)/bench/%: bench/%.c | $(B)/bench
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
+bench: all $(BENCH_BINS)
+	@B=$(B) bash bench/run.sh
+
 # ---- integration: real programs under the shim ----
 $(B)/tests/leaky: tests/integration/leaky.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
@@ -119,7 +129,7 @@ demo:
 deps:
 	@bash scripts/deps.sh --install
 
-$(B)/shim $(B)/ana $(B)/tests $(B)/workloads:
+$(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench:
 	mkdir -p $@
 
 clean:

@@ -4,12 +4,13 @@
 
 #include "error.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    uint64_t bytes[2], blocks[2]; /* by kind */
+    double bytes[2], blocks[2]; /* by kind; estimates when the snapshot was sampled */
 } stack_total_t;
 
 typedef struct {
@@ -149,11 +150,11 @@ static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *
             free(frames);
             return -1;
         }
-        s->bytes += t->bytes[kind];
-        s->blocks += t->blocks[kind];
+        s->bytes += (uint64_t)llround(t->bytes[kind]);
+        s->blocks += (uint64_t)llround(t->blocks[kind]);
         s->nstacks++;
         /* keep the stack that holds the most bytes as the site's example */
-        if (!s->stack || t->bytes[kind] > s->stack_bytes_hint) {
+        if (!s->stack || (uint64_t)t->bytes[kind] > s->stack_bytes_hint) {
             frame_t *mine = frames;
             if (kept) { /* both kinds from one stack: each site owns its copy */
                 mine = malloc((depth ? depth : 1) * sizeof *mine);
@@ -166,7 +167,7 @@ static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *
             s->depth = depth;
             s->site_index = at;
             s->truncated = st && (st->flags & IMGLEAK_STACK_TRUNCATED);
-            s->stack_bytes_hint = t->bytes[kind];
+            s->stack_bytes_hint = (uint64_t)t->bytes[kind];
             kept = 1;
         }
     }
@@ -192,22 +193,21 @@ static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, 
     stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
     if (!totals)
         return error_set("out of memory"), -1;
+    double rate = (double)snap->process.sample_bytes;
     for (size_t i = 0; i < snap->nlive; i++) {
         const snap_live_t *l = &snap->live[i];
         const snap_stack_t *st = l->stack_id ? snapshot_stack(snap, l->stack_id) : NULL;
         size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
-        totals[k].bytes[l->kind] += l->size;
-        totals[k].blocks[l->kind]++;
-        rep->totals.leaked_bytes += l->size;
-        rep->totals.leaked_blocks++;
-        if (l->kind == IMGLEAK_KIND_HEAP) {
-            rep->totals.heap_bytes += l->size;
-            rep->totals.heap_blocks++;
-        } else {
-            rep->totals.mmap_bytes += l->size;
-            rep->totals.mmap_blocks++;
-        }
+        /* a sampled heap block of size s was kept with probability 1 - exp(-s/rate): it stands
+         * for the inverse of that many blocks (mappings are always recorded) */
+        double weight = 1.0;
+        if (rate > 0 && l->kind == IMGLEAK_KIND_HEAP && l->size > 0)
+            weight = 1.0 / -expm1(-(double)l->size / rate);
+        totals[k].bytes[l->kind] += (double)l->size * weight;
+        totals[k].blocks[l->kind] += weight;
     }
+    if (rate > 0)
+        rep->totals.estimated = 1;
     for (size_t k = 0; k <= snap->nstacks; k++) {
         if (!totals[k].blocks[0] && !totals[k].blocks[1])
             continue;
@@ -265,6 +265,14 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
     }
     free(set.index);
     qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
+    /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
+    for (size_t i = 0; i < set.count; i++) {
+        const leak_site_t *s = &set.sites[i];
+        rep->totals.leaked_bytes += s->bytes;
+        rep->totals.leaked_blocks += s->blocks;
+        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes) += s->bytes;
+        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_blocks : &rep->totals.mmap_blocks) += s->blocks;
+    }
     rep->sites = set.sites;
     rep->nsites = set.count;
     return 0;

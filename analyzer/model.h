@@ -34,6 +34,7 @@ typedef struct {
     uint64_t heap_bytes, heap_blocks;
     uint64_t mmap_bytes, mmap_blocks;
     uint64_t dropped_table_full, truncated_stacks, dropped_stacks, oversized_blocks;
+    int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
 typedef struct {

@@ -206,6 +206,7 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
     r->dropped_stacks = le64(p + 136);
     r->oversized_blocks = le64(p + 144);
     r->depth_limit = le32(p + 152);
+    r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
     return string_at(ps, snap, r->exe_string, &snap->exe);
 }
 

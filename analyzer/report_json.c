@@ -49,6 +49,7 @@ static void put_snapshot(FILE *out, const snapshot_t *s)
             (unsigned long long)s->header.pid, (unsigned long long)p->ppid,
             (unsigned long long)s->header.sequence, (unsigned long long)s->header.time_ns);
     put_string(out, s->exe);
+    fprintf(out, ",\"sample_bytes\":%llu", (unsigned long long)p->sample_bytes);
     fprintf(out, ",\"at_exit\":%s,\"rss_bytes\":%llu,\"peak_rss_bytes\":%llu,\"allocator\":\"%s\"",
             (s->header.flags & IMGLEAK_SNAP_AT_EXIT) ? "true" : "false",
             (unsigned long long)p->rss_bytes, (unsigned long long)p->peak_rss_bytes,
@@ -75,12 +76,13 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fprintf(out, "{\"imgleak_report\":1,\"totals\":{\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,"
                  "\"heap_bytes\":%llu,\"heap_blocks\":%llu,\"mmap_bytes\":%llu,\"mmap_blocks\":%llu,"
                  "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
-                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu},\n\"snapshots\":[",
+                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s},\n\"snapshots\":[",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
             (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
             (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
-            (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks);
+            (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
+            t->estimated ? "true" : "false");
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
         put_snapshot(out, rep->processes[i].snap);

@@ -53,6 +53,8 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     fprintf(out, "%simgleak: %s%s in %llu block%s still live at exit%s, at %zu call site%s\n",
             bold, t->leaked_bytes ? red : "", total, (unsigned long long)t->leaked_blocks,
             t->leaked_blocks == 1 ? "" : "s", off, rep->nsites, rep->nsites == 1 ? "" : "s");
+    if (t->estimated)
+        fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
     if (t->mmap_blocks) {
         char heap[32], maps[32];
         report_format_bytes(t->heap_bytes, heap, sizeof heap);

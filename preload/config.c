@@ -48,4 +48,6 @@ void config_read(config_t *cfg)
     if (parse_size("IMGLEAK_MAX_LIVE", secure_getenv("IMGLEAK_MAX_LIVE"), 64,
                    (size_t)1 << 40, &n))
         cfg->max_live = n;
+    if (parse_size("IMGLEAK_SAMPLE", secure_getenv("IMGLEAK_SAMPLE"), 0, (size_t)1 << 40, &n))
+        cfg->sample_bytes = n;
 }

@@ -10,6 +10,7 @@ typedef struct {
     int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */
     size_t max_live;     /* IMGLEAK_MAX_LIVE: live table slots at most (default 0: no limit) */
+    size_t sample_bytes; /* IMGLEAK_SAMPLE: one sample per this many bytes (default 0: all) */
 } config_t;
 
 void config_read(config_t *cfg);

@@ -9,6 +9,7 @@
 #include "maps.h"
 #include "os.h"
 #include "procinfo.h"
+#include "sampler.h"
 #include "snapshot.h"
 #include "stacks.h"
 #include "table.h"
@@ -145,6 +146,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     clock_gettime(CLOCK_REALTIME, &rt);
     snap_ctx.out_dir = cfg.out_dir;
     snap_ctx.depth_limit = cfg.depth;
+    snap_ctx.sample_bytes = cfg.sample_bytes;
+    sampler_init(cfg.sample_bytes);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     if (table_init(1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
         maps_init() < 0) {
@@ -228,9 +231,11 @@ static void forget_heap(void *p)
 #define GUARD_DOWN() imgleak_guard.depth--
 #define RECORD_HEAP(p, size)                                                                       \
     do {                                                                                           \
-        int saved_errno_ = errno;                                                                  \
-        record_heap((p), (size));                                                                  \
-        errno = saved_errno_;                                                                      \
+        if (sampler_take(size)) {                                                                  \
+            int saved_errno_ = errno;                                                              \
+            record_heap((p), (size));                                                              \
+            errno = saved_errno_;                                                                  \
+        }                                                                                          \
     } while (0)
 
 /* ---- the malloc family ---- */
@@ -315,7 +320,8 @@ EXPORT void *realloc(void *p, size_t size)
     if (q) {
         if (was_tracked)
             stacks_count_free(old.stack_id, old.size);
-        record_heap(q, size);
+        if (sampler_take(size))
+            record_heap(q, size);
     } else if (p && size == 0) {
         /* glibc: realloc(p, 0) frees p and returns NULL */
         if (was_tracked)

@@ -92,6 +92,7 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd)
     proc.dropped_stacks = stacks_dropped();
     proc.oversized_blocks = table_oversized();
     proc.depth_limit = ctx->depth_limit;
+    proc.sample_bytes = ctx->sample_bytes;
     procinfo_modules(&mods, &strings);
 
     snapfile_begin(&file, fd);

@@ -10,8 +10,8 @@ typedef struct {
     const char *out_dir;
     unsigned depth_limit;
     uint64_t start_time_ns;
-    uint64_t start_mono_ns;
     uint64_t truncated_stacks;
+    uint64_t sample_bytes;
 } snapshot_ctx_t;
 
 /* Called with the guard up. flags: IMGLEAK_SNAP_*. 0, or -1 (said with os_log). */

@@ -9,8 +9,10 @@
 #include <jpeglib.h>
 #include <setjmp.h>
 
+#ifndef JW /* a includer may ask for a bigger image */
 #define JW 96
 #define JH 64
+#endif
 
 typedef struct {
     struct jpeg_error_mgr pub;

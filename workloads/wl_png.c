@@ -8,8 +8,10 @@
 
 #include <png.h>
 
+#ifndef PW /* a includer may ask for a bigger image */
 #define PW 120
 #define PH 80
+#endif
 
 typedef struct {
     unsigned char *data;

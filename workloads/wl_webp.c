@@ -8,8 +8,10 @@
 #include <webp/decode.h>
 #include <webp/encode.h>
 
+#ifndef WW /* a includer may ask for a bigger image */
 #define WW 64
 #define WH 48
+#endif
 
 static __attribute__((noinline)) size_t encode_webp(const unsigned char *rgba, int leak,
                                                     uint8_t **keep)

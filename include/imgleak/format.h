@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 0
+#define IMGLEAK_VERSION_MINOR 1
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -67,7 +67,10 @@ typedef struct {
     uint64_t oversized_blocks;   /* sizes that did not fit the table; recorded as the maximum */
     uint32_t depth_limit;
     uint32_t reserved;
-} imgleak_process_rec_t; /* 160 bytes */
+    /* 1.1: IMGLEAK_SAMPLE; 0 when every allocation is recorded. A heap block of size s was
+     * recorded with probability 1 - exp(-s / sample_bytes). */
+    uint64_t sample_bytes;
+} imgleak_process_rec_t; /* 168 bytes */
 
 #define IMGLEAK_BUILD_ID_MAX 32
 typedef struct {
