@@ -33,7 +33,7 @@ run_one() { # run_one CONFIG CMD... -> "wall rss_kb"
     native) "$MEASURE" "$@" ;;
     full) IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$@" ;;
     sample) IMGLEAK_SAMPLE=524288 IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$@" ;;
-    heaptrack) "$MEASURE" "$HEAPTRACK" -q -o "$OUT/tmp/ht" "$@" ;;
+    heaptrack) "$MEASURE" "$HEAPTRACK" -o "$OUT/tmp/ht" "$@" ;;
     esac
 }
 

@@ -8,7 +8,14 @@
  * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
  * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
  * that waits too long gives up and the table stays as it is: the shim never blocks a program for
- * good. */
+ * good.
+ *
+ * When most frees are of blocks the table never saw (sampling), a free first looks without a
+ * mark, seqlock-style: `generation` is odd while a rebuild runs, and a look that saw the same
+ * even generation before and after is valid. Such a look may still be reading an old slot array,
+ * so old arrays are never unmapped while the shim runs: they are discarded (their pages read back
+ * as zeroes) and kept in a pool that later rebuilds take from, which bounds their number by the
+ * number of distinct sizes the table has had. */
 #include "table.h"
 
 #include "guard.h"
@@ -27,6 +34,7 @@
 #define GROW_DEN 4
 #define BATCH 32   /* per-thread updates of the used count are folded in batches */
 #define GROW_WAIT_SPINS 200000
+#define POOL_MAX 64
 #define INSERT_PROBES_MAX 4096 /* a longer run means the table is full in practice */
 #define LIKELY_INSERTED(rc) __builtin_expect((rc) >= 0, 1)
 
@@ -41,9 +49,17 @@ typedef struct {
 } stripe_t;
 
 static struct {
-    slot_t *slots;
-    size_t capacity;
+    slot_t *_Atomic slots;
+    _Atomic size_t capacity;
     size_t max_capacity;
+    _Atomic uint64_t generation; /* odd while a rebuild runs */
+    int mostly_absent;           /* frees of unknown blocks are common: look before marking */
+    size_t slots_bytes; /* of the current array, which may be a larger pooled one */
+    struct {
+        slot_t *slots;
+        size_t bytes;
+    } pool[POOL_MAX];
+    unsigned npool;
     _Atomic size_t used; /* non-empty slots, approximately (batched) */
     _Atomic size_t live;
     _Atomic uint64_t dropped;
@@ -75,9 +91,32 @@ static inline void unpack(uint64_t key, uint64_t meta, live_info_t *out)
     out->birth_s = (uint32_t)(key >> ADDR_BITS);
 }
 
-static slot_t *slots_alloc(size_t capacity)
+/* A zeroed array for capacity slots: a pooled one when one is large enough. *bytes is what
+ * the array really spans. */
+static slot_t *slots_alloc(size_t capacity, size_t *bytes)
 {
-    return os_map(capacity * sizeof(slot_t));
+    size_t need = capacity * sizeof(slot_t);
+    for (unsigned i = 0; i < tb.npool; i++) {
+        if (tb.pool[i].bytes >= need) {
+            slot_t *slots = tb.pool[i].slots;
+            *bytes = tb.pool[i].bytes;
+            tb.pool[i] = tb.pool[--tb.npool];
+            return slots;
+        }
+    }
+    *bytes = need;
+    return os_map(need);
+}
+
+/* An array no writer uses any more; an unmarked look may still read it (see the top). */
+static void slots_retire(slot_t *slots, size_t bytes)
+{
+    os_discard(slots, bytes);
+    if (tb.npool < POOL_MAX) {
+        tb.pool[tb.npool].slots = slots;
+        tb.pool[tb.npool++].bytes = bytes;
+    }
+    /* else: left mapped and forgotten; it cannot happen with fewer than POOL_MAX sizes */
 }
 
 int table_init(size_t capacity, size_t max_capacity)
@@ -88,7 +127,7 @@ int table_init(size_t capacity, size_t max_capacity)
         capacity = max_capacity;
     memset(&tb, 0, sizeof tb);
     memset(stripes, 0, sizeof stripes);
-    tb.slots = slots_alloc(capacity);
+    tb.slots = slots_alloc(capacity, &tb.slots_bytes);
     if (!tb.slots)
         return -1;
     tb.capacity = capacity;
@@ -96,9 +135,17 @@ int table_init(size_t capacity, size_t max_capacity)
     return 0;
 }
 
+void table_set_mostly_absent(int on)
+{
+    tb.mostly_absent = on;
+}
+
 void table_destroy(void)
 {
-    os_unmap(tb.slots, tb.capacity * sizeof(slot_t));
+    for (unsigned i = 0; i < tb.npool; i++)
+        os_unmap(tb.pool[i].slots, tb.pool[i].bytes);
+    tb.npool = 0;
+    os_unmap(tb.slots, tb.slots_bytes);
     tb.slots = NULL;
     tb.capacity = 0;
 }
@@ -171,17 +218,24 @@ __attribute__((cold, noinline)) static void table_grow(void)
     if (wait_writers_drained() == 0) {
         size_t live = atomic_load(&tb.live);
         size_t capacity = tb.capacity;
-        /* twice the live count gives room; tombstones alone only need a sweep */
-        while (capacity < live * 2 + 64)
-            capacity *= 2;
+        /* room for twice the live blocks: loads stay between 1/2 and 3/4, 16 bytes a slot, so
+         * 21 to 32 bytes a live block; tombstones alone only need a sweep at the same size */
+        if (capacity < live * 2 + 64)
+            capacity = live * 2 + 64;
         if (tb.max_capacity && capacity > tb.max_capacity)
             capacity = tb.max_capacity;
-        slot_t *fresh = slots_alloc(capacity);
+        size_t fresh_bytes;
+        slot_t *fresh = slots_alloc(capacity, &fresh_bytes);
         if (fresh) {
+            atomic_fetch_add(&tb.generation, 1);
             rebuild_into(fresh, capacity);
-            os_unmap(tb.slots, tb.capacity * sizeof(slot_t));
+            slot_t *old = tb.slots;
+            size_t old_bytes = tb.slots_bytes;
             tb.slots = fresh;
+            tb.slots_bytes = fresh_bytes;
             tb.capacity = capacity;
+            atomic_fetch_add(&tb.generation, 1);
+            slots_retire(old, old_bytes);
         } else {
             atomic_store(&tb.grow_failed, 1);
         }
@@ -292,9 +346,39 @@ static inline slot_t *find(uint64_t addr)
     return NULL;
 }
 
+/* 1 when addr may be in the table: a look without a writer mark (see the top of the file). */
+static int maybe_present(uint64_t addr)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t gen = atomic_load_explicit(&tb.generation, memory_order_acquire);
+        if (gen & 1)
+            continue;
+        slot_t *slots = atomic_load_explicit(&tb.slots, memory_order_acquire);
+        size_t capacity = atomic_load_explicit(&tb.capacity, memory_order_acquire);
+        size_t i = home_slot(addr, capacity);
+        int found = 0;
+        for (size_t n = 0; n < capacity; n++) {
+            uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_acquire);
+            if (k == KEY_EMPTY)
+                break;
+            if (k != KEY_TOMB && (k & ADDR_MASK) == addr) {
+                found = 1;
+                break;
+            }
+            i = i + 1 == capacity ? 0 : i + 1;
+        }
+        /* the slot loads above are acquires, so this load cannot be done before them */
+        if (atomic_load_explicit(&tb.generation, memory_order_acquire) == gen)
+            return found;
+    }
+    return 1; /* the table kept changing: let the marked path decide */
+}
+
 int table_remove(uint64_t addr, live_info_t *out)
 {
     if (addr <= KEY_TOMB || addr > ADDR_MASK)
+        return 0;
+    if (tb.mostly_absent && !maybe_present(addr))
         return 0;
     stripe_t *s = writer_enter();
     slot_t *slot = find(addr);

@@ -20,6 +20,8 @@ typedef struct {
 /* capacity: initial slots; max_capacity: the table never grows past it (0: no limit but memory) */
 int table_init(size_t capacity, size_t max_capacity);
 void table_destroy(void);
+/* Most frees will be of blocks the table never saw (sampling): look before taking a mark. */
+void table_set_mostly_absent(int on);
 /* In a forked child: other threads are gone mid-operation, so their marks are cleared. */
 void table_after_fork_child(void);
 

@@ -37,7 +37,8 @@ void unwind_init(void)
 unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
 {
     void *ips[UNWIND_DEPTH_MAX + 8];
-    unsigned want = max + 8 > UNWIND_DEPTH_MAX + 8 ? UNWIND_DEPTH_MAX + 8 : max + 8;
+    /* a few frames beyond the limit: the shim's own (cut below) and one to tell truncation */
+    unsigned want = max + 4 > UNWIND_DEPTH_MAX + 8 ? UNWIND_DEPTH_MAX + 8 : max + 4;
     int n = unw_backtrace(ips, (int)want);
     int skip = 0;
     while (skip < n && (uintptr_t)ips[skip] >= self_lo && (uintptr_t)ips[skip] < self_hi)

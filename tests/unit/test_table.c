@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int setup(void **state)
 {
@@ -191,6 +192,18 @@ static void test_table_concurrent_insert_remove_across_threads(void **state)
     assert_int_equal(table_dropped(), 0);
 }
 
+/* The same, with frees looking before they mark (the sampling mode): a block must never be
+ * missed because the table was growing while it looked. */
+static void test_table_unmarked_lookups_never_miss_during_growth(void **state)
+{
+    table_set_mostly_absent(1);
+    memset(handoff, 0, sizeof handoff);
+    test_table_concurrent_insert_remove_across_threads(state);
+    live_info_t out;
+    assert_int_equal(table_remove(0x7777770, &out), 0); /* an unknown block: not found */
+    table_set_mostly_absent(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +216,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_stores_sizes_beyond_limit_as_maximum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_foreach_visits_each_live_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_concurrent_insert_remove_across_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_unmarked_lookups_never_miss_during_growth, setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
