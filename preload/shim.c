@@ -148,15 +148,16 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.depth_limit = cfg.depth;
     snap_ctx.sample_bytes = cfg.sample_bytes;
     sampler_init(cfg.sample_bytes);
-    table_set_mostly_absent(cfg.sample_bytes > 0);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
-    if (table_init(1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
+    /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
+    if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
         maps_init() < 0) {
         os_log("cannot reserve memory for the tables; not tracking");
         atomic_store(&state, STATE_OFF);
         imgleak_guard.depth--;
         return;
     }
+    table_set_mostly_absent(cfg.sample_bytes > 0);
     unwind_init();
     pthread_atfork(NULL, NULL, after_fork_child);
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);

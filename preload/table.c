@@ -192,10 +192,17 @@ static int wait_writers_drained(void)
     return -1;
 }
 
+#define DISCARD_CHUNK 8192 /* slots: 128 KiB */
+
+/* Moves every live slot into fresh. The old array is given back to the kernel chunk by chunk as
+ * it is read, so that growing never holds both arrays in memory at once; an unmarked look that
+ * reads a discarded chunk sees zeroes and retries, as the generation has changed. */
 static void rebuild_into(slot_t *fresh, size_t capacity)
 {
     size_t used = 0;
     for (size_t i = 0; i < tb.capacity; i++) {
+        if (i % DISCARD_CHUNK == 0 && i >= DISCARD_CHUNK)
+            os_discard(&tb.slots[i - DISCARD_CHUNK], DISCARD_CHUNK * sizeof(slot_t));
         uint64_t key = atomic_load_explicit(&tb.slots[i].key, memory_order_relaxed);
         if (key == KEY_EMPTY || key == KEY_TOMB)
             continue;

@@ -37,8 +37,9 @@ void unwind_init(void)
 unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
 {
     void *ips[UNWIND_DEPTH_MAX + 8];
-    /* a few frames beyond the limit: the shim's own (cut below) and one to tell truncation */
-    unsigned want = max + 4 > UNWIND_DEPTH_MAX + 8 ? UNWIND_DEPTH_MAX + 8 : max + 4;
+    /* a few frames beyond the limit for the shim's own, which are cut below; a buffer that
+     * fills up means the stack went on past the limit */
+    unsigned want = max + 6 > UNWIND_DEPTH_MAX + 8 ? UNWIND_DEPTH_MAX + 8 : max + 6;
     int n = unw_backtrace(ips, (int)want);
     int skip = 0;
     while (skip < n && (uintptr_t)ips[skip] >= self_lo && (uintptr_t)ips[skip] < self_hi)
@@ -46,6 +47,6 @@ unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
     unsigned depth = 0;
     for (int i = skip; i < n && depth < max; i++)
         frames[depth++] = (uintptr_t)ips[i];
-    *truncated = n - skip > (int)max;
+    *truncated = n == (int)want || n - skip > (int)max;
     return depth;
 }
