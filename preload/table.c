@@ -43,9 +43,13 @@ typedef struct {
     _Atomic uint64_t meta;
 } slot_t;
 
+/* A writer's own cache line: its mark, and its share of the live count (blocks inserted minus
+ * removed through this stripe, which may go negative when another thread frees them), so that
+ * no counter is shared between threads on the hot path. */
 typedef struct {
     _Atomic long busy;
-    char pad[64 - sizeof(long)];
+    _Atomic long live;
+    char pad[64 - 2 * sizeof(long)];
 } stripe_t;
 
 static struct {
@@ -61,7 +65,6 @@ static struct {
     } pool[POOL_MAX];
     unsigned npool;
     _Atomic size_t used; /* non-empty slots, approximately (batched) */
-    _Atomic size_t live;
     _Atomic uint64_t dropped;
     _Atomic uint64_t oversized;
     _Atomic int resizing;
@@ -70,6 +73,8 @@ static struct {
 
 static stripe_t stripes[STRIPES] __attribute__((aligned(64)));
 static __thread long used_pending __attribute__((tls_model("initial-exec")));
+
+static size_t live_count(void);
 
 static inline size_t home_slot(uint64_t addr, size_t capacity)
 {
@@ -223,7 +228,7 @@ __attribute__((cold, noinline)) static void table_grow(void)
     if (atomic_exchange(&tb.resizing, 1))
         return; /* another thread is growing it */
     if (wait_writers_drained() == 0) {
-        size_t live = atomic_load(&tb.live);
+        size_t live = live_count();
         size_t capacity = tb.capacity;
         /* room for twice the live blocks: loads stay between 1/2 and 3/4, 16 bytes a slot, so
          * 21 to 32 bytes a live block; tombstones alone only need a sweep at the same size */
@@ -268,7 +273,7 @@ static int growth_can_help(void)
     if (atomic_load_explicit(&tb.grow_failed, memory_order_relaxed))
         return 0;
     return !(tb.max_capacity && tb.capacity >= tb.max_capacity &&
-             atomic_load(&tb.live) * GROW_DEN >= tb.capacity * GROW_NUM);
+             live_count() * GROW_DEN >= tb.capacity * GROW_NUM);
 }
 
 static inline int needs_growth(void)
@@ -294,7 +299,7 @@ static int try_insert(uint64_t key, uint64_t meta)
         if ((k == KEY_EMPTY || k == KEY_TOMB) &&
             atomic_compare_exchange_strong(&slots[i].key, &k, key)) {
             atomic_store_explicit(&slots[i].meta, meta, memory_order_release);
-            atomic_fetch_add_explicit(&tb.live, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
             rc = k == KEY_EMPTY;
             break;
         }
@@ -393,7 +398,7 @@ int table_remove(uint64_t addr, live_info_t *out)
         uint64_t key = atomic_load_explicit(&slot->key, memory_order_relaxed);
         unpack(key, atomic_load_explicit(&slot->meta, memory_order_acquire), out);
         atomic_store_explicit(&slot->key, KEY_TOMB, memory_order_release);
-        atomic_fetch_sub_explicit(&tb.live, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&s->live, 1, memory_order_relaxed);
     }
     writer_leave(s);
     return slot != NULL;
@@ -427,9 +432,17 @@ void table_foreach(table_visit_fn visit, void *ctx)
     writer_leave(s);
 }
 
+static size_t live_count(void)
+{
+    long sum = 0;
+    for (int i = 0; i < STRIPES; i++)
+        sum += atomic_load_explicit(&stripes[i].live, memory_order_relaxed);
+    return sum > 0 ? (size_t)sum : 0;
+}
+
 size_t table_live(void)
 {
-    return atomic_load(&tb.live);
+    return live_count();
 }
 
 size_t table_capacity(void)
