@@ -46,12 +46,17 @@ static uint64_t site_hash(const frame_t *f, unsigned kind)
     return h;
 }
 
+int model_frames_equal(const frame_t *a, const frame_t *b)
+{
+    if (a->line != b->line || !str_eq(a->function, b->function) || !str_eq(a->file, b->file) ||
+        !str_eq(a->module, b->module))
+        return 0;
+    return a->function || a->file || a->offset == b->offset;
+}
+
 static int site_same(const leak_site_t *s, const frame_t *f, unsigned kind)
 {
-    if (s->kind != kind || s->site.line != f->line || !str_eq(s->site.function, f->function) ||
-        !str_eq(s->site.file, f->file) || !str_eq(s->site.module, f->module))
-        return 0;
-    return s->site.function || s->site.file || s->site.offset == f->offset;
+    return s->kind == kind && model_frames_equal(&s->site, f);
 }
 
 static int set_grow(site_set_t *set)
@@ -101,7 +106,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned 
 }
 
 /* Expands a stack's return addresses into frames, inlined ones included. */
-static frame_t *expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth)
+frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth)
 {
     size_t cap = st->depth + 8, n = 0;
     frame_t *out = malloc(cap * sizeof *out);
@@ -134,7 +139,7 @@ static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *
     size_t depth = 0;
     frame_t *frames = NULL;
     if (st) {
-        frames = expand_stack(sym, st, &depth);
+        frames = model_expand_stack(sym, st, &depth);
         if (!frames)
             return -1;
     }
@@ -256,7 +261,8 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
         if (!rep->syms[i])
             return error_set("out of memory"), -1;
         rep->processes[rep->nprocesses++].snap = snaps[i];
-        if (add_snapshot(rep, &set, snaps[i], rep->syms[i], opts) < 0) {
+        if (add_snapshot(rep, &set, snaps[i], rep->syms[i], opts) < 0 ||
+            model_add_handles(rep, snaps[i], rep->syms[i], opts) < 0) {
             rep->sites = set.sites;
             rep->nsites = set.count;
             free(set.index);
@@ -264,6 +270,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
         }
     }
     free(set.index);
+    model_sort_handles(rep);
     qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
     for (size_t i = 0; i < set.count; i++) {
@@ -283,6 +290,7 @@ void report_free(report_t *rep)
     for (size_t i = 0; i < rep->nsites; i++)
         free(rep->sites[i].stack);
     free(rep->sites);
+    model_free_handles(rep);
     for (size_t i = 0; i < rep->nsnaps; i++) {
         if (rep->syms)
             symbolizer_free(rep->syms[i]);

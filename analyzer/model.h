@@ -25,6 +25,24 @@ typedef struct {
     uint64_t stack_bytes_hint; /* bytes of the example stack */
 } leak_site_t;
 
+/* Codec handles never destroyed (state live or abandoned, counted together), or misused, grouped
+ * by type, function and the call site that created (or, for misuse, destroyed) them. */
+typedef struct {
+    const char *type;
+    const char *library;
+    const char *function; /* the create function; for misuse, the destroy function called */
+    unsigned state;       /* IMGLEAK_HANDLE_LIVE for leaked groups, or the misuse kind */
+    uint64_t count;
+    uint64_t abandoned;      /* of count: created again over, or reset, without a destroy */
+    uint64_t retained_bytes; /* live heap bytes allocated inside the creating calls */
+    uint64_t retained_blocks;
+    frame_t site;
+    int in_app;
+    frame_t *stack;
+    size_t depth;
+    size_t site_index;
+} handle_group_t;
+
 typedef struct {
     const snapshot_t *snap;
 } report_process_t;
@@ -34,6 +52,7 @@ typedef struct {
     uint64_t heap_bytes, heap_blocks;
     uint64_t mmap_bytes, mmap_blocks;
     uint64_t dropped_table_full, truncated_stacks, dropped_stacks, oversized_blocks;
+    uint64_t leaked_handles, misused_handles;
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
@@ -41,6 +60,10 @@ typedef struct {
     report_totals_t totals;
     leak_site_t *sites; /* by bytes, largest first */
     size_t nsites;
+    handle_group_t *handles; /* by count, largest first */
+    size_t nhandles;
+    handle_group_t *misuse;
+    size_t nmisuse;
     report_process_t *processes;
     size_t nprocesses;
     /* owned */
@@ -52,5 +75,15 @@ typedef struct {
 /* Takes ownership of snaps[0..n). 0, or -1 with error_get(). */
 int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_opts_t *opts);
 void report_free(report_t *rep);
+
+/* Shared by the model's parts: a stack's frames with inlined ones expanded (malloc'd), and the
+ * frame a stack is charged to. */
+frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth);
+int model_frames_equal(const frame_t *a, const frame_t *b);
+/* handles.c: adds one snapshot's handles to the report */
+int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
+                      const attribute_opts_t *opts);
+void model_sort_handles(report_t *rep);
+void model_free_handles(report_t *rep);
 
 #endif

@@ -35,7 +35,7 @@ typedef struct {
     const char *name;
     const unsigned char *data;
     size_t size;
-    section_t process, strings, modules, stacks, live;
+    section_t process, strings, modules, stacks, live, names, handles;
 } parse_t;
 
 static const char *section_name(uint32_t type)
@@ -46,6 +46,8 @@ static const char *section_name(uint32_t type)
     case IMGLEAK_SECTION_MODULES: return "modules";
     case IMGLEAK_SECTION_STACKS: return "stacks";
     case IMGLEAK_SECTION_LIVE: return "live";
+    case IMGLEAK_SECTION_HANDLE_NAMES: return "handle names";
+    case IMGLEAK_SECTION_HANDLES: return "handles";
     default: return "unknown";
     }
 }
@@ -119,6 +121,8 @@ static int parse_sections(parse_t *ps, const snapshot_t *snap)
         case IMGLEAK_SECTION_MODULES: slot = &ps->modules; break;
         case IMGLEAK_SECTION_STACKS: slot = &ps->stacks; break;
         case IMGLEAK_SECTION_LIVE: slot = &ps->live; break;
+        case IMGLEAK_SECTION_HANDLE_NAMES: slot = &ps->names; break;
+        case IMGLEAK_SECTION_HANDLES: slot = &ps->handles; break;
         default: continue; /* a newer writer's section: skipped */
         }
         if (slot->type) {
@@ -320,6 +324,74 @@ static int parse_live(parse_t *ps, snapshot_t *snap)
     return 0;
 }
 
+static const snap_name_t *name_in(const snap_name_t *names, size_t n, uint32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i].id == id)
+            return &names[i];
+    return NULL;
+}
+
+const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id)
+{
+    return name_in(snap->handle_types, snap->nhandle_types, id);
+}
+
+const snap_name_t *snapshot_handle_function(const snapshot_t *snap, uint32_t id)
+{
+    return name_in(snap->handle_functions, snap->nhandle_functions, id);
+}
+
+/* Both sections are optional (format 1.2); a file with handles must name their types. */
+static int parse_handles(parse_t *ps, snapshot_t *snap)
+{
+    if (!ps->names.type && !ps->handles.type)
+        return 0;
+    if (!ps->names.type || !ps->handles.type)
+        return fail(ps, "handles without handle names, or names without handles");
+    if (check_fixed(ps, &ps->names, 24) < 0 || check_fixed(ps, &ps->handles, 40) < 0)
+        return -1;
+    size_t n = ps->names.count;
+    snap->handle_types = calloc(n ? n : 1, sizeof *snap->handle_types);
+    snap->handle_functions = calloc(n ? n : 1, sizeof *snap->handle_functions);
+    snap->handles = calloc(ps->handles.count ? ps->handles.count : 1, sizeof *snap->handles);
+    if (!snap->handle_types || !snap->handle_functions || !snap->handles)
+        return fail(ps, "out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *p = ps->data + ps->names.offset + i * ps->names.record_size;
+        snap_name_t nm = {le32(p + 4), NULL, NULL, le32(p + 16)};
+        if (string_at(ps, snap, le32(p + 8), &nm.name) < 0 ||
+            string_at(ps, snap, le32(p + 12), &nm.library) < 0)
+            return -1;
+        if (le32(p) == IMGLEAK_NAME_TYPE)
+            snap->handle_types[snap->nhandle_types++] = nm;
+        else if (le32(p) == IMGLEAK_NAME_FUNCTION)
+            snap->handle_functions[snap->nhandle_functions++] = nm;
+        else
+            return fail(ps, "handle name of unknown kind");
+    }
+    for (uint64_t i = 0; i < ps->handles.count; i++) {
+        const unsigned char *p = ps->data + ps->handles.offset + i * ps->handles.record_size;
+        snap_handle_t *h = &snap->handles[i];
+        h->address = le64(p);
+        h->count = le64(p + 8);
+        h->type = le32(p + 16);
+        h->function = le32(p + 20);
+        h->stack_id = le32(p + 24);
+        h->birth_s = le32(p + 28);
+        h->refs = le32(p + 32);
+        h->state = le32(p + 36);
+        if (h->state < IMGLEAK_HANDLE_LIVE || h->state > IMGLEAK_HANDLE_DESTROY_WRONG)
+            return fail(ps, "handle record of unknown state");
+        if (!snapshot_handle_type(snap, h->type) || !snapshot_handle_function(snap, h->function))
+            return fail(ps, "handle record names a type or function that is not in the file");
+        if (h->stack_id && !snapshot_stack(snap, h->stack_id))
+            return fail(ps, "handle record names a stack that is not in the file");
+    }
+    snap->nhandles = ps->handles.count;
+    return 0;
+}
+
 snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t size)
 {
     parse_t ps;
@@ -335,7 +407,8 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     }
     if (parse_header(&ps, snap) < 0 || parse_sections(&ps, snap) < 0 ||
         parse_strings(&ps, snap) < 0 || parse_process(&ps, snap) < 0 ||
-        parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0) {
+        parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0 ||
+        parse_handles(&ps, snap) < 0) {
         reader_free(snap);
         return NULL;
     }
@@ -385,6 +458,9 @@ void reader_free(snapshot_t *snap)
     free(snap->frame_pool);
     free(snap->live);
     free(snap->strings);
+    free(snap->handle_types);
+    free(snap->handle_functions);
+    free(snap->handles);
     free(snap);
 }
 

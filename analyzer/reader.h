@@ -34,6 +34,20 @@ typedef struct {
 } snap_live_t;
 
 typedef struct {
+    uint32_t id;
+    const char *name;
+    const char *library; /* types only */
+    unsigned flags;      /* types: IMGLEAK_HTYPE_* */
+} snap_name_t;
+
+typedef struct {
+    uint64_t address;
+    uint64_t count;
+    uint32_t type, function, stack_id, birth_s, refs;
+    unsigned state; /* IMGLEAK_HANDLE_* */
+} snap_handle_t;
+
+typedef struct {
     char *path;
     imgleak_file_header_t header;
     imgleak_process_rec_t process;
@@ -44,6 +58,11 @@ typedef struct {
     size_t nstacks;
     snap_live_t *live;
     size_t nlive;
+    /* codec handles (format 1.2; none in older files) */
+    snap_name_t *handle_types, *handle_functions;
+    size_t nhandle_types, nhandle_functions;
+    snap_handle_t *handles;
+    size_t nhandles;
     /* storage */
     char *strings;
     size_t strings_len;
@@ -57,5 +76,8 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
 void reader_free(snapshot_t *snap);
 
 const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id);
+/* NULL when the file names no such type or function */
+const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id);
+const snap_name_t *snapshot_handle_function(const snapshot_t *snap, uint32_t id);
 
 #endif

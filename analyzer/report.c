@@ -38,6 +38,16 @@ void report_format_bytes(uint64_t bytes, char *out, size_t size)
         snprintf(out, size, "%.1f %s", v, units[u]);
 }
 
+const char *report_misuse_name(unsigned state)
+{
+    switch (state) {
+    case IMGLEAK_HANDLE_DESTROY_UNKNOWN: return "destroy_unknown";
+    case IMGLEAK_HANDLE_DESTROY_TWICE: return "destroy_twice";
+    case IMGLEAK_HANDLE_DESTROY_WRONG: return "destroy_wrong_type";
+    default: return "unknown";
+    }
+}
+
 const char *report_kind_name(unsigned kind)
 {
     return kind == IMGLEAK_KIND_MMAP ? "mmap" : "heap";

@@ -28,5 +28,7 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
 /* Shared by writers: "12.3 KiB" */
 void report_format_bytes(uint64_t bytes, char *out, size_t size);
 const char *report_kind_name(unsigned kind);
+/* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
+const char *report_misuse_name(unsigned state);
 
 #endif

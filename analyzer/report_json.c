@@ -69,6 +69,40 @@ static void put_snapshot(FILE *out, const snapshot_t *s)
     fputc('}', out);
 }
 
+static void put_stack(FILE *out, const frame_t *stack, size_t depth)
+{
+    fputc('[', out);
+    for (size_t f = 0; f < depth; f++) {
+        if (f)
+            fputc(',', out);
+        put_frame(out, &stack[f]);
+    }
+    fputc(']', out);
+}
+
+static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int misuse)
+{
+    fputs(i ? ",\n{" : "\n{", out);
+    if (misuse)
+        fprintf(out, "\"kind\":\"%s\",", report_misuse_name(g->state));
+    fputs("\"type\":", out);
+    put_string(out, g->type);
+    fputs(",\"library\":", out);
+    put_string(out, g->library);
+    fputs(",\"function\":", out);
+    put_string(out, g->function);
+    fprintf(out, ",\"count\":%llu", (unsigned long long)g->count);
+    if (!misuse)
+        fprintf(out, ",\"abandoned\":%llu,\"retained_bytes\":%llu,\"retained_blocks\":%llu",
+                (unsigned long long)g->abandoned, (unsigned long long)g->retained_bytes,
+                (unsigned long long)g->retained_blocks);
+    fprintf(out, ",\"in_app\":%s,\"site\":", g->in_app ? "true" : "false");
+    put_frame(out, &g->site);
+    fprintf(out, ",\"site_index\":%zu,\"stack\":", g->site_index);
+    put_stack(out, g->stack, g->depth);
+    fputc('}', out);
+}
+
 int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
 {
     const report_totals_t *t = &rep->totals;
@@ -76,13 +110,15 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fprintf(out, "{\"imgleak_report\":1,\"totals\":{\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,"
                  "\"heap_bytes\":%llu,\"heap_blocks\":%llu,\"mmap_bytes\":%llu,\"mmap_blocks\":%llu,"
                  "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
-                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s},\n\"snapshots\":[",
+                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s,"
+                 "\"leaked_handles\":%llu,\"misused_handles\":%llu},\n\"snapshots\":[",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
             (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
             (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
             (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
-            t->estimated ? "true" : "false");
+            t->estimated ? "true" : "false", (unsigned long long)t->leaked_handles,
+            (unsigned long long)t->misused_handles);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
         put_snapshot(out, rep->processes[i].snap);
@@ -97,14 +133,16 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
                 report_kind_name(s->kind), s->nstacks, s->truncated ? "true" : "false",
                 s->in_app ? "true" : "false");
         put_frame(out, &s->site);
-        fprintf(out, ",\"site_index\":%zu,\"stack\":[", s->site_index);
-        for (size_t f = 0; f < s->depth; f++) {
-            if (f)
-                fputc(',', out);
-            put_frame(out, &s->stack[f]);
-        }
-        fputs("]}", out);
+        fprintf(out, ",\"site_index\":%zu,\"stack\":", s->site_index);
+        put_stack(out, s->stack, s->depth);
+        fputc('}', out);
     }
+    fputs("\n],\n\"handles\":[", out);
+    for (size_t i = 0; i < rep->nhandles; i++)
+        put_handle_group(out, &rep->handles[i], i, 0);
+    fputs("\n],\n\"misuse\":[", out);
+    for (size_t i = 0; i < rep->nmisuse; i++)
+        put_handle_group(out, &rep->misuse[i], i, 1);
     fputs("\n]}\n", out);
     return ferror(out) ? -1 : 0;
 }

@@ -43,6 +43,54 @@ static void put_process(FILE *out, const snapshot_t *snap)
     fputc('\n', out);
 }
 
+static void put_stack(FILE *out, const frame_t *stack, size_t depth, size_t site_index,
+                      int truncated, const report_opts_t *opts)
+{
+    const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    size_t end = depth;
+    if (opts->stack_frames && site_index + opts->stack_frames < end)
+        end = site_index + opts->stack_frames;
+    for (size_t f = 0; f < end; f++) {
+        fprintf(out, "    %s#%zu ", f < site_index ? dim : "", f);
+        put_location(out, &stack[f]);
+        fprintf(out, "%s\n", f < site_index ? off : "");
+    }
+    if (end < depth || truncated)
+        fprintf(out, "    %s... %s%s\n", dim,
+                truncated ? "stack cut at the depth limit (IMGLEAK_DEPTH)" : "more frames", off);
+}
+
+static void put_handles(FILE *out, const report_t *rep, const report_opts_t *opts)
+{
+    const char *bold = opts->color ? "\033[1m" : "", *off = opts->color ? "\033[0m" : "";
+    for (size_t i = 0; i < rep->nhandles; i++) {
+        const handle_group_t *g = &rep->handles[i];
+        char held[32];
+        report_format_bytes(g->retained_bytes, held, sizeof held);
+        fprintf(out, "\n%s%llu %s%s created by %s() never destroyed%s, holding %s in %llu blocks, at ",
+                bold, (unsigned long long)g->count, g->type, g->count == 1 ? "" : "s", g->function,
+                off, held, (unsigned long long)g->retained_blocks);
+        put_location(out, &g->site);
+        fputc('\n', out);
+        if (g->abandoned)
+            fprintf(out, "    (%llu of them were created again in the same place, or reset, "
+                         "without a destroy)\n", (unsigned long long)g->abandoned);
+        put_stack(out, g->stack, g->depth, g->site_index, 0, opts);
+    }
+    for (size_t i = 0; i < rep->nmisuse; i++) {
+        const handle_group_t *g = &rep->misuse[i];
+        const char *what = g->state == IMGLEAK_HANDLE_DESTROY_TWICE ? "destroyed twice"
+                           : g->state == IMGLEAK_HANDLE_DESTROY_WRONG
+                               ? "destroyed with another type's function"
+                               : "destroyed but never seen created";
+        fprintf(out, "\n%smisuse: %llu %s %s by %s()%s at ", bold, (unsigned long long)g->count,
+                g->type, what, g->function, off);
+        put_location(out, &g->site);
+        fputc('\n', out);
+        put_stack(out, g->stack, g->depth, g->site_index, 0, opts);
+    }
+}
+
 int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
 {
     const char *bold = opts->color ? "\033[1m" : "", *red = opts->color ? "\033[31m" : "";
@@ -69,6 +117,10 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                 "full); %llu stacks cut at the depth limit; %llu sizes too large to store\n",
                 (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
                 (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks);
+    if (t->leaked_handles || t->misused_handles)
+        fprintf(out, "  codec handles: %llu never destroyed, %llu misused\n",
+                (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);
+    put_handles(out, rep, opts);
     size_t shown = opts->max_sites && opts->max_sites < rep->nsites ? opts->max_sites : rep->nsites;
     for (size_t i = 0; i < shown; i++) {
         const leak_site_t *s = &rep->sites[i];
@@ -78,18 +130,7 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                 s->blocks == 1 ? "" : "s", off, report_kind_name(s->kind));
         put_location(out, &s->site);
         fputs(s->in_app ? "\n" : "  (no frame of the program: allocated inside a library)\n", out);
-        size_t end = s->depth;
-        if (opts->stack_frames && s->site_index + opts->stack_frames < end)
-            end = s->site_index + opts->stack_frames;
-        for (size_t f = 0; f < end; f++) {
-            fprintf(out, "    %s#%zu ", f < s->site_index ? dim : "", f);
-            put_location(out, &s->stack[f]);
-            fprintf(out, "%s\n", f < s->site_index ? off : "");
-        }
-        if (end < s->depth || s->truncated)
-            fprintf(out, "    %s... %s%s\n", dim,
-                    s->truncated ? "stack cut at the depth limit (IMGLEAK_DEPTH)" : "more frames",
-                    off);
+        put_stack(out, s->stack, s->depth, s->site_index, s->truncated, opts);
         if (s->nstacks > 1)
             fprintf(out, "    %s(%zu different stacks reach this site; the one holding most is shown)%s\n",
                     dim, s->nstacks, off);

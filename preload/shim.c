@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "guard.h"
+#include "handles.h"
+#include "shim_api.h"
 #include "imgleak/format.h"
 #include "maps.h"
 #include "os.h"
@@ -119,6 +121,7 @@ static void resolve_real(void)
 static void after_fork_child(void)
 {
     table_after_fork_child();
+    handles_after_fork_child();
     maps_after_fork_child();
     snapshot_after_fork_child();
 }
@@ -217,6 +220,21 @@ static void record_heap(void *p, size_t size)
     live_info_t info = {size, current_stack(), birth_now()};
     stacks_count_alloc(info.stack_id, size);
     table_insert((uintptr_t)p, &info);
+}
+
+int shim_tracking(void)
+{
+    return should_track();
+}
+
+uint32_t shim_stack_here(void)
+{
+    return current_stack();
+}
+
+uint32_t shim_birth_now(void)
+{
+    return birth_now();
 }
 
 static void forget_heap(void *p)

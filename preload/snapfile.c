@@ -13,6 +13,8 @@ _Static_assert(sizeof(imgleak_process_rec_t) == 168, "process record layout");
 _Static_assert(sizeof(imgleak_module_rec_t) == 72, "module record layout");
 _Static_assert(sizeof(imgleak_stack_rec_t) == 40, "stack record layout");
 _Static_assert(sizeof(imgleak_live_rec_t) == 24, "live record layout");
+_Static_assert(sizeof(imgleak_name_rec_t) == 24, "name record layout");
+_Static_assert(sizeof(imgleak_handle_rec_t) == 40, "handle record layout");
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the snapshot format is little-endian; this writer stores native structures"
 #endif

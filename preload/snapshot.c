@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "snapshot.h"
 
+#include "codecs.h"
+#include "handles.h"
 #include "maps.h"
 #include "os.h"
 #include "procinfo.h"
@@ -64,6 +66,24 @@ static void put_stack(const stack_view_t *v, void *ctx)
     snapfile_record(&file);
 }
 
+static void put_handle(const handle_rec_t *h, void *ctx)
+{
+    (void)ctx;
+    imgleak_handle_rec_t r = {h->address, h->count, h->type, h->function,
+                              h->stack_id, h->birth_s, h->refs, h->state};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
+static void put_name(uint32_t kind, uint32_t id, const char *name, const char *library,
+                     uint32_t flags, strbuf_t *strings)
+{
+    imgleak_name_rec_t r = {kind, id, strbuf_add(strings, name),
+                            library ? strbuf_add(strings, library) : 0, flags, 0};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
 static uint64_t now_ns(clockid_t clock)
 {
     struct timespec ts;
@@ -105,6 +125,18 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd)
         snapfile_put(&file, &mods.recs[i], sizeof mods.recs[i]);
         snapfile_record(&file);
     }
+    /* the names go first: their strings must be in the blob before it is written */
+    snapfile_section_begin(&file, IMGLEAK_SECTION_HANDLE_NAMES, sizeof(imgleak_name_rec_t));
+    for (unsigned i = 0; i < codecs_type_count(); i++) {
+        const codec_type_info_t *t = codecs_type(i);
+        put_name(IMGLEAK_NAME_TYPE, i, t->name, t->library,
+                 t->flags & (IMGLEAK_HTYPE_BUFFER | IMGLEAK_HTYPE_REFCOUNTED), &strings);
+    }
+    for (unsigned i = 0; i < codecs_function_count(); i++)
+        put_name(IMGLEAK_NAME_FUNCTION, i, codecs_function_name(i), NULL, 0, &strings);
+    snapfile_section_begin(&file, IMGLEAK_SECTION_HANDLES, sizeof(imgleak_handle_rec_t));
+    handles_foreach(put_handle, NULL);
+
     snapfile_section_begin(&file, IMGLEAK_SECTION_STRINGS, 0);
     snapfile_put(&file, strings.data, strings.len);
 

@@ -34,6 +34,11 @@ void unwind_init(void)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
+int unwind_in_shim(uintptr_t addr)
+{
+    return addr >= self_lo && addr < self_hi;
+}
+
 unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
 {
     void *ips[UNWIND_DEPTH_MAX + 8];

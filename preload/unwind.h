@@ -11,5 +11,7 @@ void unwind_init(void);
 /* Fills frames (innermost first, return addresses) up to max; sets *truncated when the stack
  * was deeper than max. Returns the depth. */
 unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated);
+/* 1 when addr is in the shim's own code. */
+int unwind_in_shim(uintptr_t addr);
 
 #endif

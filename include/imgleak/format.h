@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 1
+#define IMGLEAK_VERSION_MINOR 2
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -44,6 +44,8 @@ enum {
     IMGLEAK_SECTION_MODULES = 3, /* imgleak_module_rec_t records */
     IMGLEAK_SECTION_STACKS = 4,  /* imgleak_stack_rec_t, each followed by depth uint64 frames */
     IMGLEAK_SECTION_LIVE = 5,    /* imgleak_live_rec_t records */
+    IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
+    IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
 };
 
 enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
@@ -106,6 +108,39 @@ typedef struct {
 } imgleak_live_rec_t;   /* 24 bytes */
 
 enum { IMGLEAK_KIND_HEAP = 0, IMGLEAK_KIND_MMAP = 1 };
+
+/* 1.2: codec handles. A name record names a handle type or a codec function by its id. */
+typedef struct {
+    uint32_t kind; /* IMGLEAK_NAME_* */
+    uint32_t id;
+    uint32_t name_string;    /* offset into STRINGS */
+    uint32_t library_string; /* offset into STRINGS */
+    uint32_t flags;          /* for types: IMGLEAK_HTYPE_* */
+    uint32_t reserved;
+} imgleak_name_rec_t; /* 24 bytes */
+
+enum { IMGLEAK_NAME_TYPE = 0, IMGLEAK_NAME_FUNCTION = 1 };
+#define IMGLEAK_HTYPE_BUFFER 1u     /* the handle is a heap block; free() also releases it */
+#define IMGLEAK_HTYPE_REFCOUNTED 2u /* created with one reference; leaks when it never drops to 0 */
+
+typedef struct {
+    uint64_t address;
+    uint64_t count;    /* 1 for a live handle; the number of events for the others */
+    uint32_t type;     /* a type id of HANDLE_NAMES */
+    uint32_t function; /* a function id: the create, or for misuse the destroy called */
+    uint32_t stack_id; /* the creating stack, or for misuse the destroying one */
+    uint32_t birth_s;
+    uint32_t refs;  /* references the program still holds (live handles) */
+    uint32_t state; /* IMGLEAK_HANDLE_* */
+} imgleak_handle_rec_t; /* 40 bytes */
+
+enum {
+    IMGLEAK_HANDLE_LIVE = 1,           /* created, never destroyed */
+    IMGLEAK_HANDLE_ABANDONED = 2,      /* never destroyed; its place was created again or reset */
+    IMGLEAK_HANDLE_DESTROY_UNKNOWN = 3, /* destroyed, but never seen created */
+    IMGLEAK_HANDLE_DESTROY_TWICE = 4,   /* destroyed again after it was destroyed */
+    IMGLEAK_HANDLE_DESTROY_WRONG = 5,   /* destroyed with another type's function */
+};
 #define IMGLEAK_SIZE_BITS 56
 #define IMGLEAK_SIZE_MASK ((UINT64_C(1) << IMGLEAK_SIZE_BITS) - 1)
 

@@ -1,0 +1,215 @@
+/* The handle store (see handles.h): an open-addressing map of live handles by address and a map
+ * of aggregated events by (state, type, function, stack), both in memory of the shim's own,
+ * under one mutex. A small ring of recently destroyed addresses tells a second destroy from a
+ * destroy of something never created. */
+#include "handles.h"
+
+#include "os.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define RECENT 1024
+
+typedef struct {
+    uint64_t address; /* 0 empty, 1 tombstone */
+    handle_rec_t rec;
+} live_slot_t;
+
+static struct {
+    pthread_mutex_t lock;
+    live_slot_t *live;
+    size_t live_capacity, live_used, live_count;
+    handle_rec_t *events;
+    size_t events_count, events_capacity;
+    struct {
+        uint64_t address;
+        uint32_t type;
+    } recent[RECENT];
+    unsigned recent_next;
+} hs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int handles_init(void)
+{
+    return 0;
+}
+
+void handles_after_fork_child(void)
+{
+    pthread_mutex_init(&hs.lock, NULL);
+}
+
+static size_t slot_of(uint64_t address, size_t capacity)
+{
+    return (size_t)(((address >> 4) * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & (capacity - 1);
+}
+
+static live_slot_t *find(uint64_t address)
+{
+    if (!hs.live)
+        return NULL;
+    for (size_t i = slot_of(address, hs.live_capacity), n = 0; n < hs.live_capacity;
+         i = (i + 1) & (hs.live_capacity - 1), n++) {
+        if (hs.live[i].address == 0)
+            return NULL;
+        if (hs.live[i].address == address)
+            return &hs.live[i];
+    }
+    return NULL;
+}
+
+static int grow_live(void)
+{
+    size_t cap = hs.live_capacity ? hs.live_capacity * 2 : 1024;
+    while (cap < hs.live_count * 4)
+        cap *= 2;
+    live_slot_t *fresh = os_map(cap * sizeof *fresh);
+    if (!fresh)
+        return -1;
+    for (size_t i = 0; i < hs.live_capacity; i++) {
+        if (hs.live[i].address <= 1)
+            continue;
+        size_t j = slot_of(hs.live[i].address, cap);
+        while (fresh[j].address)
+            j = (j + 1) & (cap - 1);
+        fresh[j] = hs.live[i];
+    }
+    os_unmap(hs.live, hs.live_capacity * sizeof *hs.live);
+    hs.live = fresh;
+    hs.live_capacity = cap;
+    hs.live_used = hs.live_count;
+    return 0;
+}
+
+static void insert_live(const handle_rec_t *rec)
+{
+    if ((hs.live_used + 1) * 2 > hs.live_capacity && grow_live() < 0)
+        return;
+    size_t i = slot_of(rec->address, hs.live_capacity);
+    while (hs.live[i].address > 1)
+        i = (i + 1) & (hs.live_capacity - 1);
+    if (hs.live[i].address == 0)
+        hs.live_used++;
+    hs.live[i].address = rec->address;
+    hs.live[i].rec = *rec;
+    hs.live_count++;
+}
+
+static void remove_live(live_slot_t *slot)
+{
+    slot->address = 1;
+    hs.live_count--;
+}
+
+/* Adds to the aggregated event (state, type, function, stack). Linear: events are few. */
+static void note_event(uint32_t state, uint32_t type, uint32_t function, uint32_t stack_id,
+                       uint32_t birth_s)
+{
+    for (size_t i = 0; i < hs.events_count; i++) {
+        handle_rec_t *e = &hs.events[i];
+        if (e->state == state && e->type == type && e->function == function &&
+            e->stack_id == stack_id) {
+            e->count++;
+            return;
+        }
+    }
+    if (hs.events_count == hs.events_capacity) {
+        size_t cap = hs.events_capacity ? hs.events_capacity * 2 : 64;
+        handle_rec_t *fresh = os_map(cap * sizeof *fresh);
+        if (!fresh)
+            return;
+        if (hs.events)
+            memcpy(fresh, hs.events, hs.events_count * sizeof *fresh);
+        os_unmap(hs.events, hs.events_capacity * sizeof *fresh);
+        hs.events = fresh;
+        hs.events_capacity = cap;
+    }
+    hs.events[hs.events_count++] = (handle_rec_t){0, type, function, stack_id, birth_s, 0, state, 1};
+}
+
+void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t stack_id,
+                    uint32_t birth_s, unsigned flags)
+{
+    if (address <= 1)
+        return;
+    pthread_mutex_lock(&hs.lock);
+    live_slot_t *old = find(address);
+    if (old) {
+        /* created again over one never destroyed: the earlier one is lost for good (a
+         * jpeg_decompress_struct on the stack, created anew on every call) */
+        if (!(flags & HANDLES_REPLACES))
+            note_event(HANDLE_ABANDONED, old->rec.type, old->rec.function, old->rec.stack_id,
+                       old->rec.birth_s);
+        remove_live(old);
+    }
+    handle_rec_t rec = {address, type, function, stack_id, birth_s, 1, HANDLE_LIVE, 1};
+    insert_live(&rec);
+    pthread_mutex_unlock(&hs.lock);
+}
+
+void handles_reference(uint64_t address)
+{
+    pthread_mutex_lock(&hs.lock);
+    live_slot_t *slot = find(address);
+    if (slot)
+        slot->rec.refs++;
+    pthread_mutex_unlock(&hs.lock);
+}
+
+void handles_reset(uint64_t address, uint64_t types)
+{
+    pthread_mutex_lock(&hs.lock);
+    live_slot_t *slot = find(address);
+    if (slot && (types & (UINT64_C(1) << slot->rec.type))) {
+        note_event(HANDLE_ABANDONED, slot->rec.type, slot->rec.function, slot->rec.stack_id,
+                   slot->rec.birth_s);
+        remove_live(slot);
+    }
+    pthread_mutex_unlock(&hs.lock);
+}
+
+static int recently_destroyed(uint64_t address)
+{
+    for (unsigned i = 0; i < RECENT; i++)
+        if (hs.recent[i].address == address)
+            return 1;
+    return 0;
+}
+
+int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
+                    uint32_t (*stack_now)(void), uint32_t birth_s)
+{
+    int destroyed = 0;
+    if (address == 0)
+        return 0; /* destroy functions accept NULL */
+    pthread_mutex_lock(&hs.lock);
+    live_slot_t *slot = find(address);
+    if (slot) {
+        if (!(types & (UINT64_C(1) << slot->rec.type)) && report_misuse)
+            note_event(HANDLE_DESTROY_WRONG, slot->rec.type, function, stack_now(), birth_s);
+        if (--slot->rec.refs == 0) {
+            hs.recent[hs.recent_next].address = address;
+            hs.recent[hs.recent_next].type = slot->rec.type;
+            hs.recent_next = (hs.recent_next + 1) % RECENT;
+            remove_live(slot);
+            destroyed = 1;
+        }
+    } else if (report_misuse) {
+        uint32_t type = (uint32_t)__builtin_ctzll(types ? types : 1);
+        note_event(recently_destroyed(address) ? HANDLE_DESTROY_TWICE : HANDLE_DESTROY_UNKNOWN,
+                   type, function, stack_now(), birth_s);
+    }
+    pthread_mutex_unlock(&hs.lock);
+    return destroyed;
+}
+
+void handles_foreach(void (*visit)(const handle_rec_t *, void *), void *ctx)
+{
+    pthread_mutex_lock(&hs.lock);
+    for (size_t i = 0; i < hs.live_capacity; i++)
+        if (hs.live[i].address > 1)
+            visit(&hs.live[i].rec, ctx);
+    for (size_t i = 0; i < hs.events_count; i++)
+        visit(&hs.events[i], ctx);
+    pthread_mutex_unlock(&hs.lock);
+}
