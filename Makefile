@@ -99,8 +99,15 @@ $(B)/tests/plugin.so: tests/integration/plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/dlopen_host: tests/integration/dlopen_host.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+$(B)/tests/jpeg_misuse: tests/integration/jpeg_misuse.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_jpeg)
+$(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
+	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
+$(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
 INTEGRATION_BINS := $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
-                    $(B)/tests/dlopen_host
+                    $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
+                    $(B)/tests/plugin_host
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done

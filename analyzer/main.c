@@ -52,6 +52,8 @@ static const char help_text[] =
     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
     "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
     "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
+    "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
+    "                         the report then gives unbiased estimates\n"
     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
     "\n"
     "Exit status: report: 0; run: the program's; 2 on bad input or a failure of imgleak.\n";

@@ -115,6 +115,10 @@ frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *d
     for (unsigned i = 0; i < st->depth; i++) {
         unsigned count;
         const frame_t *fr = symbolize(sym, st->frames[i], &count);
+        /* a hooked function the library called through the shim (ReadImage from inside
+         * MagickCore): the shim's frame is not part of the program's story */
+        if (fr[0].module_flags & IMGLEAK_MODULE_SHIM)
+            continue;
         if (n + count > cap) {
             cap = (n + count) * 2;
             frame_t *fresh = realloc(out, cap * sizeof *fresh);

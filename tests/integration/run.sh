@@ -119,6 +119,33 @@ check "dlopen: the host ran" test $? = 0
 check "dlclose'd plugin: its leak is still named" \
     site_is "$WORK/plugin.json" plugin_make_cache plugin.c "$(line_of plugin.c 'LEAK(plugin)')" 333 1 heap
 
+# ---------------------------------------------------------------- codec handles
+# misuse_is JSON KIND FUNCTION LINE: one misuse of that kind, by that destroy, at that line
+misuse_is() {
+    test "$(jq -c --arg k "$2" --arg f "$3" --argjson l "$4" \
+        '[.misuse[] | select(.kind == $k and .function == $f and .site.line == $l) | .count]' "$1")" = "[1]"
+}
+$IMGLEAK run --format json --report "$WORK/misuse.json" -- $B/tests/jpeg_misuse
+check "jpeg misuse: the program runs as natively" test $? = 0
+check "jpeg misuse: a second destroy is reported" \
+    misuse_is "$WORK/misuse.json" destroy_twice jpeg_destroy_decompress "$(line_of jpeg_misuse.c 'MISUSE(twice)')"
+check "jpeg misuse: destroying what was never created is reported" \
+    misuse_is "$WORK/misuse.json" destroy_unknown jpeg_destroy_decompress "$(line_of jpeg_misuse.c 'MISUSE(unknown)')"
+check "jpeg misuse: the wrong destroy function is reported" \
+    misuse_is "$WORK/misuse.json" destroy_wrong_type jpeg_destroy_compress "$(line_of jpeg_misuse.c 'MISUSE(wrong)')"
+check "jpeg misuse: exactly three misuses" test "$(jq '.totals.misused_handles' "$WORK/misuse.json")" = 3
+check "jpeg misuse: the one never destroyed is the one leaked handle" \
+    test "$(jq -c '[.handles[] | [.type, .function, .count, .site.line]]' "$WORK/misuse.json")" = \
+         "[[\"jpeg_decompress_struct\",\"jpeg_CreateDecompress\",1,$(line_of jpeg_misuse.c 'LEAK(handle)')]]"
+$IMGLEAK run --format json --report "$WORK/late.json" -- $B/tests/plugin_host "$ROOT/$B/tests/png_plugin.so"
+check "late dlopen: the host ran" test $? = 0
+check "late dlopen: libpng brought in by a plugin is still hooked" \
+    test "$(jq -c '[.handles[] | [.type, .function, .count, .site.function, .site.line]]' "$WORK/late.json")" = \
+         "[[\"png_struct (read)\",\"png_create_read_struct\",1,\"plugin_abandon_reader\",$(line_of png_plugin.c 'LEAK(late)')]]"
+$IMGLEAK run --frames 2 -- $B/tests/jpeg_misuse > "$WORK/misuse.txt" 2>&1
+check "text report says which handle was never destroyed and where" \
+    grep -q "1 jpeg_decompress_struct created by jpeg_CreateDecompress() never destroyed, holding .* at main $SRC/jpeg_misuse.c:$(line_of jpeg_misuse.c 'LEAK(handle)')" "$WORK/misuse.txt"
+
 # ---------------------------------------------------------------- limits are counted, not fatal
 IMGLEAK_DEPTH=2 $IMGLEAK run --format json --report "$WORK/depth.json" -- $B/tests/leaky leak
 check "IMGLEAK_DEPTH=2: cut stacks are counted" test "$(jq '.totals.truncated_stacks > 0' "$WORK/depth.json")" = true

@@ -51,6 +51,7 @@ for name in $(jq -r '.workloads[].name' "$TRUTH"); do
                                                    (.value[1] - ($a[.key][1] // 0))]}) | from_entries')
         if [ $calibrate = 1 ]; then
             echo "$name $mode: growth over $n iterations: $growth"
+            echo "$name $mode: handles: $(jq -c '[.handles[] | [.type, .site.function, .count]]' "$WORK/$name.$mode.1.json")"
             continue
         fi
         expected=$(jq -c --arg m "$mode" '.[$m] // []' <<< "$w")
@@ -73,6 +74,20 @@ for name in $(jq -r '.workloads[].name' "$TRUTH"); do
                ((.key) as $k | $e | map(.function + "|" + .kind) | index($k) | not)))
              | map(.key)' <<< "$growth")
         [ "$others" = "[]" ] && pass || fail "$mode: unexpected growing sites $others"
+        # codec handles: exactly these never destroyed, none misused
+        for k in 1 2; do
+            iters=$((n * k))
+            want=$(jq -c --arg m "$mode" --argjson i "$iters" \
+                'if $m == "leak" then .handles_leak else [] end
+                 | map({key: (.type + "|" + .function), value: (.per_iteration * $i)}) | from_entries' <<< "$w")
+            got=$(jq -c '[.handles[] | {key: (.type + "|" + .site.function), value: .count}]
+                 | group_by(.key) | map({key: .[0].key, value: (map(.value) | add)}) | from_entries' \
+                "$WORK/$name.$mode.$k.json")
+            [ "$(jq -S . <<< "$want")" = "$(jq -S . <<< "$got")" ] && pass ||
+                fail "$mode: handles after $iters iterations: $got, expected $want"
+            misused=$(jq '.totals.misused_handles' "$WORK/$name.$mode.$k.json")
+            [ "$misused" = 0 ] && pass || fail "$mode: $misused handles misused"
+        done
     done
     [ $calibrate = 1 ] && continue
     echo "$name: $passed passed, $failed failed"
