@@ -27,13 +27,14 @@ typedef struct {
     int extra_section;
     int bad_stack_ref;
     uint16_t version_major;
+    int handles;         /* 1: write the 1.2 handle sections; 2: with a handle of unknown type */
 } shape_t;
 
 static blob_t build(const shape_t *shape)
 {
     FILE *f = tmpfile();
     int fd = fileno(f);
-    const char strings[] = "\0/usr/bin/app\0/lib/libc.so.6";
+    const char strings[] = "\0/usr/bin/app\0/lib/libc.so.6\0MagickWand\0NewMagickWand";
     snapfile_begin(&sf, fd);
 
     imgleak_process_rec_t proc;
@@ -59,6 +60,24 @@ static blob_t build(const shape_t *shape)
     for (int i = 0; i < 2; i++) {
         snapfile_put(&sf, &mods[i], sizeof mods[i]);
         snapfile_record(&sf);
+    }
+
+    if (shape->handles) {
+        imgleak_name_rec_t names[2] = {{IMGLEAK_NAME_TYPE, 0, 29, 29, 0, 0},
+                                       {IMGLEAK_NAME_FUNCTION, 0, 40, 0, 0, 0}};
+        snapfile_section_begin(&sf, IMGLEAK_SECTION_HANDLE_NAMES, sizeof names[0]);
+        for (int i = 0; i < 2; i++) {
+            snapfile_put(&sf, &names[i], sizeof names[i]);
+            snapfile_record(&sf);
+        }
+        imgleak_handle_rec_t handles[2] = {
+            {0x5000, 1, shape->handles == 2 ? 7 : 0, 0, 2, 0, 1, IMGLEAK_HANDLE_LIVE},
+            {0, 9, 0, 0, 3, 0, 0, IMGLEAK_HANDLE_ABANDONED}};
+        snapfile_section_begin(&sf, IMGLEAK_SECTION_HANDLES, sizeof handles[0]);
+        for (int i = 0; i < 2; i++) {
+            snapfile_put(&sf, &handles[i], sizeof handles[i]);
+            snapfile_record(&sf);
+        }
     }
 
     if (shape->extra_section) {
@@ -104,7 +123,7 @@ static blob_t build(const shape_t *shape)
     return b;
 }
 
-static const shape_t normal = {24, 0, 0, 0};
+static const shape_t normal = {24, 0, 0, 0, 0};
 
 static void test_format_round_trip_keeps_every_field(void **state)
 {
@@ -192,7 +211,7 @@ static void test_format_rejects_unknown_major_version(void **state)
 static void test_format_reads_newer_file_with_unknown_section_and_longer_records(void **state)
 {
     (void)state;
-    shape_t newer = {40, 1, 0, 0};
+    shape_t newer = {40, 1, 0, 0, 0};
     blob_t b = build(&newer);
     snapshot_t *s = reader_parse("new.snap", b.data, b.size);
     assert_non_null(s);
@@ -229,6 +248,46 @@ static void test_format_flipped_bytes_never_crash(void **state)
     free(b.data);
 }
 
+static void test_format_handle_sections_round_trip(void **state)
+{
+    (void)state;
+    shape_t with = normal;
+    with.handles = 1;
+    blob_t b = build(&with);
+    snapshot_t *s = reader_parse("h.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->nhandles, 2);
+    assert_int_equal(s->handles[0].address, 0x5000);
+    assert_int_equal(s->handles[1].state, IMGLEAK_HANDLE_ABANDONED);
+    assert_int_equal(s->handles[1].count, 9);
+    assert_string_equal(snapshot_handle_type(s, 0)->name, "MagickWand");
+    assert_string_equal(snapshot_handle_function(s, 0)->name, "NewMagickWand");
+    reader_free(s);
+    free(b.data);
+}
+
+static void test_format_file_without_handle_sections_has_no_handles(void **state)
+{
+    (void)state;
+    blob_t b = build(&normal);
+    snapshot_t *s = reader_parse("old.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->nhandles, 0);
+    reader_free(s);
+    free(b.data);
+}
+
+static void test_format_rejects_handle_of_unknown_type(void **state)
+{
+    (void)state;
+    shape_t bad = normal;
+    bad.handles = 2;
+    blob_t b = build(&bad);
+    assert_null(reader_parse("h.snap", b.data, b.size));
+    assert_non_null(strstr(error_get(), "type or function that is not in the file"));
+    free(b.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +299,9 @@ int main(void)
         cmocka_unit_test(test_format_reads_newer_file_with_unknown_section_and_longer_records),
         cmocka_unit_test(test_format_rejects_live_record_naming_missing_stack),
         cmocka_unit_test(test_format_flipped_bytes_never_crash),
+        cmocka_unit_test(test_format_handle_sections_round_trip),
+        cmocka_unit_test(test_format_file_without_handle_sections_has_no_handles),
+        cmocka_unit_test(test_format_rejects_handle_of_unknown_type),
     };
     return cmocka_run_group_tests_name("format", tests, NULL, NULL);
 }
