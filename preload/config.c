@@ -5,6 +5,7 @@
 
 #include "os.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,50 @@ static int parse_size(const char *name, const char *text, size_t lo, size_t hi, 
         return 0;
     }
     *out = (size_t)v;
+    return 1;
+}
+
+/* "SIGUSR2", "USR2", "12" or "0" */
+static int parse_signal(const char *text, int *out)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},   {"URG", SIGURG},
+                 {"PWR", SIGPWR},   {"WINCH", SIGWINCH}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}};
+    char *end;
+    if (!text || !*text)
+        return 0;
+    if (strncmp(text, "SIG", 3) == 0)
+        text += 3;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (strcmp(text, names[i].name) == 0) {
+            *out = names[i].sig;
+            return 1;
+        }
+    }
+    long v = strtol(text, &end, 10);
+    if (*end || v < 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP || v == SIGSEGV ||
+        v == SIGBUS || v == SIGFPE || v == SIGILL) {
+        os_log("IMGLEAK_SIGNAL=%s ignored: expected a signal name or number", text);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+/* seconds, with a fraction: "1", "0.5" */
+static int parse_interval(const char *text, unsigned *ms)
+{
+    char *end;
+    if (!text || !*text)
+        return 0;
+    double v = strtod(text, &end);
+    if (*end || !(v >= 0) || v > 86400 * 365) {
+        os_log("IMGLEAK_INTERVAL=%s ignored: expected seconds", text);
+        return 0;
+    }
+    *ms = (unsigned)(v * 1000 + 0.5);
     return 1;
 }
 
@@ -50,4 +95,9 @@ void config_read(config_t *cfg)
         cfg->max_live = n;
     if (parse_size("IMGLEAK_SAMPLE", secure_getenv("IMGLEAK_SAMPLE"), 0, (size_t)1 << 40, &n))
         cfg->sample_bytes = n;
+    parse_interval(secure_getenv("IMGLEAK_INTERVAL"), &cfg->interval_ms);
+    cfg->signal = SIGUSR2;
+    parse_signal(secure_getenv("IMGLEAK_SIGNAL"), &cfg->signal);
+    if (parse_size("IMGLEAK_KEEP", secure_getenv("IMGLEAK_KEEP"), 0, 1u << 30, &n))
+        cfg->keep = (unsigned)n;
 }

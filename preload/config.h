@@ -11,6 +11,9 @@ typedef struct {
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */
     size_t max_live;     /* IMGLEAK_MAX_LIVE: live table slots at most (default 0: no limit) */
     size_t sample_bytes; /* IMGLEAK_SAMPLE: one sample per this many bytes (default 0: all) */
+    unsigned interval_ms; /* IMGLEAK_INTERVAL: seconds between snapshots (default 0: none) */
+    int signal;           /* IMGLEAK_SIGNAL: snapshot on this signal (default SIGUSR2; 0: none) */
+    unsigned keep;        /* IMGLEAK_KEEP: keep only the newest N periodic snapshots (0: all) */
 } config_t;
 
 void config_read(config_t *cfg);

@@ -10,6 +10,7 @@
 #include "imgleak/format.h"
 #include "maps.h"
 #include "os.h"
+#include "periodic.h"
 #include "procinfo.h"
 #include "sampler.h"
 #include "snapshot.h"
@@ -21,6 +22,7 @@
 #include <link.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -35,7 +37,9 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-enum { STATE_NONE, STATE_STARTING, STATE_READY, STATE_OFF };
+/* STATE_WAKE: ready, and a snapshot signal asked for the background thread, which the next
+ * allocation starts (see periodic.h); it costs the hot path nothing, being a state != READY. */
+enum { STATE_NONE, STATE_STARTING, STATE_READY, STATE_OFF, STATE_WAKE };
 
 static struct {
     void *(*malloc)(size_t);
@@ -52,6 +56,8 @@ static struct {
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
     int (*dlclose)(void *);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    sighandler_t (*signal)(int, sighandler_t);
 } real;
 
 static _Atomic int state;
@@ -115,6 +121,8 @@ static void resolve_real(void)
     RESOLVE(munmap);
     RESOLVE(mremap);
     RESOLVE(dlclose);
+    RESOLVE(sigaction);
+    RESOLVE(signal);
 #undef RESOLVE
 }
 
@@ -124,6 +132,42 @@ static void after_fork_child(void)
     handles_after_fork_child();
     maps_after_fork_child();
     snapshot_after_fork_child();
+    periodic_after_fork_child();
+}
+
+/* Called with the guard up: at exit, or on the background thread. */
+static void take_snapshot(uint64_t flags)
+{
+    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
+    snapshot_write(&snap_ctx, flags);
+}
+
+static void take_periodic_snapshot(void)
+{
+    take_snapshot(0);
+}
+
+static int is_ready(void)
+{
+    int now = atomic_load_explicit(&state, memory_order_acquire);
+    return now == STATE_READY || now == STATE_WAKE;
+}
+
+/* From the signal handler: async-signal-safe. */
+static void request_thread(void)
+{
+    int expected = STATE_READY;
+    atomic_compare_exchange_strong(&state, &expected, STATE_WAKE);
+}
+
+__attribute__((cold, noinline)) static void start_requested_thread(void)
+{
+    int expected = STATE_WAKE;
+    if (!atomic_compare_exchange_strong(&state, &expected, STATE_READY))
+        return;
+    imgleak_guard.depth++;
+    periodic_ensure_thread();
+    imgleak_guard.depth--;
 }
 
 __attribute__((cold, noinline)) static void shim_start(void)
@@ -150,6 +194,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.out_dir = cfg.out_dir;
     snap_ctx.depth_limit = cfg.depth;
     snap_ctx.sample_bytes = cfg.sample_bytes;
+    snap_ctx.keep = cfg.keep;
     sampler_init(cfg.sample_bytes);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
@@ -165,6 +210,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     pthread_atfork(NULL, NULL, after_fork_child);
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     atomic_store(&state, STATE_READY);
+    periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
     imgleak_guard.depth--;
 }
 
@@ -175,11 +221,10 @@ __attribute__((constructor)) static void shim_constructor(void)
 
 __attribute__((destructor)) static void shim_destructor(void)
 {
-    if (atomic_load(&state) != STATE_READY)
+    if (!is_ready())
         return;
     imgleak_guard.depth++;
-    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
-    snapshot_write(&snap_ctx, IMGLEAK_SNAP_AT_EXIT);
+    take_snapshot(IMGLEAK_SNAP_AT_EXIT);
     imgleak_guard.depth--;
 }
 
@@ -187,8 +232,11 @@ __attribute__((destructor)) static void shim_destructor(void)
 static inline int should_track(void)
 {
     if (UNLIKELY(atomic_load_explicit(&state, memory_order_acquire) != STATE_READY)) {
-        if (atomic_load_explicit(&state, memory_order_relaxed) == STATE_NONE)
+        int now = atomic_load_explicit(&state, memory_order_relaxed);
+        if (now == STATE_NONE)
             shim_start();
+        else if (now == STATE_WAKE && imgleak_guard.depth == 0)
+            start_requested_thread();
         if (atomic_load_explicit(&state, memory_order_acquire) != STATE_READY)
             return 0;
     }
@@ -514,7 +562,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 EXPORT int dlclose(void *handle)
 {
     void *volatile checked = handle; /* glibc declares it nonnull; programs still pass NULL */
-    if (checked && atomic_load_explicit(&state, memory_order_acquire) == STATE_READY) {
+    if (checked && is_ready()) {
         struct link_map *lm = NULL;
         GUARD_UP();
         if (dlinfo(checked, RTLD_DI_LINKMAP, &lm) == 0 && lm)
@@ -524,4 +572,34 @@ EXPORT int dlclose(void *handle)
     if (UNLIKELY(!real.dlclose))
         return -1;
     return real.dlclose(handle);
+}
+
+/* ---- signals: the snapshot signal stays the shim's; the program's handler for it is chained ---- */
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (is_ready() && periodic_sigaction(sig, act, old))
+        return 0;
+    if (UNLIKELY(!real.sigaction)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real.sigaction(sig, act, old);
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    if (is_ready()) {
+        struct sigaction act, old;
+        memset(&act, 0, sizeof act);
+        act.sa_handler = handler;
+        act.sa_flags = SA_RESTART; /* signal() has BSD semantics in glibc */
+        if (periodic_sigaction(sig, &act, &old))
+            return old.sa_handler;
+    }
+    if (UNLIKELY(!real.signal)) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    return real.signal(sig, handler);
 }

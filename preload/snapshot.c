@@ -200,6 +200,11 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
         if (rename_noreplace(tmp, final) == 0) {
             rc = 0;
             os_log("wrote %s", final);
+            if (ctx->keep && seq > ctx->keep) {
+                snprintf(final, sizeof final, "%s/imgleak.%ld.%llu.snap", ctx->out_dir, pid,
+                         (unsigned long long)(seq - ctx->keep));
+                unlink(final);
+            }
             break;
         }
         if (errno != EEXIST)

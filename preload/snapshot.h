@@ -12,6 +12,7 @@ typedef struct {
     uint64_t start_time_ns;
     uint64_t truncated_stacks;
     uint64_t sample_bytes;
+    unsigned keep; /* keep only this many of the newest snapshots of this process (0: all) */
 } snapshot_ctx_t;
 
 /* Called with the guard up. flags: IMGLEAK_SNAP_*. 0, or -1 (said with os_log). */

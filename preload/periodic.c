@@ -1,0 +1,163 @@
+/* Periodic and on-demand snapshots (see periodic.h). */
+#define _GNU_SOURCE
+#include "periodic.h"
+
+#include "guard.h"
+#include "os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+static struct {
+    unsigned interval_ms;
+    int signal;
+    void (*take)(void);
+    void (*wake_request)(void);
+    sem_t wake;
+    _Atomic int running;
+    struct sigaction program; /* what the program asked for, for our signal */
+    int program_set;
+} pd;
+
+/* glibc's own name for sigaction: the shim's interposed sigaction must not see the shim's call */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static void on_signal(int sig, siginfo_t *info, void *ctx)
+{
+    int saved = errno;
+    sem_post(&pd.wake); /* async-signal-safe: the thread does the rest */
+    if (!atomic_load(&pd.running))
+        pd.wake_request();
+    errno = saved;
+    if (!pd.program_set)
+        return; /* the default action would end the program: taking snapshots replaces it */
+    if (pd.program.sa_flags & SA_SIGINFO) {
+        if (pd.program.sa_sigaction)
+            pd.program.sa_sigaction(sig, info, ctx);
+    } else if (pd.program.sa_handler != SIG_DFL && pd.program.sa_handler != SIG_IGN) {
+        pd.program.sa_handler(sig);
+    }
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals are not ours to take */
+    imgleak_guard.depth++;                  /* nothing this thread allocates is the program's */
+    for (;;) {
+        int rc;
+        if (pd.interval_ms) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += pd.interval_ms / 1000;
+            until.tv_nsec += (long)(pd.interval_ms % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            rc = sem_timedwait(&pd.wake, &until);
+        } else {
+            rc = sem_wait(&pd.wake);
+        }
+        if (rc < 0 && errno == EINTR)
+            continue;
+        /* a burst of signals is one snapshot */
+        while (sem_trywait(&pd.wake) == 0)
+            ;
+        pd.take();
+    }
+    return NULL;
+}
+
+static int start_thread(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    if (atomic_load(&pd.running)) {
+        pthread_mutex_unlock(&lock);
+        return 0;
+    }
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    int rc = pthread_create(&th, &attr, run, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_mutex_unlock(&lock);
+        os_log("cannot start the snapshot thread: %s", strerror(rc));
+        return -1;
+    }
+    pthread_setname_np(th, "imgleak");
+    atomic_store(&pd.running, 1);
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+void periodic_ensure_thread(void)
+{
+    if (pd.take && !atomic_load(&pd.running))
+        start_thread();
+}
+
+int periodic_start(unsigned interval_ms, int signal, void (*take)(void), void (*wake)(void))
+{
+    if (!interval_ms && !signal)
+        return 0;
+    pd.interval_ms = interval_ms;
+    pd.signal = signal;
+    pd.take = take;
+    pd.wake_request = wake;
+    sem_init(&pd.wake, 0, 0);
+    if (signal) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_signal;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (__sigaction(signal, &sa, &old) == 0 &&
+            (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))) {
+            pd.program = old; /* installed before us (a preloaded library's) */
+            pd.program_set = 1;
+        }
+    }
+    return interval_ms ? start_thread() : 0;
+}
+
+/* The thread did not come along into the child. With an interval it starts again now; a
+ * signal-only child starts it on first use, like its parent did. */
+void periodic_after_fork_child(void)
+{
+    if (!pd.take)
+        return;
+    atomic_store(&pd.running, 0);
+    sem_init(&pd.wake, 0, 0);
+    if (pd.interval_ms)
+        start_thread();
+}
+
+int periodic_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!pd.signal || sig != pd.signal)
+        return 0;
+    if (old) {
+        if (pd.program_set) {
+            *old = pd.program;
+        } else {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+    }
+    if (act) {
+        pd.program = *act;
+        pd.program_set = act->sa_handler != SIG_DFL || (act->sa_flags & SA_SIGINFO);
+    }
+    return 1;
+}
