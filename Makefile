@@ -17,7 +17,7 @@ SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
                $(shell pkg-config --cflags libunwind 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread -lm
 ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf 2>/dev/null)
-ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null) -lm
+ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null) -lm -ldl
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -64,7 +64,7 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	touch $@
 
 # ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
-WORKLOADS := jpeg png gif webp magick cairo mixed
+WORKLOADS := jpeg png gif webp magick cairo mixed service
 WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
 WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
 WL_LIBS_gif    := -lgif
@@ -72,6 +72,7 @@ WL_LIBS_webp   := $(shell pkg-config --libs libwebp 2>/dev/null)
 WL_LIBS_magick := $(shell pkg-config --libs MagickWand 2>/dev/null)
 WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
 WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
+WL_LIBS_service := $(WL_LIBS_webp)
 WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
@@ -105,7 +106,11 @@ $(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
 $(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
-INTEGRATION_BINS := $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+$(B)/tests/bigleak: tests/integration/bigleak.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lm
+$(B)/tests/fragment: tests/integration/fragment.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS := $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 
@@ -119,8 +124,9 @@ tsan: $(B)/tsan/.built
 	@for t in test_table test_stacks; do echo "== tsan $$t"; \
 	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
 
-integration: all $(INTEGRATION_BINS) $(B)/asan/.built
+integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(B)/workloads/wl_service
 	@B=$(B) bash tests/integration/run.sh
+	@B=$(B) bash tests/integration/service.sh
 
 workload-check: all workloads
 	@B=$(B) bash tests/integration/workloads.sh

@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include "error.h"
+#include "growth.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 typedef struct {
     double bytes[2], blocks[2]; /* by kind; estimates when the snapshot was sampled */
+    uint32_t oldest_birth_s[2];
 } stack_total_t;
 
 typedef struct {
@@ -101,6 +103,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned 
     s->site = *f;
     s->kind = kind;
     s->in_app = in_app;
+    s->oldest_birth_s = UINT32_MAX;
     set->index[j] = set->count++;
     return s;
 }
@@ -161,6 +164,8 @@ static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *
         }
         s->bytes += (uint64_t)llround(t->bytes[kind]);
         s->blocks += (uint64_t)llround(t->blocks[kind]);
+        if (t->oldest_birth_s[kind] < s->oldest_birth_s)
+            s->oldest_birth_s = t->oldest_birth_s[kind];
         s->nstacks++;
         /* keep the stack that holds the most bytes as the site's example */
         if (!s->stack || (uint64_t)t->bytes[kind] > s->stack_bytes_hint) {
@@ -195,6 +200,30 @@ static int by_bytes(const void *a, const void *b)
     return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
 }
 
+static uint64_t minus(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* RSS = the program's live heap + the allocator's overhead and free-but-kept memory + tracked
+ * mappings + the rest. Retention: the allocator keeps a quarter or more of RSS (and 8 MiB or more:
+ * below that it is an allocator's ordinary slack) in memory the program already freed: a
+ * fragmented or unreturned heap, not a leak. */
+static void reconcile_rss(report_process_t *p)
+{
+    const imgleak_process_rec_t *r = &p->snap->process;
+    if (r->allocator == IMGLEAK_ALLOCATOR_GLIBC) {
+        p->allocator_held = r->glibc_arena + r->glibc_mmapped;
+        p->allocator_free = r->glibc_free;
+    } else if (r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC) {
+        p->allocator_held = r->je_resident;
+        p->allocator_free = minus(r->je_resident, r->je_allocated);
+    }
+    p->allocator_overhead = minus(p->allocator_held, p->tracked_heap);
+    p->other = minus(r->rss_bytes, p->allocator_held + p->tracked_mmap);
+    p->retention = p->allocator_free >= (8u << 20) && p->allocator_free * 4 >= r->rss_bytes;
+}
+
 static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, symbolizer_t *sym,
                         const attribute_opts_t *opts)
 {
@@ -202,6 +231,9 @@ static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, 
     stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
     if (!totals)
         return error_set("out of memory"), -1;
+    for (size_t k = 0; k <= snap->nstacks; k++)
+        totals[k].oldest_birth_s[0] = totals[k].oldest_birth_s[1] = UINT32_MAX;
+    report_process_t *proc = &rep->processes[rep->nprocesses - 1];
     double rate = (double)snap->process.sample_bytes;
     for (size_t i = 0; i < snap->nlive; i++) {
         const snap_live_t *l = &snap->live[i];
@@ -214,6 +246,10 @@ static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, 
             weight = 1.0 / -expm1(-(double)l->size / rate);
         totals[k].bytes[l->kind] += (double)l->size * weight;
         totals[k].blocks[l->kind] += weight;
+        if (l->birth_s < totals[k].oldest_birth_s[l->kind])
+            totals[k].oldest_birth_s[l->kind] = l->birth_s;
+        *(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap) +=
+            (uint64_t)llround((double)l->size * weight);
     }
     if (rate > 0)
         rep->totals.estimated = 1;
@@ -227,6 +263,7 @@ static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, 
         }
     }
     free(totals);
+    reconcile_rss(proc);
     rep->totals.dropped_table_full += snap->process.dropped_table_full;
     rep->totals.truncated_stacks += snap->process.truncated_stacks;
     rep->totals.dropped_stacks += snap->process.dropped_stacks;
@@ -264,6 +301,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
         rep->syms[i] = symbolizer_new(snaps[i]);
         if (!rep->syms[i])
             return error_set("out of memory"), -1;
+        memset(&rep->processes[rep->nprocesses], 0, sizeof rep->processes[0]);
         rep->processes[rep->nprocesses++].snap = snaps[i];
         if (add_snapshot(rep, &set, snaps[i], rep->syms[i], opts) < 0 ||
             model_add_handles(rep, snaps[i], rep->syms[i], opts) < 0) {
@@ -295,6 +333,10 @@ void report_free(report_t *rep)
         free(rep->sites[i].stack);
     free(rep->sites);
     model_free_handles(rep);
+    if (rep->growth) {
+        growth_free(rep->growth);
+        free(rep->growth);
+    }
     for (size_t i = 0; i < rep->nsnaps; i++) {
         if (rep->syms)
             symbolizer_free(rep->syms[i]);

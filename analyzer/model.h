@@ -23,6 +23,7 @@ typedef struct {
     int truncated;     /* the stack was cut at the depth limit */
     size_t nstacks;    /* distinct stacks charged to this site */
     uint64_t stack_bytes_hint; /* bytes of the example stack */
+    uint32_t oldest_birth_s;   /* the oldest block's birth, seconds after its process started */
 } leak_site_t;
 
 /* Codec handles never destroyed (state live or abandoned, counted together), or misused, grouped
@@ -43,9 +44,18 @@ typedef struct {
     size_t site_index;
 } handle_group_t;
 
+/* Where a process's RSS went, from its latest snapshot. */
 typedef struct {
     const snapshot_t *snap;
+    uint64_t tracked_heap, tracked_mmap; /* what the shim saw live (estimates when sampled) */
+    uint64_t allocator_held;             /* heap memory the allocator holds from the system */
+    uint64_t allocator_overhead;         /* held, less the program's live blocks: free-but-kept */
+    uint64_t allocator_free;             /* the allocator's own count of free memory it keeps */
+    uint64_t other;                      /* RSS less all the above: code, stacks, untracked maps */
+    int retention;                       /* the gap is allocator retention, not a leak */
 } report_process_t;
+
+struct growth;
 
 typedef struct {
     uint64_t leaked_bytes, leaked_blocks;
@@ -66,6 +76,7 @@ typedef struct {
     size_t nmisuse;
     report_process_t *processes;
     size_t nprocesses;
+    struct growth *growth; /* several snapshots of a process: how its sites grew (growth.h) */
     /* owned */
     snapshot_t **snaps;
     size_t nsnaps;

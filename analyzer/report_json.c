@@ -1,4 +1,5 @@
 /* The JSON report; its fields are documented in docs/REPORT-JSON.md and kept stable. */
+#include "growth.h"
 #include "report.h"
 
 #include <string.h>
@@ -40,8 +41,9 @@ static void put_frame(FILE *out, const frame_t *f)
             f->inlined ? "true" : "false");
 }
 
-static void put_snapshot(FILE *out, const snapshot_t *s)
+static void put_snapshot(FILE *out, const report_process_t *rp)
 {
+    const snapshot_t *s = rp->snap;
     const imgleak_process_rec_t *p = &s->process;
     fputs("{\"file\":", out);
     put_string(out, s->path);
@@ -66,6 +68,13 @@ static void put_snapshot(FILE *out, const snapshot_t *s)
                 (unsigned long long)p->je_allocated, (unsigned long long)p->je_active,
                 (unsigned long long)p->je_resident, (unsigned long long)p->je_retained,
                 (unsigned long long)p->je_mapped);
+    fprintf(out, ",\"memory\":{\"rss\":%llu,\"tracked_heap\":%llu,\"tracked_mmap\":%llu,"
+                 "\"allocator_held\":%llu,\"allocator_overhead\":%llu,\"allocator_free\":%llu,"
+                 "\"other\":%llu,\"retention\":%s}",
+            (unsigned long long)p->rss_bytes, (unsigned long long)rp->tracked_heap,
+            (unsigned long long)rp->tracked_mmap, (unsigned long long)rp->allocator_held,
+            (unsigned long long)rp->allocator_overhead, (unsigned long long)rp->allocator_free,
+            (unsigned long long)rp->other, rp->retention ? "true" : "false");
     fputc('}', out);
 }
 
@@ -121,7 +130,7 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
             (unsigned long long)t->misused_handles);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
-        put_snapshot(out, rep->processes[i].snap);
+        put_snapshot(out, &rep->processes[i]);
     }
     fputs("],\n\"leaks\":[", out);
     for (size_t i = 0; i < rep->nsites; i++) {
@@ -143,6 +152,11 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fputs("\n],\n\"misuse\":[", out);
     for (size_t i = 0; i < rep->nmisuse; i++)
         put_handle_group(out, &rep->misuse[i], i, 1);
-    fputs("\n]}\n", out);
+    fputs("\n]", out);
+    if (rep->growth) {
+        fputs(",\n\"growth\":", out);
+        growth_write_json_array(rep->growth, out);
+    }
+    fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }

@@ -1,4 +1,5 @@
 /* The text report for a terminal: totals first, then each call site with a short stack. */
+#include "growth.h"
 #include "report.h"
 
 #include <string.h>
@@ -20,6 +21,34 @@ static void put_location(FILE *out, const frame_t *f)
         fprintf(out, " (0x%llx)", (unsigned long long)f->address);
     if (f->inlined)
         fputs(" [inlined]", out);
+}
+
+/* Where RSS went, and in words when the gap is the allocator keeping freed memory. */
+static void put_memory(FILE *out, const report_process_t *rp)
+{
+    char rss[32], heap[32], maps[32], over[32], other[32], kept[32];
+    report_format_bytes(rp->snap->process.rss_bytes, rss, sizeof rss);
+    report_format_bytes(rp->tracked_heap, heap, sizeof heap);
+    report_format_bytes(rp->tracked_mmap, maps, sizeof maps);
+    report_format_bytes(rp->allocator_overhead, over, sizeof over);
+    report_format_bytes(rp->other, other, sizeof other);
+    report_format_bytes(rp->allocator_free, kept, sizeof kept);
+    if (!rp->allocator_held)
+        return;
+    fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + mappings %s "
+                 "+ the rest %s (code, stacks, untracked mappings)\n",
+            rss, heap, over, maps, other);
+    if (!rp->retention)
+        return;
+    if (rp->snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC)
+        fprintf(out, "    %s of it is memory glibc's malloc keeps after the program freed it: "
+                     "allocator retention (fragmentation), not a leak. Remedies: malloc_trim(0) "
+                     "after peaks, MALLOC_ARENA_MAX=2 with many threads, or jemalloc "
+                     "(imgleak run --allocator jemalloc shows the difference)\n", kept);
+    else
+        fprintf(out, "    %s of it is memory jemalloc keeps after the program freed it "
+                     "(resident but not allocated): allocator retention, not a leak; "
+                     "jemalloc returns it over time (see its dirty_decay_ms)\n", kept);
 }
 
 static void put_process(FILE *out, const snapshot_t *snap)
@@ -98,9 +127,17 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     const report_totals_t *t = &rep->totals;
     char total[32];
     report_format_bytes(t->leaked_bytes, total, sizeof total);
-    fprintf(out, "%simgleak: %s%s in %llu block%s still live at exit%s, at %zu call site%s\n",
-            bold, t->leaked_bytes ? red : "", total, (unsigned long long)t->leaked_blocks,
-            t->leaked_blocks == 1 ? "" : "s", off, rep->nsites, rep->nsites == 1 ? "" : "s");
+    int at_exit = 1; /* else a snapshot of a running process: "live", not "still live at exit" */
+    for (size_t i = 0; i < rep->nprocesses; i++)
+        at_exit &= (rep->processes[i].snap->header.flags & IMGLEAK_SNAP_AT_EXIT) != 0;
+    const char *when = at_exit ? "still live at exit" : "live when the snapshot was taken";
+    if (!t->leaked_blocks && !rep->nsites)
+        fprintf(out, "%simgleak: nothing %s%s\n", bold, when, off);
+    else
+        fprintf(out, "%simgleak: %s%s in %llu block%s %s%s, at %zu call site%s\n", bold,
+                t->leaked_bytes ? red : "", total, (unsigned long long)t->leaked_blocks,
+                t->leaked_blocks == 1 ? "" : "s", when, off, rep->nsites,
+                rep->nsites == 1 ? "" : "s");
     if (t->estimated)
         fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
     if (t->mmap_blocks) {
@@ -110,8 +147,12 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
         fprintf(out, "  heap %s in %llu blocks, mappings %s in %llu\n", heap,
                 (unsigned long long)t->heap_blocks, maps, (unsigned long long)t->mmap_blocks);
     }
-    for (size_t i = 0; i < rep->nprocesses; i++)
+    for (size_t i = 0; i < rep->nprocesses; i++) {
         put_process(out, rep->processes[i].snap);
+        put_memory(out, &rep->processes[i]);
+    }
+    if (rep->growth)
+        growth_write_text(rep->growth, out, opts->color);
     if (t->dropped_table_full || t->dropped_stacks || t->truncated_stacks || t->oversized_blocks)
         fprintf(out, "  not recorded: %llu allocations (live table full), %llu stacks (stack table "
                 "full); %llu stacks cut at the depth limit; %llu sizes too large to store\n",

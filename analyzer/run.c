@@ -1,5 +1,6 @@
 /* imgleak run (see run.h). The program gets LD_PRELOAD with the shim first (anything already
- * preloaded stays, after it) and IMGLEAK_OUT; the snapshots are the imgleak.*.snap files that
+ * preloaded stays, after it; with --allocator jemalloc, jemalloc right after the shim) and
+ * IMGLEAK_OUT; the snapshots are the imgleak.*.snap files that
  * were not in the output directory before the program started. */
 #define _GNU_SOURCE
 #include "run.h"
@@ -114,14 +115,20 @@ static int prepare_dir(const run_opts_t *opts, run_result_t *res)
     return res->dir ? 0 : (error_set("out of memory"), -1);
 }
 
-static void child_exec(const char *shim, const char *dir, char *const argv[])
+static void child_exec(const run_opts_t *opts, const char *shim, const char *dir,
+                       char *const argv[])
 {
     const char *old = getenv("LD_PRELOAD");
-    size_t len = strlen(shim) + (old ? strlen(old) : 0) + 2;
+    /* by name: the dynamic linker finds it the way it finds any library (dlopen-ing it here to
+     * learn its path fails: jemalloc's initial-exec TLS cannot be loaded late) */
+    const char *alloc =
+        opts->allocator && strcmp(opts->allocator, "jemalloc") == 0 ? "libjemalloc.so.2" : "";
+    size_t len = strlen(shim) + strlen(alloc) + (old ? strlen(old) : 0) + 3;
     char *preload = malloc(len);
     if (!preload)
         _exit(127);
-    snprintf(preload, len, "%s%s%s", shim, old && *old ? " " : "", old ? old : "");
+    snprintf(preload, len, "%s%s%s%s%s", shim, *alloc ? " " : "", alloc, old && *old ? " " : "",
+             old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
     setenv("IMGLEAK_OUT", dir, 1);
     execvp(argv[0], argv);
@@ -144,7 +151,7 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
         return error_set("cannot start %s: %s", argv[0], strerror(errno)), -1;
     }
     if (pid == 0)
-        child_exec(shim, res->dir, argv);
+        child_exec(opts, shim, res->dir, argv);
     /* like system(): a ^C is for the program, imgleak still reports after it */
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old_int, old_quit;
     sigaction(SIGINT, &ignore, &old_int);

@@ -5,7 +5,8 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *out_dir; /* NULL: a temporary directory, removed afterwards */
+    const char *out_dir;   /* NULL: a temporary directory, removed afterwards */
+    const char *allocator; /* "jemalloc": preload it after the shim; NULL or "glibc": as is */
 } run_opts_t;
 
 typedef struct {
