@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Running services: snapshots on a timer and on SIGUSR2, growth over a series, SIGKILL leaving
+# whole files, IMGLEAK_KEEP, sampled estimates against full tracking, and the RSS reconciliation
+# on a fragmented heap under glibc and jemalloc. Prints "N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+IMGLEAK=$B/imgleak
+SHIM=$(realpath "$B/libimgleak.so")
+SERVICE=$B/workloads/wl_service
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+check() { # check DESCRIPTION COMMAND...
+    local desc=$1; shift
+    if "$@"; then ok "$desc"; else bad "$desc"; fi
+}
+jqe() { jq -e "$@" > /dev/null; } # jqe FILTER FILE: the filter is true
+snaps() { ls "$1"/imgleak.*.snap 2>/dev/null; }
+count() { snaps "$1" | wc -l; }
+all_parse() { # every snapshot in DIR is whole: the analyzer reads each one
+    local f
+    for f in $(snaps "$1"); do
+        $IMGLEAK report --format json "$f" > /dev/null 2> "$WORK/parse.err" ||
+            { echo "     $f: $(cat "$WORK/parse.err")"; return 1; }
+    done
+}
+# growth_of JSON FUNCTION FIELD: the field of the program's site named FUNCTION
+growth_of() {
+    jq -r --arg f "$2" "[.growth[] | select(.in_app and .site.function == \$f)][0].$3" "$1"
+}
+
+# ------------------------------------------------ a service with a leak and a warm-up cache
+mkdir "$WORK/svc"
+IMGLEAK_OUT="$WORK/svc" IMGLEAK_INTERVAL=1 LD_PRELOAD="$SHIM" \
+    $SERVICE leak --seconds 6 > "$WORK/svc.out" &
+pid=$!
+sleep 2.5
+kill -USR2 $pid
+sleep 0.3
+kill -USR2 $pid
+wait $pid
+check "service: exits normally under the shim" test $? = 0
+check "service: its own SIGUSR2 handler still ran for both signals" \
+    grep -q ", 2 SIGUSR2" "$WORK/svc.out"
+n=$(count "$WORK/svc")
+check "service: timer, signal and exit snapshots written (got $n, want >= 7)" test "$n" -ge 7
+check "service: every snapshot parses" all_parse "$WORK/svc"
+$IMGLEAK growth --format json -o "$WORK/growth.json" $(snaps "$WORK/svc")
+check "growth: exits 0" test $? = 0
+check "growth: the leaking site is a suspect" test "$(growth_of "$WORK/growth.json" make_thumbnail suspect)" = true
+check "growth: the leaking site grows (slope > 0, last > first)" \
+    jqe '[.growth[] | select(.site.function == "make_thumbnail")][0]
+           | .slope_bytes_per_s > 0 and .last_bytes > .first_bytes' "$WORK/growth.json"
+check "growth: the warm-up cache is not a suspect" \
+    test "$(growth_of "$WORK/growth.json" warm_cache suspect)" = false
+check "growth: nothing else of the program's is a suspect" \
+    test "$(jq '[.growth[] | select(.in_app and .suspect)] | length' "$WORK/growth.json")" = 1
+check "growth: the oldest leaked block is about as old as the run" \
+    jqe '[.growth[] | select(.site.function == "make_thumbnail")][0].oldest_age_s >= 4' \
+    "$WORK/growth.json"
+$IMGLEAK report --format json -o "$WORK/series.json" $(snaps "$WORK/svc")
+check "report on a series: includes growth[]" \
+    test "$(growth_of "$WORK/series.json" make_thumbnail suspect)" = true
+$IMGLEAK growth $(snaps "$WORK/svc") > "$WORK/growth.txt"
+check "growth text: names the suspect with its file and line" \
+    grep -q "SUSPECT.*make_thumbnail workloads/wl_service.c:" "$WORK/growth.txt"
+$IMGLEAK growth "$(snaps "$WORK/svc" | head -n1)" > /dev/null 2> "$WORK/one.err"
+check "growth: one snapshot is a usage error (exit 2)" test $? = 2
+
+mkdir "$WORK/clean"
+IMGLEAK_OUT="$WORK/clean" IMGLEAK_INTERVAL=0.5 LD_PRELOAD="$SHIM" \
+    $SERVICE clean --seconds 3 > /dev/null
+$IMGLEAK growth --format json -o "$WORK/clean.json" $(snaps "$WORK/clean")
+check "growth, clean service: no suspect" \
+    test "$(jq '[.growth[] | select(.suspect)] | length' "$WORK/clean.json")" = 0
+
+# ------------------------------------------------ SIGKILL and IMGLEAK_KEEP
+mkdir "$WORK/kill"
+IMGLEAK_OUT="$WORK/kill" IMGLEAK_INTERVAL=0.05 LD_PRELOAD="$SHIM" \
+    $SERVICE leak --seconds 30 --interval-ms 0 > /dev/null &
+pid=$!
+sleep 2
+kill -KILL $pid
+wait $pid 2> /dev/null
+n=$(count "$WORK/kill")
+check "SIGKILL: snapshots were written before the kill (got $n)" test "$n" -ge 5
+check "SIGKILL: every snapshot left behind is whole" all_parse "$WORK/kill"
+
+mkdir "$WORK/keep"
+IMGLEAK_OUT="$WORK/keep" IMGLEAK_INTERVAL=0.1 IMGLEAK_KEEP=3 LD_PRELOAD="$SHIM" \
+    $SERVICE leak --seconds 1.5 > /dev/null
+n=$(count "$WORK/keep")
+last=$(snaps "$WORK/keep" | sed 's/.*\.\([0-9]*\)\.snap$/\1/' | sort -n | tail -n1)
+check "IMGLEAK_KEEP=3: three snapshots kept (got $n), the newest among them ($last >= 10)" \
+    test "$n" = 3 -a "$last" -ge 10
+
+# ------------------------------------------------ sampling: unbiased estimates
+$IMGLEAK run --format json --report "$WORK/full.json" -- $B/tests/bigleak > /dev/null
+for i in 1 2 3; do
+    IMGLEAK_SAMPLE=524288 $IMGLEAK run --format json --report "$WORK/sample$i.json" \
+        -- $B/tests/bigleak > /dev/null
+done
+within10() { # within10 FULL SAMPLED JQ: |sampled - full| <= 10% of full
+    local f s
+    f=$(jq "$3" "$1"); s=$(jq "$3" "$2")
+    awk -v f="$f" -v s="$s" 'BEGIN { d = s - f; if (d < 0) d = -d; exit !(f > 0 && d <= f / 10) }' ||
+        { echo "     full $f, sampled $s"; return 1; }
+}
+large='[.leaks[] | select(.site.function == "leak_large")][0].bytes'
+for i in 1 2 3; do
+    check "sampling run $i: marked as an estimate" jqe '.totals.estimated' "$WORK/sample$i.json"
+    check "sampling run $i: leaked bytes within 10% of full tracking" \
+        within10 "$WORK/full.json" "$WORK/sample$i.json" .totals.leaked_bytes
+    check "sampling run $i: the largest site within 10% too" \
+        within10 "$WORK/full.json" "$WORK/sample$i.json" "$large"
+done
+
+# ------------------------------------------------ where RSS went: fragmentation, glibc and jemalloc
+$IMGLEAK run --format json --report "$WORK/frag.json" -- $B/tests/fragment > /dev/null
+check "fragmentation (glibc): nothing of the program's is live at exit" \
+    test "$(jq '[.leaks[] | select(.in_app)] | length' "$WORK/frag.json")" = 0
+check "fragmentation (glibc): the RSS gap is called allocator retention" \
+    jqe '.snapshots[0].memory | .retention and .allocator_free > 100000000' "$WORK/frag.json"
+check "fragmentation (glibc): RSS reconciles (heap + overhead + mappings + rest = RSS)" \
+    jqe '.snapshots[0].memory | .tracked_heap + .allocator_overhead + .tracked_mmap + .other
+           == .rss' "$WORK/frag.json"
+$IMGLEAK run -- $B/tests/fragment 2> "$WORK/frag.txt" > /dev/null
+check "fragmentation (glibc): the text names the remedies" \
+    grep -q "allocator retention.*malloc_trim.*MALLOC_ARENA_MAX.*jemalloc" "$WORK/frag.txt"
+$IMGLEAK run --allocator jemalloc --format json --report "$WORK/frag-je.json" \
+    -- $B/tests/fragment > /dev/null
+check "--allocator jemalloc: the program ran on jemalloc" \
+    test "$(jq -r '.snapshots[0].allocator' "$WORK/frag-je.json")" = jemalloc
+check "--allocator jemalloc: nothing of the program's is live at exit" \
+    test "$(jq '[.leaks[] | select(.in_app)] | length' "$WORK/frag-je.json")" = 0
+check "--allocator jemalloc: jemalloc's resident memory reconciled" \
+    jqe '.snapshots[0].memory | .allocator_held == .allocator_overhead + .tracked_heap
+           or .allocator_held < .tracked_heap' "$WORK/frag-je.json"
+echo "     RSS at exit: glibc $(jq .snapshots[0].memory.rss "$WORK/frag.json")," \
+     "jemalloc $(jq .snapshots[0].memory.rss "$WORK/frag-je.json")"
+$IMGLEAK run --allocator tcmalloc -- true 2> /dev/null
+check "--allocator with an unknown name: exit 2" test $? = 2
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
