@@ -80,6 +80,13 @@ $IMGLEAK growth --format json -o "$WORK/clean.json" $(snaps "$WORK/clean")
 check "growth, clean service: no suspect" \
     test "$(jq '[.growth[] | select(.suspect)] | length' "$WORK/clean.json")" = 0
 
+mkdir "$WORK/fork"
+IMGLEAK_OUT="$WORK/fork" IMGLEAK_INTERVAL=0.1 LD_PRELOAD="$SHIM" \
+    $B/workloads/wl_mixed leak --iterations 600 > /dev/null
+per_pid=$(snaps "$WORK/fork" | sed 's/.*imgleak\.\([0-9]*\)\..*/\1/' | sort | uniq -c | awk '{print $1}' | sort -n | tr '\n' ' ')
+check "fork: parent and child each write timed snapshots (per pid: $per_pid)" \
+    test "$(echo $per_pid | wc -w)" = 2 -a "$(echo $per_pid | cut -d' ' -f1)" -ge 3
+
 # ------------------------------------------------ SIGKILL and IMGLEAK_KEEP
 mkdir "$WORK/kill"
 IMGLEAK_OUT="$WORK/kill" IMGLEAK_INTERVAL=0.05 LD_PRELOAD="$SHIM" \
