@@ -206,8 +206,9 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
     /* no compile unit covers pc (startup code, a stripped object): a line found anyway would be
-     * the nearest one of some other unit, so none is better */
-    if (!cudie)
+     * the nearest one of some other unit, so none is better. libdwfl can hand back the unit
+     * nearest to pc, so its ranges are checked too. */
+    if (!cudie || dwarf_haspc(cudie, pc - bias) <= 0)
         return 0;
     const char *file = NULL;
     int line = 0;
