@@ -11,13 +11,14 @@ DEPFLAGS   = -MMD -MP
 
 SHIM_SRC  := $(wildcard preload/*.c)
 ANA_SRC   := $(wildcard analyzer/*.c)
-ANA_LIB   := $(filter-out analyzer/main.c,$(ANA_SRC))
+ANA_OBJ    = $(ANA_SRC:analyzer/%.c=$(B)/ana/%.o) $(B)/ana/assets.o
+ANA_LIB    = $(filter-out $(B)/ana/main.o,$(ANA_OBJ))
 
 SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
                $(shell pkg-config --cflags libunwind 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread -lm
-ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf 2>/dev/null)
-ANA_LIBS    := $(shell pkg-config --libs libdw libelf 2>/dev/null) -lm -ldl
+ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf jansson zlib 2>/dev/null)
+ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) -lm -ldl
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -33,7 +34,10 @@ $(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
 # ---- the analyzer ----
 $(B)/ana/%.o: analyzer/%.c | $(B)/ana
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) $(DEPFLAGS) -c $< -o $@
-$(B)/imgleak: $(ANA_SRC:analyzer/%.c=$(B)/ana/%.o)
+# files built into the binary (analyzer/assets.S)
+$(B)/ana/assets.o: analyzer/assets.S suppressions/default.supp | $(B)/ana
+	$(CC) -c $< -o $@
+$(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
@@ -46,13 +50,13 @@ $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
-$(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB:analyzer/%.c=$(B)/ana/%.o) | $(B)/tests
+$(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
-$(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB:analyzer/%.c=$(B)/ana/%.o) | $(B)/tests
+$(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
 	touch $@

@@ -154,7 +154,7 @@ static int by_suspicion(const void *a, const void *b)
     return x->last_bytes > y->last_bytes ? -1 : x->last_bytes < y->last_bytes;
 }
 
-int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const attribute_opts_t *opts)
+int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts)
 {
     memset(g, 0, sizeof *g);
     qsort(snaps, n, sizeof *snaps, by_pid_time);

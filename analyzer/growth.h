@@ -39,7 +39,7 @@ typedef struct growth {
 
 /* Needs at least two snapshots of one process; takes ownership of snaps[0..n) (and frees the
  * array). 0, or -1 with error_get(). */
-int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const attribute_opts_t *opts);
+int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts);
 void growth_free(growth_t *g);
 /* 1 when some process has two or more of these snapshots */
 int growth_is_series(snapshot_t *const *snaps, size_t n);

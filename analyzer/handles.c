@@ -106,7 +106,7 @@ static void add_retained(report_t *rep, const snapshot_t *snap, create_site_t *s
 }
 
 int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
-                      const attribute_opts_t *opts)
+                      const model_opts_t *opts)
 {
     create_site_t *sites = calloc(snap->nhandles ? snap->nhandles : 1, sizeof *sites);
     size_t nsites = 0, nheap = 0;
@@ -129,8 +129,15 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
             free(heap);
             return error_set("out of memory"), -1;
         }
-        size_t at = depth ? attribute_site(frames, depth, opts) : 0;
-        int in_app = depth && attribute_is_app(&frames[at], opts);
+        size_t at = depth ? attribute_site(frames, depth, &opts->attribute) : 0;
+        int in_app = depth && attribute_is_app(&frames[at], &opts->attribute);
+        long rule = leaked ? suppress_match(opts->suppress, frames, depth) : -1;
+        if (rule >= 0) {
+            rep->suppressed[rule].handles += h->count;
+            rep->totals.suppressed_handles += h->count;
+            free(frames);
+            continue;
+        }
         handle_group_t *g =
             leaked ? group_for(&rep->handles, &rep->nhandles, type, function, IMGLEAK_HANDLE_LIVE,
                                frames, depth, at, in_app)

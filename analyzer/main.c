@@ -1,16 +1,15 @@
 /* imgleak: the commands. Each parses its options, calls into the modules, and turns an error
  * into one line on stderr and exit status 2. */
 #define _GNU_SOURCE
-#include "attribute.h"
+#include "cli.h"
+#include "diff.h"
 #include "error.h"
-#include "growth.h"
-#include "model.h"
-#include "reader.h"
+#include "gate.h"
+#include "inputs.h"
 #include "report.h"
 #include "run.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +18,66 @@
 #define EXIT_BAD_INPUT 2
 
 static const char usage_text[] =
-    "usage: imgleak run [-o DIR] [--report FILE] [--format text|json] [--app PATTERN]...\n"
-    "                   [--allocator glibc|jemalloc] -- CMD [ARGS...]\n"
-    "       imgleak report [--format text|json] [-o FILE] [--app PATTERN]... SNAPSHOT...\n"
-    "       imgleak growth [--format text|json] [-o FILE] [--app PATTERN]... SNAPSHOT...\n"
+    "usage: imgleak run [-o DIR] [--report FILE] [--format FMT] [--allocator glibc|jemalloc]\n"
+    "                   [--gate [GATE OPTIONS]] [OPTIONS] -- CMD [ARGS...]\n"
+    "       imgleak report [-o FILE] [--format FMT] [OPTIONS] SNAPSHOT...\n"
+    "       imgleak growth [-o FILE] [--format text|json] [OPTIONS] SNAPSHOT...\n"
+    "       imgleak gate [GATE OPTIONS] [OPTIONS] SNAPSHOT...|REPORT.json\n"
+    "       imgleak diff [-o FILE] [--format text|json] [OPTIONS] BASE NEW\n"
     "       imgleak --help | --version\n";
 
 static const char help_text[] =
     "\n"
-    "Finds the memory a program still holds when it exits, and the line of its own code that\n"
-    "allocated it.\n"
+    "Finds the memory a program keeps, and the line of its own code that allocated it.\n"
     "\n"
     "Commands:\n"
     "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits (on stderr, so\n"
     "                       CMD's own output stays as it was), and exit with CMD's status\n"
+    "                       (with --gate: 1 when the gate fails)\n"
     "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
-    "                       latest snapshot counts)\n"
+    "                       latest snapshot counts; several snapshots of one process add how\n"
+    "                       each call site grew)\n"
+    "  growth SNAPSHOT...   how each call site grew over a series of snapshots of a running\n"
+    "                       process: slope (bytes/s and per snapshot), r² (how steady), first\n"
+    "                       and last bytes, age of the oldest live block; sites that grow\n"
+    "                       steadily to the end are leak suspects, caches that filled once not\n"
+    "  gate INPUT...        exit 0 when the program's leaks are within limits, 1 when not,\n"
+    "                       printing each offending site as 'file:line: N bytes in M blocks\n"
+    "                       leaked (function)'; INPUT is snapshots or a JSON report\n"
+    "  diff BASE NEW        sites new, grown, shrunk and gone between two reports (each a\n"
+    "                       snapshot or a JSON report), with byte and block deltas\n"
     "\n"
     "Options:\n"
     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
-    "  -o FILE              report: write the report to FILE (default: standard output)\n"
+    "  -o FILE              report, growth, diff: write to FILE (default: standard output)\n"
     "  --report FILE        run: write the report to FILE (default: standard error)\n"
-    "  --format FMT         text (default) or json (fields in docs/REPORT-JSON.md)\n"
+    "  --format FMT         text (default), json (docs/REPORT-JSON.md), pprof (gzipped\n"
+    "                       profile.proto for go tool pprof), collapsed (stacks for\n"
+    "                       flamegraph.pl, inferno, speedscope) or html (one self-contained\n"
+    "                       page with a flame graph); growth and diff: text or json\n"
+    "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
     "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
     "                       wildcard, on the path or its last component) as the application\n"
+    "  --suppressions FILE  leak:PATTERN lines, as LeakSanitizer reads them: a stack with a\n"
+    "                       frame whose function, file or module contains PATTERN ('*' any\n"
+    "                       run, '^' start, '$' end) is left out of the leaks and counted as\n"
+    "                       suppressed; repeatable\n"
+    "  --no-default-suppressions  report the one-time allocations of the C library, the\n"
+    "                       dynamic linker and the codec libraries too\n"
     "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
     "\n"
+    "Gate options (gate, and run --gate):\n"
+    "  --max-leaked-bytes N    bytes the program may leak (default 0)\n"
+    "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
+    "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
+    "                          (function and file, so a line shift is not growth)\n"
+    "  --junit FILE            also write the verdict as JUnit XML\n"
+    "\n"
     "Leaks are charged to the innermost frame of the application: the executable, or any module\n"
     "outside the system library directories (/lib, /usr/lib, ...), never the C library, the\n"
-    "allocator or the shim.\n"
+    "allocator or the shim. The gate counts only those: sites with no frame of the program are\n"
+    "reported, not counted.\n"
     "\n"
     "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):\n"
     "  IMGLEAK_OUT=DIR        where snapshots are written (default: the current directory), as\n"
@@ -58,21 +87,15 @@ static const char help_text[] =
     "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
     "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
     "                         the report then gives unbiased estimates\n"
+    "  IMGLEAK_INTERVAL=SECS  also write a snapshot every SECS seconds (fractions allowed)\n"
+    "  IMGLEAK_SIGNAL=SIG     write a snapshot when the process receives SIG (default SIGUSR2;\n"
+    "                         a name or number; 0 or none turns it off); the program's own\n"
+    "                         handler for SIG still runs\n"
+    "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
     "\n"
-    "Exit status: report, growth: 0; run: the program's; 2 on bad input or a failure of\n"
-    "imgleak.\n";
-
-typedef struct {
-    const char *format;
-    const char *out;
-    const char *report_file;
-    const char *allocator;
-    const char **app;
-    size_t napp;
-    size_t sites;
-    size_t frames;
-} common_opts_t;
+    "Exit status: report, growth, diff: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
+    "fails); 2 on bad input or a failure of imgleak.\n";
 
 static int usage_error(const char *msg)
 {
@@ -80,105 +103,26 @@ static int usage_error(const char *msg)
     return EXIT_BAD_INPUT;
 }
 
-static int parse_count(const char *text, size_t *out)
+/* Parses argv for a command that takes `allowed` options; returns the first operand's index, or
+ * -1 after saying why (exit 2), or -2 after --help (exit 0). */
+static int parse(int argc, char **argv, cli_opts_t *o, unsigned allowed)
 {
-    char *end;
-    unsigned long v = strtoul(text, &end, 10);
-    if (!*text || *end || text[0] == '-')
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Parses the options shared by run and report; returns optind or -1 after printing. */
-static int parse_common(int argc, char **argv, common_opts_t *o)
-{
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'}, {"app", required_argument, NULL, 'a'},
-        {"sites", required_argument, NULL, 's'},  {"frames", required_argument, NULL, 'F'},
-        {"report", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"allocator", required_argument, NULL, 'A'},
-        {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o->out = optarg; break;
-        case 'f': o->format = optarg; break;
-        case 'r': o->report_file = optarg; break;
-        case 'A':
-            if (strcmp(optarg, "glibc") != 0 && strcmp(optarg, "jemalloc") != 0)
-                return usage_error("--allocator takes glibc or jemalloc"), -1;
-            o->allocator = optarg;
-            break;
-        case 'a': {
-            const char **grown = realloc(o->app, (o->napp + 1) * sizeof *grown);
-            if (!grown)
-                return usage_error("out of memory"), -1;
-            o->app = grown;
-            o->app[o->napp++] = optarg;
-            break;
-        }
-        case 's':
-            if (parse_count(optarg, &o->sites) < 0)
-                return usage_error("--sites takes a number"), -1;
-            break;
-        case 'F':
-            if (parse_count(optarg, &o->frames) < 0)
-                return usage_error("--frames takes a number"), -1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            fputs(help_text, stdout);
-            exit(0);
-        default: return usage_error("bad option"), -1;
-        }
+    int first = cli_parse(argc, argv, o, strcmp(argv[0], "run") == 0);
+    if (first == -2) {
+        fputs(usage_text, stdout);
+        fputs(help_text, stdout);
+        return -2;
     }
-    if (!report_writer_find(o->format)) {
-        fprintf(stderr, "imgleak: unknown format '%s' (expected %s)\n", o->format,
-                report_writer_names());
+    if (first < 0 || cli_only(o, allowed, argv[0]) < 0) {
+        usage_error(error_get());
         return -1;
     }
-    return optind;
+    return first;
 }
 
-/* Loads every snapshot; NULL (error set) when one cannot be read. */
-static snapshot_t **load_all(char *const *paths, size_t n)
+static int done(int rc)
 {
-    snapshot_t **snaps = calloc(n ? n : 1, sizeof *snaps);
-    if (!snaps)
-        return error_set("out of memory"), NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!(snaps[i] = reader_load(paths[i]))) {
-            for (size_t j = 0; j < i; j++)
-                reader_free(snaps[j]);
-            free(snaps);
-            return NULL;
-        }
-    }
-    return snaps;
-}
-
-/* growth over paths[]; its snapshots are its own (the report keeps only each process's latest) */
-static growth_t *build_growth(char *const *paths, size_t n, const attribute_opts_t *aopts)
-{
-    snapshot_t **snaps = load_all(paths, n);
-    growth_t *g = snaps ? calloc(1, sizeof *g) : NULL;
-    if (!g) {
-        if (snaps) {
-            for (size_t i = 0; i < n; i++)
-                reader_free(snaps[i]);
-            free(snaps);
-            error_set("out of memory");
-        }
-        return NULL;
-    }
-    if (growth_build(g, snaps, n, aopts) < 0) {
-        growth_free(g);
-        free(g);
-        return NULL;
-    }
-    return g;
+    return rc == -2 ? 0 : EXIT_BAD_INPUT;
 }
 
 static FILE *open_output(const char *out_path, FILE *fallback)
@@ -208,62 +152,85 @@ static int want_color(FILE *out)
     return isatty(fileno(out)) && !(no_color && *no_color);
 }
 
-/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. Several
- * snapshots of one process add how its sites grew. */
-static int write_report(const common_opts_t *o, char *const *paths, size_t n, const char *out_path,
-                        FILE *fallback)
+/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. */
+static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const *paths, size_t n,
+                        const char *out_path, FILE *fallback)
 {
-    snapshot_t **snaps = load_all(paths, n);
     report_t rep;
-    attribute_opts_t aopts = {o->app, o->napp};
-    if (!snaps)
-        return -1;
-    int series = growth_is_series(snaps, n);
-    if (report_build(&rep, snaps, n, &aopts) < 0) {
-        report_free(&rep);
-        return -1;
-    }
-    if (series && !(rep.growth = build_growth(paths, n, &aopts))) {
+    if (inputs_report(&rep, paths, n, mo) < 0) {
         report_free(&rep);
         return -1;
     }
     FILE *out = open_output(out_path, fallback);
-    if (!out) {
-        report_free(&rep);
-        return -1;
+    int rc = -1;
+    if (out) {
+        report_opts_t ropts = {want_color(out), o->sites, o->frames};
+        rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
+        rc = close_output(out, fallback, out_path, rc);
     }
-    report_opts_t ropts = {want_color(out), o->sites, o->frames};
-    int rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
-    rc = close_output(out, fallback, out_path, rc);
     report_free(&rep);
     return rc;
 }
 
-static int cmd_growth(int argc, char **argv)
+static int check_format(const cli_opts_t *o, int any_writer)
 {
-    common_opts_t o = {.format = "text", .sites = 20, .frames = 8};
-    int first = parse_common(argc, argv, &o);
-    if (first < 0)
-        return EXIT_BAD_INPUT;
-    if (argc - first < 2 || o.report_file || o.allocator) {
-        free(o.app);
-        return usage_error(argc - first < 2 ? "growth needs two or more snapshot files"
-                                            : "growth takes -o FILE, --format and --app");
+    if (any_writer ? report_writer_find(o->format) != NULL
+                   : strcmp(o->format, "text") == 0 || strcmp(o->format, "json") == 0)
+        return 0;
+    error_set("unknown format '%s' (expected %s)", o->format,
+              any_writer ? report_writer_names() : "text|json");
+    return -1;
+}
+
+/* The summary of a report: of paths[] read as snapshots, or of one JSON report. */
+static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs_opts_t *io)
+{
+    if (n == 1 && inputs_is_json(paths[0]))
+        return summary_load_json(s, paths[0], &io->suppress);
+    report_t rep;
+    int rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
+    report_free(&rep);
+    if (rc < 0)
+        summary_free(s);
+    return rc;
+}
+
+/* gate's decision on paths[]; 0, 1 or -1 (error set). */
+static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *paths, size_t n,
+                    FILE *out)
+{
+    summary_t now, base;
+    if (load_summary(&now, paths, n, io) < 0)
+        return -1;
+    char *baseline = (char *)o->baseline;
+    if (o->baseline && load_summary(&base, &baseline, 1, io) < 0) {
+        summary_free(&now);
+        return -1;
     }
-    attribute_opts_t aopts = {o.app, o.napp};
-    growth_t *g = build_growth(argv + first, (size_t)(argc - first), &aopts);
+    int rc = gate_check(o, &now, o->baseline ? &base : NULL, out);
+    summary_free(&now);
+    if (o->baseline)
+        summary_free(&base);
+    return rc;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    cli_opts_t o;
+    inputs_opts_t io;
+    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_TEXT);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
+    }
     int rc = -1;
-    FILE *out = g ? open_output(o.out, stdout) : NULL;
-    if (out) {
-        rc = strcmp(o.format, "json") == 0 ? growth_write_json(g, out)
-                                           : growth_write_text(g, out, want_color(out));
-        rc = close_output(out, stdout, o.out, rc);
-    }
-    if (g) {
-        growth_free(g);
-        free(g);
-    }
-    free(o.app);
+    if (first >= argc)
+        error_set("report needs at least one snapshot file");
+    else if (check_format(&o, 1) == 0 && inputs_opts_init(&io, &o) == 0)
+        rc = write_report(&o, &io.model, argv + first, (size_t)(argc - first), o.out, stdout);
+    if (first < argc)
+        inputs_opts_free(&io);
+    cli_free(&o);
     if (rc < 0) {
         error_print();
         return EXIT_BAD_INPUT;
@@ -271,19 +238,90 @@ static int cmd_growth(int argc, char **argv)
     return 0;
 }
 
-static int cmd_report(int argc, char **argv)
+static int cmd_growth(int argc, char **argv)
 {
-    common_opts_t o = {.format = "text", .sites = 20, .frames = 8};
-    int first = parse_common(argc, argv, &o);
-    if (first < 0)
-        return EXIT_BAD_INPUT;
-    if (first >= argc || o.report_file || o.allocator) {
-        free(o.app);
-        return usage_error(o.report_file || o.allocator ? "report takes -o FILE, --format and --app"
-                                         : "report needs at least one snapshot file");
+    cli_opts_t o;
+    inputs_opts_t io = {0};
+    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
     }
-    int rc = write_report(&o, argv + first, (size_t)(argc - first), o.out, stdout);
-    free(o.app);
+    int rc = -1;
+    growth_t *g = NULL;
+    if (argc - first < 2)
+        error_set("growth needs two or more snapshot files");
+    else if (check_format(&o, 0) == 0 && inputs_opts_init(&io, &o) == 0 &&
+             (g = inputs_growth(argv + first, (size_t)(argc - first), &io.model))) {
+        FILE *out = open_output(o.out, stdout);
+        if (out) {
+            rc = strcmp(o.format, "json") == 0 ? growth_write_json(g, out)
+                                               : growth_write_text(g, out, want_color(out));
+            rc = close_output(out, stdout, o.out, rc);
+        }
+        growth_free(g);
+        free(g);
+    }
+    inputs_opts_free(&io);
+    cli_free(&o);
+    if (rc < 0) {
+        error_print();
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+static int cmd_gate(int argc, char **argv)
+{
+    cli_opts_t o;
+    inputs_opts_t io = {0};
+    int first = parse(argc, argv, &o, CLI_APP | CLI_SUPPRESS | CLI_GATE);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
+    }
+    int rc = -1;
+    if (first >= argc)
+        error_set("gate needs snapshot files or a JSON report");
+    else if (inputs_opts_init(&io, &o) == 0)
+        rc = run_gate(&o, &io, argv + first, (size_t)(argc - first), stdout);
+    inputs_opts_free(&io);
+    cli_free(&o);
+    if (rc < 0) {
+        error_print();
+        return EXIT_BAD_INPUT;
+    }
+    return rc;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+    cli_opts_t o;
+    inputs_opts_t io = {0};
+    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
+    }
+    int rc = -1;
+    summary_t base, now;
+    if (argc - first != 2)
+        error_set("diff takes two reports: BASE NEW (each a snapshot or a JSON report)");
+    else if (check_format(&o, 0) == 0 && inputs_opts_init(&io, &o) == 0 &&
+             load_summary(&base, argv + first, 1, &io) == 0) {
+        if (load_summary(&now, argv + first + 1, 1, &io) == 0) {
+            FILE *out = open_output(o.out, stdout);
+            if (out) {
+                rc = strcmp(o.format, "json") == 0 ? diff_write_json(&base, &now, out)
+                                                   : diff_write_text(&base, &now, out);
+                rc = close_output(out, stdout, o.out, rc);
+            }
+            summary_free(&now);
+        }
+        summary_free(&base);
+    }
+    inputs_opts_free(&io);
+    cli_free(&o);
     if (rc < 0) {
         error_print();
         return EXIT_BAD_INPUT;
@@ -293,7 +331,7 @@ static int cmd_report(int argc, char **argv)
 
 /* --allocator jemalloc: the snapshot must say jemalloc was the allocator; the dynamic linker
  * only warns when it cannot preload a library, and a report on glibc would mislead. */
-static int check_allocator(const common_opts_t *o, const run_result_t *res)
+static int check_allocator(const cli_opts_t *o, const run_result_t *res)
 {
     if (!o->allocator || strcmp(o->allocator, "jemalloc") != 0)
         return 0;
@@ -310,36 +348,50 @@ static int check_allocator(const common_opts_t *o, const run_result_t *res)
 
 static int cmd_run(int argc, char **argv)
 {
-    common_opts_t o = {.format = "text", .sites = 20, .frames = 8};
-    int first = parse_common(argc, argv, &o);
-    if (first < 0)
-        return EXIT_BAD_INPUT;
-    if (first >= argc) {
-        free(o.app);
-        return usage_error("run needs a command after --");
+    cli_opts_t o;
+    inputs_opts_t io = {0};
+    int first = parse(argc, argv, &o, ~0u);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
+    }
+    if (first >= argc || check_format(&o, 1) < 0 || inputs_opts_init(&io, &o) < 0) {
+        if (first >= argc)
+            error_set("run needs a command after --");
+        inputs_opts_free(&io);
+        cli_free(&o);
+        return usage_error(error_get());
     }
     run_opts_t ropts = {o.out, o.allocator};
     run_result_t res;
+    int rc = EXIT_BAD_INPUT;
     if (run_program(&ropts, argv + first, &res) < 0) {
-        free(o.app);
         error_print();
-        return EXIT_BAD_INPUT;
+        goto out;
     }
-    int rc = res.exit_status;
+    rc = res.exit_status;
     if (res.nsnapshots == 0) {
         fprintf(stderr, "imgleak: %s wrote no snapshot (it may have ended by a signal or _exit, "
                         "or be set-uid)\n", argv[first]);
-        if (rc == 0)
-            rc = EXIT_BAD_INPUT;
+        rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||
-               write_report(&o, res.snapshots, res.nsnapshots, o.report_file, stderr) < 0) {
+               write_report(&o, &io.model, res.snapshots, res.nsnapshots, o.report_file,
+                            stderr) < 0) {
         error_print();
         rc = EXIT_BAD_INPUT;
+    } else if (o.gate || (o.seen & CLI_GATE)) {
+        int gate = run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr);
+        if (gate < 0)
+            error_print();
+        if (gate != 0)
+            rc = gate < 0 ? EXIT_BAD_INPUT : 1;
     }
     if (!res.temporary)
         fprintf(stderr, "imgleak: snapshots kept in %s\n", res.dir);
     run_result_release(&res);
-    free(o.app);
+out:
+    inputs_opts_free(&io);
+    cli_free(&o);
     return rc;
 }
 
@@ -364,6 +416,10 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "growth") == 0)
         return cmd_growth(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gate") == 0)
+        return cmd_gate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "diff") == 0)
+        return cmd_diff(argc - 1, argv + 1);
     fprintf(stderr, "imgleak: unknown command '%s'\n%s", argv[1], usage_text);
     return EXIT_BAD_INPUT;
 }

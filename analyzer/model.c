@@ -140,52 +140,81 @@ frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *d
 
 static const frame_t no_stack = {.function = "(no stack recorded)"};
 
-static int charge_stack(site_set_t *set, symbolizer_t *sym, const snap_stack_t *st,
-                        const stack_total_t *t, const attribute_opts_t *opts)
+static report_stack_t *add_stack(report_t *rep, size_t *capacity)
+{
+    if (rep->nstacks == *capacity) {
+        size_t cap = *capacity ? *capacity * 2 : 64;
+        report_stack_t *grown = realloc(rep->stacks, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        rep->stacks = grown;
+        *capacity = cap;
+    }
+    report_stack_t *rs = &rep->stacks[rep->nstacks++];
+    memset(rs, 0, sizeof *rs);
+    return rs;
+}
+
+/* One snapshot stack: a report stack per kind, charged to its site unless a rule suppresses it. */
+static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
+                        const snap_stack_t *st, const stack_total_t *t, const model_opts_t *opts)
 {
     size_t depth = 0;
     frame_t *frames = NULL;
-    if (st) {
-        frames = model_expand_stack(sym, st, &depth);
-        if (!frames)
+    if (st && !(frames = model_expand_stack(sym, st, &depth)))
+        return -1;
+    if (!depth) { /* no stack recorded: one frame that says so */
+        free(frames);
+        if (!(frames = malloc(sizeof *frames)))
             return -1;
+        frames[0] = no_stack;
+        depth = 1;
     }
-    size_t at = depth ? attribute_site(frames, depth, opts) : 0;
-    const frame_t *site = depth ? &frames[at] : &no_stack;
-    int in_app = depth && attribute_is_app(site, opts);
-    int kept = 0;
+    size_t at = st ? attribute_site(frames, depth, &opts->attribute) : 0;
+    int in_app = st && attribute_is_app(&frames[at], &opts->attribute);
+    long rule = suppress_match(opts->suppress, frames, depth);
+    int owned = 0; /* frames belong to a report stack */
     for (unsigned kind = 0; kind < 2; kind++) {
         if (!t->blocks[kind])
             continue;
-        leak_site_t *s = set_find_or_add(set, site, kind, in_app);
-        if (!s) {
-            free(frames);
+        frame_t *mine = frames;
+        if (owned && !(mine = malloc(depth * sizeof *mine)))
+            return -1;
+        if (owned)
+            memcpy(mine, frames, depth * sizeof *mine);
+        report_stack_t *rs = add_stack(rep, stacks_cap);
+        if (!rs) {
+            free(mine); /* the frames, or this kind's copy of them */
             return -1;
         }
-        s->bytes += (uint64_t)llround(t->bytes[kind]);
-        s->blocks += (uint64_t)llround(t->blocks[kind]);
+        owned = 1;
+        uint64_t bytes = (uint64_t)llround(t->bytes[kind]), blocks = (uint64_t)llround(t->blocks[kind]);
+        *rs = (report_stack_t){mine, depth, at, kind, in_app, bytes, blocks, rule};
+        if (rule >= 0) {
+            rep->suppressed[rule].bytes += bytes;
+            rep->suppressed[rule].blocks += blocks;
+            rep->totals.suppressed_bytes += bytes;
+            rep->totals.suppressed_blocks += blocks;
+            continue;
+        }
+        leak_site_t *s = set_find_or_add(set, &mine[at], kind, in_app);
+        if (!s)
+            return -1;
+        s->bytes += bytes;
+        s->blocks += blocks;
         if (t->oldest_birth_s[kind] < s->oldest_birth_s)
             s->oldest_birth_s = t->oldest_birth_s[kind];
         s->nstacks++;
         /* keep the stack that holds the most bytes as the site's example */
-        if (!s->stack || (uint64_t)t->bytes[kind] > s->stack_bytes_hint) {
-            frame_t *mine = frames;
-            if (kept) { /* both kinds from one stack: each site owns its copy */
-                mine = malloc((depth ? depth : 1) * sizeof *mine);
-                if (!mine)
-                    return -1;
-                memcpy(mine, frames, depth * sizeof *mine);
-            }
-            free(s->stack);
+        if (!s->stack || bytes > s->stack_bytes_hint) {
             s->stack = mine;
             s->depth = depth;
             s->site_index = at;
             s->truncated = st && (st->flags & IMGLEAK_STACK_TRUNCATED);
-            s->stack_bytes_hint = (uint64_t)t->bytes[kind];
-            kept = 1;
+            s->stack_bytes_hint = bytes;
         }
     }
-    if (!kept)
+    if (!owned)
         free(frames);
     return 0;
 }
@@ -224,8 +253,8 @@ static void reconcile_rss(report_process_t *p)
     p->retention = p->allocator_free >= (8u << 20) && p->allocator_free * 4 >= r->rss_bytes;
 }
 
-static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, symbolizer_t *sym,
-                        const attribute_opts_t *opts)
+static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
+                        const snapshot_t *snap, symbolizer_t *sym, const model_opts_t *opts)
 {
     /* index nstacks is "no stack" */
     stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
@@ -257,7 +286,7 @@ static int add_snapshot(report_t *rep, site_set_t *set, const snapshot_t *snap, 
         if (!totals[k].blocks[0] && !totals[k].blocks[1])
             continue;
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
-        if (charge_stack(set, sym, st, &totals[k], opts) < 0) {
+        if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts) < 0) {
             free(totals);
             return error_set("out of memory"), -1;
         }
@@ -284,13 +313,20 @@ static int superseded(snapshot_t *const *snaps, size_t n, size_t i)
     return 0;
 }
 
-int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_opts_t *opts)
+int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t *opts)
 {
     site_set_t set;
+    size_t stacks_cap = 0;
     memset(rep, 0, sizeof *rep);
     memset(&set, 0, sizeof set);
     rep->snaps = snaps;
     rep->nsnaps = n;
+    rep->nsuppressed = opts->suppress ? opts->suppress->nrules : 0;
+    rep->suppressed = calloc(rep->nsuppressed ? rep->nsuppressed : 1, sizeof *rep->suppressed);
+    if (!rep->suppressed)
+        return error_set("out of memory"), -1;
+    for (size_t i = 0; i < rep->nsuppressed; i++)
+        rep->suppressed[i].rule = &opts->suppress->rules[i];
     rep->syms = calloc(n ? n : 1, sizeof *rep->syms);
     rep->processes = calloc(n ? n : 1, sizeof *rep->processes);
     if (!rep->syms || !rep->processes)
@@ -303,7 +339,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
             return error_set("out of memory"), -1;
         memset(&rep->processes[rep->nprocesses], 0, sizeof rep->processes[0]);
         rep->processes[rep->nprocesses++].snap = snaps[i];
-        if (add_snapshot(rep, &set, snaps[i], rep->syms[i], opts) < 0 ||
+        if (add_snapshot(rep, &stacks_cap, &set, snaps[i], rep->syms[i], opts) < 0 ||
             model_add_handles(rep, snaps[i], rep->syms[i], opts) < 0) {
             rep->sites = set.sites;
             rep->nsites = set.count;
@@ -329,8 +365,10 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_op
 
 void report_free(report_t *rep)
 {
-    for (size_t i = 0; i < rep->nsites; i++)
-        free(rep->sites[i].stack);
+    for (size_t i = 0; i < rep->nstacks; i++)
+        free(rep->stacks[i].frames);
+    free(rep->stacks);
+    free(rep->suppressed);
     free(rep->sites);
     model_free_handles(rep);
     if (rep->growth) {

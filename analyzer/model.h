@@ -6,10 +6,34 @@
 
 #include "attribute.h"
 #include "reader.h"
+#include "suppress.h"
 #include "symbolize.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+typedef struct {
+    attribute_opts_t attribute;
+    const suppressions_t *suppress; /* NULL: none */
+} model_opts_t;
+
+/* One distinct stack of live memory of one kind, as the flame graph, pprof and collapsed
+ * writers need it: every byte of every site is in exactly one of these. */
+typedef struct {
+    frame_t *frames; /* innermost first, inlined frames expanded (owned) */
+    size_t depth;
+    size_t site_index; /* the call site's position in frames[] */
+    unsigned kind;
+    int in_app;
+    uint64_t bytes, blocks;
+    long suppressed_by; /* index of the rule that hid it, or -1: reported */
+} report_stack_t;
+
+/* What one suppression rule hid in this report. */
+typedef struct {
+    const suppress_rule_t *rule;
+    uint64_t bytes, blocks, handles;
+} report_suppressed_t;
 
 typedef struct {
     frame_t site;    /* the call site the memory is charged to */
@@ -17,7 +41,8 @@ typedef struct {
     int in_app;      /* the site is the application's; 0: no frame of the stack is */
     uint64_t bytes;
     uint64_t blocks;
-    frame_t *stack;  /* the full stack (inlined frames expanded) that holds the most bytes */
+    const frame_t *stack; /* the full stack (inlined frames expanded) that holds the most bytes
+                             (frames of a report_stack_t) */
     size_t depth;
     size_t site_index; /* where the site is in stack[] */
     int truncated;     /* the stack was cut at the depth limit */
@@ -63,6 +88,7 @@ typedef struct {
     uint64_t mmap_bytes, mmap_blocks;
     uint64_t dropped_table_full, truncated_stacks, dropped_stacks, oversized_blocks;
     uint64_t leaked_handles, misused_handles;
+    uint64_t suppressed_bytes, suppressed_blocks, suppressed_handles;
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
@@ -76,6 +102,10 @@ typedef struct {
     size_t nmisuse;
     report_process_t *processes;
     size_t nprocesses;
+    report_stack_t *stacks; /* suppressed ones too, marked */
+    size_t nstacks;
+    report_suppressed_t *suppressed; /* one per rule, in the rules' order */
+    size_t nsuppressed;
     struct growth *growth; /* several snapshots of a process: how its sites grew (growth.h) */
     /* owned */
     snapshot_t **snaps;
@@ -84,7 +114,7 @@ typedef struct {
 } report_t;
 
 /* Takes ownership of snaps[0..n). 0, or -1 with error_get(). */
-int report_build(report_t *rep, snapshot_t **snaps, size_t n, const attribute_opts_t *opts);
+int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t *opts);
 void report_free(report_t *rep);
 
 /* Shared by the model's parts: a stack's frames with inlined ones expanded (malloc'd), and the
@@ -93,7 +123,7 @@ frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *d
 int model_frames_equal(const frame_t *a, const frame_t *b);
 /* handles.c: adds one snapshot's handles to the report */
 int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
-                      const attribute_opts_t *opts);
+                      const model_opts_t *opts);
 void model_sort_handles(report_t *rep);
 void model_free_handles(report_t *rep);
 

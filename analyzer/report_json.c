@@ -120,14 +120,16 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
                  "\"heap_bytes\":%llu,\"heap_blocks\":%llu,\"mmap_bytes\":%llu,\"mmap_blocks\":%llu,"
                  "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
                  "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s,"
-                 "\"leaked_handles\":%llu,\"misused_handles\":%llu},\n\"snapshots\":[",
+                 "\"leaked_handles\":%llu,\"misused_handles\":%llu,\"suppressed_bytes\":%llu,"
+                 "\"suppressed_blocks\":%llu,\"suppressed_handles\":%llu},\n\"snapshots\":[",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
             (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
             (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
             (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
             t->estimated ? "true" : "false", (unsigned long long)t->leaked_handles,
-            (unsigned long long)t->misused_handles);
+            (unsigned long long)t->misused_handles, (unsigned long long)t->suppressed_bytes,
+            (unsigned long long)t->suppressed_blocks, (unsigned long long)t->suppressed_handles);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
         put_snapshot(out, &rep->processes[i]);
@@ -152,6 +154,21 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fputs("\n],\n\"misuse\":[", out);
     for (size_t i = 0; i < rep->nmisuse; i++)
         put_handle_group(out, &rep->misuse[i], i, 1);
+    fputs("\n],\n\"suppressed\":[", out);
+    size_t shown = 0;
+    for (size_t i = 0; i < rep->nsuppressed; i++) {
+        const report_suppressed_t *r = &rep->suppressed[i];
+        if (!r->blocks && !r->handles)
+            continue;
+        fputs(shown++ ? ",\n" : "\n", out);
+        fputs("{\"pattern\":", out);
+        put_string(out, r->rule->pattern);
+        fputs(",\"from\":", out);
+        put_string(out, r->rule->origin);
+        fprintf(out, ",\"line\":%u,\"bytes\":%llu,\"blocks\":%llu,\"handles\":%llu}",
+                r->rule->line, (unsigned long long)r->bytes, (unsigned long long)r->blocks,
+                (unsigned long long)r->handles);
+    }
     fputs("\n]", out);
     if (rep->growth) {
         fputs(",\n\"growth\":", out);

@@ -140,6 +140,17 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                 rep->nsites == 1 ? "" : "s");
     if (t->estimated)
         fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
+    if (t->suppressed_blocks || t->suppressed_handles) {
+        char hidden[32];
+        size_t rules = 0;
+        for (size_t i = 0; i < rep->nsuppressed; i++)
+            rules += rep->suppressed[i].blocks || rep->suppressed[i].handles;
+        report_format_bytes(t->suppressed_bytes, hidden, sizeof hidden);
+        fprintf(out, "  suppressed: %s in %llu blocks, %llu handles, by %zu rule%s "
+                     "(--format json lists them)\n",
+                hidden, (unsigned long long)t->suppressed_blocks,
+                (unsigned long long)t->suppressed_handles, rules, rules == 1 ? "" : "s");
+    }
     if (t->mmap_blocks) {
         char heap[32], maps[32];
         report_format_bytes(t->heap_bytes, heap, sizeof heap);

@@ -1,0 +1,9 @@
+/* Files built into imgleak: the default suppressions and the HTML report's page. */
+    .section .rodata
+    .global imgleak_default_suppressions
+    .type imgleak_default_suppressions, @object
+imgleak_default_suppressions:
+    .incbin "suppressions/default.supp"
+    .byte 0
+    .size imgleak_default_suppressions, . - imgleak_default_suppressions
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,42 @@
+/* The command line every imgleak command shares: one parser for all options; each command then
+ * refuses the ones it does not take. */
+#ifndef IMGLEAK_CLI_H
+#define IMGLEAK_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *format;      /* --format */
+    const char *out;         /* -o: run's directory, or the output file */
+    const char *report_file; /* --report (run) */
+    const char *allocator;   /* --allocator (run) */
+    const char **app;        /* --app, repeatable */
+    size_t napp;
+    const char **suppressions; /* --suppressions FILE, repeatable */
+    size_t nsuppressions;
+    int no_default_suppressions;
+    size_t sites, frames; /* --sites, --frames (text) */
+    /* gate */
+    int gate;             /* run --gate */
+    uint64_t max_bytes;   /* --max-leaked-bytes (default 0) */
+    uint64_t max_handles; /* --max-leaked-handles (default 0) */
+    const char *baseline; /* --baseline REPORT.json */
+    const char *junit;    /* --junit FILE */
+    unsigned seen;        /* CLI_* bits of the options given */
+} cli_opts_t;
+
+enum {
+    CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
+    CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
+};
+
+/* Fills o (defaults first) from argv[1..]. Options may follow operands, unless stop_at_operand
+ * (run: what follows is the program's); "--" ends them. Returns the index of the first operand
+ * (they are moved to the end of argv), or -1 with error_get(). --help returns -2. */
+int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand);
+/* -1 with error_get() naming the first option given that `allowed` (CLI_* bits) does not take. */
+int cli_only(const cli_opts_t *o, unsigned allowed, const char *command);
+void cli_free(cli_opts_t *o);
+
+#endif

@@ -1,0 +1,258 @@
+/* Report summaries for gate and diff (see summary.h). */
+#include "summary.h"
+
+#include "error.h"
+#include "report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *base_name(const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    return slash ? slash + 1 : path;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char *make_key(const char *function, const char *file, const char *what,
+                      const char *creator)
+{
+    const char *f = function ? function : "??", *b = file ? base_name(file) : "";
+    size_t len = strlen(f) + strlen(b) + strlen(what) + (creator ? strlen(creator) : 0) + 4;
+    char *key = malloc(len);
+    if (key)
+        snprintf(key, len, "%s|%s|%s|%s", f, b, what, creator ? creator : "");
+    return key;
+}
+
+const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].key, key) == 0)
+            return &list[i];
+    return NULL;
+}
+
+static void entry_free(summary_entry_t *e)
+{
+    free(e->function);
+    free(e->file);
+    free(e->what);
+    free(e->creator);
+    free(e->key);
+}
+
+/* Adds an entry, or merges it into the one with the same key (the line of the larger kept). */
+static int add(summary_entry_t **list, size_t *n, const frame_t *site, const char *what,
+               const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count)
+{
+    char *key = make_key(site->function, site->file, what, creator);
+    if (!key)
+        return error_set("out of memory"), -1;
+    for (size_t i = 0; i < *n; i++) {
+        summary_entry_t *e = &(*list)[i];
+        if (strcmp(e->key, key) != 0)
+            continue;
+        if (bytes > e->bytes)
+            e->line = site->line;
+        e->bytes += bytes;
+        e->blocks += blocks;
+        e->count += count;
+        free(key);
+        return 0;
+    }
+    summary_entry_t *grown = realloc(*list, (*n + 1) * sizeof *grown);
+    if (!grown) {
+        free(key);
+        return error_set("out of memory"), -1;
+    }
+    *list = grown;
+    summary_entry_t *e = &grown[(*n)++];
+    *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
+                           strdup(what), dup_or_null(creator), in_app, bytes, blocks, count, key};
+    if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
+        (creator && !e->creator))
+        return error_set("out of memory"), -1;
+    return 0;
+}
+
+static int by_size(const void *a, const void *b)
+{
+    const summary_entry_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static void finish(summary_t *s)
+{
+    if (s->nleaks)
+        qsort(s->leaks, s->nleaks, sizeof *s->leaks, by_size);
+    if (s->nhandles)
+        qsort(s->handles, s->nhandles, sizeof *s->handles, by_size);
+}
+
+static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, uint64_t handles)
+{
+    if (in_app) {
+        s->leaked_bytes += bytes;
+        s->leaked_blocks += blocks;
+        s->leaked_handles += handles;
+    } else {
+        s->other_bytes += bytes;
+        s->other_handles += handles;
+    }
+}
+
+int summary_from_report(summary_t *s, const report_t *rep)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < rep->nsites; i++) {
+        const leak_site_t *l = &rep->sites[i];
+        if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
+                l->bytes, l->blocks, 0) < 0)
+            return -1;
+        count_in(s, l->in_app, l->bytes, l->blocks, 0);
+    }
+    for (size_t i = 0; i < rep->nhandles; i++) {
+        const handle_group_t *g = &rep->handles[i];
+        if (add(&s->handles, &s->nhandles, &g->site, g->type, g->function, g->in_app,
+                g->retained_bytes, g->retained_blocks, g->count) < 0)
+            return -1;
+        count_in(s, g->in_app, 0, 0, g->count);
+    }
+    s->suppressed_bytes = rep->totals.suppressed_bytes;
+    s->suppressed_handles = rep->totals.suppressed_handles;
+    finish(s);
+    return 0;
+}
+
+/* ---- reading a JSON report ---- */
+
+static const char *str_of(json_t *obj, const char *name)
+{
+    return json_string_value(json_object_get(obj, name));
+}
+
+static int u64_of(json_t *obj, const char *name, uint64_t *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* The frame object at obj[name] as a frame_t whose strings point into the JSON. */
+static int frame_of(json_t *obj, frame_t *f)
+{
+    if (!json_is_object(obj))
+        return -1;
+    memset(f, 0, sizeof *f);
+    f->function = str_of(obj, "function");
+    f->file = str_of(obj, "file");
+    f->module = str_of(obj, "module");
+    json_t *line = json_object_get(obj, "line");
+    f->line = json_is_integer(line) ? (unsigned)json_integer_value(line) : 0;
+    return 0;
+}
+
+/* Whether suppress hides the entry: any frame of its stack matches. */
+static int suppressed(json_t *entry, const suppressions_t *suppress)
+{
+    json_t *stack = json_object_get(entry, "stack");
+    if (!suppress || !json_is_array(stack))
+        return 0;
+    size_t n = json_array_size(stack);
+    frame_t *frames = calloc(n ? n : 1, sizeof *frames);
+    if (!frames)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        frame_of(json_array_get(stack, i), &frames[i]);
+    int hit = suppress_match(suppress, frames, n) >= 0;
+    free(frames);
+    return hit;
+}
+
+static int read_entries(summary_t *s, json_t *array, int handles, const suppressions_t *suppress,
+                        const char *path)
+{
+    if (!json_is_array(array))
+        return error_set("%s: not an imgleak report: no %s array", path,
+                         handles ? "handles" : "leaks"), -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(array, i, e) {
+        frame_t site;
+        uint64_t bytes, blocks, count = 0;
+        const char *what = str_of(e, handles ? "type" : "kind");
+        const char *creator = handles ? str_of(e, "function") : NULL;
+        json_t *in_app = json_object_get(e, "in_app");
+        int bad = frame_of(json_object_get(e, "site"), &site) < 0 || !what ||
+                  !json_is_boolean(in_app) || (handles && !creator);
+        if (handles)
+            bad = bad || u64_of(e, "count", &count) < 0 || u64_of(e, "retained_bytes", &bytes) < 0 ||
+                  u64_of(e, "retained_blocks", &blocks) < 0;
+        else
+            bad = bad || u64_of(e, "bytes", &bytes) < 0 || u64_of(e, "blocks", &blocks) < 0;
+        if (bad)
+            return error_set("%s: %s[%zu] is not a report entry", path,
+                             handles ? "handles" : "leaks", i), -1;
+        if (suppressed(e, suppress)) {
+            *(handles ? &s->suppressed_handles : &s->suppressed_bytes) += handles ? count : bytes;
+            continue;
+        }
+        if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
+                what, creator, json_is_true(in_app), bytes, blocks, count) < 0)
+            return -1;
+        count_in(s, json_is_true(in_app), handles ? 0 : bytes, handles ? 0 : blocks, count);
+    }
+    return 0;
+}
+
+int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress)
+{
+    memset(s, 0, sizeof *s);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root)
+        return error_set("%s:%d: not valid JSON: %s", path, err.line, err.text), -1;
+    int rc = -1;
+    if (!json_is_object(root) || !json_is_integer(json_object_get(root, "imgleak_report")))
+        error_set("%s: not an imgleak JSON report (no imgleak_report field)", path);
+    else if (json_integer_value(json_object_get(root, "imgleak_report")) != 1)
+        error_set("%s: imgleak report version %lld, this imgleak reads 1", path,
+                  (long long)json_integer_value(json_object_get(root, "imgleak_report")));
+    else if (read_entries(s, json_object_get(root, "leaks"), 0, suppress, path) == 0 &&
+             read_entries(s, json_object_get(root, "handles"), 1, suppress, path) == 0)
+        rc = 0;
+    json_t *totals = json_object_get(root, "totals");
+    uint64_t v;
+    if (rc == 0 && u64_of(totals, "suppressed_bytes", &v) == 0)
+        s->suppressed_bytes += v;
+    if (rc == 0 && u64_of(totals, "suppressed_handles", &v) == 0)
+        s->suppressed_handles += v;
+    json_decref(root);
+    if (rc == 0)
+        finish(s);
+    return rc;
+}
+
+void summary_free(summary_t *s)
+{
+    for (size_t i = 0; i < s->nleaks; i++)
+        entry_free(&s->leaks[i]);
+    for (size_t i = 0; i < s->nhandles; i++)
+        entry_free(&s->handles[i]);
+    free(s->leaks);
+    free(s->handles);
+    memset(s, 0, sizeof *s);
+}

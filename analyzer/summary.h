@@ -1,0 +1,38 @@
+/* A report reduced to what the gate and diff compare: the program's leak sites and leaked handle
+ * groups, each with a key that survives a rebuild: function, source file name (not its
+ * directory, which differs between checkouts) and kind, but not the line, which moves whenever
+ * code above it changes. Made from a report model, or read back from a JSON report. */
+#ifndef IMGLEAK_SUMMARY_H
+#define IMGLEAK_SUMMARY_H
+
+#include "model.h"
+
+#include <stdint.h>
+
+typedef struct {
+    char *function, *file; /* NULL when unknown */
+    unsigned line;
+    char *what;            /* "heap", "mmap", or a handle type ("MagickWand") */
+    char *creator;         /* handles: the create function; NULL for memory */
+    int in_app;
+    uint64_t bytes, blocks; /* handles: retained bytes and blocks */
+    uint64_t count;         /* handles: how many never destroyed; memory: 0 */
+    char *key;             /* what matches across reports */
+} summary_entry_t;
+
+typedef struct {
+    summary_entry_t *leaks, *handles; /* merged by key, most first */
+    size_t nleaks, nhandles;
+    uint64_t leaked_bytes, leaked_blocks, leaked_handles; /* the program's (in_app) */
+    uint64_t other_bytes, other_handles;                  /* at sites outside the program */
+    uint64_t suppressed_bytes, suppressed_handles;
+} summary_t;
+
+int summary_from_report(summary_t *s, const report_t *rep);
+/* Reads a report written by imgleak --format json; suppress (may be NULL) is applied to each
+ * entry's stack. 0, or -1 with error_get(). */
+int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress);
+const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key);
+void summary_free(summary_t *s);
+
+#endif
