@@ -22,7 +22,7 @@ ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) 
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit integration workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check unit integration workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/imgleak
 
 # ---- the shim ----
@@ -135,7 +135,9 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(B)/workloads/wl_service
 workload-check: all workloads
 	@B=$(B) bash tests/integration/workloads.sh
 
-check: all unit sanitize tsan integration workload-check
+check: deps-test
+	@$(MAKE) --no-print-directory check-run
+check-run: all unit sanitize tsan integration workload-check report-check
 	@echo "make check: all passed"
 
 demo:
@@ -145,6 +147,8 @@ demo:
 
 deps:
 	@bash scripts/deps.sh --install
+deps-test:
+	@bash scripts/deps.sh --install --tests
 
 $(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench:
 	mkdir -p $@

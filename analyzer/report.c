@@ -8,6 +8,8 @@
 static const report_writer_t writers[] = {
     {"text", report_write_text},
     {"json", report_write_json},
+    {"pprof", report_write_pprof},
+    {"collapsed", report_write_collapsed},
 };
 
 const report_writer_t *report_writer_find(const char *name)
@@ -20,7 +22,7 @@ const report_writer_t *report_writer_find(const char *name)
 
 const char *report_writer_names(void)
 {
-    return "text|json";
+    return "text|json|pprof|collapsed";
 }
 
 void report_format_bytes(uint64_t bytes, char *out, size_t size)

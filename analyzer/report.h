@@ -24,6 +24,8 @@ const char *report_writer_names(void);
 
 int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts);
 int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts);
+int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts);
+int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *opts);
 
 /* Shared by writers: "12.3 KiB" */
 void report_format_bytes(uint64_t bytes, char *out, size_t size);

@@ -1,0 +1,42 @@
+/* Collapsed stacks, the input of flamegraph.pl, inferno and speedscope: one line per distinct
+ * stack of live memory, frames from the outermost to the innermost joined by ';', then a space and
+ * the bytes. Inlined frames are frames of their own. The lines add up to the report's leaked
+ * bytes. */
+#include "report.h"
+
+#include <string.h>
+
+/* A frame's name: function, or module+offset; ';' and line breaks would break the format. */
+static void put_frame(FILE *out, const frame_t *f)
+{
+    char name[512];
+    if (f->function)
+        snprintf(name, sizeof name, "%s", f->function);
+    else if (f->module) {
+        const char *slash = strrchr(f->module, '/');
+        snprintf(name, sizeof name, "%s+0x%llx", slash ? slash + 1 : f->module,
+                 (unsigned long long)f->offset);
+    } else
+        snprintf(name, sizeof name, "0x%llx", (unsigned long long)f->address);
+    for (char *c = name; *c; c++)
+        if (*c == ';' || *c == '\n' || *c == '\r')
+            *c = ':';
+    fputs(name, out);
+}
+
+int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *opts)
+{
+    (void)opts;
+    for (size_t i = 0; i < rep->nstacks; i++) {
+        const report_stack_t *rs = &rep->stacks[i];
+        if (rs->suppressed_by >= 0 || !rs->bytes)
+            continue;
+        for (size_t k = rs->depth; k-- > 0;) {
+            put_frame(out, &rs->frames[k]);
+            if (k)
+                fputc(';', out);
+        }
+        fprintf(out, " %llu\n", (unsigned long long)rs->bytes);
+    }
+    return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,307 @@
+/* The pprof writer: gzipped profile.proto (github.com/google/pprof, proto/profile.proto), read by
+ * go tool pprof and by continuous-profiling servers. One sample per distinct stack of live
+ * memory, with values leaked_objects (count) and leaked_space (bytes); locations carry their
+ * inlined frames as several lines, innermost first, and are already symbolized, so pprof needs
+ * none of the binaries. Encoded with pbuf.c, compressed with zlib. */
+#include "pbuf.h"
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* profile.proto field numbers */
+enum { P_SAMPLE_TYPE = 1, P_SAMPLE, P_MAPPING, P_LOCATION, P_FUNCTION, P_STRING_TABLE,
+       P_TIME_NANOS = 9, P_PERIOD_TYPE = 11, P_PERIOD, P_COMMENT, P_DEFAULT_SAMPLE_TYPE };
+
+typedef struct {
+    const char **keys;
+    size_t *ids;
+    size_t cap, count;
+} intern_t; /* string -> id, open addressing */
+
+typedef struct {
+    pbuf_t out;
+    intern_t strings, functions, locations, mappings;
+    const report_t *rep;
+} pprof_t;
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h;
+}
+
+/* The id of key, and whether it is new (*fresh). 0 on out of memory. The key is copied. */
+static size_t intern(intern_t *t, const char *key, int *fresh)
+{
+    if ((t->count + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        const char **keys = calloc(cap, sizeof *keys);
+        size_t *ids = calloc(cap, sizeof *ids);
+        if (!keys || !ids) {
+            free(keys);
+            free(ids);
+            return 0;
+        }
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->keys[i])
+                continue;
+            size_t j = hash(t->keys[i]) & (cap - 1);
+            while (keys[j])
+                j = (j + 1) & (cap - 1);
+            keys[j] = t->keys[i];
+            ids[j] = t->ids[i];
+        }
+        free(t->keys);
+        free(t->ids);
+        t->keys = keys;
+        t->ids = ids;
+        t->cap = cap;
+    }
+    size_t j = hash(key) & (t->cap - 1);
+    for (; t->keys[j]; j = (j + 1) & (t->cap - 1))
+        if (strcmp(t->keys[j], key) == 0) {
+            *fresh = 0;
+            return t->ids[j];
+        }
+    if (!(t->keys[j] = strdup(key)))
+        return 0;
+    t->ids[j] = ++t->count;
+    *fresh = 1;
+    return t->ids[j];
+}
+
+static void intern_free(intern_t *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        free((char *)t->keys[i]);
+    free(t->keys);
+    free(t->ids);
+}
+
+/* Index into the string table; 0 is "" (written first). */
+static uint64_t str(pprof_t *p, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    int fresh;
+    size_t id = intern(&p->strings, s, &fresh);
+    if (!id)
+        p->out.failed = 1;
+    else if (fresh)
+        pbuf_string(&p->out, P_STRING_TABLE, s);
+    return id; /* ids start at 1, as "" holds index 0 */
+}
+
+static uint64_t value_type(pprof_t *p, unsigned field, const char *type, const char *unit)
+{
+    pbuf_t m = {0};
+    uint64_t t = str(p, type), u = str(p, unit);
+    pbuf_uint(&m, 1, t);
+    pbuf_uint(&m, 2, u);
+    pbuf_bytes(&p->out, field, m.data ? (const void *)m.data : "", m.len);
+    pbuf_free(&m);
+    return t;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static uint64_t mapping(pprof_t *p, const char *module)
+{
+    if (!module)
+        return 0;
+    int fresh;
+    uint64_t id = intern(&p->mappings, module, &fresh);
+    if (!id || !fresh)
+        return id;
+    const snap_module_t *m = NULL;
+    for (size_t i = 0; !m && i < p->rep->nsnaps; i++)
+        for (size_t k = 0; k < p->rep->snaps[i]->nmodules; k++)
+            if (strcmp(p->rep->snaps[i]->modules[k].path, module) == 0) {
+                m = &p->rep->snaps[i]->modules[k];
+                break;
+            }
+    char build_id[2 * IMGLEAK_BUILD_ID_MAX + 1] = "";
+    for (unsigned i = 0; m && i < m->build_id_len; i++)
+        snprintf(build_id + 2 * i, 3, "%02x", m->build_id[i]);
+    uint64_t file = str(p, module), bid = str(p, build_id);
+    pbuf_t msg = {0};
+    pbuf_uint(&msg, 1, id);
+    if (m) {
+        pbuf_uint(&msg, 2, m->start);
+        pbuf_uint(&msg, 3, m->end);
+        pbuf_uint(&msg, 4, m->file_offset);
+    }
+    pbuf_uint(&msg, 5, file);
+    pbuf_uint(&msg, 6, bid);
+    pbuf_uint(&msg, 7, 1); /* has_functions */
+    pbuf_uint(&msg, 8, 1); /* has_filenames */
+    pbuf_uint(&msg, 9, 1); /* has_line_numbers */
+    pbuf_uint(&msg, 10, 1); /* has_inline_frames */
+    pbuf_bytes(&p->out, P_MAPPING, msg.data, msg.len);
+    pbuf_free(&msg);
+    return id;
+}
+
+/* A function's name: its symbol, or module+offset when unknown. */
+static void frame_name(const frame_t *f, char *out, size_t size)
+{
+    if (f->function)
+        snprintf(out, size, "%s", f->function);
+    else if (f->module)
+        snprintf(out, size, "%s+0x%llx", base_name(f->module), (unsigned long long)f->offset);
+    else
+        snprintf(out, size, "0x%llx", (unsigned long long)f->address);
+}
+
+static uint64_t function(pprof_t *p, const frame_t *f)
+{
+    char name[512], key[1100];
+    frame_name(f, name, sizeof name);
+    snprintf(key, sizeof key, "%s\n%s", name, f->file ? f->file : "");
+    int fresh;
+    uint64_t id = intern(&p->functions, key, &fresh);
+    if (!id || !fresh)
+        return id;
+    uint64_t n = str(p, name), file = str(p, f->file);
+    pbuf_t msg = {0};
+    pbuf_uint(&msg, 1, id);
+    pbuf_uint(&msg, 2, n);
+    pbuf_uint(&msg, 3, n);
+    pbuf_uint(&msg, 4, file);
+    pbuf_bytes(&p->out, P_FUNCTION, msg.data, msg.len);
+    pbuf_free(&msg);
+    return id;
+}
+
+/* The location of frames[0..n): one address, its inlined frames first and the real one last. */
+static uint64_t location(pprof_t *p, const frame_t *frames, size_t n)
+{
+    char key[600];
+    const frame_t *f = &frames[0];
+    if (f->module)
+        snprintf(key, sizeof key, "%s+%llx", f->module, (unsigned long long)f->offset);
+    else
+        snprintf(key, sizeof key, "%s@%llx", f->function ? f->function : "", (unsigned long long)f->address);
+    int fresh;
+    uint64_t id = intern(&p->locations, key, &fresh);
+    if (!id || !fresh)
+        return id;
+    uint64_t map = mapping(p, f->module);
+    pbuf_t msg = {0};
+    pbuf_uint(&msg, 1, id);
+    pbuf_uint(&msg, 2, map);
+    pbuf_uint(&msg, 3, f->address);
+    for (size_t i = 0; i < n; i++) {
+        pbuf_t line = {0};
+        pbuf_uint(&line, 1, function(p, &frames[i]));
+        pbuf_uint(&line, 2, frames[i].line);
+        pbuf_bytes(&msg, 4, line.data ? (const void *)line.data : "", line.len);
+        pbuf_free(&line);
+    }
+    pbuf_bytes(&p->out, P_LOCATION, msg.data, msg.len);
+    pbuf_free(&msg);
+    return id;
+}
+
+static void sample(pprof_t *p, const report_stack_t *rs, uint64_t kind_key)
+{
+    uint64_t *ids = malloc((rs->depth ? rs->depth : 1) * sizeof *ids);
+    size_t n = 0;
+    if (!ids) {
+        p->out.failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < rs->depth;) {
+        size_t j = i;
+        while (j + 1 < rs->depth && rs->frames[j].inlined)
+            j++;
+        ids[n++] = location(p, rs->frames + i, j - i + 1);
+        i = j + 1;
+    }
+    uint64_t values[2] = {rs->blocks, rs->bytes};
+    pbuf_t msg = {0}, label = {0};
+    pbuf_packed(&msg, 1, ids, n);
+    pbuf_packed(&msg, 2, values, 2);
+    pbuf_uint(&label, 1, kind_key);
+    pbuf_uint(&label, 2, str(p, report_kind_name(rs->kind)));
+    pbuf_bytes(&msg, 3, label.data, label.len);
+    pbuf_bytes(&p->out, P_SAMPLE, msg.data, msg.len);
+    pbuf_free(&msg);
+    pbuf_free(&label);
+    free(ids);
+}
+
+static int gzip_to(FILE *out, const unsigned char *data, size_t len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    unsigned char buf[65536];
+    z.next_in = (unsigned char *)data;
+    int rc;
+    do {
+        size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+        z.avail_in = (uInt)chunk;
+        len -= chunk;
+        do {
+            z.next_out = buf;
+            z.avail_out = sizeof buf;
+            rc = deflate(&z, len ? Z_NO_FLUSH : Z_FINISH);
+            size_t have = sizeof buf - z.avail_out;
+            if (rc == Z_STREAM_ERROR || fwrite(buf, 1, have, out) != have) {
+                deflateEnd(&z);
+                return -1;
+            }
+        } while (z.avail_out == 0);
+    } while (len);
+    deflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts)
+{
+    (void)opts;
+    pprof_t p;
+    memset(&p, 0, sizeof p);
+    p.rep = rep;
+    pbuf_string(&p.out, P_STRING_TABLE, "");
+    value_type(&p, P_SAMPLE_TYPE, "leaked_objects", "count");
+    uint64_t space = value_type(&p, P_SAMPLE_TYPE, "leaked_space", "bytes");
+    uint64_t kind_key = str(&p, "kind");
+    for (size_t i = 0; i < rep->nstacks; i++)
+        if (rep->stacks[i].suppressed_by < 0 && rep->stacks[i].blocks)
+            sample(&p, &rep->stacks[i], kind_key);
+    uint64_t time_ns = 0, period = 0;
+    for (size_t i = 0; i < rep->nprocesses; i++) {
+        const snapshot_t *s = rep->processes[i].snap;
+        if (s->header.time_ns > time_ns)
+            time_ns = s->header.time_ns;
+        if (s->process.sample_bytes)
+            period = s->process.sample_bytes;
+    }
+    pbuf_uint(&p.out, P_TIME_NANOS, time_ns);
+    value_type(&p, P_PERIOD_TYPE, "space", "bytes");
+    pbuf_uint(&p.out, P_PERIOD, period);
+    /* (str() may append to the string table: never between a field's tag and its value) */
+    uint64_t comment = str(&p, rep->totals.estimated
+                                   ? "imgleak: memory live at the snapshot (sampled estimates)"
+                                   : "imgleak: memory live at the snapshot");
+    pbuf_uint(&p.out, P_COMMENT, comment);
+    pbuf_uint(&p.out, P_DEFAULT_SAMPLE_TYPE, space);
+    int rc = p.out.failed || gzip_to(out, p.out.data, p.out.len) < 0 ? -1 : 0;
+    pbuf_free(&p.out);
+    intern_free(&p.strings);
+    intern_free(&p.functions);
+    intern_free(&p.locations);
+    intern_free(&p.mappings);
+    return rc || ferror(out) ? -1 : 0;
+}
