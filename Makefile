@@ -35,7 +35,7 @@ $(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
 $(B)/ana/%.o: analyzer/%.c | $(B)/ana
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) $(DEPFLAGS) -c $< -o $@
 # files built into the binary (analyzer/assets.S)
-$(B)/ana/assets.o: analyzer/assets.S suppressions/default.supp | $(B)/ana
+$(B)/ana/assets.o: analyzer/assets.S suppressions/default.supp analyzer/report.html | $(B)/ana
 	$(CC) -c $< -o $@
 $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
@@ -56,7 +56,7 @@ $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp analyzer/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
 	touch $@
@@ -131,6 +131,9 @@ tsan: $(B)/tsan/.built
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(B)/workloads/wl_service
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
+
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
+	@B=$(B) bash tests/integration/reports.sh
 
 workload-check: all workloads
 	@B=$(B) bash tests/integration/workloads.sh

@@ -113,20 +113,7 @@ int diff_write_text(const summary_t *base, const summary_t *now, FILE *out)
 
 static void put_string(FILE *out, const char *s)
 {
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(out, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(out, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
+    report_json_string(out, s, 0);
 }
 
 static void put_json_changes(FILE *out, const change_t *c, size_t n, int handles)

@@ -373,7 +373,8 @@ static int cmd_run(int argc, char **argv)
     if (res.nsnapshots == 0) {
         fprintf(stderr, "imgleak: %s wrote no snapshot (it may have ended by a signal or _exit, "
                         "or be set-uid)\n", argv[first]);
-        rc = EXIT_BAD_INPUT;
+        if (rc == 0)
+            rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||
                write_report(&o, &io.model, res.snapshots, res.nsnapshots, o.report_file,
                             stderr) < 0) {

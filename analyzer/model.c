@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "growth.h"
+#include "progress.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -171,7 +172,9 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         depth = 1;
     }
     size_t at = st ? attribute_site(frames, depth, &opts->attribute) : 0;
-    int in_app = st && attribute_is_app(&frames[at], &opts->attribute);
+    for (size_t k = 0; st && k < depth; k++)
+        frames[k].app = attribute_is_app(&frames[k], &opts->attribute);
+    int in_app = st && frames[at].app;
     long rule = suppress_match(opts->suppress, frames, depth);
     int owned = 0; /* frames belong to a report stack */
     for (unsigned kind = 0; kind < 2; kind++) {
@@ -264,7 +267,9 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         totals[k].oldest_birth_s[0] = totals[k].oldest_birth_s[1] = UINT32_MAX;
     report_process_t *proc = &rep->processes[rep->nprocesses - 1];
     double rate = (double)snap->process.sample_bytes;
+    progress_begin("counting", "live blocks", snap->nlive);
     for (size_t i = 0; i < snap->nlive; i++) {
+        progress_step(i);
         const snap_live_t *l = &snap->live[i];
         const snap_stack_t *st = l->stack_id ? snapshot_stack(snap, l->stack_id) : NULL;
         size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
@@ -280,17 +285,22 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         *(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap) +=
             (uint64_t)llround((double)l->size * weight);
     }
+    progress_end();
     if (rate > 0)
         rep->totals.estimated = 1;
+    progress_begin("symbolizing", "stacks", snap->nstacks + 1);
     for (size_t k = 0; k <= snap->nstacks; k++) {
+        progress_step(k);
         if (!totals[k].blocks[0] && !totals[k].blocks[1])
             continue;
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
         if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts) < 0) {
+            progress_end();
             free(totals);
             return error_set("out of memory"), -1;
         }
     }
+    progress_end();
     free(totals);
     reconcile_rss(proc);
     rep->totals.dropped_table_full += snap->process.dropped_table_full;

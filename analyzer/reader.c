@@ -4,6 +4,7 @@
 #include "reader.h"
 
 #include "error.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -435,7 +436,13 @@ snapshot_t *reader_load(const char *path)
         fclose(f);
         return NULL;
     }
-    size_t got = fread(data, 1, size, f);
+    size_t got = 0, chunk = 1u << 20, n;
+    progress_begin("reading", "MiB", size >> 20);
+    while (got < size && (n = fread(data + got, 1, size - got < chunk ? size - got : chunk, f)) > 0) {
+        got += n;
+        progress_step(got >> 20);
+    }
+    progress_end();
     int bad = ferror(f);
     fclose(f);
     if (bad || got != size) {

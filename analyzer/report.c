@@ -10,6 +10,7 @@ static const report_writer_t writers[] = {
     {"json", report_write_json},
     {"pprof", report_write_pprof},
     {"collapsed", report_write_collapsed},
+    {"html", report_write_html},
 };
 
 const report_writer_t *report_writer_find(const char *name)
@@ -22,7 +23,7 @@ const report_writer_t *report_writer_find(const char *name)
 
 const char *report_writer_names(void)
 {
-    return "text|json|pprof|collapsed";
+    return "text|json|pprof|collapsed|html";
 }
 
 void report_format_bytes(uint64_t bytes, char *out, size_t size)
@@ -53,4 +54,35 @@ const char *report_misuse_name(unsigned state)
 const char *report_kind_name(unsigned kind)
 {
     return kind == IMGLEAK_KIND_MMAP ? "mmap" : "heap";
+}
+
+void report_json_string(FILE *out, const char *s, int in_html)
+{
+    if (!s) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || (in_html && (c == '<' || c == '>' || c == '&')))
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+void report_frame_name(const frame_t *f, char *out, size_t size)
+{
+    if (f->function)
+        snprintf(out, size, "%s", f->function);
+    else if (f->module) {
+        const char *slash = strrchr(f->module, '/');
+        snprintf(out, size, "%s+0x%llx", slash ? slash + 1 : f->module,
+                 (unsigned long long)f->offset);
+    } else
+        snprintf(out, size, "0x%llx", (unsigned long long)f->address);
 }

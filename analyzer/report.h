@@ -26,10 +26,15 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
 int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts);
 int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts);
 int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *opts);
+int report_write_html(const report_t *rep, FILE *out, const report_opts_t *opts);
 
 /* Shared by writers: "12.3 KiB" */
 void report_format_bytes(uint64_t bytes, char *out, size_t size);
 const char *report_kind_name(unsigned kind);
+/* A frame's name for stack views: its function, or module+0xoffset, or its address. */
+void report_frame_name(const frame_t *f, char *out, size_t size);
+/* A JSON string literal (null for NULL); in_html also escapes < > & for a <script> element. */
+void report_json_string(FILE *out, const char *s, int in_html);
 /* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
 const char *report_misuse_name(unsigned state);
 

@@ -10,14 +10,7 @@
 static void put_frame(FILE *out, const frame_t *f)
 {
     char name[512];
-    if (f->function)
-        snprintf(name, sizeof name, "%s", f->function);
-    else if (f->module) {
-        const char *slash = strrchr(f->module, '/');
-        snprintf(name, sizeof name, "%s+0x%llx", slash ? slash + 1 : f->module,
-                 (unsigned long long)f->offset);
-    } else
-        snprintf(name, sizeof name, "0x%llx", (unsigned long long)f->address);
+    report_frame_name(f, name, sizeof name);
     for (char *c = name; *c; c++)
         if (*c == ';' || *c == '\n' || *c == '\r')
             *c = ':';

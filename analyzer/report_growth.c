@@ -44,20 +44,7 @@ int growth_write_text(const growth_t *g, FILE *out, int color)
 
 static void put_string(FILE *out, const char *s)
 {
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(out, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(out, "\\u%04x", (unsigned char)*s);
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
+    report_json_string(out, s, 0);
 }
 
 void growth_write_json_array(const growth_t *g, FILE *out)

@@ -5,6 +5,7 @@
  * none of the binaries. Encoded with pbuf.c, compressed with zlib. */
 #include "pbuf.h"
 #include "report.h"
+#include "strtab.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,72 +16,10 @@ enum { P_SAMPLE_TYPE = 1, P_SAMPLE, P_MAPPING, P_LOCATION, P_FUNCTION, P_STRING_
        P_TIME_NANOS = 9, P_PERIOD_TYPE = 11, P_PERIOD, P_COMMENT, P_DEFAULT_SAMPLE_TYPE };
 
 typedef struct {
-    const char **keys;
-    size_t *ids;
-    size_t cap, count;
-} intern_t; /* string -> id, open addressing */
-
-typedef struct {
     pbuf_t out;
-    intern_t strings, functions, locations, mappings;
+    strtab_t strings, functions, locations, mappings;
     const report_t *rep;
 } pprof_t;
-
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211u;
-    return h;
-}
-
-/* The id of key, and whether it is new (*fresh). 0 on out of memory. The key is copied. */
-static size_t intern(intern_t *t, const char *key, int *fresh)
-{
-    if ((t->count + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        const char **keys = calloc(cap, sizeof *keys);
-        size_t *ids = calloc(cap, sizeof *ids);
-        if (!keys || !ids) {
-            free(keys);
-            free(ids);
-            return 0;
-        }
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->keys[i])
-                continue;
-            size_t j = hash(t->keys[i]) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = t->keys[i];
-            ids[j] = t->ids[i];
-        }
-        free(t->keys);
-        free(t->ids);
-        t->keys = keys;
-        t->ids = ids;
-        t->cap = cap;
-    }
-    size_t j = hash(key) & (t->cap - 1);
-    for (; t->keys[j]; j = (j + 1) & (t->cap - 1))
-        if (strcmp(t->keys[j], key) == 0) {
-            *fresh = 0;
-            return t->ids[j];
-        }
-    if (!(t->keys[j] = strdup(key)))
-        return 0;
-    t->ids[j] = ++t->count;
-    *fresh = 1;
-    return t->ids[j];
-}
-
-static void intern_free(intern_t *t)
-{
-    for (size_t i = 0; i < t->cap; i++)
-        free((char *)t->keys[i]);
-    free(t->keys);
-    free(t->ids);
-}
 
 /* Index into the string table; 0 is "" (written first). */
 static uint64_t str(pprof_t *p, const char *s)
@@ -88,7 +27,7 @@ static uint64_t str(pprof_t *p, const char *s)
     if (!s || !*s)
         return 0;
     int fresh;
-    size_t id = intern(&p->strings, s, &fresh);
+    size_t id = strtab_id(&p->strings, s, &fresh);
     if (!id)
         p->out.failed = 1;
     else if (fresh)
@@ -107,18 +46,12 @@ static uint64_t value_type(pprof_t *p, unsigned field, const char *type, const c
     return t;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 static uint64_t mapping(pprof_t *p, const char *module)
 {
     if (!module)
         return 0;
     int fresh;
-    uint64_t id = intern(&p->mappings, module, &fresh);
+    uint64_t id = strtab_id(&p->mappings, module, &fresh);
     if (!id || !fresh)
         return id;
     const snap_module_t *m = NULL;
@@ -150,24 +83,13 @@ static uint64_t mapping(pprof_t *p, const char *module)
     return id;
 }
 
-/* A function's name: its symbol, or module+offset when unknown. */
-static void frame_name(const frame_t *f, char *out, size_t size)
-{
-    if (f->function)
-        snprintf(out, size, "%s", f->function);
-    else if (f->module)
-        snprintf(out, size, "%s+0x%llx", base_name(f->module), (unsigned long long)f->offset);
-    else
-        snprintf(out, size, "0x%llx", (unsigned long long)f->address);
-}
-
 static uint64_t function(pprof_t *p, const frame_t *f)
 {
     char name[512], key[1100];
-    frame_name(f, name, sizeof name);
+    report_frame_name(f, name, sizeof name);
     snprintf(key, sizeof key, "%s\n%s", name, f->file ? f->file : "");
     int fresh;
-    uint64_t id = intern(&p->functions, key, &fresh);
+    uint64_t id = strtab_id(&p->functions, key, &fresh);
     if (!id || !fresh)
         return id;
     uint64_t n = str(p, name), file = str(p, f->file);
@@ -191,7 +113,7 @@ static uint64_t location(pprof_t *p, const frame_t *frames, size_t n)
     else
         snprintf(key, sizeof key, "%s@%llx", f->function ? f->function : "", (unsigned long long)f->address);
     int fresh;
-    uint64_t id = intern(&p->locations, key, &fresh);
+    uint64_t id = strtab_id(&p->locations, key, &fresh);
     if (!id || !fresh)
         return id;
     uint64_t map = mapping(p, f->module);
@@ -299,9 +221,9 @@ int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts
     pbuf_uint(&p.out, P_DEFAULT_SAMPLE_TYPE, space);
     int rc = p.out.failed || gzip_to(out, p.out.data, p.out.len) < 0 ? -1 : 0;
     pbuf_free(&p.out);
-    intern_free(&p.strings);
-    intern_free(&p.functions);
-    intern_free(&p.locations);
-    intern_free(&p.mappings);
+    strtab_free(&p.strings);
+    strtab_free(&p.functions);
+    strtab_free(&p.locations);
+    strtab_free(&p.mappings);
     return rc || ferror(out) ? -1 : 0;
 }

@@ -11,15 +11,7 @@ SRC=tests/integration
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 JEMALLOC=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -n1)
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-check() { # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
+. "$ROOT/tests/integration/lib.sh"
 line_of() { grep -nF "/* $2 */" "$SRC/$1" | head -n1 | cut -d: -f1; }
 
 # site_is JSON FUNCTION FILE LINE BYTES BLOCKS KIND: exactly one in-app site matches, with these totals
@@ -183,5 +175,4 @@ if [ -x "$ASAN_IMGLEAK" ]; then
     check "asan analyzer refuses a truncated file cleanly" test $? = 2
 fi
 
-echo "integration: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish integration

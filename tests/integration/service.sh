@@ -11,16 +11,7 @@ SHIM=$(realpath "$B/libimgleak.so")
 SERVICE=$B/workloads/wl_service
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-check() { # check DESCRIPTION COMMAND...
-    local desc=$1; shift
-    if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-jqe() { jq -e "$@" > /dev/null; } # jqe FILTER FILE: the filter is true
+. "$ROOT/tests/integration/lib.sh"
 snaps() { ls "$1"/imgleak.*.snap 2>/dev/null; }
 count() { snaps "$1" | wc -l; }
 all_parse() { # every snapshot in DIR is whole: the analyzer reads each one
@@ -154,5 +145,4 @@ echo "     RSS at exit: glibc $(jq .snapshots[0].memory.rss "$WORK/frag.json"),"
 $IMGLEAK run --allocator tcmalloc -- true 2> /dev/null
 check "--allocator with an unknown name: exit 2" test $? = 2
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish service
