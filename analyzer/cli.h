@@ -16,6 +16,7 @@ typedef struct {
     const char **suppressions; /* --suppressions FILE, repeatable */
     size_t nsuppressions;
     int no_default_suppressions;
+    int show_reachable;     /* --show-reachable */
     size_t sites, frames; /* --sites, --frames (text) */
     /* gate */
     int gate;             /* run --gate */

@@ -18,6 +18,7 @@ int inputs_opts_init(inputs_opts_t *io, const cli_opts_t *o)
             return -1;
     io->model.attribute = (attribute_opts_t){o->app, o->napp};
     io->model.suppress = &io->suppress;
+    io->model.show_reachable = o->show_reachable;
     return 0;
 }
 
@@ -44,6 +45,10 @@ snapshot_t **inputs_load(char *const *paths, size_t n)
 
 growth_t *inputs_growth(char *const *paths, size_t n, const model_opts_t *mo)
 {
+    /* a service's growth is growth whether a pointer still reaches it or not */
+    model_opts_t all = *mo;
+    all.show_reachable = 1;
+    mo = &all;
     snapshot_t **snaps = inputs_load(paths, n);
     growth_t *g = snaps ? calloc(1, sizeof *g) : NULL;
     if (!g) {

@@ -64,6 +64,8 @@ static const char help_text[] =
     "                       suppressed; repeatable\n"
     "  --no-default-suppressions  report the one-time allocations of the C library, the\n"
     "                       dynamic linker and the codec libraries too\n"
+    "  --show-reachable     also list blocks a pointer still reaches at exit (by default only\n"
+    "                       leaked, indirectly and possibly leaked ones are, as valgrind does)\n"
     "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
     "\n"
@@ -92,6 +94,8 @@ static const char help_text[] =
     "                         a name or number; 0 or none turns it off); the program's own\n"
     "                         handler for SIG still runs\n"
     "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
+    "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
+    "                         (every snapshot; costs a pass over live memory), or off\n"
     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
     "\n"
     "Exit status: report, growth, diff: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
@@ -164,7 +168,7 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
     FILE *out = open_output(out_path, fallback);
     int rc = -1;
     if (out) {
-        report_opts_t ropts = {want_color(out), o->sites, o->frames};
+        report_opts_t ropts = {want_color(out), o->sites, o->frames, o->show_reachable};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
         rc = close_output(out, fallback, out_path, rc);
     }

@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One snapshot stack's live blocks, by slot = kind * NCLASS + class. */
+#define NCLASS (IMGLEAK_CLASS_INDIRECT + 1)
+#define NSLOT (2 * NCLASS)
 typedef struct {
-    double bytes[2], blocks[2]; /* by kind; estimates when the snapshot was sampled */
-    uint32_t oldest_birth_s[2];
+    double bytes[NSLOT], blocks[NSLOT]; /* estimates when the snapshot was sampled */
+    uint32_t oldest_birth_s[NSLOT];
+    size_t site[NSLOT]; /* 1 + the index of the site the slot was charged to; 0: none */
 } stack_total_t;
 
 typedef struct {
@@ -37,13 +41,13 @@ static uint64_t mix(uint64_t h, const char *s)
     return h;
 }
 
-static uint64_t site_hash(const frame_t *f, unsigned kind)
+static uint64_t site_hash(const frame_t *f, unsigned kind, unsigned cls)
 {
     uint64_t h = 1469598103934665603u;
     h = mix(h, f->function);
     h = mix(h, f->file);
     h = mix(h, f->module);
-    h ^= f->line * 0x9e3779b97f4a7c15u + kind;
+    h ^= f->line * 0x9e3779b97f4a7c15u + kind + 2 * cls;
     if (!f->function && !f->file) /* unknown frames differ by address */
         h ^= f->offset * 0xff51afd7ed558ccdu;
     return h;
@@ -57,9 +61,9 @@ int model_frames_equal(const frame_t *a, const frame_t *b)
     return a->function || a->file || a->offset == b->offset;
 }
 
-static int site_same(const leak_site_t *s, const frame_t *f, unsigned kind)
+static int site_same(const leak_site_t *s, const frame_t *f, unsigned kind, unsigned cls)
 {
-    return s->kind == kind && model_frames_equal(&s->site, f);
+    return s->kind == kind && s->cls == cls && model_frames_equal(&s->site, f);
 }
 
 static int set_grow(site_set_t *set)
@@ -71,7 +75,7 @@ static int set_grow(site_set_t *set)
     for (size_t i = 0; i < cap; i++)
         fresh[i] = SIZE_MAX;
     for (size_t k = 0; k < set->count; k++) {
-        size_t j = site_hash(&set->sites[k].site, set->sites[k].kind) & (cap - 1);
+        size_t j = site_hash(&set->sites[k].site, set->sites[k].kind, set->sites[k].cls) & (cap - 1);
         while (fresh[j] != SIZE_MAX)
             j = (j + 1) & (cap - 1);
         fresh[j] = k;
@@ -82,14 +86,15 @@ static int set_grow(site_set_t *set)
     return 0;
 }
 
-static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind, int in_app)
+static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind,
+                                    unsigned cls, int in_app)
 {
     if ((set->count + 1) * 2 > set->index_capacity && set_grow(set) < 0)
         return NULL;
     size_t mask = set->index_capacity - 1;
-    size_t j = site_hash(f, kind) & mask;
+    size_t j = site_hash(f, kind, cls) & mask;
     for (; set->index[j] != SIZE_MAX; j = (j + 1) & mask)
-        if (site_same(&set->sites[set->index[j]], f, kind))
+        if (site_same(&set->sites[set->index[j]], f, kind, cls))
             return &set->sites[set->index[j]];
     if (set->count == set->capacity) {
         size_t cap = set->capacity ? set->capacity * 2 : 64;
@@ -103,6 +108,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned 
     memset(s, 0, sizeof *s);
     s->site = *f;
     s->kind = kind;
+    s->cls = cls;
     s->in_app = in_app;
     s->oldest_birth_s = UINT32_MAX;
     set->index[j] = set->count++;
@@ -156,9 +162,10 @@ static report_stack_t *add_stack(report_t *rep, size_t *capacity)
     return rs;
 }
 
-/* One snapshot stack: a report stack per kind, charged to its site unless a rule suppresses it. */
+/* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
+ * suppresses it or it is reachable and those are not shown. */
 static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
-                        const snap_stack_t *st, const stack_total_t *t, const model_opts_t *opts)
+                        const snap_stack_t *st, stack_total_t *t, const model_opts_t *opts)
 {
     size_t depth = 0;
     frame_t *frames = NULL;
@@ -177,8 +184,21 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
     int in_app = st && frames[at].app;
     long rule = suppress_match(opts->suppress, frames, depth);
     int owned = 0; /* frames belong to a report stack */
-    for (unsigned kind = 0; kind < 2; kind++) {
-        if (!t->blocks[kind])
+    for (unsigned slot = 0; slot < NSLOT; slot++) {
+        unsigned kind = slot / NCLASS, cls = slot % NCLASS;
+        if (!t->blocks[slot])
+            continue;
+        uint64_t bytes = (uint64_t)llround(t->bytes[slot]), blocks = (uint64_t)llround(t->blocks[slot]);
+        if (rule >= 0) {
+            rep->suppressed[rule].bytes += bytes;
+            rep->suppressed[rule].blocks += blocks;
+            rep->totals.suppressed_bytes += bytes;
+            rep->totals.suppressed_blocks += blocks;
+            continue;
+        }
+        rep->totals.by_class[cls].bytes += bytes;
+        rep->totals.by_class[cls].blocks += blocks;
+        if (cls == IMGLEAK_CLASS_REACHABLE && !opts->show_reachable)
             continue;
         frame_t *mine = frames;
         if (owned && !(mine = malloc(depth * sizeof *mine)))
@@ -187,26 +207,19 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
             memcpy(mine, frames, depth * sizeof *mine);
         report_stack_t *rs = add_stack(rep, stacks_cap);
         if (!rs) {
-            free(mine); /* the frames, or this kind's copy of them */
+            free(mine); /* the frames, or this slot's copy of them */
             return -1;
         }
         owned = 1;
-        uint64_t bytes = (uint64_t)llround(t->bytes[kind]), blocks = (uint64_t)llround(t->blocks[kind]);
-        *rs = (report_stack_t){mine, depth, at, kind, in_app, bytes, blocks, rule};
-        if (rule >= 0) {
-            rep->suppressed[rule].bytes += bytes;
-            rep->suppressed[rule].blocks += blocks;
-            rep->totals.suppressed_bytes += bytes;
-            rep->totals.suppressed_blocks += blocks;
-            continue;
-        }
-        leak_site_t *s = set_find_or_add(set, &mine[at], kind, in_app);
+        *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks};
+        leak_site_t *s = set_find_or_add(set, &mine[at], kind, cls, in_app);
         if (!s)
             return -1;
+        t->site[slot] = (size_t)(s - set->sites) + 1;
         s->bytes += bytes;
         s->blocks += blocks;
-        if (t->oldest_birth_s[kind] < s->oldest_birth_s)
-            s->oldest_birth_s = t->oldest_birth_s[kind];
+        if (t->oldest_birth_s[slot] < s->oldest_birth_s)
+            s->oldest_birth_s = t->oldest_birth_s[slot];
         s->nstacks++;
         /* keep the stack that holds the most bytes as the site's example */
         if (!s->stack || bytes > s->stack_bytes_hint) {
@@ -222,11 +235,25 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
     return 0;
 }
 
+/* Leaks first (and unscanned memory with them), then possible, indirect, reachable; within
+ * each, by the bytes they hold, what hangs from them included. */
+static int class_rank(unsigned cls)
+{
+    switch (cls) {
+    case IMGLEAK_CLASS_POSSIBLE: return 1;
+    case IMGLEAK_CLASS_INDIRECT: return 2;
+    case IMGLEAK_CLASS_REACHABLE: return 3;
+    default: return 0;
+    }
+}
+
 static int by_bytes(const void *a, const void *b)
 {
     const leak_site_t *x = a, *y = b;
-    if (x->bytes != y->bytes)
-        return x->bytes > y->bytes ? -1 : 1;
+    if (class_rank(x->cls) != class_rank(y->cls))
+        return class_rank(x->cls) - class_rank(y->cls);
+    if (x->bytes + x->indirect_bytes != y->bytes + y->indirect_bytes)
+        return x->bytes + x->indirect_bytes > y->bytes + y->indirect_bytes ? -1 : 1;
     if (x->blocks != y->blocks)
         return x->blocks > y->blocks ? -1 : 1;
     return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
@@ -256,6 +283,25 @@ static void reconcile_rss(report_process_t *p)
     p->retention = p->allocator_free >= (8u << 20) && p->allocator_free * 4 >= r->rss_bytes;
 }
 
+/* Indirectly leaked blocks also count under the site of the leak they hang from, so that one
+ * forgotten destroy reads as one leak holding all it holds. */
+static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack_total_t *totals)
+{
+    for (size_t i = 0; i < snap->nlive; i++) {
+        const snap_live_t *l = &snap->live[i];
+        if (l->cls != IMGLEAK_CLASS_INDIRECT || !l->root)
+            continue;
+        const snap_live_t *root = &snap->live[l->root - 1];
+        const snap_stack_t *st = root->stack_id ? snapshot_stack(snap, root->stack_id) : NULL;
+        size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
+        size_t site = totals[k].site[root->kind * NCLASS + IMGLEAK_CLASS_LEAKED];
+        if (!site)
+            continue; /* the root was suppressed */
+        set->sites[site - 1].indirect_bytes += l->size;
+        set->sites[site - 1].indirect_blocks++;
+    }
+}
+
 static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
                         const snapshot_t *snap, symbolizer_t *sym, const model_opts_t *opts)
 {
@@ -264,7 +310,8 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     if (!totals)
         return error_set("out of memory"), -1;
     for (size_t k = 0; k <= snap->nstacks; k++)
-        totals[k].oldest_birth_s[0] = totals[k].oldest_birth_s[1] = UINT32_MAX;
+        for (unsigned slot = 0; slot < NSLOT; slot++)
+            totals[k].oldest_birth_s[slot] = UINT32_MAX;
     report_process_t *proc = &rep->processes[rep->nprocesses - 1];
     double rate = (double)snap->process.sample_bytes;
     progress_begin("counting", "live blocks", snap->nlive);
@@ -278,10 +325,11 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         double weight = 1.0;
         if (rate > 0 && l->kind == IMGLEAK_KIND_HEAP && l->size > 0)
             weight = 1.0 / -expm1(-(double)l->size / rate);
-        totals[k].bytes[l->kind] += (double)l->size * weight;
-        totals[k].blocks[l->kind] += weight;
-        if (l->birth_s < totals[k].oldest_birth_s[l->kind])
-            totals[k].oldest_birth_s[l->kind] = l->birth_s;
+        unsigned slot = l->kind * NCLASS + l->cls;
+        totals[k].bytes[slot] += (double)l->size * weight;
+        totals[k].blocks[slot] += weight;
+        if (l->birth_s < totals[k].oldest_birth_s[slot])
+            totals[k].oldest_birth_s[slot] = l->birth_s;
         *(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap) +=
             (uint64_t)llround((double)l->size * weight);
     }
@@ -291,7 +339,10 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     progress_begin("symbolizing", "stacks", snap->nstacks + 1);
     for (size_t k = 0; k <= snap->nstacks; k++) {
         progress_step(k);
-        if (!totals[k].blocks[0] && !totals[k].blocks[1])
+        int any = 0;
+        for (unsigned slot = 0; slot < NSLOT; slot++)
+            any |= totals[k].blocks[slot] > 0;
+        if (!any)
             continue;
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
         if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts) < 0) {
@@ -301,6 +352,7 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         }
     }
     progress_end();
+    charge_indirect(set, snap, totals);
     free(totals);
     reconcile_rss(proc);
     rep->totals.dropped_table_full += snap->process.dropped_table_full;
@@ -332,6 +384,8 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     rep->snaps = snaps;
     rep->nsnaps = n;
     rep->nsuppressed = opts->suppress ? opts->suppress->nrules : 0;
+    for (size_t i = 0; i < n; i++)
+        rep->totals.scanned |= snaps[i]->scanned;
     rep->suppressed = calloc(rep->nsuppressed ? rep->nsuppressed : 1, sizeof *rep->suppressed);
     if (!rep->suppressed)
         return error_set("out of memory"), -1;
@@ -359,10 +413,13 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     free(set.index);
     model_sort_handles(rep);
-    qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
+    if (set.count)
+        qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
     for (size_t i = 0; i < set.count; i++) {
         const leak_site_t *s = &set.sites[i];
+        if (s->cls == IMGLEAK_CLASS_REACHABLE)
+            continue; /* listed with --show-reachable, never counted as leaked */
         rep->totals.leaked_bytes += s->bytes;
         rep->totals.leaked_blocks += s->blocks;
         *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes) += s->bytes;

@@ -15,18 +15,20 @@
 typedef struct {
     attribute_opts_t attribute;
     const suppressions_t *suppress; /* NULL: none */
+    int show_reachable;             /* list still-reachable blocks' sites too */
 } model_opts_t;
 
-/* One distinct stack of live memory of one kind, as the flame graph, pprof and collapsed
- * writers need it: every byte of every site is in exactly one of these. */
+/* One distinct stack of live memory of one kind and class, as the flame graph, pprof and
+ * collapsed writers need it: every byte of every site is in exactly one of these (suppressed and
+ * hidden reachable memory is in none). */
 typedef struct {
     frame_t *frames; /* innermost first, inlined frames expanded (owned) */
     size_t depth;
     size_t site_index; /* the call site's position in frames[] */
     unsigned kind;
+    unsigned cls; /* IMGLEAK_CLASS_* */
     int in_app;
     uint64_t bytes, blocks;
-    long suppressed_by; /* index of the rule that hid it, or -1: reported */
 } report_stack_t;
 
 /* What one suppression rule hid in this report. */
@@ -38,6 +40,7 @@ typedef struct {
 typedef struct {
     frame_t site;    /* the call site the memory is charged to */
     unsigned kind;   /* IMGLEAK_KIND_* */
+    unsigned cls;    /* IMGLEAK_CLASS_*: UNKNOWN when the snapshot was not scanned */
     int in_app;      /* the site is the application's; 0: no frame of the stack is */
     uint64_t bytes;
     uint64_t blocks;
@@ -49,6 +52,7 @@ typedef struct {
     size_t nstacks;    /* distinct stacks charged to this site */
     uint64_t stack_bytes_hint; /* bytes of the example stack */
     uint32_t oldest_birth_s;   /* the oldest block's birth, seconds after its process started */
+    uint64_t indirect_bytes, indirect_blocks; /* leaked sites: what hangs from their blocks */
 } leak_site_t;
 
 /* Codec handles never destroyed (state live or abandoned, counted together), or misused, grouped
@@ -89,6 +93,10 @@ typedef struct {
     uint64_t dropped_table_full, truncated_stacks, dropped_stacks, oversized_blocks;
     uint64_t leaked_handles, misused_handles;
     uint64_t suppressed_bytes, suppressed_blocks, suppressed_handles;
+    struct {
+        uint64_t bytes, blocks;
+    } by_class[IMGLEAK_CLASS_INDIRECT + 1]; /* live memory by IMGLEAK_CLASS_* (suppressed not) */
+    int scanned;   /* some snapshot was classified by the reachability scan */
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
@@ -102,7 +110,7 @@ typedef struct {
     size_t nmisuse;
     report_process_t *processes;
     size_t nprocesses;
-    report_stack_t *stacks; /* suppressed ones too, marked */
+    report_stack_t *stacks;
     size_t nstacks;
     report_suppressed_t *suppressed; /* one per rule, in the rules' order */
     size_t nsuppressed;

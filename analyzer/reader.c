@@ -36,7 +36,7 @@ typedef struct {
     const char *name;
     const unsigned char *data;
     size_t size;
-    section_t process, strings, modules, stacks, live, names, handles;
+    section_t process, strings, modules, stacks, live, names, handles, indirect;
 } parse_t;
 
 static const char *section_name(uint32_t type)
@@ -49,6 +49,7 @@ static const char *section_name(uint32_t type)
     case IMGLEAK_SECTION_LIVE: return "live";
     case IMGLEAK_SECTION_HANDLE_NAMES: return "handle names";
     case IMGLEAK_SECTION_HANDLES: return "handles";
+    case IMGLEAK_SECTION_INDIRECT: return "indirect";
     default: return "unknown";
     }
 }
@@ -124,6 +125,7 @@ static int parse_sections(parse_t *ps, const snapshot_t *snap)
         case IMGLEAK_SECTION_LIVE: slot = &ps->live; break;
         case IMGLEAK_SECTION_HANDLE_NAMES: slot = &ps->names; break;
         case IMGLEAK_SECTION_HANDLES: slot = &ps->handles; break;
+        case IMGLEAK_SECTION_INDIRECT: slot = &ps->indirect; break;
         default: continue; /* a newer writer's section: skipped */
         }
         if (slot->type) {
@@ -313,16 +315,65 @@ static int parse_live(parse_t *ps, snapshot_t *snap)
         uint64_t size_kind = le64(p + 8);
         l->address = le64(p);
         l->size = size_kind & IMGLEAK_SIZE_MASK;
-        l->kind = (unsigned)(size_kind >> IMGLEAK_SIZE_BITS);
+        l->kind = IMGLEAK_KIND_OF(size_kind);
+        l->cls = IMGLEAK_CLASS_OF(size_kind);
         l->stack_id = le32(p + 16);
         l->birth_s = le32(p + 20);
         if (l->kind != IMGLEAK_KIND_HEAP && l->kind != IMGLEAK_KIND_MMAP)
             return fail(ps, "live record of unknown kind");
+        if (l->cls > IMGLEAK_CLASS_INDIRECT)
+            return fail(ps, "live record of unknown class");
+        if (l->cls != IMGLEAK_CLASS_UNKNOWN)
+            snap->scanned = 1;
         if (l->stack_id && !snapshot_stack(snap, l->stack_id))
             return fail(ps, "live record names a stack that is not in the file");
     }
     snap->nlive = s->count;
     return 0;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uint64_t x = (*(snap_live_t *const *)a)->address, y = (*(snap_live_t *const *)b)->address;
+    return x < y ? -1 : x > y;
+}
+
+static snap_live_t *live_at(snap_live_t **sorted, size_t n, uint64_t address)
+{
+    snap_live_t key = {.address = address}, *k = &key;
+    snap_live_t **hit = bsearch(&k, sorted, n, sizeof *sorted, by_address);
+    return hit ? *hit : NULL;
+}
+
+/* 1.3: each indirectly leaked block's root. A record for a block that is not in LIVE (freed while
+ * the snapshot was written) is skipped; one that disagrees with the classes is an error. */
+static int parse_indirect(parse_t *ps, snapshot_t *snap)
+{
+    const section_t *s = &ps->indirect;
+    if (!s->type)
+        return 0;
+    if (check_fixed(ps, s, 16) < 0)
+        return -1;
+    snap_live_t **sorted = malloc((snap->nlive ? snap->nlive : 1) * sizeof *sorted);
+    if (!sorted)
+        return fail(ps, "out of memory");
+    for (size_t i = 0; i < snap->nlive; i++)
+        sorted[i] = &snap->live[i];
+    qsort(sorted, snap->nlive, sizeof *sorted, by_address);
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < s->count; i++) {
+        const unsigned char *p = ps->data + s->offset + i * s->record_size;
+        snap_live_t *block = live_at(sorted, snap->nlive, le64(p));
+        snap_live_t *root = live_at(sorted, snap->nlive, le64(p + 8));
+        if (!block || !root)
+            continue;
+        if (block->cls != IMGLEAK_CLASS_INDIRECT || root->cls != IMGLEAK_CLASS_LEAKED)
+            rc = fail(ps, "indirect record does not join an indirect block to a leaked one");
+        else
+            block->root = (size_t)(root - snap->live) + 1;
+    }
+    free(sorted);
+    return rc;
 }
 
 static const snap_name_t *name_in(const snap_name_t *names, size_t n, uint32_t id)
@@ -409,7 +460,7 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     if (parse_header(&ps, snap) < 0 || parse_sections(&ps, snap) < 0 ||
         parse_strings(&ps, snap) < 0 || parse_process(&ps, snap) < 0 ||
         parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0 ||
-        parse_handles(&ps, snap) < 0) {
+        parse_handles(&ps, snap) < 0 || parse_indirect(&ps, snap) < 0) {
         reader_free(snap);
         return NULL;
     }

@@ -31,6 +31,8 @@ typedef struct {
     unsigned kind; /* IMGLEAK_KIND_* */
     uint32_t stack_id;
     uint32_t birth_s;
+    unsigned cls; /* IMGLEAK_CLASS_* (1.3; UNKNOWN when not scanned) */
+    size_t root;  /* indirect blocks: 1 + the index of their leak's root in live[]; 0: none */
 } snap_live_t;
 
 typedef struct {
@@ -58,6 +60,7 @@ typedef struct {
     size_t nstacks;
     snap_live_t *live;
     size_t nlive;
+    int scanned; /* the shim classified the blocks by reachability */
     /* codec handles (format 1.2; none in older files) */
     snap_name_t *handle_types, *handle_functions;
     size_t nhandle_types, nhandle_functions;

@@ -86,3 +86,14 @@ void report_frame_name(const frame_t *f, char *out, size_t size)
     } else
         snprintf(out, size, "0x%llx", (unsigned long long)f->address);
 }
+
+const char *report_class_name(unsigned cls)
+{
+    switch (cls) {
+    case IMGLEAK_CLASS_REACHABLE: return "reachable";
+    case IMGLEAK_CLASS_POSSIBLE: return "possible";
+    case IMGLEAK_CLASS_LEAKED: return "leaked";
+    case IMGLEAK_CLASS_INDIRECT: return "indirect";
+    default: return "unscanned";
+    }
+}

@@ -11,6 +11,7 @@ typedef struct {
     int color;           /* ANSI colour (text only) */
     size_t max_sites;    /* text: sites listed at most (0: all) */
     size_t stack_frames; /* text: frames shown under each site */
+    int show_reachable;  /* reachable sites are listed */
 } report_opts_t;
 
 typedef struct {
@@ -31,6 +32,8 @@ int report_write_html(const report_t *rep, FILE *out, const report_opts_t *opts)
 /* Shared by writers: "12.3 KiB" */
 void report_format_bytes(uint64_t bytes, char *out, size_t size);
 const char *report_kind_name(unsigned kind);
+/* "leaked", "indirect", "possible", "reachable", or "unscanned" (no reachability scan) */
+const char *report_class_name(unsigned cls);
 /* A frame's name for stack views: its function, or module+0xoffset, or its address. */
 void report_frame_name(const frame_t *f, char *out, size_t size);
 /* A JSON string literal (null for NULL); in_html also escapes < > & for a <script> element. */

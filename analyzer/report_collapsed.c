@@ -22,7 +22,7 @@ int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *
     (void)opts;
     for (size_t i = 0; i < rep->nstacks; i++) {
         const report_stack_t *rs = &rep->stacks[i];
-        if (rs->suppressed_by >= 0 || !rs->bytes)
+        if (!rs->bytes)
             continue;
         for (size_t k = rs->depth; k-- > 0;) {
             put_frame(out, &rs->frames[k]);

@@ -89,7 +89,7 @@ static int put_data(const report_t *rep, FILE *out)
     size_t shown = 0;
     for (size_t i = 0; rc == 0 && i < rep->nstacks; i++) {
         const report_stack_t *rs = &rep->stacks[i];
-        if (rs->suppressed_by >= 0 || !rs->bytes)
+        if (!rs->bytes)
             continue;
         fprintf(out, "%s{\"b\":%llu,\"f\":[", shown++ ? ",\n" : "", (unsigned long long)rs->bytes);
         for (size_t k = rs->depth; k-- > 0;) {

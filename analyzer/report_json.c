@@ -102,7 +102,8 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
                  "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
                  "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s,"
                  "\"leaked_handles\":%llu,\"misused_handles\":%llu,\"suppressed_bytes\":%llu,"
-                 "\"suppressed_blocks\":%llu,\"suppressed_handles\":%llu},\n\"snapshots\":[",
+                 "\"suppressed_blocks\":%llu,\"suppressed_handles\":%llu,\"scanned\":%s,"
+                 "\"by_class\":{",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
             (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
@@ -110,7 +111,13 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
             (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
             t->estimated ? "true" : "false", (unsigned long long)t->leaked_handles,
             (unsigned long long)t->misused_handles, (unsigned long long)t->suppressed_bytes,
-            (unsigned long long)t->suppressed_blocks, (unsigned long long)t->suppressed_handles);
+            (unsigned long long)t->suppressed_blocks, (unsigned long long)t->suppressed_handles,
+            t->scanned ? "true" : "false");
+    for (unsigned c = 0; c <= IMGLEAK_CLASS_INDIRECT; c++)
+        fprintf(out, "%s\"%s\":{\"bytes\":%llu,\"blocks\":%llu}", c ? "," : "",
+                report_class_name(c), (unsigned long long)t->by_class[c].bytes,
+                (unsigned long long)t->by_class[c].blocks);
+    fputs("}},\n\"snapshots\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
         put_snapshot(out, &rep->processes[i]);
@@ -119,11 +126,13 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *s = &rep->sites[i];
         fputs(i ? ",\n" : "\n", out);
-        fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"stacks\":%zu,"
+        fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
+                     "\"indirect_bytes\":%llu,\"indirect_blocks\":%llu,\"stacks\":%zu,"
                      "\"truncated\":%s,\"in_app\":%s,\"site\":",
                 (unsigned long long)s->bytes, (unsigned long long)s->blocks,
-                report_kind_name(s->kind), s->nstacks, s->truncated ? "true" : "false",
-                s->in_app ? "true" : "false");
+                report_kind_name(s->kind), report_class_name(s->cls),
+                (unsigned long long)s->indirect_bytes, (unsigned long long)s->indirect_blocks,
+                s->nstacks, s->truncated ? "true" : "false", s->in_app ? "true" : "false");
         put_frame(out, &s->site);
         fprintf(out, ",\"site_index\":%zu,\"stack\":", s->site_index);
         put_stack(out, s->stack, s->depth);

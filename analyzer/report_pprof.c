@@ -200,7 +200,7 @@ int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts
     uint64_t space = value_type(&p, P_SAMPLE_TYPE, "leaked_space", "bytes");
     uint64_t kind_key = str(&p, "kind");
     for (size_t i = 0; i < rep->nstacks; i++)
-        if (rep->stacks[i].suppressed_by < 0 && rep->stacks[i].blocks)
+        if (rep->stacks[i].blocks)
             sample(&p, &rep->stacks[i], kind_key);
     uint64_t time_ns = 0, period = 0;
     for (size_t i = 0; i < rep->nprocesses; i++) {

@@ -130,14 +130,27 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     int at_exit = 1; /* else a snapshot of a running process: "live", not "still live at exit" */
     for (size_t i = 0; i < rep->nprocesses; i++)
         at_exit &= (rep->processes[i].snap->header.flags & IMGLEAK_SNAP_AT_EXIT) != 0;
-    const char *when = at_exit ? "still live at exit" : "live when the snapshot was taken";
-    if (!t->leaked_blocks && !rep->nsites)
+    const char *when = t->scanned ? "leaked"
+                       : at_exit  ? "still live at exit"
+                                  : "live when the snapshot was taken";
+    if (!t->leaked_blocks)
         fprintf(out, "%simgleak: nothing %s%s\n", bold, when, off);
     else
         fprintf(out, "%simgleak: %s%s in %llu block%s %s%s, at %zu call site%s\n", bold,
                 t->leaked_bytes ? red : "", total, (unsigned long long)t->leaked_blocks,
                 t->leaked_blocks == 1 ? "" : "s", when, off, rep->nsites,
                 rep->nsites == 1 ? "" : "s");
+    if (t->scanned) {
+        char cls[4][32];
+        for (unsigned c = IMGLEAK_CLASS_REACHABLE; c <= IMGLEAK_CLASS_INDIRECT; c++)
+            report_format_bytes(t->by_class[c].bytes, cls[c - 1], sizeof cls[0]);
+        fprintf(out, "  definitely %s, indirectly %s, possibly %s; still reachable %s in %llu "
+                     "blocks%s\n",
+                cls[IMGLEAK_CLASS_LEAKED - 1], cls[IMGLEAK_CLASS_INDIRECT - 1],
+                cls[IMGLEAK_CLASS_POSSIBLE - 1], cls[IMGLEAK_CLASS_REACHABLE - 1],
+                (unsigned long long)t->by_class[IMGLEAK_CLASS_REACHABLE].blocks,
+                opts->show_reachable ? "" : " (not listed: --show-reachable)");
+    }
     if (t->estimated)
         fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
     if (t->suppressed_blocks || t->suppressed_handles) {
@@ -178,10 +191,25 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
         const leak_site_t *s = &rep->sites[i];
         char bytes[32];
         report_format_bytes(s->bytes, bytes, sizeof bytes);
-        fprintf(out, "\n%s%s in %llu block%s%s (%s) at ", bold, bytes, (unsigned long long)s->blocks,
-                s->blocks == 1 ? "" : "s", off, report_kind_name(s->kind));
+        static const char *const how[] = {"", " still reachable", " possibly leaked",
+                                          " leaked", " indirectly leaked"};
+        fprintf(out, "\n%s%s in %llu block%s%s (%s)%s at ", bold, bytes,
+                (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s", off,
+                report_kind_name(s->kind), how[s->cls]);
         put_location(out, &s->site);
+        if (s->indirect_blocks) {
+            char more[32];
+            report_format_bytes(s->indirect_bytes, more, sizeof more);
+            fprintf(out, ", and %s in %llu blocks hanging from them", more,
+                    (unsigned long long)s->indirect_blocks);
+        }
         fputs(s->in_app ? "\n" : "  (no frame of the program: allocated inside a library)\n", out);
+        if (s->cls == IMGLEAK_CLASS_POSSIBLE)
+            fprintf(out, "    %s(only pointers into the middle of these blocks were found)%s\n", dim,
+                    off);
+        else if (s->cls == IMGLEAK_CLASS_INDIRECT)
+            fprintf(out, "    %s(reachable only from leaked blocks: freeing those frees these)%s\n",
+                    dim, off);
         put_stack(out, s->stack, s->depth, s->site_index, s->truncated, opts);
         if (s->nstacks > 1)
             fprintf(out, "    %s(%zu different stacks reach this site; the one holding most is shown)%s\n",

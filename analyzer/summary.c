@@ -117,6 +117,8 @@ int summary_from_report(summary_t *s, const report_t *rep)
     memset(s, 0, sizeof *s);
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *l = &rep->sites[i];
+        if (l->cls == IMGLEAK_CLASS_REACHABLE)
+            continue; /* listed with --show-reachable; never a leak */
         if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
                 l->bytes, l->blocks, 0) < 0)
             return -1;
@@ -206,6 +208,9 @@ static int read_entries(summary_t *s, json_t *array, int handles, const suppress
         if (bad)
             return error_set("%s: %s[%zu] is not a report entry", path,
                              handles ? "handles" : "leaks", i), -1;
+        const char *cls = handles ? NULL : str_of(e, "class");
+        if (cls && strcmp(cls, "reachable") == 0)
+            continue;
         if (suppressed(e, suppress)) {
             *(handles ? &s->suppressed_handles : &s->suppressed_bytes) += handles ? count : bytes;
             continue;

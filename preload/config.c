@@ -100,4 +100,16 @@ void config_read(config_t *cfg)
     parse_signal(secure_getenv("IMGLEAK_SIGNAL"), &cfg->signal);
     if (parse_size("IMGLEAK_KEEP", secure_getenv("IMGLEAK_KEEP"), 0, 1u << 30, &n))
         cfg->keep = (unsigned)n;
+    cfg->scan = 1;
+    const char *scan = secure_getenv("IMGLEAK_SCAN");
+    if (scan && *scan) {
+        if (strcmp(scan, "off") == 0 || strcmp(scan, "0") == 0)
+            cfg->scan = 0;
+        else if (strcmp(scan, "exit") == 0)
+            cfg->scan = 1;
+        else if (strcmp(scan, "always") == 0)
+            cfg->scan = 2;
+        else
+            os_log("IMGLEAK_SCAN=%s ignored: expected exit, always or off", scan);
+    }
 }

@@ -14,6 +14,8 @@ typedef struct {
     unsigned interval_ms; /* IMGLEAK_INTERVAL: seconds between snapshots (default 0: none) */
     int signal;           /* IMGLEAK_SIGNAL: snapshot on this signal (default SIGUSR2; 0: none) */
     unsigned keep;        /* IMGLEAK_KEEP: keep only the newest N periodic snapshots (0: all) */
+    int scan;             /* IMGLEAK_SCAN: reachability scan at exit (1, default), always (2),
+                             off (0) */
 } config_t;
 
 void config_read(config_t *cfg);

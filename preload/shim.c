@@ -16,6 +16,7 @@
 #include "snapshot.h"
 #include "stacks.h"
 #include "table.h"
+#include "threads.h"
 #include "unwind.h"
 
 #include <dlfcn.h>
@@ -195,6 +196,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.depth_limit = cfg.depth;
     snap_ctx.sample_bytes = cfg.sample_bytes;
     snap_ctx.keep = cfg.keep;
+    snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
@@ -265,6 +267,7 @@ static uint32_t current_stack(void)
 /* Records a heap block; called with the guard up. */
 static void record_heap(void *p, size_t size)
 {
+    threads_register(); /* its stack is a root of the reachability scan */
     live_info_t info = {size, current_stack(), birth_now()};
     stacks_count_alloc(info.stack_id, size);
     table_insert((uintptr_t)p, &info);

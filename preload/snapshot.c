@@ -8,6 +8,7 @@
 #include "maps.h"
 #include "os.h"
 #include "procinfo.h"
+#include "reach.h"
 #include "snapfile.h"
 #include "stacks.h"
 #include "table.h"
@@ -35,11 +36,12 @@ void snapshot_after_fork_child(void)
     sequence = 0;
 }
 
+/* ctx: the reachability scan, or NULL */
 static void put_live(uint64_t addr, const live_info_t *info, void *ctx)
 {
-    (void)ctx;
-    imgleak_live_rec_t r = {addr, (info->size & IMGLEAK_SIZE_MASK) |
-                                      (uint64_t)IMGLEAK_KIND_HEAP << IMGLEAK_SIZE_BITS,
+    imgleak_live_rec_t r = {addr,
+                            IMGLEAK_SIZE_KIND(info->size, IMGLEAK_KIND_HEAP,
+                                              reach_class(ctx, addr, NULL)),
                             info->stack_id, info->birth_s};
     snapfile_put(&file, &r, sizeof r);
     snapfile_record(&file);
@@ -47,10 +49,18 @@ static void put_live(uint64_t addr, const live_info_t *info, void *ctx)
 
 static void put_map(const map_rec_t *m, void *ctx)
 {
-    (void)ctx;
-    imgleak_live_rec_t r = {m->start, (m->length & IMGLEAK_SIZE_MASK) |
-                                          (uint64_t)IMGLEAK_KIND_MMAP << IMGLEAK_SIZE_BITS,
+    imgleak_live_rec_t r = {m->start,
+                            IMGLEAK_SIZE_KIND(m->length, IMGLEAK_KIND_MMAP,
+                                              reach_class(ctx, m->start, NULL)),
                             m->stack_id, m->birth_s};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
+static void put_indirect(uint64_t addr, uint64_t root, void *ctx)
+{
+    (void)ctx;
+    imgleak_indirect_rec_t r = {addr, root};
     snapfile_put(&file, &r, sizeof r);
     snapfile_record(&file);
 }
@@ -91,7 +101,7 @@ static uint64_t now_ns(clockid_t clock)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void write_sections(const snapshot_ctx_t *ctx, int fd)
+static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
 {
     strbuf_t strings = {0};
     module_list_t mods = {0};
@@ -144,8 +154,12 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd)
     stacks_foreach(put_stack, NULL);
 
     snapfile_section_begin(&file, IMGLEAK_SECTION_LIVE, sizeof(imgleak_live_rec_t));
-    table_foreach(put_live, NULL);
-    maps_foreach(put_map, NULL);
+    table_foreach(put_live, reach);
+    maps_foreach(put_map, reach);
+    if (reach) {
+        snapfile_section_begin(&file, IMGLEAK_SECTION_INDIRECT, sizeof(imgleak_indirect_rec_t));
+        reach_foreach_indirect(reach, put_indirect, NULL);
+    }
 
     procinfo_modules_release(&mods);
     strbuf_release(&strings);
@@ -178,7 +192,15 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
         os_log("cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    write_sections(ctx, fd);
+    /* the scan first: the file's process figures then include what it took */
+    reach_t *reach = ctx->scan == SNAPSHOT_SCAN_ALWAYS ||
+                             (ctx->scan == SNAPSHOT_SCAN_AT_EXIT && (flags & IMGLEAK_SNAP_AT_EXIT))
+                         ? reach_scan()
+                         : NULL;
+    write_sections(ctx, fd, reach);
+    if (reach)
+        os_log("scan: %llu bytes could not be read", (unsigned long long)reach_unreadable(reach));
+    reach_free(reach);
     imgleak_file_header_t hdr;
     memset(&hdr, 0, sizeof hdr);
     hdr.pid = (uint64_t)pid;

@@ -13,7 +13,10 @@ typedef struct {
     uint64_t truncated_stacks;
     uint64_t sample_bytes;
     unsigned keep; /* keep only this many of the newest snapshots of this process (0: all) */
+    int scan;      /* SNAPSHOT_SCAN_*: when to classify blocks by reachability */
 } snapshot_ctx_t;
+
+enum { SNAPSHOT_SCAN_OFF = 0, SNAPSHOT_SCAN_AT_EXIT = 1, SNAPSHOT_SCAN_ALWAYS = 2 };
 
 /* Called with the guard up. flags: IMGLEAK_SNAP_*. 0, or -1 (said with os_log). */
 int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags);

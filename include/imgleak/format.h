@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 2
+#define IMGLEAK_VERSION_MINOR 3
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -46,6 +46,7 @@ enum {
     IMGLEAK_SECTION_LIVE = 5,    /* imgleak_live_rec_t records */
     IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
     IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
+    IMGLEAK_SECTION_INDIRECT = 8,     /* 1.3: imgleak_indirect_rec_t, for scanned snapshots */
 };
 
 enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
@@ -143,5 +144,26 @@ enum {
 };
 #define IMGLEAK_SIZE_BITS 56
 #define IMGLEAK_SIZE_MASK ((UINT64_C(1) << IMGLEAK_SIZE_BITS) - 1)
+/* The top byte of size_kind: the kind in its low 4 bits; 1.3: the class in its high 4 bits. */
+#define IMGLEAK_KIND_OF(size_kind) ((unsigned)((size_kind) >> IMGLEAK_SIZE_BITS) & 0xfu)
+#define IMGLEAK_CLASS_OF(size_kind) ((unsigned)((size_kind) >> (IMGLEAK_SIZE_BITS + 4)) & 0xfu)
+#define IMGLEAK_SIZE_KIND(size, kind, cls)                                                        \
+    (((uint64_t)(size) & IMGLEAK_SIZE_MASK) | (uint64_t)(kind) << IMGLEAK_SIZE_BITS |              \
+     (uint64_t)(cls) << (IMGLEAK_SIZE_BITS + 4))
+
+/* 1.3: what the reachability scan found for a block (snapshots taken at exit, by default). */
+enum {
+    IMGLEAK_CLASS_UNKNOWN = 0,   /* not scanned (or allocated while the scan ran) */
+    IMGLEAK_CLASS_REACHABLE = 1, /* a root or a reachable block points to its start */
+    IMGLEAK_CLASS_POSSIBLE = 2,  /* only pointers into its middle were found */
+    IMGLEAK_CLASS_LEAKED = 3,    /* no pointer to it at all: the root of a leak */
+    IMGLEAK_CLASS_INDIRECT = 4,  /* pointed to only from leaked blocks */
+};
+
+/* 1.3: for each indirectly leaked block, the leaked block it hangs from. */
+typedef struct {
+    uint64_t address;
+    uint64_t root_address;
+} imgleak_indirect_rec_t; /* 16 bytes */
 
 #endif

@@ -23,7 +23,7 @@ per_function() {
 }
 
 run_mode() { # run_mode PROGRAM MODE ITERATIONS OUT
-    $B/imgleak run --format json --report "$4" -- "$B/workloads/$1" "$2" --iterations "$3" \
+    $B/imgleak run --show-reachable --format json --report "$4" -- "$B/workloads/$1" "$2" --iterations "$3" \
         > "$4.out" 2> "$4.err"
 }
 

@@ -1,0 +1,541 @@
+/* The reachability scan (see reach.h), in the way of valgrind's and LeakSanitizer's leak checks:
+ *  1. every live block (heap and tracked mappings) is gathered and sorted by address;
+ *  2. the roots are read word by word: writable segments of the loaded modules (.data, .bss,
+ *     the current thread's TLS blocks), the stacks of the threads the shim has seen (from their
+ *     stack pointers up; for the calling thread, from the program's frame that called exit, with
+ *     that frame's callee-saved registers);
+ *  3. a block a root points to the start of is reachable, and so is everything it points to, to
+ *     the end; a block only pointed into is possibly leaked, and so is what hangs from it;
+ *  4. of the rest, a block that no other unreached block points to is a leak's root ("leaked"),
+ *     and what it reaches is indirectly leaked under it; a cycle with no such root gets its
+ *     lowest block as root.
+ * Memory is read with process_vm_readv on the process itself, batched, so a block another thread
+ * frees and unmaps meanwhile is a failed read, never a fault. */
+#define _GNU_SOURCE
+#include "reach.h"
+
+#include "maps.h"
+#include "os.h"
+#include "table.h"
+#include "threads.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <fcntl.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16 };
+
+struct reach {
+    uint64_t *addr, *size; /* sorted by addr */
+    uint8_t *flags;
+    uint8_t *cls;          /* IMGLEAK_CLASS_* */
+    uint32_t *root;        /* for indirect blocks: the index of their leak's root */
+    uint32_t *work;        /* worklist */
+    size_t nwork;
+    size_t n, cap;
+    size_t mapped_bytes;   /* what the arrays above take, for unmapping */
+    void *mapping;
+    uint64_t lo, hi;       /* lowest block start, highest block end */
+    unsigned char *buf;    /* read buffer */
+    uint64_t unreadable;   /* bytes that could not be read */
+};
+
+#define BUF_SIZE (256 * 1024)
+#define IOV_BATCH 512
+
+/* ---- gathering and sorting ---- */
+
+static void gather_heap(uint64_t addr, const live_info_t *info, void *ctx)
+{
+    reach_t *r = ctx;
+    if (r->n < r->cap) {
+        r->addr[r->n] = addr;
+        r->size[r->n++] = info->size;
+    }
+}
+
+static void gather_map(const map_rec_t *m, void *ctx)
+{
+    reach_t *r = ctx;
+    if (r->n < r->cap) {
+        r->addr[r->n] = m->start;
+        r->size[r->n++] = m->length;
+    }
+}
+
+/* LSD radix sort of (addr, size) by addr, 16 bits a pass over the 48 bits of user addresses;
+ * tmp holds 2n words. Never calls the allocator. */
+static void sort_blocks(reach_t *r, uint64_t *tmp, uint32_t *counts)
+{
+    uint64_t *a = r->addr, *s = r->size, *ta = tmp, *ts = tmp + r->n;
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        memset(counts, 0, 65536 * sizeof *counts);
+        int nonzero = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            counts[(a[i] >> shift) & 0xffff]++;
+            nonzero |= (a[i] >> shift) != 0;
+        }
+        if (!nonzero)
+            break;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            uint32_t c = counts[d];
+            counts[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < r->n; i++) {
+            uint32_t at = counts[(a[i] >> shift) & 0xffff]++;
+            ta[at] = a[i];
+            ts[at] = s[i];
+        }
+        uint64_t *x = a;
+        a = ta;
+        ta = x;
+        x = s;
+        s = ts;
+        ts = x;
+    }
+    if (a != r->addr) {
+        memcpy(r->addr, a, r->n * sizeof *a);
+        memcpy(r->size, s, r->n * sizeof *s);
+    }
+}
+
+/* The block holding p: its index, or -1. *interior says p is not its start. */
+static long find(const reach_t *r, uint64_t p, int *interior)
+{
+    if (p < r->lo || p >= r->hi)
+        return -1;
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) { /* the last block starting at or below p */
+        size_t mid = (lo + hi) / 2;
+        if (r->addr[mid] <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return -1;
+    size_t i = lo - 1;
+    if (p == r->addr[i]) {
+        *interior = 0;
+        return (long)i;
+    }
+    /* not the last 8 bytes: glibc's arena and bins point there, at the next chunk's header,
+     * which would make every block before a free chunk look "possibly" leaked */
+    if (p - r->addr[i] + 8 < r->size[i]) {
+        *interior = 1;
+        return (long)i;
+    }
+    return -1;
+}
+
+/* ---- reading memory that may vanish ---- */
+
+typedef void (*words_fn)(reach_t *r, const uint64_t *words, size_t n, size_t owner);
+
+/* Reads ranges[0..n) (owner ids in owners[]) in batches and hands their words to fn. */
+static void read_ranges(reach_t *r, const struct iovec *ranges, const size_t *owners, size_t n,
+                        words_fn fn)
+{
+    struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+    size_t idx[IOV_BATCH];
+    size_t i = 0;
+    while (i < n) {
+        size_t k = 0, used = 0;
+        while (i < n && k < IOV_BATCH && used + ranges[i].iov_len <= BUF_SIZE) {
+            local[k].iov_base = r->buf + used;
+            local[k].iov_len = ranges[i].iov_len;
+            remote[k] = ranges[i];
+            idx[k] = i;
+            used += ranges[i].iov_len;
+            k++;
+            i++;
+        }
+        size_t done = 0; /* elements of this batch handled */
+        while (done < k) {
+            ssize_t got = process_vm_readv(getpid(), local + done, k - done, remote + done,
+                                           k - done, 0);
+            size_t whole = 0, bytes = got > 0 ? (size_t)got : 0;
+            while (done + whole < k && bytes >= local[done + whole].iov_len) {
+                bytes -= local[done + whole].iov_len;
+                whole++;
+            }
+            for (size_t j = done; j < done + whole; j++)
+                fn(r, local[j].iov_base, local[j].iov_len / 8, owners ? owners[idx[j]] : SIZE_MAX);
+            done += whole;
+            if (done < k) { /* this element could not be read: skip it */
+                r->unreadable += local[done].iov_len;
+                done++;
+            }
+        }
+    }
+}
+
+/* Reads [lo, hi) in pieces that fit the buffer. */
+static void read_region(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+{
+    lo = (lo + 7) & ~(uint64_t)7;
+    hi &= ~(uint64_t)7;
+    while (lo < hi) {
+        uint64_t end = hi - lo > BUF_SIZE ? lo + BUF_SIZE : hi;
+        struct iovec one = {(void *)(uintptr_t)lo, end - lo};
+        read_ranges(r, &one, &owner, 1, fn);
+        lo = end;
+    }
+}
+
+/* ---- marking ---- */
+
+static void push(reach_t *r, size_t i)
+{
+    r->work[r->nwork++] = (uint32_t)i; /* each block is pushed at most once per phase */
+}
+
+/* Phase 1 and 2 visitor: start pointers reach, interior pointers are noted. */
+static void mark_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
+{
+    (void)owner;
+    for (size_t k = 0; k < n; k++) {
+        int interior;
+        long i = find(r, w[k], &interior);
+        if (i < 0)
+            continue;
+        if (interior) {
+            r->flags[i] |= F_INTERIOR;
+        } else if (!(r->flags[i] & F_REACHED)) {
+            r->flags[i] |= F_REACHED;
+            push(r, (size_t)i);
+        }
+    }
+}
+
+/* Possibly leaked: everything not reached that hangs (by any pointer) from such a block. */
+static void possible_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
+{
+    (void)owner;
+    for (size_t k = 0; k < n; k++) {
+        int interior;
+        long i = find(r, w[k], &interior);
+        if (i >= 0 && !(r->flags[i] & (F_REACHED | F_POSSIBLE))) {
+            r->flags[i] |= F_POSSIBLE;
+            push(r, (size_t)i);
+        }
+    }
+}
+
+static int unreached(const reach_t *r, size_t i)
+{
+    return !(r->flags[i] & (F_REACHED | F_POSSIBLE));
+}
+
+/* Among unreached blocks: which ones another points to. */
+static void pointed_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
+{
+    for (size_t k = 0; k < n; k++) {
+        int interior;
+        long i = find(r, w[k], &interior);
+        if (i >= 0 && (size_t)i != owner && unreached(r, (size_t)i))
+            r->flags[i] |= F_POINTED;
+    }
+}
+
+static size_t current_root;
+
+/* Indirect: unreached blocks reached from a leak's root. */
+static void indirect_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
+{
+    (void)owner;
+    for (size_t k = 0; k < n; k++) {
+        int interior;
+        long i = find(r, w[k], &interior);
+        if (i >= 0 && unreached(r, (size_t)i) && !(r->flags[i] & F_DONE)) {
+            r->flags[i] |= F_DONE;
+            r->cls[i] = IMGLEAK_CLASS_INDIRECT;
+            r->root[i] = (uint32_t)current_root;
+            push(r, (size_t)i);
+        }
+    }
+}
+
+/* Reads the blocks on the worklist, and those they add, until it is empty. */
+static void drain(reach_t *r, words_fn fn)
+{
+    struct iovec ranges[IOV_BATCH];
+    size_t owners[IOV_BATCH];
+    while (r->nwork) {
+        size_t k = 0, bytes = 0;
+        while (r->nwork && k < IOV_BATCH) {
+            size_t i = r->work[r->nwork - 1];
+            uint64_t len = r->size[i] & ~(uint64_t)7;
+            if (len > BUF_SIZE) { /* large: on its own, in pieces */
+                r->nwork--;
+                read_region(r, r->addr[i], r->addr[i] + len, i, fn);
+                continue;
+            }
+            if (bytes + len > BUF_SIZE)
+                break;
+            r->nwork--;
+            if (!len)
+                continue;
+            ranges[k].iov_base = (void *)(uintptr_t)r->addr[i];
+            ranges[k].iov_len = len;
+            owners[k++] = i;
+            bytes += len;
+        }
+        read_ranges(r, ranges, owners, k, fn);
+    }
+}
+
+/* ---- roots ---- */
+
+static int module_roots(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    reach_t *r = ctx;
+    Dl_info self;
+    /* the shim's own data points at nothing of the program's that it should keep alive */
+    if (dladdr((void *)module_roots, &self) && self.dli_fbase &&
+        (uintptr_t)self.dli_fbase == info->dlpi_addr)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            uint64_t lo = info->dlpi_addr + ph->p_vaddr;
+            read_region(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words);
+        } else if (ph->p_type == PT_TLS && info->dlpi_tls_data) {
+            uint64_t lo = (uint64_t)(uintptr_t)info->dlpi_tls_data;
+            read_region(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words);
+        }
+    }
+    return 0;
+}
+
+static uint64_t scan_sp; /* where the calling thread's stack is read from */
+
+/* Another thread's stack pointer, from /proc/self/task/TID/syscall ("NR args... SP PC", or
+ * "-1 SP PC" when blocked outside a system call); 0 when it is running or unknown. */
+static uint64_t thread_sp(int tid)
+{
+    char path[64], buf[256];
+    int n = snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    if (n <= 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0 || buf[0] == 'r') /* "running" */
+        return 0;
+    buf[got] = '\0';
+    char *fields[16];
+    int nf = 0;
+    for (char *p = buf; *p && nf < 16;) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        if (*p)
+            fields[nf++] = p;
+        while (*p && *p != ' ' && *p != '\n')
+            p++;
+    }
+    return nf >= 3 ? strtoull(fields[nf - 2], NULL, 16) : 0;
+}
+
+static void thread_roots(const thread_rec_t *t, void *ctx)
+{
+    reach_t *r = ctx;
+    uint64_t lo = t->lo, sp;
+    if (scan_sp >= t->lo && scan_sp <= t->hi)
+        lo = scan_sp; /* this thread: only the live part of its stack */
+    else if ((sp = thread_sp(t->tid)) > t->lo + 128 && sp < t->hi)
+        lo = sp - 128; /* below the stack pointer only the red zone is live */
+    read_region(r, lo, t->hi, SIZE_MAX, mark_words);
+}
+
+/* The frames of exit() and the shim's destructor hold stale words from calls that returned long
+ * ago (the program's last mmap, say), which would keep leaked blocks "reachable". So the calling
+ * thread's stack is read from the innermost frame outside the C library, the dynamic linker and
+ * the shim (main, when main called exit), and the callee-saved registers that frame had are
+ * roots too. Without such a frame (main returned) nothing of the stack is live. */
+static void caller_roots(reach_t *r, uint64_t stack_hi)
+{
+    Dl_info self, libc, rtld;
+    uintptr_t bases[3] = {0, 0, 0};
+    if (dladdr((void *)caller_roots, &self))
+        bases[0] = (uintptr_t)self.dli_fbase;
+    if (dladdr((void *)exit, &libc))
+        bases[1] = (uintptr_t)libc.dli_fbase;
+    if (dladdr((void *)dl_iterate_phdr, &rtld))
+        bases[1] = bases[1] ? bases[1] : (uintptr_t)rtld.dli_fbase;
+    bases[2] = (uintptr_t)getauxval(AT_BASE); /* ld.so */
+    unw_context_t uc;
+    unw_cursor_t c;
+    scan_sp = stack_hi;
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+        return;
+    while (unw_step(&c) > 0) {
+        unw_word_t ip, sp;
+        Dl_info where;
+        if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
+            return;
+        if (!dladdr((void *)(uintptr_t)ip, &where))
+            continue; /* generated code: not ours to skip, but no module to judge by */
+        uintptr_t base = (uintptr_t)where.dli_fbase;
+        if (base == bases[0] || base == bases[1] || base == bases[2])
+            continue;
+        scan_sp = sp;
+        static const int saved[] = {
+#if defined(__x86_64__)
+            UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13, UNW_X86_64_R14,
+            UNW_X86_64_R15,
+#elif defined(__aarch64__)
+            UNW_AARCH64_X19, UNW_AARCH64_X20, UNW_AARCH64_X21, UNW_AARCH64_X22, UNW_AARCH64_X23,
+            UNW_AARCH64_X24, UNW_AARCH64_X25, UNW_AARCH64_X26, UNW_AARCH64_X27, UNW_AARCH64_X28,
+            UNW_AARCH64_X29,
+#endif
+        };
+        uint64_t words[sizeof saved / sizeof *saved + 1];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof saved / sizeof *saved; i++) {
+            unw_word_t v;
+            if (unw_get_reg(&c, saved[i], &v) == 0)
+                words[n++] = v;
+        }
+        mark_words(r, words, n, SIZE_MAX);
+        return;
+    }
+}
+
+static void find_own_stack(const thread_rec_t *t, void *ctx)
+{
+    uint64_t *hi = ctx, here = (uint64_t)(uintptr_t)&here;
+    if (here >= t->lo && here < t->hi)
+        *hi = t->hi;
+}
+
+static void scan_roots(reach_t *r)
+{
+    uint64_t stack_hi = 0;
+    threads_foreach(find_own_stack, &stack_hi);
+    caller_roots(r, stack_hi);
+    dl_iterate_phdr(module_roots, r);
+    threads_foreach(thread_roots, r);
+}
+
+/* ---- the scan ---- */
+
+reach_t *reach_scan(void)
+{
+    threads_register(); /* the calling thread, if it never allocated */
+    size_t cap = table_live() + maps_count() + 4096;
+    cap += cap / 4; /* blocks allocated while gathering */
+    size_t bytes = sizeof(reach_t) + cap * (8 + 8 + 1 + 1 + 4 + 4) + 2 * cap * 8 +
+                   65536 * 4 + BUF_SIZE + 64 * 6;
+    char *m = os_map(bytes);
+    if (!m)
+        return NULL;
+    reach_t *r = (reach_t *)m;
+    char *p = m + ((sizeof *r + 63) & ~(size_t)63);
+#define CARVE(ptr, count)                                                                          \
+    do {                                                                                           \
+        (ptr) = (void *)p;                                                                         \
+        p += ((count) * sizeof *(ptr) + 63) & ~(size_t)63;                                         \
+    } while (0)
+    CARVE(r->addr, cap);
+    CARVE(r->size, cap);
+    CARVE(r->flags, cap);
+    CARVE(r->cls, cap);
+    CARVE(r->root, cap);
+    CARVE(r->work, cap);
+    uint64_t *tmp;
+    uint32_t *counts;
+    CARVE(tmp, 2 * cap);
+    CARVE(counts, 65536);
+    CARVE(r->buf, BUF_SIZE);
+#undef CARVE
+    r->cap = cap;
+    r->mapping = m;
+    r->mapped_bytes = bytes;
+    table_foreach(gather_heap, r);
+    maps_foreach(gather_map, r);
+    sort_blocks(r, tmp, counts);
+    os_discard(tmp, 2 * cap * 8); /* the scan's own memory stays small */
+    if (r->n) {
+        r->lo = r->addr[0];
+        for (size_t i = 0; i < r->n; i++)
+            if (r->addr[i] + (r->size[i] ? r->size[i] : 1) > r->hi)
+                r->hi = r->addr[i] + (r->size[i] ? r->size[i] : 1);
+    }
+
+    scan_roots(r);
+    drain(r, mark_words);
+
+    for (size_t i = 0; i < r->n; i++)
+        if ((r->flags[i] & (F_INTERIOR | F_REACHED)) == F_INTERIOR) {
+            r->flags[i] |= F_POSSIBLE;
+            push(r, i);
+        }
+    drain(r, possible_words);
+
+    for (size_t i = 0; i < r->n; i++) {
+        r->cls[i] = (r->flags[i] & F_REACHED)    ? IMGLEAK_CLASS_REACHABLE
+                    : (r->flags[i] & F_POSSIBLE) ? IMGLEAK_CLASS_POSSIBLE
+                                                 : 0;
+        if (!r->cls[i])
+            push(r, i);
+    }
+    drain(r, pointed_words); /* each unreached block once: who points at whom */
+    /* roots of leaks: unreached and pointed to by no other unreached block; then cycles */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->cls[i] || (pass == 0 && (r->flags[i] & F_POINTED)))
+                continue;
+            r->cls[i] = IMGLEAK_CLASS_LEAKED;
+            r->flags[i] |= F_DONE;
+            current_root = i;
+            push(r, i);
+            drain(r, indirect_words);
+        }
+    }
+    return r;
+}
+
+unsigned reach_class(const reach_t *r, uint64_t addr, uint64_t *root_addr)
+{
+    int interior;
+    long i = r ? find(r, addr, &interior) : -1;
+    if (i < 0 || interior)
+        return IMGLEAK_CLASS_UNKNOWN; /* allocated after the scan gathered the blocks */
+    if (root_addr)
+        *root_addr = r->cls[i] == IMGLEAK_CLASS_INDIRECT ? r->addr[r->root[i]] : 0;
+    return r->cls[i];
+}
+
+uint64_t reach_unreadable(const reach_t *r)
+{
+    return r ? r->unreadable : 0;
+}
+
+void reach_free(reach_t *r)
+{
+    if (r)
+        os_unmap(r->mapping, r->mapped_bytes);
+}
+
+void reach_foreach_indirect(const reach_t *r, void (*visit)(uint64_t addr, uint64_t root, void *ctx),
+                            void *ctx)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        if (r->cls[i] == IMGLEAK_CLASS_INDIRECT)
+            visit(r->addr[i], r->addr[r->root[i]], ctx);
+}

@@ -1,0 +1,26 @@
+/* Reachability at a snapshot: which live blocks a pointer in the program's memory still leads to
+ * (reachable), which only a pointer into their middle does (possibly leaked), which none does
+ * (leaked: the root of a leak) and which only leaked blocks lead to (indirectly leaked, under
+ * their root). Called with the guard up; see reach.c for how. */
+#ifndef IMGLEAK_REACH_H
+#define IMGLEAK_REACH_H
+
+#include "imgleak/format.h"
+
+#include <stdint.h>
+
+typedef struct reach reach_t;
+
+/* NULL when it cannot be done (no memory for its tables): the snapshot then has no classes. */
+reach_t *reach_scan(void);
+/* IMGLEAK_CLASS_* of the block at addr; for an indirect one, *root_addr is its leak's root. */
+unsigned reach_class(const reach_t *r, uint64_t addr, uint64_t *root_addr);
+/* Bytes the scan could not read (freed and unmapped while it ran, or unmapped stack pages). */
+uint64_t reach_unreadable(const reach_t *r);
+void reach_free(reach_t *r);
+
+/* Visits every indirectly leaked block with its root. */
+void reach_foreach_indirect(const reach_t *r, void (*visit)(uint64_t addr, uint64_t root, void *ctx),
+                            void *ctx);
+
+#endif
