@@ -114,7 +114,16 @@ $(B)/tests/bigleak: tests/integration/bigleak.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lm
 $(B)/tests/fragment: tests/integration/fragment.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
-INTEGRATION_BINS := $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+$(B)/tests/libreach_lib.so: tests/integration/reach_lib.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/reach: tests/integration/reach.c $(B)/tests/libreach_lib.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lreach_lib -Wl,-rpath,'$$ORIGIN' -lpthread
+$(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags MagickWand cairo fontconfig 2>/dev/null) $< -o $@ \
+	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
+$(B)/tests/protected: tests/integration/protected.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 
@@ -131,6 +140,7 @@ tsan: $(B)/tsan/.built
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(B)/workloads/wl_service $(B)/workloads/wl_mixed
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
+	@B=$(B) bash tests/integration/reach.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh

@@ -23,16 +23,21 @@
 #include <elf.h>
 #include <link.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16 };
+#define MMAP_BIT (UINT64_C(1) << 63) /* in size[]: the block is a mapping */
+#define SIZE(r, i) ((r)->size[i] & ~MMAP_BIT)
 
 struct reach {
     uint64_t *addr, *size; /* sorted by addr */
@@ -47,6 +52,7 @@ struct reach {
     uint64_t lo, hi;       /* lowest block start, highest block end */
     unsigned char *buf;    /* read buffer */
     uint64_t unreadable;   /* bytes that could not be read */
+    int direct;            /* no other thread runs: heap blocks and roots are read in place */
 };
 
 #define BUF_SIZE (256 * 1024)
@@ -68,7 +74,7 @@ static void gather_map(const map_rec_t *m, void *ctx)
     reach_t *r = ctx;
     if (r->n < r->cap) {
         r->addr[r->n] = m->start;
-        r->size[r->n++] = m->length;
+        r->size[r->n++] = m->length | MMAP_BIT;
     }
 }
 
@@ -132,7 +138,7 @@ static long find(const reach_t *r, uint64_t p, int *interior)
     }
     /* not the last 8 bytes: glibc's arena and bins point there, at the next chunk's header,
      * which would make every block before a free chunk look "possibly" leaked */
-    if (p - r->addr[i] + 8 < r->size[i]) {
+    if (p - r->addr[i] + 8 < SIZE(r, i)) {
         *interior = 1;
         return (long)i;
     }
@@ -181,17 +187,27 @@ static void read_ranges(reach_t *r, const struct iovec *ranges, const size_t *ow
     }
 }
 
-/* Reads [lo, hi) in pieces that fit the buffer. */
-static void read_region(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+/* Reads [lo, hi) in pieces that fit the buffer; in place when direct says it is safe. */
+static void read_region_as(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn,
+                           int direct)
 {
     lo = (lo + 7) & ~(uint64_t)7;
     hi &= ~(uint64_t)7;
+    if (direct && lo < hi) {
+        fn(r, (const uint64_t *)(uintptr_t)lo, (hi - lo) / 8, owner);
+        return;
+    }
     while (lo < hi) {
         uint64_t end = hi - lo > BUF_SIZE ? lo + BUF_SIZE : hi;
         struct iovec one = {(void *)(uintptr_t)lo, end - lo};
         read_ranges(r, &one, &owner, 1, fn);
         lo = end;
     }
+}
+
+static void read_region(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+{
+    read_region_as(r, lo, hi, owner, fn, 0);
 }
 
 /* ---- marking ---- */
@@ -276,7 +292,12 @@ static void drain(reach_t *r, words_fn fn)
         size_t k = 0, bytes = 0;
         while (r->nwork && k < IOV_BATCH) {
             size_t i = r->work[r->nwork - 1];
-            uint64_t len = r->size[i] & ~(uint64_t)7;
+            uint64_t len = SIZE(r, i) & ~(uint64_t)7;
+            if (r->direct && !(r->size[i] & MMAP_BIT)) { /* in place: nobody can free it */
+                r->nwork--;
+                fn(r, (const uint64_t *)(uintptr_t)r->addr[i], len / 8, i);
+                continue;
+            }
             if (len > BUF_SIZE) { /* large: on its own, in pieces */
                 r->nwork--;
                 read_region(r, r->addr[i], r->addr[i] + len, i, fn);
@@ -311,7 +332,7 @@ static int module_roots(struct dl_phdr_info *info, size_t size, void *ctx)
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
             uint64_t lo = info->dlpi_addr + ph->p_vaddr;
-            read_region(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words);
+            read_region_as(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words, r->direct);
         } else if (ph->p_type == PT_TLS && info->dlpi_tls_data) {
             uint64_t lo = (uint64_t)(uintptr_t)info->dlpi_tls_data;
             read_region(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words);
@@ -355,9 +376,11 @@ static void thread_roots(const thread_rec_t *t, void *ctx)
 {
     reach_t *r = ctx;
     uint64_t lo = t->lo, sp;
-    if (scan_sp >= t->lo && scan_sp <= t->hi)
-        lo = scan_sp; /* this thread: only the live part of its stack */
-    else if ((sp = thread_sp(t->tid)) > t->lo + 128 && sp < t->hi)
+    if (scan_sp >= t->lo && scan_sp <= t->hi) {
+        /* this thread: only the live part of its stack, mapped all the way up */
+        read_region_as(r, scan_sp, t->hi, SIZE_MAX, mark_words, 1);
+        return;
+    } else if ((sp = thread_sp(t->tid)) > t->lo + 128 && sp < t->hi)
         lo = sp - 128; /* below the stack pointer only the red zone is live */
     read_region(r, lo, t->hi, SIZE_MAX, mark_words);
 }
@@ -423,6 +446,29 @@ static void find_own_stack(const thread_rec_t *t, void *ctx)
         *hi = t->hi;
 }
 
+/* 1 when this is the process's only thread, from /proc/self/task. */
+static int only_thread(void)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[4096];
+    int tasks = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            const char *name = buf + off + 19; /* struct linux_dirent64: d_name at 19 */
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof reclen);
+            if (name[0] != '.')
+                tasks++;
+            off += reclen;
+        }
+    }
+    close(fd);
+    return tasks == 1;
+}
+
 static void scan_roots(reach_t *r)
 {
     uint64_t stack_hi = 0;
@@ -433,6 +479,73 @@ static void scan_roots(reach_t *r)
 }
 
 /* ---- the scan ---- */
+
+static void classify(reach_t *r)
+{
+    scan_roots(r);
+    drain(r, mark_words);
+
+    for (size_t i = 0; i < r->n; i++)
+        if ((r->flags[i] & (F_INTERIOR | F_REACHED)) == F_INTERIOR) {
+            r->flags[i] |= F_POSSIBLE;
+            push(r, i);
+        }
+    drain(r, possible_words);
+
+    for (size_t i = 0; i < r->n; i++) {
+        r->cls[i] = (r->flags[i] & F_REACHED)    ? IMGLEAK_CLASS_REACHABLE
+                    : (r->flags[i] & F_POSSIBLE) ? IMGLEAK_CLASS_POSSIBLE
+                                                 : 0;
+        if (!r->cls[i])
+            push(r, i);
+    }
+    drain(r, pointed_words); /* each unreached block once: who points at whom */
+    /* roots of leaks: unreached and pointed to by no other unreached block; then cycles */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->cls[i] || (pass == 0 && (r->flags[i] & F_POINTED)))
+                continue;
+            r->cls[i] = IMGLEAK_CLASS_LEAKED;
+            r->flags[i] |= F_DONE;
+            current_root = i;
+            push(r, i);
+            drain(r, indirect_words);
+        }
+    }
+}
+
+/* Reading in place is safe from other threads (there are none) but not from the program's own
+ * protections (a heap block it made PROT_NONE): a fault while scanning jumps back here, and the
+ * scan is done again through process_vm_readv. Only this thread runs, so borrowing SIGSEGV and
+ * SIGBUS for the scan's duration cannot catch anyone else's fault. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+static sigjmp_buf fault_jump;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(fault_jump, 1);
+}
+
+static int classify_guarded(reach_t *r)
+{
+    struct sigaction sa, old_segv, old_bus;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sa.sa_flags = SA_NODEFER;
+    if (__sigaction(SIGSEGV, &sa, &old_segv) != 0)
+        return -1;
+    if (__sigaction(SIGBUS, &sa, &old_bus) != 0) {
+        __sigaction(SIGSEGV, &old_segv, NULL);
+        return -1;
+    }
+    int faulted = sigsetjmp(fault_jump, 1);
+    if (!faulted)
+        classify(r);
+    __sigaction(SIGSEGV, &old_segv, NULL);
+    __sigaction(SIGBUS, &old_bus, NULL);
+    return faulted ? -1 : 0;
+}
 
 reach_t *reach_scan(void)
 {
@@ -473,40 +586,18 @@ reach_t *reach_scan(void)
     if (r->n) {
         r->lo = r->addr[0];
         for (size_t i = 0; i < r->n; i++)
-            if (r->addr[i] + (r->size[i] ? r->size[i] : 1) > r->hi)
-                r->hi = r->addr[i] + (r->size[i] ? r->size[i] : 1);
+            if (r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1) > r->hi)
+                r->hi = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
     }
 
-    scan_roots(r);
-    drain(r, mark_words);
-
-    for (size_t i = 0; i < r->n; i++)
-        if ((r->flags[i] & (F_INTERIOR | F_REACHED)) == F_INTERIOR) {
-            r->flags[i] |= F_POSSIBLE;
-            push(r, i);
-        }
-    drain(r, possible_words);
-
-    for (size_t i = 0; i < r->n; i++) {
-        r->cls[i] = (r->flags[i] & F_REACHED)    ? IMGLEAK_CLASS_REACHABLE
-                    : (r->flags[i] & F_POSSIBLE) ? IMGLEAK_CLASS_POSSIBLE
-                                                 : 0;
-        if (!r->cls[i])
-            push(r, i);
-    }
-    drain(r, pointed_words); /* each unreached block once: who points at whom */
-    /* roots of leaks: unreached and pointed to by no other unreached block; then cycles */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < r->n; i++) {
-            if (r->cls[i] || (pass == 0 && (r->flags[i] & F_POINTED)))
-                continue;
-            r->cls[i] = IMGLEAK_CLASS_LEAKED;
-            r->flags[i] |= F_DONE;
-            current_root = i;
-            push(r, i);
-            drain(r, indirect_words);
-        }
-    }
+    r->direct = only_thread();
+    if (r->direct && classify_guarded(r) == 0)
+        return r;
+    r->direct = 0; /* several threads, or a block could not be read in place */
+    memset(r->flags, 0, r->n);
+    memset(r->cls, 0, r->n);
+    r->nwork = 0;
+    classify(r);
     return r;
 }
 

@@ -199,7 +199,7 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
                          : NULL;
     write_sections(ctx, fd, reach);
     if (reach)
-        os_log("scan: %llu bytes could not be read", (unsigned long long)reach_unreadable(reach));
+        os_log("scan: %lu bytes could not be read", (unsigned long)reach_unreadable(reach));
     reach_free(reach);
     imgleak_file_header_t hdr;
     memset(&hdr, 0, sizeof hdr);

@@ -1,0 +1,116 @@
+/* Blocks with known reachability at exit, for the reachability scan's test. Each block is made by
+ * its own function, so the report names its class by function:
+ *   keep_in_global       pointed to by a global                      reachable
+ *   keep_in_child        pointed to only from keep_in_global's block reachable
+ *   keep_in_library      pointed to by a static in reach_lib.so      reachable
+ *   keep_on_thread       pointed to from a blocked thread's stack    reachable
+ *   lose_overwritten     its only pointer overwritten                leaked
+ *   lose_chain_root      nothing points to it                        leaked, holding:
+ *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
+ *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
+ *   keep_interior        only a pointer into its middle              possible
+ * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void lib_keep(void *p); /* reach_lib.so */
+
+struct node {
+    struct node *next;
+    char payload[56];
+};
+
+static struct node *global_block;
+static void *volatile overwritten;
+static char *volatile interior;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready = PTHREAD_COND_INITIALIZER;
+static int thread_ready;
+
+#define NOINLINE __attribute__((noinline))
+
+/* a macro, so each block is charged to the function that wants it */
+static struct node *checked(struct node *n)
+{
+    if (!n)
+        _exit(3);
+    return n;
+}
+#define make(extra) checked(calloc(1, sizeof(struct node) + (extra)))
+/* the compiler must make the stores into n, though nothing reads them */
+#define escape(n) __asm__ volatile("" : : "g"(n) : "memory")
+
+static NOINLINE void keep_in_global(void) { global_block = make(0); }
+static NOINLINE void keep_in_child(void) { global_block->next = make(8); }
+static NOINLINE void keep_in_library(void) { lib_keep(make(16)); }
+static NOINLINE void lose_overwritten(void) { overwritten = make(24); }
+static NOINLINE void forget(void) { overwritten = NULL; }
+
+static NOINLINE struct node *lose_chain_tail(void) { return make(40); }
+static NOINLINE struct node *lose_chain_mid(void)
+{
+    struct node *n = make(48);
+    n->next = lose_chain_tail();
+    escape(n);
+    return n;
+}
+static NOINLINE void lose_chain_root(void)
+{
+    struct node *n = make(32);
+    n->next = lose_chain_mid();
+    escape(n);
+}
+
+static NOINLINE struct node *lose_cycle_b(void) { return make(64); }
+static NOINLINE void lose_cycle_a(void)
+{
+    struct node *a = make(72), *b = lose_cycle_b();
+    a->next = b;
+    b->next = a;
+    escape(a);
+    escape(b);
+}
+
+static NOINLINE void keep_interior(void) { interior = (char *)make(256) + 64; }
+
+static NOINLINE void *keep_on_thread(void *arg)
+{
+    (void)arg;
+    struct node *volatile mine = make(80); /* only on this thread's stack */
+    pthread_mutex_lock(&lock);
+    thread_ready = 1;
+    pthread_cond_signal(&ready);
+    for (;;) /* blocked until the process exits */
+        pthread_cond_wait(&ready, &lock);
+    return (void *)mine;
+}
+
+/* Overwrites the stack below main's frame, where the helpers' frames were. */
+static NOINLINE void scrub(void)
+{
+    volatile char junk[16384];
+    memset((char *)junk, 0, sizeof junk);
+}
+
+int main(void)
+{
+    pthread_t t;
+    keep_in_global();
+    keep_in_child();
+    keep_in_library();
+    lose_overwritten();
+    forget();
+    lose_chain_root();
+    lose_cycle_a();
+    keep_interior();
+    if (pthread_create(&t, NULL, keep_on_thread, NULL) != 0)
+        return 1;
+    pthread_mutex_lock(&lock);
+    while (!thread_ready)
+        pthread_cond_wait(&ready, &lock);
+    pthread_mutex_unlock(&lock);
+    scrub();
+    exit(0); /* the thread is still blocked, its block on its stack */
+}

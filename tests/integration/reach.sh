@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The reachability scan: blocks kept by a global, a library's static, a blocked thread's stack or
+# another reachable block are reachable; a block whose last pointer was overwritten is leaked; a
+# chain hanging from a leaked block is indirect under it; a cycle gets one root; interior-only is
+# possible. Clean workloads and programs that only start and stop a library leak nothing of the
+# program's own. Prints "N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+IMGLEAK=$B/imgleak
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/tests/integration/lib.sh"
+
+# class_of JSON FUNCTION: the class of the program's site in FUNCTION ("none" when absent)
+class_of() {
+    jq -r --arg f "$2" '[.leaks[] | select(.in_app and .site.function == $f) | .class]
+                        | if length == 0 then "none" else join(",") end' "$1"
+}
+is_class() { # is_class JSON FUNCTION CLASS
+    local got
+    got=$(class_of "$1" "$2")
+    [ "$got" = "$3" ] || { echo "     $2: $got, expected $3"; return 1; }
+}
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/all.json" -- $B/tests/reach > /dev/null
+check "reach: exits 0 under the shim" test $? = 0
+for f in keep_in_global keep_in_child keep_in_library keep_on_thread; do
+    check "reach: $f is reachable" is_class "$WORK/all.json" $f reachable
+done
+check "reach: a block whose pointer was overwritten is leaked" \
+    is_class "$WORK/all.json" lose_overwritten leaked
+check "reach: the head of a lost chain is leaked" is_class "$WORK/all.json" lose_chain_root leaked
+check "reach: the chain's other blocks are indirect" \
+    bash -c "[ \"$(class_of "$WORK/all.json" lose_chain_mid)$(class_of "$WORK/all.json" lose_chain_tail)\" = indirectindirect ]"
+check "reach: the chain's blocks are counted under its head" \
+    jqe '([.leaks[] | select(.site.function == "lose_chain_mid" or .site.function == "lose_chain_tail")
+          | .bytes] | add) as $hanging
+         | [.leaks[] | select(.site.function == "lose_chain_root")][0]
+         | .indirect_blocks == 2 and .indirect_bytes == $hanging' "$WORK/all.json"
+check "reach: a cycle nothing points to: one leaked, one indirect under it" \
+    bash -c "[ \"$(class_of "$WORK/all.json" lose_cycle_a)/$(class_of "$WORK/all.json" lose_cycle_b)\" = leaked/indirect ]"
+check "reach: only a pointer into its middle: possibly leaked" \
+    is_class "$WORK/all.json" keep_interior possible
+check "reach: totals by class add up to the sites" \
+    jqe '(.totals.by_class.leaked.bytes == ([.leaks[] | select(.class == "leaked") | .bytes] | add)) and
+         (.totals.by_class.indirect.bytes == ([.leaks[] | select(.class == "indirect") | .bytes] | add)) and
+         (.totals.by_class.possible.bytes == ([.leaks[] | select(.class == "possible") | .bytes] | add))' \
+    "$WORK/all.json"
+check "reach: the numbers valgrind gives (definitely 320 B in 3, indirectly 344 B in 3)" \
+    jqe '.totals.by_class.leaked == {"bytes": 320, "blocks": 3} and
+         .totals.by_class.indirect == {"bytes": 344, "blocks": 3}' "$WORK/all.json"
+
+$IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
+check "reach: reachable sites are not listed by default" \
+    test "$(jq '[.leaks[] | select(.class == "reachable")] | length' "$WORK/default.json")" = 0
+check "reach: ... nor counted as leaked" \
+    jqe '.totals.leaked_bytes == .totals.by_class.leaked.bytes + .totals.by_class.indirect.bytes
+                                 + .totals.by_class.possible.bytes' "$WORK/default.json"
+$IMGLEAK run -- $B/tests/reach 2> "$WORK/text.txt" > /dev/null
+check "reach: the text report gives each class" \
+    grep -q "definitely 320 B, indirectly 344 B, possibly 320 B; still reachable" "$WORK/text.txt"
+check "reach: ... and what hangs from a leak, under it" \
+    grep -q "leaked at lose_chain_root .*, and 216 B in 2 blocks hanging from them" "$WORK/text.txt"
+check "reach: the gate counts leaked, indirect and possible, not reachable" \
+    bash -c "$IMGLEAK gate --max-leaked-bytes 984 '$WORK/default.json' > /dev/null && \
+             ! $IMGLEAK gate --max-leaked-bytes 983 '$WORK/default.json' > /dev/null"
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/prot.json" -- $B/tests/protected > "$WORK/prot.out"
+check "a PROT_NONE heap page: the program exits as without the shim" \
+    bash -c "[ $? = 0 ] && grep -q 'protected done' '$WORK/prot.out'"
+check "a PROT_NONE heap page: still scanned around (page reachable, lost block leaked)" \
+    bash -c "[ \"$(class_of "$WORK/prot.json" guard_page)/$(class_of "$WORK/prot.json" lose_block)\" = reachable/leaked ]"
+
+IMGLEAK_SCAN=off $IMGLEAK run --format json --report "$WORK/off.json" -- $B/tests/reach > /dev/null
+check "IMGLEAK_SCAN=off: nothing is classified" \
+    jqe '(.totals.scanned | not) and ([.leaks[].class] | unique == ["unscanned"])' "$WORK/off.json"
+
+# ------------------------------------------------ nothing of the program's own in clean programs
+for w in jpeg png gif webp magick cairo mixed; do
+    $IMGLEAK run --format json --report "$WORK/$w.json" -- $B/workloads/wl_$w clean > /dev/null 2>&1
+    check "clean $w: no leaked bytes at all" jqe '.totals.leaked_bytes == 0' "$WORK/$w.json"
+done
+for m in magick cairo fontconfig; do
+    $IMGLEAK run --format json --report "$WORK/init-$m.json" -- $B/tests/init_only $m > /dev/null
+    check "start and stop $m only: no leaked bytes" jqe '.totals.leaked_bytes == 0' "$WORK/init-$m.json"
+done
+
+finish reach
