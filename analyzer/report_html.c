@@ -55,9 +55,11 @@ static int put_data(const report_t *rep, FILE *out)
     fputs("],\n\"sites\":[", out);
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *s = &rep->sites[i];
-        fprintf(out, "%s{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"in_app\":%s,\"function\":",
+        fprintf(out, "%s{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
+                     "\"indirect_bytes\":%llu,\"in_app\":%s,\"function\":",
                 i ? ",\n" : "", (unsigned long long)s->bytes, (unsigned long long)s->blocks,
-                report_kind_name(s->kind), s->in_app ? "true" : "false");
+                report_kind_name(s->kind), report_class_name(s->cls),
+                (unsigned long long)s->indirect_bytes, s->in_app ? "true" : "false");
         put_str(out, s->site.function);
         fputs(",\"file\":", out);
         put_str(out, s->site.file);

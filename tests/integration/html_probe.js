@@ -42,7 +42,8 @@
       "matched " + JSON.stringify(matches) + ", status '" + document.getElementById("fg-status").textContent + "'");
 
   const table = document.getElementById("sites");
-  const firstFunction = () => table.querySelector("tbody tr td:nth-child(5)").textContent;
+  const column = [...table.querySelectorAll("th")].findIndex(th => th.textContent.startsWith("function")) + 1;
+  const firstFunction = () => table.querySelector("tbody tr td:nth-child(" + column + ")").textContent;
   const byBytes = firstFunction();
   [...table.querySelectorAll("th")].find(th => th.textContent.startsWith("blocks")).click();
   const byBlocks = firstFunction();
