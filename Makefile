@@ -22,7 +22,7 @@ ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) 
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check check-run deps-test report-check unit integration workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check unit integration workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/imgleak
 
 # ---- the shim ----
@@ -93,6 +93,17 @@ $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png
 bench: all $(BENCH_BINS)
 	@B=$(B) bash bench/run.sh
 
+# ---- fuzzing the snapshot reader (libFuzzer, clang): 30 s in make check, longer by make fuzz ----
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/reader.c analyzer/error.c analyzer/progress.c \
+                       $(wildcard include/imgleak/*.h analyzer/*.h) | $(B)/fuzz
+	clang $(CPPFLAGS) -Ianalyzer -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
+FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/tests/leaky $(B)/tests/reach $(B)/tests/jpeg_misuse all
+fuzz-check: $(FUZZ_DEPS)
+	@B=$(B) bash tests/fuzz/run.sh 30
+fuzz: $(FUZZ_DEPS)
+	@B=$(B) bash tests/fuzz/run.sh $${FUZZ_SECONDS:-600}
+
 # ---- integration: real programs under the shim ----
 $(B)/tests/leaky: tests/integration/leaky.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
@@ -150,7 +161,7 @@ workload-check: all workloads
 
 check: deps-test
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit sanitize tsan integration workload-check report-check
+check-run: all unit sanitize tsan integration workload-check report-check fuzz-check
 	@echo "make check: all passed"
 
 demo:
@@ -163,7 +174,7 @@ deps:
 deps-test:
 	@bash scripts/deps.sh --install --tests
 
-$(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench:
+$(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench $(B)/fuzz:
 	mkdir -p $@
 
 clean:

@@ -29,6 +29,7 @@ TEST_PACKAGES=(
     golang-go                    # go tool pprof reads imgleak's pprof output
     chromium                     # the HTML report is opened in headless Chromium
     libxml2-utils                # xmllint checks the JUnit XML
+    clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
