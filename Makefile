@@ -22,7 +22,7 @@ ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) 
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check unit integration workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/imgleak
 
 # ---- the shim ----
@@ -93,6 +93,19 @@ $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png
 bench: all $(BENCH_BINS)
 	@B=$(B) bash bench/run.sh
 
+# ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
+TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
+                $(B)/torture/exceptions $(B)/torture/cgo
+$(B)/torture/%: tests/torture/%.c | $(B)/torture
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/torture/exceptions: tests/torture/exceptions.cc | $(B)/torture
+	g++ -O2 -g $(WARN) -std=c++17 $< -o $@
+$(B)/torture/cgo: tests/torture/cgo/main.go | $(B)/torture
+	cd tests/torture/cgo && GOCACHE=$(abspath $(B))/torture/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    go build -o $(abspath $@) main.go
+torture: all $(TORTURE_BINS) $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/asan/.built
+	@B=$(B) bash tests/torture/run.sh
+
 # ---- fuzzing the snapshot reader (libFuzzer, clang): 30 s in make check, longer by make fuzz ----
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/reader.c analyzer/error.c analyzer/progress.c \
@@ -161,7 +174,7 @@ workload-check: all workloads
 
 check: deps-test
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit sanitize tsan integration workload-check report-check fuzz-check
+check-run: all unit sanitize tsan integration workload-check report-check torture fuzz-check
 	@echo "make check: all passed"
 
 demo:
@@ -174,7 +187,7 @@ deps:
 deps-test:
 	@bash scripts/deps.sh --install --tests
 
-$(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench $(B)/fuzz:
+$(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench $(B)/fuzz $(B)/torture:
 	mkdir -p $@
 
 clean:

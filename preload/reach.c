@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -210,6 +211,33 @@ static void read_region(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, word
     read_region_as(r, lo, hi, owner, fn, 0);
 }
 
+/* A large mapping, page run by page run, skipping the pages never touched (mincore): a runtime's
+ * reserved heap (Go's, several hundred MiB) is mostly untouched, and reading it would fault in
+ * every page. A page swapped out reads as untouched, and its pointers are missed. */
+static void read_mapping(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+{
+    const uint64_t page = 4096, chunk = 64 * 4096;
+    unsigned char vec[64];
+    for (uint64_t at = lo & ~(page - 1); at < hi; at += chunk) {
+        uint64_t end = at + chunk < hi ? at + chunk : hi;
+        if (mincore((void *)(uintptr_t)at, end - at, vec) != 0) {
+            read_region(r, at < lo ? lo : at, end, owner, fn);
+            continue;
+        }
+        for (uint64_t p = at; p < end;) {
+            if (!(vec[(p - at) / page] & 1)) {
+                p += page;
+                continue;
+            }
+            uint64_t q = p;
+            while (q < end && (vec[(q - at) / page] & 1))
+                q += page;
+            read_region(r, p < lo ? lo : p, q < end ? q : end, owner, fn);
+            p = q;
+        }
+    }
+}
+
 /* ---- marking ---- */
 
 static void push(reach_t *r, size_t i)
@@ -300,7 +328,10 @@ static void drain(reach_t *r, words_fn fn)
             }
             if (len > BUF_SIZE) { /* large: on its own, in pieces */
                 r->nwork--;
-                read_region(r, r->addr[i], r->addr[i] + len, i, fn);
+                if (r->size[i] & MMAP_BIT)
+                    read_mapping(r, r->addr[i], r->addr[i] + len, i, fn);
+                else
+                    read_region(r, r->addr[i], r->addr[i] + len, i, fn);
                 continue;
             }
             if (bytes + len > BUF_SIZE)

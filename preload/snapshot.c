@@ -30,10 +30,13 @@ static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t sequence;
 static snapfile_t file; /* 64 KiB buffer: static, so a snapshot needs no stack or heap for it */
 
+static int closed; /* under snap_lock: the exit snapshot is taken, no more are */
+
 void snapshot_after_fork_child(void)
 {
     pthread_mutex_init(&snap_lock, NULL);
     sequence = 0;
+    closed = 0;
 }
 
 /* ctx: the reachability scan, or NULL */
@@ -183,15 +186,26 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
     char tmp[4200], final[4200];
     int rc = -1;
     pthread_mutex_lock(&snap_lock);
-    uint64_t seq = ++sequence;
+    if (closed) /* the exit snapshot is written: a timed one now would be cut off by the exit */
+        goto out;
+    uint64_t seq = 0;
     long pid = (long)getpid();
-    snprintf(tmp, sizeof tmp, "%s/.imgleak.%ld.%llu.tmp", ctx->out_dir, pid,
-             (unsigned long long)seq);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = -1;
+    /* a name taken (by a file or a link someone put there) is skipped, never followed */
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        seq = ++sequence;
+        snprintf(tmp, sizeof tmp, "%s/.imgleak.%ld.%llu.tmp", ctx->out_dir, pid,
+                 (unsigned long long)seq);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         os_log("cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
+    if (flags & IMGLEAK_SNAP_AT_EXIT)
+        closed = 1;
     /* the scan first: the file's process figures then include what it took */
     reach_t *reach = ctx->scan == SNAPSHOT_SCAN_ALWAYS ||
                              (ctx->scan == SNAPSHOT_SCAN_AT_EXIT && (flags & IMGLEAK_SNAP_AT_EXIT))

@@ -30,6 +30,7 @@ TEST_PACKAGES=(
     chromium                     # the HTML report is opened in headless Chromium
     libxml2-utils                # xmllint checks the JUnit XML
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
+    g++ python3                  # the torture suite's C++ and Python programs
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
