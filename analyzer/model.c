@@ -287,18 +287,16 @@ static void reconcile_rss(report_process_t *p)
  * forgotten destroy reads as one leak holding all it holds. */
 static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack_total_t *totals)
 {
-    for (size_t i = 0; i < snap->nlive; i++) {
-        const snap_live_t *l = &snap->live[i];
-        if (l->cls != IMGLEAK_CLASS_INDIRECT || !l->root)
-            continue;
-        const snap_live_t *root = &snap->live[l->root - 1];
+    for (size_t i = 0; i < snap->nroots; i++) {
+        const snap_root_t *r = &snap->roots[i];
+        const snap_live_t *root = &snap->live[r->live_index];
         const snap_stack_t *st = root->stack_id ? snapshot_stack(snap, root->stack_id) : NULL;
         size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
         size_t site = totals[k].site[root->kind * NCLASS + IMGLEAK_CLASS_LEAKED];
         if (!site)
             continue; /* the root was suppressed */
-        set->sites[site - 1].indirect_bytes += l->size;
-        set->sites[site - 1].indirect_blocks++;
+        set->sites[site - 1].indirect_bytes += r->indirect_bytes;
+        set->sites[site - 1].indirect_blocks += r->indirect_blocks;
     }
 }
 

@@ -36,7 +36,7 @@ typedef struct {
     const char *name;
     const unsigned char *data;
     size_t size;
-    section_t process, strings, modules, stacks, live, names, handles, indirect;
+    section_t process, strings, modules, stacks, live, names, handles, roots;
 } parse_t;
 
 static const char *section_name(uint32_t type)
@@ -49,7 +49,7 @@ static const char *section_name(uint32_t type)
     case IMGLEAK_SECTION_LIVE: return "live";
     case IMGLEAK_SECTION_HANDLE_NAMES: return "handle names";
     case IMGLEAK_SECTION_HANDLES: return "handles";
-    case IMGLEAK_SECTION_INDIRECT: return "indirect";
+    case IMGLEAK_SECTION_LEAK_ROOTS: return "leak roots";
     default: return "unknown";
     }
 }
@@ -125,7 +125,7 @@ static int parse_sections(parse_t *ps, const snapshot_t *snap)
         case IMGLEAK_SECTION_LIVE: slot = &ps->live; break;
         case IMGLEAK_SECTION_HANDLE_NAMES: slot = &ps->names; break;
         case IMGLEAK_SECTION_HANDLES: slot = &ps->handles; break;
-        case IMGLEAK_SECTION_INDIRECT: slot = &ps->indirect; break;
+        case IMGLEAK_SECTION_LEAK_ROOTS: slot = &ps->roots; break;
         default: continue; /* a newer writer's section: skipped */
         }
         if (slot->type) {
@@ -338,39 +338,37 @@ static int by_address(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static snap_live_t *live_at(snap_live_t **sorted, size_t n, uint64_t address)
+/* 1.3: the leaked blocks others hang from, with what hangs from them. A record for a block that
+ * is not in LIVE (freed while the snapshot was written) is skipped; one naming a block that is not
+ * leaked is an error. */
+static int parse_leak_roots(parse_t *ps, snapshot_t *snap)
 {
-    snap_live_t key = {.address = address}, *k = &key;
-    snap_live_t **hit = bsearch(&k, sorted, n, sizeof *sorted, by_address);
-    return hit ? *hit : NULL;
-}
-
-/* 1.3: each indirectly leaked block's root. A record for a block that is not in LIVE (freed while
- * the snapshot was written) is skipped; one that disagrees with the classes is an error. */
-static int parse_indirect(parse_t *ps, snapshot_t *snap)
-{
-    const section_t *s = &ps->indirect;
-    if (!s->type)
+    const section_t *s = &ps->roots;
+    if (!s->type || !s->count)
         return 0;
-    if (check_fixed(ps, s, 16) < 0)
+    if (check_fixed(ps, s, 24) < 0)
         return -1;
     snap_live_t **sorted = malloc((snap->nlive ? snap->nlive : 1) * sizeof *sorted);
-    if (!sorted)
+    snap->roots = calloc(s->count, sizeof *snap->roots);
+    if (!sorted || !snap->roots) {
+        free(sorted);
         return fail(ps, "out of memory");
+    }
     for (size_t i = 0; i < snap->nlive; i++)
         sorted[i] = &snap->live[i];
     qsort(sorted, snap->nlive, sizeof *sorted, by_address);
     int rc = 0;
     for (uint64_t i = 0; rc == 0 && i < s->count; i++) {
         const unsigned char *p = ps->data + s->offset + i * s->record_size;
-        snap_live_t *block = live_at(sorted, snap->nlive, le64(p));
-        snap_live_t *root = live_at(sorted, snap->nlive, le64(p + 8));
-        if (!block || !root)
+        snap_live_t key = {.address = le64(p)}, *k = &key;
+        snap_live_t **hit = bsearch(&k, sorted, snap->nlive, sizeof *sorted, by_address);
+        if (!hit)
             continue;
-        if (block->cls != IMGLEAK_CLASS_INDIRECT || root->cls != IMGLEAK_CLASS_LEAKED)
-            rc = fail(ps, "indirect record does not join an indirect block to a leaked one");
+        if ((*hit)->cls != IMGLEAK_CLASS_LEAKED)
+            rc = fail(ps, "leak root record names a block that is not leaked");
         else
-            block->root = (size_t)(root - snap->live) + 1;
+            snap->roots[snap->nroots++] =
+                (snap_root_t){(size_t)(*hit - snap->live), le64(p + 8), le64(p + 16)};
     }
     free(sorted);
     return rc;
@@ -460,7 +458,7 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     if (parse_header(&ps, snap) < 0 || parse_sections(&ps, snap) < 0 ||
         parse_strings(&ps, snap) < 0 || parse_process(&ps, snap) < 0 ||
         parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0 ||
-        parse_handles(&ps, snap) < 0 || parse_indirect(&ps, snap) < 0) {
+        parse_handles(&ps, snap) < 0 || parse_leak_roots(&ps, snap) < 0) {
         reader_free(snap);
         return NULL;
     }
@@ -519,6 +517,7 @@ void reader_free(snapshot_t *snap)
     free(snap->handle_types);
     free(snap->handle_functions);
     free(snap->handles);
+    free(snap->roots);
     free(snap);
 }
 

@@ -32,8 +32,13 @@ typedef struct {
     uint32_t stack_id;
     uint32_t birth_s;
     unsigned cls; /* IMGLEAK_CLASS_* (1.3; UNKNOWN when not scanned) */
-    size_t root;  /* indirect blocks: 1 + the index of their leak's root in live[]; 0: none */
 } snap_live_t;
+
+/* 1.3: a leaked block and the indirectly leaked memory that hangs from it */
+typedef struct {
+    size_t live_index;
+    uint64_t indirect_bytes, indirect_blocks;
+} snap_root_t;
 
 typedef struct {
     uint32_t id;
@@ -61,6 +66,8 @@ typedef struct {
     snap_live_t *live;
     size_t nlive;
     int scanned; /* the shim classified the blocks by reachability */
+    snap_root_t *roots;
+    size_t nroots;
     /* codec handles (format 1.2; none in older files) */
     snap_name_t *handle_types, *handle_functions;
     size_t nhandle_types, nhandle_functions;

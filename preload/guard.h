@@ -7,6 +7,7 @@
 typedef struct {
     int depth;     /* >0 while the shim runs on this thread: nested calls pass straight through */
     unsigned slot; /* 1 + the thread's index, assigned on first use; 0 = not yet */
+    int registered; /* the thread's stack is known to the reachability scan (threads.h) */
 } guard_state_t;
 
 extern __thread guard_state_t imgleak_guard __attribute__((tls_model("initial-exec")));

@@ -45,6 +45,8 @@ struct reach {
     uint8_t *flags;
     uint8_t *cls;          /* IMGLEAK_CLASS_* */
     uint32_t *root;        /* for indirect blocks: the index of their leak's root */
+    uint64_t *hung_bytes;  /* for leak roots: what hangs from them */
+    uint32_t *hung_blocks;
     uint32_t *work;        /* worklist */
     size_t nwork;
     size_t n, cap;
@@ -543,6 +545,11 @@ static void classify(reach_t *r)
             drain(r, indirect_words);
         }
     }
+    for (size_t i = 0; i < r->n; i++)
+        if (r->cls[i] == IMGLEAK_CLASS_INDIRECT) {
+            r->hung_bytes[r->root[i]] += SIZE(r, i);
+            r->hung_blocks[r->root[i]]++;
+        }
 }
 
 /* Reading in place is safe from other threads (there are none) but not from the program's own
@@ -583,7 +590,7 @@ reach_t *reach_scan(void)
     threads_register(); /* the calling thread, if it never allocated */
     size_t cap = table_live() + maps_count() + 4096;
     cap += cap / 4; /* blocks allocated while gathering */
-    size_t bytes = sizeof(reach_t) + cap * (8 + 8 + 1 + 1 + 4 + 4) + 2 * cap * 8 +
+    size_t bytes = sizeof(reach_t) + cap * (8 + 8 + 1 + 1 + 4 + 4 + 8 + 4) + 2 * cap * 8 +
                    65536 * 4 + BUF_SIZE + 64 * 6;
     char *m = os_map(bytes);
     if (!m)
@@ -600,6 +607,8 @@ reach_t *reach_scan(void)
     CARVE(r->flags, cap);
     CARVE(r->cls, cap);
     CARVE(r->root, cap);
+    CARVE(r->hung_bytes, cap);
+    CARVE(r->hung_blocks, cap);
     CARVE(r->work, cap);
     uint64_t *tmp;
     uint32_t *counts;
@@ -632,14 +641,12 @@ reach_t *reach_scan(void)
     return r;
 }
 
-unsigned reach_class(const reach_t *r, uint64_t addr, uint64_t *root_addr)
+unsigned reach_class(const reach_t *r, uint64_t addr)
 {
     int interior;
     long i = r ? find(r, addr, &interior) : -1;
     if (i < 0 || interior)
         return IMGLEAK_CLASS_UNKNOWN; /* allocated after the scan gathered the blocks */
-    if (root_addr)
-        *root_addr = r->cls[i] == IMGLEAK_CLASS_INDIRECT ? r->addr[r->root[i]] : 0;
     return r->cls[i];
 }
 
@@ -654,10 +661,11 @@ void reach_free(reach_t *r)
         os_unmap(r->mapping, r->mapped_bytes);
 }
 
-void reach_foreach_indirect(const reach_t *r, void (*visit)(uint64_t addr, uint64_t root, void *ctx),
-                            void *ctx)
+void reach_foreach_root(const reach_t *r,
+                        void (*visit)(uint64_t addr, uint64_t bytes, uint64_t blocks, void *ctx),
+                        void *ctx)
 {
     for (size_t i = 0; r && i < r->n; i++)
-        if (r->cls[i] == IMGLEAK_CLASS_INDIRECT)
-            visit(r->addr[i], r->addr[r->root[i]], ctx);
+        if (r->cls[i] == IMGLEAK_CLASS_LEAKED && r->hung_blocks[i])
+            visit(r->addr[i], r->hung_bytes[i], r->hung_blocks[i], ctx);
 }

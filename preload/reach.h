@@ -13,14 +13,15 @@ typedef struct reach reach_t;
 
 /* NULL when it cannot be done (no memory for its tables): the snapshot then has no classes. */
 reach_t *reach_scan(void);
-/* IMGLEAK_CLASS_* of the block at addr; for an indirect one, *root_addr is its leak's root. */
-unsigned reach_class(const reach_t *r, uint64_t addr, uint64_t *root_addr);
+/* IMGLEAK_CLASS_* of the block at addr (UNKNOWN when r is NULL or the scan did not see it). */
+unsigned reach_class(const reach_t *r, uint64_t addr);
 /* Bytes the scan could not read (freed and unmapped while it ran, or unmapped stack pages). */
 uint64_t reach_unreadable(const reach_t *r);
 void reach_free(reach_t *r);
 
-/* Visits every indirectly leaked block with its root. */
-void reach_foreach_indirect(const reach_t *r, void (*visit)(uint64_t addr, uint64_t root, void *ctx),
-                            void *ctx);
+/* Visits every leaked block that indirectly leaked blocks hang from, with their total. */
+void reach_foreach_root(const reach_t *r,
+                        void (*visit)(uint64_t addr, uint64_t bytes, uint64_t blocks, void *ctx),
+                        void *ctx);
 
 #endif

@@ -267,7 +267,8 @@ static uint32_t current_stack(void)
 /* Records a heap block; called with the guard up. */
 static void record_heap(void *p, size_t size)
 {
-    threads_register(); /* its stack is a root of the reachability scan */
+    if (UNLIKELY(!imgleak_guard.registered))
+        threads_register(); /* its stack is a root of the reachability scan */
     live_info_t info = {size, current_stack(), birth_now()};
     stacks_count_alloc(info.stack_id, size);
     table_insert((uintptr_t)p, &info);

@@ -44,7 +44,7 @@ static void put_live(uint64_t addr, const live_info_t *info, void *ctx)
 {
     imgleak_live_rec_t r = {addr,
                             IMGLEAK_SIZE_KIND(info->size, IMGLEAK_KIND_HEAP,
-                                              reach_class(ctx, addr, NULL)),
+                                              reach_class(ctx, addr)),
                             info->stack_id, info->birth_s};
     snapfile_put(&file, &r, sizeof r);
     snapfile_record(&file);
@@ -54,16 +54,16 @@ static void put_map(const map_rec_t *m, void *ctx)
 {
     imgleak_live_rec_t r = {m->start,
                             IMGLEAK_SIZE_KIND(m->length, IMGLEAK_KIND_MMAP,
-                                              reach_class(ctx, m->start, NULL)),
+                                              reach_class(ctx, m->start)),
                             m->stack_id, m->birth_s};
     snapfile_put(&file, &r, sizeof r);
     snapfile_record(&file);
 }
 
-static void put_indirect(uint64_t addr, uint64_t root, void *ctx)
+static void put_root(uint64_t addr, uint64_t bytes, uint64_t blocks, void *ctx)
 {
     (void)ctx;
-    imgleak_indirect_rec_t r = {addr, root};
+    imgleak_leak_root_rec_t r = {addr, bytes, blocks};
     snapfile_put(&file, &r, sizeof r);
     snapfile_record(&file);
 }
@@ -160,8 +160,8 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     table_foreach(put_live, reach);
     maps_foreach(put_map, reach);
     if (reach) {
-        snapfile_section_begin(&file, IMGLEAK_SECTION_INDIRECT, sizeof(imgleak_indirect_rec_t));
-        reach_foreach_indirect(reach, put_indirect, NULL);
+        snapfile_section_begin(&file, IMGLEAK_SECTION_LEAK_ROOTS, sizeof(imgleak_leak_root_rec_t));
+        reach_foreach_root(reach, put_root, NULL);
     }
 
     procinfo_modules_release(&mods);

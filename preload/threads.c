@@ -17,13 +17,11 @@
 
 static thread_rec_t *recs;
 static _Atomic size_t count;
-static __thread int registered __attribute__((tls_model("initial-exec")));
-
 void threads_register(void)
 {
-    if (registered)
+    if (imgleak_guard.registered)
         return;
-    registered = 1;
+    imgleak_guard.registered = 1;
     if (!recs) {
         thread_rec_t *fresh = os_map(THREADS_MAX * sizeof *fresh);
         thread_rec_t *expected = NULL;

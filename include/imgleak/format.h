@@ -46,7 +46,7 @@ enum {
     IMGLEAK_SECTION_LIVE = 5,    /* imgleak_live_rec_t records */
     IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
     IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
-    IMGLEAK_SECTION_INDIRECT = 8,     /* 1.3: imgleak_indirect_rec_t, for scanned snapshots */
+    IMGLEAK_SECTION_LEAK_ROOTS = 8,   /* 1.3: imgleak_leak_root_rec_t, for scanned snapshots */
 };
 
 enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
@@ -160,10 +160,13 @@ enum {
     IMGLEAK_CLASS_INDIRECT = 4,  /* pointed to only from leaked blocks */
 };
 
-/* 1.3: for each indirectly leaked block, the leaked block it hangs from. */
+/* 1.3: for each leaked block that others hang from, what hangs from it: the indirectly leaked
+ * blocks only it leads to. One record per such root, not per block, so that a leaked list of two
+ * million nodes costs one record. */
 typedef struct {
-    uint64_t address;
-    uint64_t root_address;
-} imgleak_indirect_rec_t; /* 16 bytes */
+    uint64_t address;         /* a leaked block (class LEAKED) */
+    uint64_t indirect_bytes;  /* the indirectly leaked blocks under it */
+    uint64_t indirect_blocks;
+} imgleak_leak_root_rec_t; /* 24 bytes */
 
 #endif

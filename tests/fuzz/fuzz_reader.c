@@ -1,6 +1,6 @@
 /* libFuzzer target: the snapshot reader on any bytes. A file is either refused with an error
  * message or read whole; then everything a report would touch is walked (stacks by id, handle
- * names, module strings, indirect roots), so a reader that let an inconsistency through shows up
+ * names, module strings, leak roots), so a reader that let an inconsistency through shows up
  * under AddressSanitizer here rather than in the model. */
 #include "error.h"
 #include "reader.h"
@@ -30,8 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const snap_live_t *l = &snap->live[i];
         if (l->stack_id && !snapshot_stack(snap, l->stack_id))
             __builtin_trap(); /* the reader promised every stack id resolves */
-        if (l->root)
-            n += snap->live[l->root - 1].size;
+    }
+    for (size_t i = 0; i < snap->nroots; i++) {
+        if (snap->roots[i].live_index >= snap->nlive)
+            __builtin_trap();
+        n += snap->live[snap->roots[i].live_index].size + snap->roots[i].indirect_bytes;
     }
     for (size_t i = 0; i < snap->nhandles; i++) {
         const snap_name_t *t = snapshot_handle_type(snap, snap->handles[i].type);
