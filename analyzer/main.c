@@ -218,77 +218,121 @@ static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *p
     return rc;
 }
 
-static int cmd_report(int argc, char **argv)
+/* ---- the commands: each body gets parsed options, loaded suppressions and its operands, and
+ * returns its exit status, or -1 with error_get() (exit 2) ---- */
+
+typedef struct {
+    const cli_opts_t *o;
+    const inputs_opts_t *io;
+    char **args;
+    size_t nargs;
+} command_ctx_t;
+
+/* Writes with a text or JSON writer chosen by --format, to -o or standard output. */
+static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, const void *, FILE *),
+                              int (*text)(const void *, const void *, FILE *, int), const void *a,
+                              const void *b)
 {
-    cli_opts_t o;
-    inputs_opts_t io;
-    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_TEXT);
-    if (first < 0) {
-        cli_free(&o);
-        return done(first);
-    }
-    int rc = -1;
-    if (first >= argc)
-        error_set("report needs at least one snapshot file");
-    else if (check_format(&o, 1) == 0 && inputs_opts_init(&io, &o) == 0)
-        rc = write_report(&o, &io.model, argv + first, (size_t)(argc - first), o.out, stdout);
-    if (first < argc)
-        inputs_opts_free(&io);
-    cli_free(&o);
-    if (rc < 0) {
-        error_print();
-        return EXIT_BAD_INPUT;
-    }
-    return 0;
+    FILE *out = open_output(o->out, stdout);
+    if (!out)
+        return -1;
+    int rc = strcmp(o->format, "json") == 0 ? json(a, b, out) : text(a, b, out, want_color(out));
+    return close_output(out, stdout, o->out, rc);
 }
 
-static int cmd_growth(int argc, char **argv)
+static int body_report(const command_ctx_t *c)
+{
+    return write_report(c->o, &c->io->model, c->args, c->nargs, c->o->out, stdout) < 0 ? -1 : 0;
+}
+
+static int growth_json(const void *g, const void *unused, FILE *out)
+{
+    (void)unused;
+    return growth_write_json(g, out);
+}
+
+static int growth_text(const void *g, const void *unused, FILE *out, int color)
+{
+    (void)unused;
+    return growth_write_text(g, out, color);
+}
+
+static int body_growth(const command_ctx_t *c)
+{
+    growth_t *g = inputs_growth(c->args, c->nargs, &c->io->model);
+    if (!g)
+        return -1;
+    int rc = write_text_or_json(c->o, growth_json, growth_text, g, NULL);
+    growth_free(g);
+    free(g);
+    return rc;
+}
+
+static int body_gate(const command_ctx_t *c)
+{
+    return run_gate(c->o, c->io, c->args, c->nargs, stdout);
+}
+
+static int diff_json(const void *base, const void *now, FILE *out)
+{
+    return diff_write_json(base, now, out);
+}
+
+static int diff_text(const void *base, const void *now, FILE *out, int color)
+{
+    (void)color;
+    return diff_write_text(base, now, out);
+}
+
+static int body_diff(const command_ctx_t *c)
+{
+    summary_t base, now;
+    if (load_summary(&base, c->args, 1, c->io) < 0)
+        return -1;
+    int rc = -1;
+    if (load_summary(&now, c->args + 1, 1, c->io) == 0) {
+        rc = write_text_or_json(c->o, diff_json, diff_text, &base, &now);
+        summary_free(&now);
+    }
+    summary_free(&base);
+    return rc;
+}
+
+typedef struct {
+    const char *name;
+    unsigned options;      /* CLI_* it takes */
+    int any_writer;        /* --format takes every report writer, not just text and json */
+    size_t min_args, max_args;
+    const char *args_error;
+    int (*body)(const command_ctx_t *c);
+} command_t;
+
+static const command_t commands[] = {
+    {"report", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_TEXT, 1, 1, SIZE_MAX,
+     "report needs at least one snapshot file", body_report},
+    {"growth", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS, 0, 2, SIZE_MAX,
+     "growth needs two or more snapshot files", body_growth},
+    {"gate", CLI_APP | CLI_SUPPRESS | CLI_GATE, 0, 1, SIZE_MAX,
+     "gate needs snapshot files or a JSON report", body_gate},
+    {"diff", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS, 0, 2, 2,
+     "diff takes two reports: BASE NEW (each a snapshot or a JSON report)", body_diff},
+};
+
+static int run_command(const command_t *cmd, int argc, char **argv)
 {
     cli_opts_t o;
     inputs_opts_t io = {0};
-    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS);
+    int first = parse(argc, argv, &o, cmd->options);
     if (first < 0) {
         cli_free(&o);
         return done(first);
     }
+    size_t nargs = (size_t)(argc - first);
     int rc = -1;
-    growth_t *g = NULL;
-    if (argc - first < 2)
-        error_set("growth needs two or more snapshot files");
-    else if (check_format(&o, 0) == 0 && inputs_opts_init(&io, &o) == 0 &&
-             (g = inputs_growth(argv + first, (size_t)(argc - first), &io.model))) {
-        FILE *out = open_output(o.out, stdout);
-        if (out) {
-            rc = strcmp(o.format, "json") == 0 ? growth_write_json(g, out)
-                                               : growth_write_text(g, out, want_color(out));
-            rc = close_output(out, stdout, o.out, rc);
-        }
-        growth_free(g);
-        free(g);
-    }
-    inputs_opts_free(&io);
-    cli_free(&o);
-    if (rc < 0) {
-        error_print();
-        return EXIT_BAD_INPUT;
-    }
-    return 0;
-}
-
-static int cmd_gate(int argc, char **argv)
-{
-    cli_opts_t o;
-    inputs_opts_t io = {0};
-    int first = parse(argc, argv, &o, CLI_APP | CLI_SUPPRESS | CLI_GATE);
-    if (first < 0) {
-        cli_free(&o);
-        return done(first);
-    }
-    int rc = -1;
-    if (first >= argc)
-        error_set("gate needs snapshot files or a JSON report");
-    else if (inputs_opts_init(&io, &o) == 0)
-        rc = run_gate(&o, &io, argv + first, (size_t)(argc - first), stdout);
+    if (nargs < cmd->min_args || nargs > cmd->max_args)
+        error_set("%s", cmd->args_error);
+    else if (check_format(&o, cmd->any_writer) == 0 && inputs_opts_init(&io, &o) == 0)
+        rc = cmd->body(&(command_ctx_t){&o, &io, argv + first, nargs});
     inputs_opts_free(&io);
     cli_free(&o);
     if (rc < 0) {
@@ -296,41 +340,6 @@ static int cmd_gate(int argc, char **argv)
         return EXIT_BAD_INPUT;
     }
     return rc;
-}
-
-static int cmd_diff(int argc, char **argv)
-{
-    cli_opts_t o;
-    inputs_opts_t io = {0};
-    int first = parse(argc, argv, &o, CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS);
-    if (first < 0) {
-        cli_free(&o);
-        return done(first);
-    }
-    int rc = -1;
-    summary_t base, now;
-    if (argc - first != 2)
-        error_set("diff takes two reports: BASE NEW (each a snapshot or a JSON report)");
-    else if (check_format(&o, 0) == 0 && inputs_opts_init(&io, &o) == 0 &&
-             load_summary(&base, argv + first, 1, &io) == 0) {
-        if (load_summary(&now, argv + first + 1, 1, &io) == 0) {
-            FILE *out = open_output(o.out, stdout);
-            if (out) {
-                rc = strcmp(o.format, "json") == 0 ? diff_write_json(&base, &now, out)
-                                                   : diff_write_text(&base, &now, out);
-                rc = close_output(out, stdout, o.out, rc);
-            }
-            summary_free(&now);
-        }
-        summary_free(&base);
-    }
-    inputs_opts_free(&io);
-    cli_free(&o);
-    if (rc < 0) {
-        error_print();
-        return EXIT_BAD_INPUT;
-    }
-    return 0;
 }
 
 /* --allocator jemalloc: the snapshot must say jemalloc was the allocator; the dynamic linker
@@ -417,14 +426,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "report") == 0)
-        return cmd_report(argc - 1, argv + 1);
-    if (strcmp(argv[1], "growth") == 0)
-        return cmd_growth(argc - 1, argv + 1);
-    if (strcmp(argv[1], "gate") == 0)
-        return cmd_gate(argc - 1, argv + 1);
-    if (strcmp(argv[1], "diff") == 0)
-        return cmd_diff(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return run_command(&commands[i], argc - 1, argv + 1);
     fprintf(stderr, "imgleak: unknown command '%s'\n%s", argv[1], usage_text);
     return EXIT_BAD_INPUT;
 }
