@@ -332,15 +332,20 @@ static int parse_live(parse_t *ps, snapshot_t *snap)
     return 0;
 }
 
-static int by_address(const void *a, const void *b)
+typedef struct {
+    uint64_t address, bytes, blocks;
+} root_rec_t;
+
+static int by_root_address(const void *a, const void *b)
 {
-    uint64_t x = (*(snap_live_t *const *)a)->address, y = (*(snap_live_t *const *)b)->address;
+    uint64_t x = ((const root_rec_t *)a)->address, y = ((const root_rec_t *)b)->address;
     return x < y ? -1 : x > y;
 }
 
 /* 1.3: the leaked blocks others hang from, with what hangs from them. A record for a block that
  * is not in LIVE (freed while the snapshot was written) is skipped; one naming a block that is not
- * leaked is an error. */
+ * leaked is an error. The few roots are sorted and the live blocks looked up in them, rather than
+ * the other way round. */
 static int parse_leak_roots(parse_t *ps, snapshot_t *snap)
 {
     const section_t *s = &ps->roots;
@@ -348,29 +353,29 @@ static int parse_leak_roots(parse_t *ps, snapshot_t *snap)
         return 0;
     if (check_fixed(ps, s, 24) < 0)
         return -1;
-    snap_live_t **sorted = malloc((snap->nlive ? snap->nlive : 1) * sizeof *sorted);
+    root_rec_t *recs = malloc(s->count * sizeof *recs);
     snap->roots = calloc(s->count, sizeof *snap->roots);
-    if (!sorted || !snap->roots) {
-        free(sorted);
+    if (!recs || !snap->roots) {
+        free(recs);
         return fail(ps, "out of memory");
     }
-    for (size_t i = 0; i < snap->nlive; i++)
-        sorted[i] = &snap->live[i];
-    qsort(sorted, snap->nlive, sizeof *sorted, by_address);
-    int rc = 0;
-    for (uint64_t i = 0; rc == 0 && i < s->count; i++) {
+    for (uint64_t i = 0; i < s->count; i++) {
         const unsigned char *p = ps->data + s->offset + i * s->record_size;
-        snap_live_t key = {.address = le64(p)}, *k = &key;
-        snap_live_t **hit = bsearch(&k, sorted, snap->nlive, sizeof *sorted, by_address);
+        recs[i] = (root_rec_t){le64(p), le64(p + 8), le64(p + 16)};
+    }
+    qsort(recs, s->count, sizeof *recs, by_root_address);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < snap->nlive && snap->nroots < s->count; i++) {
+        root_rec_t key = {.address = snap->live[i].address};
+        const root_rec_t *hit = bsearch(&key, recs, s->count, sizeof *recs, by_root_address);
         if (!hit)
             continue;
-        if ((*hit)->cls != IMGLEAK_CLASS_LEAKED)
+        if (snap->live[i].cls != IMGLEAK_CLASS_LEAKED)
             rc = fail(ps, "leak root record names a block that is not leaked");
         else
-            snap->roots[snap->nroots++] =
-                (snap_root_t){(size_t)(*hit - snap->live), le64(p + 8), le64(p + 16)};
+            snap->roots[snap->nroots++] = (snap_root_t){i, hit->bytes, hit->blocks};
     }
-    free(sorted);
+    free(recs);
     return rc;
 }
 
