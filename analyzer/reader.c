@@ -214,6 +214,12 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
     r->oversized_blocks = le64(p + 144);
     r->depth_limit = le32(p + 152);
     r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
+    if (ps->process.record_size >= 200) { /* 1.4 */
+        r->instance_id = le64(p + 168);
+        r->scan_flags = le32(p + 176);
+        r->unscanned_bytes = le64(p + 184);
+        r->failed_snapshots = le64(p + 192);
+    }
     return string_at(ps, snap, r->exe_string, &snap->exe);
 }
 

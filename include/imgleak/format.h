@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 3
+#define IMGLEAK_VERSION_MINOR 4
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -73,7 +73,22 @@ typedef struct {
     /* 1.1: IMGLEAK_SAMPLE; 0 when every allocation is recorded. A heap block of size s was
      * recorded with probability 1 - exp(-s / sample_bytes). */
     uint64_t sample_bytes;
-} imgleak_process_rec_t; /* 168 bytes */
+    /* 1.4: which process this is. pid and start time are not enough: pid 1 of two containers
+     * writing to one volume, or a pid reused over a long run. Random, drawn again in a forked
+     * child; never 0 in a 1.4 file. */
+    uint64_t instance_id;
+    /* 1.4: what the reachability scan could not do (IMGLEAK_SCAN_* flags) and how many bytes of
+     * roots and blocks it could not read. A block that was not scanned is never called leaked. */
+    uint32_t scan_flags;
+    uint32_t reserved2;
+    uint64_t unscanned_bytes;
+    /* 1.4: snapshots this process tried to write before this one and could not (directory
+     * missing or unwritable, disk full, descriptor closed under it) */
+    uint64_t failed_snapshots;
+} imgleak_process_rec_t; /* 200 bytes */
+
+#define IMGLEAK_SCAN_INCOMPLETE 1u /* some roots or blocks could not be read */
+#define IMGLEAK_SCAN_SKIPPED 2u    /* the scan did not run although it was asked for */
 
 #define IMGLEAK_BUILD_ID_MAX 32
 typedef struct {
