@@ -165,6 +165,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
+	@B=$(B) bash tests/integration/inline.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh

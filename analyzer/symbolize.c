@@ -198,25 +198,101 @@ static unsigned call_line(Dwarf_Die *inlined)
     return (unsigned)line;
 }
 
+#define SCOPE_DEPTH_MAX 64
+
+/* Whether code can sit directly under a DIE of this tag, or only further down (a namespace or a
+ * class holds C++ functions but has no address ranges of its own). */
+static int holds_code(int tag)
+{
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_lexical_block || tag == DW_TAG_try_block || tag == DW_TAG_catch_block;
+}
+
+static int holds_functions(int tag)
+{
+    return tag == DW_TAG_namespace || tag == DW_TAG_module || tag == DW_TAG_class_type ||
+           tag == DW_TAG_structure_type || tag == DW_TAG_union_type;
+}
+
+/* Appends to chain[] the scopes under parent that hold pc, outermost first; returns the new depth.
+ * nesting bounds the namespaces looked into, so a crafted file cannot exhaust the stack. */
+static int scopes_down(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *chain, int depth, int max,
+                       int nesting)
+{
+    Dwarf_Die child;
+    while (depth < max && dwarf_child(parent, &child) == 0) {
+        int found = 0;
+        do {
+            int tag = dwarf_tag(&child);
+            if (holds_code(tag) && dwarf_haspc(&child, pc) > 0) {
+                chain[depth++] = child;
+                found = 1;
+            } else if (holds_functions(tag) && nesting < SCOPE_DEPTH_MAX) {
+                /* a function inside a namespace or class: look inside; the namespace is no scope */
+                int deeper = scopes_down(&child, pc, chain, depth, max, nesting + 1);
+                if (deeper > depth)
+                    return deeper;
+            }
+        } while (!found && dwarf_siblingof(&child, &child) == 0);
+        if (!found)
+            break;
+        parent = &chain[depth - 1];
+    }
+    return depth;
+}
+
+/* The scopes around pc as they are nested in the concrete code, innermost first, found by walking
+ * the compile unit's tree down. dwarf_getscopes() is not that: past the innermost inlined
+ * subroutine it goes on with the scopes around the inline function's abstract definition, so the
+ * functions it was inlined into are lost, and it finds nothing at all in an LTO unit, whose
+ * concrete DIEs name abstract origins in another unit. Returns how many scopes were found. */
+static int concrete_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die *chain, int max)
+{
+    int n = scopes_down(cudie, pc, chain, 0, max, 0);
+    for (int i = 0, j = n - 1; i < j; i++, j--) {
+        Dwarf_Die t = chain[i];
+        chain[i] = chain[j];
+        chain[j] = t;
+    }
+    return n;
+}
+
+/* The compile unit whose code holds pc. libdw finds it through .debug_aranges, which clang does
+ * not write unless asked (-gdwarf-aranges): without them every unit's own ranges are asked in
+ * turn. libdwfl can also hand back the unit nearest to pc, so the ranges are checked either way:
+ * a line from a unit that does not hold pc (startup code, a stripped object) would be some other
+ * code's line, and none is better. */
+static int unit_of(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *out, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, bias);
+    if (cu && dwarf_haspc(cu, pc - *bias) > 0)
+        return (*out = *cu), 1;
+    for (cu = NULL; (cu = dwfl_module_nextcu(mod, cu, bias)) != NULL;)
+        if (dwarf_haspc(cu, pc - *bias) > 0)
+            return (*out = *cu), 1;
+    return 0;
+}
+
 /* Fills out[] from DWARF: the innermost location from the line table, then one frame per
- * enclosing inlined subroutine, ending with the real function. */
+ * enclosing inlined subroutine, each at the line of its call inside the next, ending with the
+ * real function. */
 static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, frame_t *out,
                            const frame_t *base)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
-    /* no compile unit covers pc (startup code, a stripped object): a line found anyway would be
-     * the nearest one of some other unit, so none is better. libdwfl can hand back the unit
-     * nearest to pc, so its ranges are checked too. */
-    if (!cudie || dwarf_haspc(cudie, pc - bias) <= 0)
+    Dwarf_Die cu;
+    if (!unit_of(mod, pc, &cu, &bias))
         return 0;
+    Dwarf_Die *cudie = &cu;
     const char *file = NULL;
     int line = 0;
-    Dwfl_Line *dl = dwfl_module_getsrc(mod, pc);
-    if (dl)
-        file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-    Dwarf_Die *scopes = NULL;
-    int nscopes = dwarf_getscopes(cudie, pc - bias, &scopes);
+    Dwarf_Line *dl = dwarf_getsrc_die(cudie, pc - bias);
+    if (dl) {
+        file = dwarf_linesrc(dl, NULL, NULL);
+        dwarf_lineno(dl, &line);
+    }
+    Dwarf_Die scopes[SCOPE_DEPTH_MAX];
+    int nscopes = concrete_scopes(cudie, pc - bias, scopes, SCOPE_DEPTH_MAX);
     unsigned n = 0;
     for (int i = 0; i < nscopes && n < INLINE_MAX; i++) {
         int tag = dwarf_tag(&scopes[i]);
@@ -234,7 +310,6 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
         file = call_file(cudie, &scopes[i]);
         line = (int)call_line(&scopes[i]);
     }
-    free(scopes);
     if (n == 0 && file) {
         out[0] = *base;
         out[0].file = intern(sym, file);

@@ -30,6 +30,7 @@ TEST_PACKAGES=(
     chromium                     # the HTML report is opened in headless Chromium
     libxml2-utils                # xmllint checks the JUnit XML
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
+    lld                          # clang's LTO build in the inlined-frames test
     g++ python3                  # the torture suite's C++ and Python programs
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Inlined frames in optimized builds: the same leak (tests/integration/inline.c, through two
+# inline helpers and an inlined static function) built with gcc and clang at -O0, -O2, -O3 and
+# with LTO must show the same stack: every inlined function with its own line, and each function
+# it was inlined into at the line of the call, as addr2line -i prints them. Prints "N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+export IMGLEAK_SCAN=off
+SRC=tests/integration
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/tests/integration/lib.sh"
+line_of() { grep -nF "/* $2 */" "$SRC/$1" | head -n1 | cut -d: -f1; }
+
+want="xmalloc:$(line_of inline_helpers.h 'INL(xmalloc)')"
+want="$want alloc_row:$(line_of inline_helpers.h 'INL(alloc_row)')"
+want="$want decode_rows:$(line_of inline.c 'INL(decode_rows)')"
+want="$want read_image:$(line_of inline.c 'INL(read_image)')"
+want="$want main:$(line_of inline.c 'INL(main)')"
+
+# variant LABEL COMPILER FLAGS...: build, run under the shim, compare the leak's stack
+variant() {
+    local label=$1; shift
+    local exe="$WORK/inline-${label// /_}"
+    if ! "$@" -g -std=gnu11 -Wall -Wextra -Werror -I$SRC $SRC/inline.c -o "$exe" 2> "$WORK/cc.err"; then
+        bad "$label: builds" "$(head -3 "$WORK/cc.err")"; return
+    fi
+    for analyzer in "$B/imgleak" "$B/asan/imgleak"; do
+        [ -x "$analyzer" ] || continue
+        rm -rf "$WORK/snaps"
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+            "$analyzer" run -o "$WORK/snaps" --format json --report "$WORK/r.json" -- "$exe" > /dev/null 2> "$WORK/err"
+        local got
+        got=$(jq -r '[.leaks[] | select(.in_app and .bytes == 1800 and .blocks == 6)] | if length == 1 then
+                 [.[0].stack[] | select(.module | test("libc\\.so") | not) | select(.function != "_start")
+                  | "\(.function):\(.line)"] | join(" ") else "\(length) matching leaks" end' "$WORK/r.json" 2> /dev/null)
+        check "$label ($(basename "$(dirname "$analyzer")")/imgleak): the stack names every inlined frame at its line" \
+            test "$got" = "$want" || echo "     want: $want"$'\n'"     got:  $got"
+    done
+}
+
+variant "gcc -O0" gcc -O0
+variant "gcc -O2" gcc -O2
+variant "gcc -O3" gcc -O3
+variant "gcc -O2 -flto" gcc -O2 -flto
+variant "clang -O2" clang -O2
+variant "clang -O3" clang -O3
+variant "clang -O2 -flto" clang -O2 -flto -fuse-ld=lld
+finish inline
