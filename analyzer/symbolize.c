@@ -9,6 +9,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,20 @@ typedef struct {
     frame_t *frames;
     unsigned count;
 } cache_entry_t;
+
+/* Where each compile unit's code is, for a module without .debug_aranges: built on the first
+ * address libdw cannot place, then searched by address. */
+typedef struct {
+    Dwarf_Addr low, high;
+    Dwarf_Die unit;
+} unit_range_t;
+
+typedef struct {
+    Dwfl_Module *mod;
+    Dwarf_Addr bias;
+    unit_range_t *ranges;
+    size_t count;
+} unit_index_t;
 
 typedef struct string_node {
     struct string_node *next;
@@ -34,6 +49,8 @@ struct symbolizer {
     size_t cache_capacity, cache_count;
     string_node_t **strings; /* interned strings, hashed */
     size_t strings_capacity;
+    unit_index_t *unit_indexes; /* modules whose units had to be indexed by hand */
+    size_t unit_index_count;
 };
 
 static char *debuginfo_path;
@@ -147,6 +164,9 @@ void symbolizer_free(symbolizer_t *sym)
             n = next;
         }
     }
+    for (size_t i = 0; i < sym->unit_index_count; i++)
+        free(sym->unit_indexes[i].ranges);
+    free(sym->unit_indexes);
     free(sym->strings);
     free(sym->cache);
     free(sym->usable);
@@ -257,20 +277,81 @@ static int concrete_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die *chain, in
     return n;
 }
 
+static int unit_range_cmp(const void *a, const void *b)
+{
+    const unit_range_t *x = a, *y = b;
+    return x->low < y->low ? -1 : x->low > y->low;
+}
+
+static int unit_index_add(unit_index_t *ix, size_t *cap, Dwarf_Addr low, Dwarf_Addr high,
+                          const Dwarf_Die *unit)
+{
+    if (ix->count == *cap) {
+        size_t grown = *cap ? *cap * 2 : 64;
+        unit_range_t *r = realloc(ix->ranges, grown * sizeof *r);
+        if (!r)
+            return -1;
+        ix->ranges = r;
+        *cap = grown;
+    }
+    ix->ranges[ix->count++] = (unit_range_t){low, high, *unit};
+    return 0;
+}
+
+/* Every unit's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges), sorted. */
+static unit_index_t *unit_index_of(symbolizer_t *sym, Dwfl_Module *mod)
+{
+    for (size_t i = 0; i < sym->unit_index_count; i++)
+        if (sym->unit_indexes[i].mod == mod)
+            return &sym->unit_indexes[i];
+    unit_index_t *grown = realloc(sym->unit_indexes, (sym->unit_index_count + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    sym->unit_indexes = grown;
+    unit_index_t *ix = &grown[sym->unit_index_count++];
+    *ix = (unit_index_t){.mod = mod};
+    size_t cap = 0;
+    Dwarf_Die *cu = NULL;
+    while ((cu = dwfl_module_nextcu(mod, cu, &ix->bias)) != NULL) {
+        Dwarf_Addr base, low, high;
+        for (ptrdiff_t off = 0; (off = dwarf_ranges(cu, off, &base, &low, &high)) > 0;)
+            if (low < high && unit_index_add(ix, &cap, low, high, cu) < 0)
+                return ix; /* out of memory: what was indexed still serves */
+    }
+    if (ix->count)
+        qsort(ix->ranges, ix->count, sizeof *ix->ranges, unit_range_cmp);
+    return ix;
+}
+
 /* The compile unit whose code holds pc. libdw finds it through .debug_aranges, which clang does
- * not write unless asked (-gdwarf-aranges): without them every unit's own ranges are asked in
- * turn. libdwfl can also hand back the unit nearest to pc, so the ranges are checked either way:
- * a line from a unit that does not hold pc (startup code, a stripped object) would be some other
- * code's line, and none is better. */
-static int unit_of(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *out, Dwarf_Addr *bias)
+ * not write unless asked (-gdwarf-aranges): libdw 0.188 then finds no unit at all, so the units'
+ * own ranges are indexed. libdwfl can also hand back the unit nearest to pc, so the ranges are
+ * checked either way: a line from a unit that does not hold pc (startup code, a stripped object)
+ * would be some other code's line, and none is better. */
+static int unit_of(symbolizer_t *sym, Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *out,
+                   Dwarf_Addr *bias)
 {
     Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, bias);
     if (cu && dwarf_haspc(cu, pc - *bias) > 0)
         return (*out = *cu), 1;
-    for (cu = NULL; (cu = dwfl_module_nextcu(mod, cu, bias)) != NULL;)
-        if (dwarf_haspc(cu, pc - *bias) > 0)
-            return (*out = *cu), 1;
-    return 0;
+    unit_index_t *ix = unit_index_of(sym, mod);
+    if (!ix || !ix->count)
+        return 0;
+    Dwarf_Addr rel = pc - ix->bias;
+    size_t lo = 0, hi = ix->count; /* the last range starting at or before rel */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->ranges[mid].low <= rel)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const unit_range_t *r = &ix->ranges[lo];
+    if (rel < r->low || rel >= r->high)
+        return 0;
+    *bias = ix->bias;
+    *out = r->unit;
+    return 1;
 }
 
 /* Fills out[] from DWARF: the innermost location from the line table, then one frame per
@@ -281,7 +362,7 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
 {
     Dwarf_Addr bias;
     Dwarf_Die cu;
-    if (!unit_of(mod, pc, &cu, &bias))
+    if (!unit_of(sym, mod, pc, &cu, &bias))
         return 0;
     Dwarf_Die *cudie = &cu;
     const char *file = NULL;
