@@ -18,7 +18,7 @@ SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
                $(shell pkg-config --cflags libunwind 2>/dev/null)
 SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread -lm
 ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf jansson zlib 2>/dev/null)
-ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) -lm -ldl
+ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) -lstdc++ -lm -ldl
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -165,7 +165,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
-	@B=$(B) bash tests/integration/inline.sh
+	@B=$(B) bash tests/integration/symbols.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh

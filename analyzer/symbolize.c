@@ -185,15 +185,55 @@ static const snap_module_t *module_of(const symbolizer_t *sym, uint64_t address,
     return NULL;
 }
 
-static const char *die_name(Dwarf_Die *die)
+/* libstdc++'s demangler, callable from C; also reads Rust's legacy (C++-like) mangling. */
+char *__cxa_demangle(const char *mangled, char *out, size_t *length, int *status);
+
+/* The length of name without the suffixes gcc gives the copies it makes of a function (foo.cold,
+ * foo.constprop.0, foo.isra.0, foo.part.0, foo.lto_priv.0; demangled: " [clone .isra.0]"): they
+ * are the same source function, one entry for the user, not several. */
+static size_t without_clone_suffix(const char *name)
+{
+    static const char *const kinds[] = {"cold", "constprop", "isra", "part", "lto_priv",
+                                        "localalias", "clone", "specialized"};
+    const char *bracket = strstr(name, " [clone .");
+    if (bracket)
+        return (size_t)(bracket - name);
+    for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.'))
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+            if (strncmp(dot + 1, kinds[k], strlen(kinds[k])) == 0)
+                return (size_t)(dot - name);
+    return strlen(name);
+}
+
+/* A function's name as people write it: a mangled (C++) name demangled with its namespaces,
+ * classes and parameters, so that text, JSON, pprof, suppressions and baselines all see
+ * preview::keep_preview(cv::Mat const&), never _ZN7preview12keep_preview... or keep_preview. */
+static const char *readable_name(symbolizer_t *sym, const char *name)
+{
+    if (!name)
+        return NULL;
+    int status = -1;
+    char *plain = name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &status) : NULL;
+    const char *full = status == 0 && plain ? plain : name;
+    char *cut = strndup(full, without_clone_suffix(full));
+    const char *out = intern(sym, cut ? cut : full);
+    free(cut);
+    free(plain);
+    return out;
+}
+
+/* DW_AT_linkage_name first (through abstract origins and specifications): a C++ function's
+ * DW_AT_name lacks its namespace and class. */
+static const char *die_name(symbolizer_t *sym, Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
     const char *name = NULL;
-    if (dwarf_attr_integrate(die, DW_AT_name, &attr))
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
         name = dwarf_formstring(&attr);
-    if (!name && dwarf_attr_integrate(die, DW_AT_linkage_name, &attr))
+    if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
         name = dwarf_formstring(&attr);
-    return name;
+    return readable_name(sym, name);
 }
 
 static const char *call_file(Dwarf_Die *cudie, Dwarf_Die *inlined)
@@ -380,7 +420,7 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
         if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
             continue;
         out[n] = *base;
-        out[n].function = intern(sym, die_name(&scopes[i]));
+        out[n].function = die_name(sym, &scopes[i]);
         out[n].file = intern(sym, file);
         out[n].line = line > 0 ? (unsigned)line : 0;
         out[n].inlined = tag == DW_TAG_inlined_subroutine;
@@ -426,7 +466,7 @@ static unsigned resolve(symbolizer_t *sym, uint64_t address, frame_t *out)
         const char *name = dwfl_module_addrinfo(mod, pc, &off, &s, NULL, NULL, NULL);
         if (n == 0)
             out[n++] = base;
-        out[n - 1].function = intern(sym, name);
+        out[n - 1].function = readable_name(sym, name);
     }
     return n;
 }

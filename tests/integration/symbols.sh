@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Inlined frames in optimized builds: the same leak (tests/integration/inline.c, through two
+# Symbolization of real builds. Inlined frames in optimized builds: the same leak (tests/integration/inline.c, through two
 # inline helpers and an inlined static function) built with gcc and clang at -O0, -O2, -O3 and
 # with LTO must show the same stack: every inlined function with its own line, and each function
-# it was inlined into at the line of the call, as addr2line -i prints them. Prints "N passed, M failed".
+# it was inlined into at the line of the call, as addr2line -i prints them. C++ functions are
+# named with their namespace and class, from DWARF and from the symbol table alone.
+# Prints "N passed, M failed".
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,4 +50,22 @@ variant "gcc -O2 -flto" gcc -O2 -flto
 variant "clang -O2" clang -O2
 variant "clang -O3" clang -O3
 variant "clang -O2 -flto" clang -O2 -flto -fuse-ld=lld
-finish inline
+# ---------------------------------------------------------------- C++ names
+cxx_has() { # cxx_has JSON FUNCTION: a leak's site names FUNCTION
+    jq -e --arg f "$2" '[.leaks[] | select(.site.function == $f)] | length >= 1' "$1" > /dev/null
+}
+for debug in -g -g0; do
+    g++ -O2 $debug -Wall -Wextra -Werror $SRC/cxx_names.cc -o "$WORK/cxx$debug"
+    rm -rf "$WORK/snaps"
+    $B/imgleak run -o "$WORK/snaps" --format json --report "$WORK/cxx.json" -- "$WORK/cxx$debug" > /dev/null 2>&1
+    check "C++ ($debug): a method is named with its namespace, class and parameters" \
+        cxx_has "$WORK/cxx.json" "preview::Cache::keep(preview::Mat const&)"
+    check "C++ ($debug): a function is named with its namespace and parameters" \
+        cxx_has "$WORK/cxx.json" "preview::keep_preview(preview::Mat const&)"
+done
+check "C++: a suppression names the qualified function" \
+    bash -c "printf 'leak:preview::Cache::keep\n' > '$WORK/cxx.supp' &&
+        $B/imgleak report --suppressions '$WORK/cxx.supp' --format json '$WORK'/snaps/imgleak.*.snap |
+        jq -e '[.leaks[] | select(.in_app) | .site.function] == [\"preview::keep_preview(preview::Mat const&)\"]' > /dev/null"
+
+finish symbols
