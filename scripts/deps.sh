@@ -15,6 +15,7 @@ for arg in "$@"; do
 done
 PACKAGES=(
     gcc make pkg-config          # the toolchain (gcc brings libasan, libubsan and libtsan)
+    g++                          # libstdc++'s demangler for C++ names in the analyzer
     libunwind-dev                # the shim: stack capture
     libelf-dev libdw-dev         # the analyzer: symbols, lines, inlined frames
     libjansson-dev               # the analyzer: reading JSON reports back (gate, diff)
@@ -31,7 +32,7 @@ TEST_PACKAGES=(
     libxml2-utils                # xmllint checks the JUnit XML
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
     lld                          # clang's LTO build in the inlined-frames test
-    g++ python3                  # the torture suite's C++ and Python programs
+    python3                      # the torture suite's Python program
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
