@@ -41,6 +41,26 @@ void report_format_bytes(uint64_t bytes, char *out, size_t size)
         snprintf(out, size, "%.1f %s", v, units[u]);
 }
 
+/* The C runtime's frames that start every program and thread: the same under every stack, they
+ * say nothing about where memory went. */
+static int is_runtime_start(const frame_t *f)
+{
+    static const char *const names[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
+                                        "__libc_start_call_main", "start_thread", "clone",
+                                        "clone3", "__clone", "__clone3"};
+    for (size_t i = 0; f->function && i < sizeof names / sizeof *names; i++)
+        if (strcmp(f->function, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+size_t report_shown_depth(const frame_t *frames, size_t depth)
+{
+    while (depth > 1 && is_runtime_start(&frames[depth - 1]))
+        depth--;
+    return depth;
+}
+
 const char *report_misuse_name(unsigned state)
 {
     switch (state) {

@@ -38,6 +38,10 @@ const char *report_class_name(unsigned cls);
 void report_frame_name(const frame_t *f, char *out, size_t size);
 /* A JSON string literal (null for NULL); in_html also escapes < > & for a <script> element. */
 void report_json_string(FILE *out, const char *s, int in_html);
+/* The frames of a stack the text, HTML, pprof and collapsed views show: all but the C runtime's
+ * start frames at its outer end (_start, __libc_start_main, start_thread, clone...), which are
+ * under every stack and say nothing. JSON keeps every frame. */
+size_t report_shown_depth(const frame_t *frames, size_t depth);
 /* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
 const char *report_misuse_name(unsigned state);
 

@@ -24,7 +24,7 @@ int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *
         const report_stack_t *rs = &rep->stacks[i];
         if (!rs->bytes)
             continue;
-        for (size_t k = rs->depth; k-- > 0;) {
+        for (size_t k = report_shown_depth(rs->frames, rs->depth); k-- > 0;) {
             put_frame(out, &rs->frames[k]);
             if (k)
                 fputc(';', out);

@@ -94,7 +94,8 @@ static int put_data(const report_t *rep, FILE *out)
         if (!rs->bytes)
             continue;
         fprintf(out, "%s{\"b\":%llu,\"f\":[", shown++ ? ",\n" : "", (unsigned long long)rs->bytes);
-        for (size_t k = rs->depth; k-- > 0;) {
+        size_t shown_depth = report_shown_depth(rs->frames, rs->depth);
+        for (size_t k = shown_depth; k-- > 0;) {
             char name[512];
             int fresh;
             report_frame_name(&rs->frames[k], name, sizeof name);
@@ -105,7 +106,7 @@ static int put_data(const report_t *rep, FILE *out)
             }
             if (fresh)
                 first[id - 1] = &rs->frames[k]; /* the frame that describes the name */
-            fprintf(out, "%s%zu", k + 1 < rs->depth ? "," : "", id - 1);
+            fprintf(out, "%s%zu", k + 1 < shown_depth ? "," : "", id - 1);
         }
         fputs("]}", out);
     }

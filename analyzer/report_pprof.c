@@ -141,9 +141,10 @@ static void sample(pprof_t *p, const report_stack_t *rs, uint64_t kind_key)
         p->out.failed = 1;
         return;
     }
-    for (size_t i = 0; i < rs->depth;) {
+    size_t depth = report_shown_depth(rs->frames, rs->depth);
+    for (size_t i = 0; i < depth;) {
         size_t j = i;
-        while (j + 1 < rs->depth && rs->frames[j].inlined)
+        while (j + 1 < depth && rs->frames[j].inlined)
             j++;
         ids[n++] = location(p, rs->frames + i, j - i + 1);
         i = j + 1;

@@ -76,6 +76,7 @@ static void put_stack(FILE *out, const frame_t *stack, size_t depth, size_t site
                       int truncated, const report_opts_t *opts)
 {
     const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    depth = report_shown_depth(stack, depth);
     size_t end = depth;
     if (opts->stack_frames && site_index + opts->stack_frames < end)
         end = site_index + opts->stack_frames;

@@ -51,6 +51,7 @@ struct symbolizer {
     size_t strings_capacity;
     unit_index_t *unit_indexes; /* modules whose units had to be indexed by hand */
     size_t unit_index_count;
+    char *cwd; /* source paths below it are shown relative to it; NULL: all absolute */
 };
 
 static char *debuginfo_path;
@@ -137,6 +138,11 @@ symbolizer_t *symbolizer_new(const snapshot_t *snap)
     sym->strings_capacity = 4096;
     sym->strings = calloc(sym->strings_capacity, sizeof *sym->strings);
     sym->dwfl = dwfl_begin(&callbacks);
+    sym->cwd = getcwd(NULL, 0);
+    if (sym->cwd && strcmp(sym->cwd, "/") == 0) { /* everything is below /: keep paths whole */
+        free(sym->cwd);
+        sym->cwd = NULL;
+    }
     if (!sym->usable || !sym->cache || !sym->strings || !sym->dwfl) {
         symbolizer_free(sym);
         return NULL;
@@ -167,6 +173,7 @@ void symbolizer_free(symbolizer_t *sym)
     for (size_t i = 0; i < sym->unit_index_count; i++)
         free(sym->unit_indexes[i].ranges);
     free(sym->unit_indexes);
+    free(sym->cwd);
     free(sym->strings);
     free(sym->cache);
     free(sym->usable);
@@ -394,6 +401,62 @@ static int unit_of(symbolizer_t *sym, Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die
     return 1;
 }
 
+/* Removes "." and "name/.." components of a path, in place; a relative path keeps the ".."s
+ * that climb above its start. */
+static void normalize_path(char *path)
+{
+    int absolute = path[0] == '/';
+    char *out = path, *floor = path; /* floor: the part made of ".." that cannot be undone */
+    for (const char *in = path; *in;) {
+        while (*in == '/')
+            in++;
+        const char *end = strchrnul(in, '/');
+        size_t len = (size_t)(end - in);
+        int dotdot = len == 2 && in[0] == '.' && in[1] == '.';
+        if (len == 0 || (len == 1 && in[0] == '.')) {
+        } else if (dotdot && out > floor) {
+            while (out > floor && *--out != '/')
+                ;
+        } else if (!(dotdot && absolute)) {
+            if (out > path || absolute)
+                *out++ = '/';
+            memmove(out, in, len);
+            out += len;
+            if (dotdot)
+                floor = out;
+        }
+        in = end;
+    }
+    if (out == path)
+        *out++ = absolute ? '/' : '.';
+    *out = '\0';
+}
+
+/* A source path as every view shows it: the line table's name joined to the unit's compile
+ * directory ("../sysdeps/x86/libc-start.c" of a unit compiled in "./csu" is
+ * "sysdeps/x86/libc-start.c") and normalized, then, when absolute and below the current
+ * directory, relative to it. */
+static const char *source_path(symbolizer_t *sym, Dwarf_Die *cudie, const char *name)
+{
+    if (!name)
+        return NULL;
+    Dwarf_Attribute attr;
+    const char *dir = NULL;
+    if (name[0] != '/' && dwarf_attr(cudie, DW_AT_comp_dir, &attr))
+        dir = dwarf_formstring(&attr);
+    char *path = NULL;
+    if (asprintf(&path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name) < 0)
+        return intern(sym, name);
+    normalize_path(path);
+    const char *shown = path;
+    size_t n = sym->cwd ? strlen(sym->cwd) : 0;
+    if (n && strncmp(path, sym->cwd, n) == 0 && path[n] == '/')
+        shown = path + n + 1;
+    const char *out = intern(sym, shown);
+    free(path);
+    return out;
+}
+
 /* Fills out[] from DWARF: the innermost location from the line table, then one frame per
  * enclosing inlined subroutine, each at the line of its call inside the next, ending with the
  * real function. */
@@ -421,7 +484,7 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
             continue;
         out[n] = *base;
         out[n].function = die_name(sym, &scopes[i]);
-        out[n].file = intern(sym, file);
+        out[n].file = source_path(sym, cudie, file);
         out[n].line = line > 0 ? (unsigned)line : 0;
         out[n].inlined = tag == DW_TAG_inlined_subroutine;
         n++;
@@ -433,7 +496,7 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
     }
     if (n == 0 && file) {
         out[0] = *base;
-        out[0].file = intern(sym, file);
+        out[0].file = source_path(sym, cudie, file);
         out[0].line = line > 0 ? (unsigned)line : 0;
         n = 1;
     }

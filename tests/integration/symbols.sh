@@ -68,4 +68,26 @@ check "C++: a suppression names the qualified function" \
         $B/imgleak report --suppressions '$WORK/cxx.supp' --format json '$WORK'/snaps/imgleak.*.snap |
         jq -e '[.leaks[] | select(.in_app) | .site.function] == [\"preview::keep_preview(preview::Mat const&)\"]' > /dev/null"
 
+# ---------------------------------------------------------------- frames and paths shown alike
+gcc -O2 -g -std=gnu11 -I$SRC $SRC/inline.c -o "$WORK/paths"
+rm -rf "$WORK/snaps"
+$B/imgleak run -o "$WORK/snaps" -- "$WORK/paths" > /dev/null 2>&1
+snap=$(ls "$WORK"/snaps/imgleak.*.snap)
+$B/imgleak report "$snap" > "$WORK/paths.txt"
+$B/imgleak report --format collapsed "$snap" > "$WORK/paths.collapsed"
+$B/imgleak report --format json -o "$WORK/paths.json" "$snap"
+check "the C runtime's start frames are not in the text report" \
+    bash -c "! grep -qE '__libc_start|_start \\(|start_thread' '$WORK/paths.txt'"
+check "... nor in collapsed stacks, which begin at main" \
+    bash -c "! grep -qE '__libc_start|(^|;)_start;' '$WORK/paths.collapsed' && grep -q '^main;' '$WORK/paths.collapsed'"
+check "... and JSON keeps them" \
+    jqe '[.leaks[].stack[].function] | index("__libc_start_call_main") != null' "$WORK/paths.json"
+check "a source below the current directory is shown relative to it, in text and JSON" \
+    bash -c "grep -q ' $SRC/inline_helpers.h:' '$WORK/paths.txt' &&
+        jq -e '[.leaks[].stack[].file] | index(\"$SRC/inline.c\") != null' '$WORK/paths.json' > /dev/null"
+(cd /tmp && "$ROOT/$B/imgleak" report "$snap") > "$WORK/paths-away.txt"
+check "... and absolute from elsewhere" grep -q " $ROOT/$SRC/inline.c:" "$WORK/paths-away.txt"
+check "a library's source named relative to its compile directory is normalized (no ../)" \
+    bash -c "! jq -r '.leaks[].stack[].file // empty' '$WORK/paths.json' | grep -q '\\.\\./'"
+
 finish symbols
