@@ -41,6 +41,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         {"suppressions", required_argument, NULL, 'S'},
         {"no-default-suppressions", no_argument, NULL, 'N'},
         {"show-reachable", no_argument, NULL, 'R'},
+        {"show-indirect", no_argument, NULL, 'I'},
         {"gate", no_argument, NULL, 'g'},
         {"max-leaked-bytes", required_argument, NULL, 'b'},
         {"max-leaked-handles", required_argument, NULL, 'H'},
@@ -79,6 +80,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             break;
         case 'N': o->no_default_suppressions = 1; o->seen |= CLI_SUPPRESS; break;
         case 'R': o->show_reachable = 1; o->seen |= CLI_SUPPRESS; break;
+        case 'I': o->show_indirect = 1; o->seen |= CLI_TEXT; break;
         case 's':
         case 'F':
             if (parse_u64(optarg, &n) < 0 || n > SIZE_MAX)
@@ -108,7 +110,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
 int cli_only(const cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
-                                        "--suppressions/--show-reachable", "--sites/--frames", "gate options"};
+                                        "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)

@@ -17,6 +17,7 @@ typedef struct {
     size_t nsuppressions;
     int no_default_suppressions;
     int show_reachable;     /* --show-reachable */
+    int show_indirect;      /* --show-indirect */
     size_t sites, frames; /* --sites, --frames (text) */
     /* gate */
     int gate;             /* run --gate */

@@ -56,8 +56,27 @@ static void put_location(FILE *out, const summary_entry_t *e)
     fprintf(out, "%s:%u: ", e->file ? e->file : "<unknown>", e->line);
 }
 
-/* One line per offence, in the compiler-diagnostic form. */
-static void put_offence(FILE *out, const offence_t *o, int handles, int baseline)
+static int same_line(const summary_entry_t *a, const summary_entry_t *b)
+{
+    return a->line == b->line && a->in_app == b->in_app &&
+           (a->function == b->function || (a->function && b->function && !strcmp(a->function, b->function))) &&
+           (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
+}
+
+/* The offence of list at the same line as e: a handle never destroyed and the memory leaked
+ * where it was created are one bug, and get one line. */
+static const offence_t *at_same_line(const offences_t *list, const summary_entry_t *e)
+{
+    for (size_t i = 0; list && i < list->n; i++)
+        if (same_line(list->list[i].entry, e))
+            return &list->list[i];
+    return NULL;
+}
+
+/* One line per bug, in the compiler-diagnostic form: handles never destroyed (with the memory
+ * leaked where they were created, mem), or memory alone. */
+static void put_offence(FILE *out, const offence_t *o, int handles, const offence_t *mem,
+                        int baseline)
 {
     const summary_entry_t *e = o->entry;
     const char *fn = e->function ? e->function : "??";
@@ -71,7 +90,39 @@ static void put_offence(FILE *out, const offence_t *o, int handles, int baseline
     if (baseline && (handles ? o->base_count : o->base_bytes))
         fprintf(out, ", beyond the baseline's %llu", handles ? (unsigned long long)o->base_count
                                                              : (unsigned long long)o->base_bytes);
+    if (mem) {
+        fprintf(out, ", retaining %llu bytes in %llu blocks", (unsigned long long)mem->bytes,
+                (unsigned long long)mem->blocks);
+        if (baseline && mem->base_bytes)
+            fprintf(out, " beyond the baseline's %llu", (unsigned long long)mem->base_bytes);
+    }
     fputc('\n', out);
+}
+
+/* Every failing offence once: handle lines (taking the memory at their line with them), then
+ * memory lines not yet said. emit is called with the offence, its kind and its memory. */
+typedef void (*emit_fn)(void *ctx, const offence_t *o, int handles, const offence_t *mem);
+static void each_offence(const offences_t *mem, int mem_failed, const offences_t *hdl,
+                         int hdl_failed, emit_fn emit, void *ctx)
+{
+    for (size_t i = 0; hdl_failed && i < hdl->n; i++)
+        emit(ctx, &hdl->list[i], 1, mem_failed ? at_same_line(mem, hdl->list[i].entry) : NULL);
+    for (size_t i = 0; mem_failed && i < mem->n; i++)
+        if (!hdl_failed || !at_same_line(hdl, mem->list[i].entry))
+            emit(ctx, &mem->list[i], 0, NULL);
+}
+
+typedef struct {
+    FILE *out;
+    int baseline;
+    size_t count;
+} print_ctx_t;
+
+static void print_one(void *ctx, const offence_t *o, int handles, const offence_t *mem)
+{
+    print_ctx_t *p = ctx;
+    put_offence(p->out, o, handles, mem, p->baseline);
+    p->count++;
 }
 
 static void put_xml(FILE *out, const char *s)
@@ -102,16 +153,39 @@ static void put_case(FILE *out, const char *name, const char *failure)
     fputs("\"/>\n    </testcase>\n", out);
 }
 
-/* One test case per limit, and one failing case per offending site when its limit is broken. */
+typedef struct {
+    FILE *out;
+    int baseline;
+} junit_ctx_t;
+
+static void junit_one(void *ctx, const offence_t *o, int handles, const offence_t *mem)
+{
+    junit_ctx_t *j = ctx;
+    char *line = NULL, name[256];
+    size_t len = 0;
+    FILE *mem_out = open_memstream(&line, &len);
+    if (!mem_out)
+        return;
+    put_offence(mem_out, o, handles, mem, j->baseline);
+    fclose(mem_out);
+    if (len && line[len - 1] == '\n')
+        line[len - 1] = '\0';
+    const summary_entry_t *e = o->entry;
+    snprintf(name, sizeof name, "%s (%s:%u)", e->function ? e->function : "??",
+             e->file ? e->file : "<unknown>", e->line);
+    put_case(j->out, name, line);
+    free(line);
+}
+
+/* One test case per limit, and one failing case per offending leak when its limit is broken. */
 static int write_junit(const char *path, const cli_opts_t *o, const offences_t *mem,
-                       const offences_t *hdl, int mem_failed, int hdl_failed)
+                       const offences_t *hdl, int mem_failed, int hdl_failed, size_t offending)
 {
     FILE *out = fopen(path, "w");
     if (!out)
         return error_set("%s: cannot write", path), -1;
-    size_t tests = 2 + (mem_failed ? mem->n : 0) + (hdl_failed ? hdl->n : 0);
-    size_t failures = (size_t)mem_failed + (size_t)hdl_failed + (mem_failed ? mem->n : 0) +
-                      (hdl_failed ? hdl->n : 0);
+    size_t tests = 2 + offending;
+    size_t failures = (size_t)mem_failed + (size_t)hdl_failed + offending;
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
                  "  <testsuite name=\"imgleak gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n",
             tests, failures);
@@ -125,27 +199,8 @@ static int write_junit(const char *path, const cli_opts_t *o, const offences_t *
              (unsigned long long)o->max_handles, o->baseline ? " beyond the baseline" : "");
     snprintf(msg, sizeof msg, "%llu handles never destroyed", (unsigned long long)hdl->handles);
     put_case(out, name, hdl_failed ? msg : NULL);
-    for (int h = 0; h < 2; h++) {
-        const offences_t *list = h ? hdl : mem;
-        if (!(h ? hdl_failed : mem_failed))
-            continue;
-        for (size_t i = 0; i < list->n; i++) {
-            char *line = NULL;
-            size_t len = 0;
-            FILE *mem_out = open_memstream(&line, &len);
-            if (!mem_out)
-                break;
-            put_offence(mem_out, &list->list[i], h, o->baseline != NULL);
-            fclose(mem_out);
-            if (len && line[len - 1] == '\n')
-                line[len - 1] = '\0';
-            const summary_entry_t *e = list->list[i].entry;
-            snprintf(name, sizeof name, "%s (%s:%u)", e->function ? e->function : "??",
-                     e->file ? e->file : "<unknown>", e->line);
-            put_case(out, name, line);
-            free(line);
-        }
-    }
+    junit_ctx_t ctx = {out, o->baseline != NULL};
+    each_offence(mem, mem_failed, hdl, hdl_failed, junit_one, &ctx);
     fputs("  </testsuite>\n</testsuites>\n", out);
     int failed = ferror(out);
     if (fclose(out) != 0 || failed)
@@ -163,10 +218,8 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
                 base ? base->nhandles : 0, 1) < 0)
         goto out;
     int mem_failed = mem.bytes > o->max_bytes, hdl_failed = hdl.handles > o->max_handles;
-    for (size_t i = 0; mem_failed && i < mem.n; i++)
-        put_offence(out, &mem.list[i], 0, base != NULL);
-    for (size_t i = 0; hdl_failed && i < hdl.n; i++)
-        put_offence(out, &hdl.list[i], 1, base != NULL);
+    print_ctx_t printed = {out, base != NULL, 0};
+    each_offence(&mem, mem_failed, &hdl, hdl_failed, print_one, &printed);
     fprintf(out, "imgleak gate: %s: %llu bytes in %llu blocks leaked%s (limit %llu), %llu "
                  "handles never destroyed (limit %llu)",
             mem_failed || hdl_failed ? "FAILED" : "passed", (unsigned long long)mem.bytes,
@@ -182,7 +235,7 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
                 (unsigned long long)now->other_bytes, (unsigned long long)now->other_handles);
     fputc('\n', out);
     rc = mem_failed || hdl_failed;
-    if (o->junit && write_junit(o->junit, o, &mem, &hdl, mem_failed, hdl_failed) < 0)
+    if (o->junit && write_junit(o->junit, o, &mem, &hdl, mem_failed, hdl_failed, printed.count) < 0)
         rc = -1;
 out:
     free(mem.list);

@@ -78,8 +78,10 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         index[i] = (double)i;
     }
     for (size_t i = 0; i < n; i++) {
-        for (size_t s = 0; s < reps[i].nsites; s++) {
-            const leak_site_t *site = &reps[i].sites[s];
+        /* growth counts all live memory: the entries and the indirect sites under them */
+        for (size_t s = 0; s < reps[i].nsites + reps[i].nindirect; s++) {
+            const leak_site_t *site = s < reps[i].nsites ? &reps[i].sites[s]
+                                                         : &reps[i].indirect[s - reps[i].nsites];
             size_t k = 0;
             while (k < nseries && !(series[k].site->kind == site->kind &&
                                     model_frames_equal(&series[k].site->site, &site->site)))
@@ -94,7 +96,7 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
                     goto oom;
                 nseries++;
             }
-            series[k].bytes[i] = (double)site->bytes;
+            series[k].bytes[i] += (double)site->bytes;
             series[k].site = site; /* the latest one describes it */
         }
     }

@@ -66,6 +66,8 @@ static const char help_text[] =
     "                       dynamic linker and the codec libraries too\n"
     "  --show-reachable     also list blocks a pointer still reaches at exit (by default only\n"
     "                       leaked, indirectly and possibly leaked ones are, as valgrind does)\n"
+    "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
+    "                       counted under the leak it hangs from either way)\n"
     "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
     "\n"
@@ -168,7 +170,8 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
     FILE *out = open_output(out_path, fallback);
     int rc = -1;
     if (out) {
-        report_opts_t ropts = {want_color(out), o->sites, o->frames, o->show_reachable};
+        report_opts_t ropts = {want_color(out), o->sites, o->frames, o->show_reachable,
+                               o->show_indirect};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
         rc = close_output(out, fallback, out_path, rc);
     }

@@ -247,15 +247,28 @@ static int class_rank(unsigned cls)
     }
 }
 
-static int by_bytes(const void *a, const void *b)
+/* What an entry holds: its memory and what hangs from it, or, for handles whose memory is
+ * charged elsewhere (or was not scanned), what their create calls allocated. */
+static uint64_t site_weight(const leak_site_t *s)
+{
+    uint64_t w = s->bytes + s->indirect_bytes;
+    for (size_t i = 0; !s->blocks && i < s->ngroups; i++)
+        w += s->groups[i]->retained_bytes;
+    return w;
+}
+
+int model_compare_sites(const void *a, const void *b)
 {
     const leak_site_t *x = a, *y = b;
     if (class_rank(x->cls) != class_rank(y->cls))
         return class_rank(x->cls) - class_rank(y->cls);
-    if (x->bytes + x->indirect_bytes != y->bytes + y->indirect_bytes)
-        return x->bytes + x->indirect_bytes > y->bytes + y->indirect_bytes ? -1 : 1;
+    uint64_t wx = site_weight(x), wy = site_weight(y);
+    if (wx != wy)
+        return wx > wy ? -1 : 1;
     if (x->blocks != y->blocks)
         return x->blocks > y->blocks ? -1 : 1;
+    if (x->handles != y->handles)
+        return x->handles > y->handles ? -1 : 1;
     return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
 }
 
@@ -411,8 +424,6 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     free(set.index);
     model_sort_handles(rep);
-    if (set.count)
-        qsort(set.sites, set.count, sizeof *set.sites, by_bytes);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
     for (size_t i = 0; i < set.count; i++) {
         const leak_site_t *s = &set.sites[i];
@@ -425,7 +436,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     rep->sites = set.sites;
     rep->nsites = set.count;
-    return 0;
+    return model_build_entries(rep);
 }
 
 void report_free(report_t *rep)
@@ -434,7 +445,10 @@ void report_free(report_t *rep)
         free(rep->stacks[i].frames);
     free(rep->stacks);
     free(rep->suppressed);
+    for (size_t i = 0; i < rep->nsites; i++)
+        free(rep->sites[i].groups);
     free(rep->sites);
+    free(rep->indirect);
     model_free_handles(rep);
     if (rep->growth) {
         growth_free(rep->growth);

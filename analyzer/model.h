@@ -37,6 +37,25 @@ typedef struct {
     uint64_t bytes, blocks, handles;
 } report_suppressed_t;
 
+/* Codec handles never destroyed (state live or abandoned, counted together), or misused, grouped
+ * by type, function and the call site that created (or, for misuse, destroyed) them. */
+typedef struct handle_group {
+    const char *type;
+    const char *library;
+    const char *function; /* the create function; for misuse, the destroy function called */
+    unsigned state;       /* IMGLEAK_HANDLE_LIVE for leaked groups, or the misuse kind */
+    uint64_t count;
+    uint64_t abandoned;      /* of count: created again over, or reset, without a destroy */
+    uint64_t retained_bytes; /* live heap bytes allocated inside the creating calls */
+    uint64_t retained_blocks;
+    frame_t site;
+    int in_app;
+    frame_t *stack;
+    size_t depth;
+    size_t site_index;
+    size_t entry; /* leaked groups: 1 + the index in report_t.sites of the entry it is part of */
+} handle_group_t;
+
 typedef struct {
     frame_t site;    /* the call site the memory is charged to */
     unsigned kind;   /* IMGLEAK_KIND_* */
@@ -53,25 +72,13 @@ typedef struct {
     uint64_t stack_bytes_hint; /* bytes of the example stack */
     uint32_t oldest_birth_s;   /* the oldest block's birth, seconds after its process started */
     uint64_t indirect_bytes, indirect_blocks; /* leaked sites: what hangs from their blocks */
+    /* the codec handles created here and never destroyed: one forgotten destroy is one entry,
+     * its handles and the memory they keep together (entries.c) */
+    struct handle_group **groups;
+    size_t ngroups;
+    uint64_t handles;
 } leak_site_t;
 
-/* Codec handles never destroyed (state live or abandoned, counted together), or misused, grouped
- * by type, function and the call site that created (or, for misuse, destroyed) them. */
-typedef struct {
-    const char *type;
-    const char *library;
-    const char *function; /* the create function; for misuse, the destroy function called */
-    unsigned state;       /* IMGLEAK_HANDLE_LIVE for leaked groups, or the misuse kind */
-    uint64_t count;
-    uint64_t abandoned;      /* of count: created again over, or reset, without a destroy */
-    uint64_t retained_bytes; /* live heap bytes allocated inside the creating calls */
-    uint64_t retained_blocks;
-    frame_t site;
-    int in_app;
-    frame_t *stack;
-    size_t depth;
-    size_t site_index;
-} handle_group_t;
 
 /* Where a process's RSS went, from its latest snapshot. */
 typedef struct {
@@ -102,8 +109,15 @@ typedef struct {
 
 typedef struct {
     report_totals_t totals;
-    leak_site_t *sites; /* by bytes, largest first */
+    /* The entries: one per call site that roots a leak (or, listed on request, holds reachable
+     * memory), with what hangs from it and the handles created there; leaked first, by bytes,
+     * largest first. */
+    leak_site_t *sites;
     size_t nsites;
+    /* Sites of indirectly leaked memory: already counted under the entries they hang from, a
+     * detail for those who ask (--show-indirect, JSON's indirect[]). */
+    leak_site_t *indirect;
+    size_t nindirect;
     handle_group_t *handles; /* by count, largest first */
     size_t nhandles;
     handle_group_t *misuse;
@@ -134,5 +148,10 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
                       const model_opts_t *opts);
 void model_sort_handles(report_t *rep);
 void model_free_handles(report_t *rep);
+/* entries.c: moves indirect sites apart and merges each leaked handle group into the entry of
+ * its call site (adding an entry when memory is charged elsewhere); sorts the entries. */
+int model_build_entries(report_t *rep);
+/* How entries are ordered: leaks first, then possible, indirect, reachable; by what they hold. */
+int model_compare_sites(const void *a, const void *b);
 
 #endif

@@ -12,6 +12,7 @@ typedef struct {
     size_t max_sites;    /* text: sites listed at most (0: all) */
     size_t stack_frames; /* text: frames shown under each site */
     int show_reachable;  /* reachable sites are listed */
+    int show_indirect;   /* text: indirectly leaked sites are listed too, after the entries */
 } report_opts_t;
 
 typedef struct {

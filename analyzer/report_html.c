@@ -56,10 +56,21 @@ static int put_data(const report_t *rep, FILE *out)
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *s = &rep->sites[i];
         fprintf(out, "%s{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
-                     "\"indirect_bytes\":%llu,\"in_app\":%s,\"function\":",
+                     "\"indirect_bytes\":%llu,\"in_app\":%s",
                 i ? ",\n" : "", (unsigned long long)s->bytes, (unsigned long long)s->blocks,
                 report_kind_name(s->kind), report_class_name(s->cls),
                 (unsigned long long)s->indirect_bytes, s->in_app ? "true" : "false");
+        fputs(",\"groups\":[", out);
+        for (size_t k = 0; k < s->ngroups; k++) {
+            const handle_group_t *g = s->groups[k];
+            fprintf(out, "%s{\"count\":%llu,\"retained_bytes\":%llu,\"type\":", k ? "," : "",
+                    (unsigned long long)g->count, (unsigned long long)g->retained_bytes);
+            put_str(out, g->type);
+            fputs(",\"create\":", out);
+            put_str(out, g->function);
+            fputc('}', out);
+        }
+        fputs("],\"function\":", out);
         put_str(out, s->site.function);
         fputs(",\"file\":", out);
         put_str(out, s->site.file);
@@ -67,14 +78,14 @@ static int put_data(const report_t *rep, FILE *out)
         put_str(out, s->site.module);
         fputc('}', out);
     }
-    fputs("],\n\"handles\":[", out);
-    for (size_t i = 0; i < rep->nhandles; i++) {
-        const handle_group_t *g = &rep->handles[i];
-        fprintf(out, "%s{\"count\":%llu,\"retained_bytes\":%llu,\"in_app\":%s,\"type\":",
-                i ? ",\n" : "", (unsigned long long)g->count,
-                (unsigned long long)g->retained_bytes, g->in_app ? "true" : "false");
+    fputs("],\n\"misuse\":[", out);
+    for (size_t i = 0; i < rep->nmisuse; i++) {
+        const handle_group_t *g = &rep->misuse[i];
+        fprintf(out, "%s{\"count\":%llu,\"kind\":\"%s\",\"in_app\":%s,\"type\":", i ? ",\n" : "",
+                (unsigned long long)g->count, report_misuse_name(g->state),
+                g->in_app ? "true" : "false");
         put_str(out, g->type);
-        fputs(",\"create\":", out);
+        fputs(",\"destroy\":", out);
         put_str(out, g->function);
         fputs(",\"site\":", out);
         put_site(out, &g->site);

@@ -86,10 +86,41 @@ static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int m
         fprintf(out, ",\"abandoned\":%llu,\"retained_bytes\":%llu,\"retained_blocks\":%llu",
                 (unsigned long long)g->abandoned, (unsigned long long)g->retained_bytes,
                 (unsigned long long)g->retained_blocks);
+    if (!misuse && g->entry)
+        fprintf(out, ",\"entry\":%zu", g->entry - 1);
     fprintf(out, ",\"in_app\":%s,\"site\":", g->in_app ? "true" : "false");
     put_frame(out, &g->site);
     fprintf(out, ",\"site_index\":%zu,\"stack\":", g->site_index);
     put_stack(out, g->stack, g->depth);
+    fputc('}', out);
+}
+
+/* An entry (or an indirect site): its memory, what hangs from it, and the handles created there
+ * and never destroyed, by type and create function. */
+static void put_site(FILE *out, const leak_site_t *s, size_t i)
+{
+    fputs(i ? ",\n" : "\n", out);
+    fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
+                 "\"indirect_bytes\":%llu,\"indirect_blocks\":%llu,\"handles\":[",
+            (unsigned long long)s->bytes, (unsigned long long)s->blocks, report_kind_name(s->kind),
+            report_class_name(s->cls), (unsigned long long)s->indirect_bytes,
+            (unsigned long long)s->indirect_blocks);
+    for (size_t k = 0; k < s->ngroups; k++) {
+        const handle_group_t *g = s->groups[k];
+        fputs(k ? ",{\"type\":" : "{\"type\":", out);
+        put_string(out, g->type);
+        fputs(",\"function\":", out);
+        put_string(out, g->function);
+        fprintf(out, ",\"count\":%llu,\"abandoned\":%llu,\"retained_bytes\":%llu,"
+                     "\"retained_blocks\":%llu}",
+                (unsigned long long)g->count, (unsigned long long)g->abandoned,
+                (unsigned long long)g->retained_bytes, (unsigned long long)g->retained_blocks);
+    }
+    fprintf(out, "],\"stacks\":%zu,\"truncated\":%s,\"in_app\":%s,\"site\":", s->nstacks,
+            s->truncated ? "true" : "false", s->in_app ? "true" : "false");
+    put_frame(out, &s->site);
+    fprintf(out, ",\"site_index\":%zu,\"stack\":", s->site_index);
+    put_stack(out, s->stack, s->depth);
     fputc('}', out);
 }
 
@@ -99,7 +130,7 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     (void)opts;
     fprintf(out, "{\"imgleak_report\":1,\"totals\":{\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,"
                  "\"heap_bytes\":%llu,\"heap_blocks\":%llu,\"mmap_bytes\":%llu,\"mmap_blocks\":%llu,"
-                 "\"sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
+                 "\"sites\":%zu,\"indirect_sites\":%zu,\"dropped_table_full\":%llu,\"dropped_stacks\":%llu,"
                  "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"estimated\":%s,"
                  "\"leaked_handles\":%llu,\"misused_handles\":%llu,\"suppressed_bytes\":%llu,"
                  "\"suppressed_blocks\":%llu,\"suppressed_handles\":%llu,\"scanned\":%s,"
@@ -107,6 +138,7 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->heap_bytes, (unsigned long long)t->heap_blocks,
             (unsigned long long)t->mmap_bytes, (unsigned long long)t->mmap_blocks, rep->nsites,
+            rep->nindirect,
             (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
             (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
             t->estimated ? "true" : "false", (unsigned long long)t->leaked_handles,
@@ -123,21 +155,11 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
         put_snapshot(out, &rep->processes[i]);
     }
     fputs("],\n\"leaks\":[", out);
-    for (size_t i = 0; i < rep->nsites; i++) {
-        const leak_site_t *s = &rep->sites[i];
-        fputs(i ? ",\n" : "\n", out);
-        fprintf(out, "{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
-                     "\"indirect_bytes\":%llu,\"indirect_blocks\":%llu,\"stacks\":%zu,"
-                     "\"truncated\":%s,\"in_app\":%s,\"site\":",
-                (unsigned long long)s->bytes, (unsigned long long)s->blocks,
-                report_kind_name(s->kind), report_class_name(s->cls),
-                (unsigned long long)s->indirect_bytes, (unsigned long long)s->indirect_blocks,
-                s->nstacks, s->truncated ? "true" : "false", s->in_app ? "true" : "false");
-        put_frame(out, &s->site);
-        fprintf(out, ",\"site_index\":%zu,\"stack\":", s->site_index);
-        put_stack(out, s->stack, s->depth);
-        fputc('}', out);
-    }
+    for (size_t i = 0; i < rep->nsites; i++)
+        put_site(out, &rep->sites[i], i);
+    fputs("\n],\n\"indirect\":[", out);
+    for (size_t i = 0; i < rep->nindirect; i++)
+        put_site(out, &rep->indirect[i], i);
     fputs("\n],\n\"handles\":[", out);
     for (size_t i = 0; i < rep->nhandles; i++)
         put_handle_group(out, &rep->handles[i], i, 0);

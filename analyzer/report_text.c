@@ -90,23 +90,9 @@ static void put_stack(FILE *out, const frame_t *stack, size_t depth, size_t site
                 truncated ? "stack cut at the depth limit (IMGLEAK_DEPTH)" : "more frames", off);
 }
 
-static void put_handles(FILE *out, const report_t *rep, const report_opts_t *opts)
+static void put_misuse(FILE *out, const report_t *rep, const report_opts_t *opts)
 {
     const char *bold = opts->color ? "\033[1m" : "", *off = opts->color ? "\033[0m" : "";
-    for (size_t i = 0; i < rep->nhandles; i++) {
-        const handle_group_t *g = &rep->handles[i];
-        char held[32];
-        report_format_bytes(g->retained_bytes, held, sizeof held);
-        fprintf(out, "\n%s%llu %s%s created by %s() never destroyed%s, holding %s in %llu blocks, at ",
-                bold, (unsigned long long)g->count, g->type, g->count == 1 ? "" : "s", g->function,
-                off, held, (unsigned long long)g->retained_blocks);
-        put_location(out, &g->site);
-        fputc('\n', out);
-        if (g->abandoned)
-            fprintf(out, "    (%llu of them were created again in the same place, or reset, "
-                         "without a destroy)\n", (unsigned long long)g->abandoned);
-        put_stack(out, g->stack, g->depth, g->site_index, 0, opts);
-    }
     for (size_t i = 0; i < rep->nmisuse; i++) {
         const handle_group_t *g = &rep->misuse[i];
         const char *what = g->state == IMGLEAK_HANDLE_DESTROY_TWICE ? "destroyed twice"
@@ -121,10 +107,88 @@ static void put_handles(FILE *out, const report_t *rep, const report_opts_t *opt
     }
 }
 
+/* The first line of an entry with handles: what was never destroyed and all it keeps. */
+static void put_handle_headline(FILE *out, const leak_site_t *s, const report_opts_t *opts)
+{
+    const char *bold = opts->color ? "\033[1m" : "", *off = opts->color ? "\033[0m" : "";
+    uint64_t bytes = s->bytes + s->indirect_bytes, blocks = s->blocks + s->indirect_blocks;
+    fputs(bold, out);
+    for (size_t k = 0; k < s->ngroups; k++) {
+        const handle_group_t *g = s->groups[k];
+        if (!s->blocks) { /* its memory is charged elsewhere: what its creation allocated */
+            bytes += g->retained_bytes;
+            blocks += g->retained_blocks;
+        }
+        fprintf(out, "%s%llu %s%s created by %s()", k ? " and " : "", (unsigned long long)g->count,
+                g->type, g->count == 1 ? "" : "s", g->function);
+    }
+    char held[32];
+    report_format_bytes(bytes, held, sizeof held);
+    fprintf(out, " never destroyed%s, retaining %s in %llu block%s, at ", off, held,
+            (unsigned long long)blocks, blocks == 1 ? "" : "s");
+    put_location(out, &s->site);
+    fputc('\n', out);
+    for (size_t k = 0; k < s->ngroups; k++)
+        if (s->groups[k]->abandoned)
+            fprintf(out, "    (%llu of the %ss were created again in the same place, or reset, "
+                         "without a destroy)\n",
+                    (unsigned long long)s->groups[k]->abandoned, s->groups[k]->type);
+}
+
+/* The first line of an entry of memory alone. */
+static void put_memory_headline(FILE *out, const leak_site_t *s, const report_opts_t *opts)
+{
+    const char *bold = opts->color ? "\033[1m" : "", *off = opts->color ? "\033[0m" : "";
+    static const char *const how[] = {"", " still reachable", " possibly leaked", " leaked",
+                                      " indirectly leaked"};
+    char bytes[32];
+    report_format_bytes(s->bytes, bytes, sizeof bytes);
+    fprintf(out, "%s%s in %llu block%s%s (%s)%s at ", bold, bytes, (unsigned long long)s->blocks,
+            s->blocks == 1 ? "" : "s", off, report_kind_name(s->kind), how[s->cls]);
+    put_location(out, &s->site);
+    if (s->indirect_blocks) {
+        char more[32];
+        report_format_bytes(s->indirect_bytes, more, sizeof more);
+        fprintf(out, ", and %s in %llu blocks hanging from them", more,
+                (unsigned long long)s->indirect_blocks);
+    }
+    fputc('\n', out);
+}
+
+static void put_entry(FILE *out, const leak_site_t *s, const report_opts_t *opts)
+{
+    const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    fputc('\n', out);
+    if (s->ngroups)
+        put_handle_headline(out, s, opts);
+    else
+        put_memory_headline(out, s, opts);
+    if (s->ngroups && s->blocks) {
+        char bytes[32], more[32];
+        report_format_bytes(s->bytes, bytes, sizeof bytes);
+        report_format_bytes(s->indirect_bytes, more, sizeof more);
+        fprintf(out, "    %s(%s in %llu block%s %s there, and %s in %llu blocks hanging from them)%s\n",
+                dim, bytes, (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s",
+                s->cls == IMGLEAK_CLASS_UNKNOWN ? "live" : "leaked", more,
+                (unsigned long long)s->indirect_blocks, off);
+    }
+    if (!s->in_app)
+        fprintf(out, "    %s(no frame of the program: allocated inside a library)%s\n", dim, off);
+    if (s->cls == IMGLEAK_CLASS_POSSIBLE)
+        fprintf(out, "    %s(only pointers into the middle of these blocks were found)%s\n", dim, off);
+    else if (s->cls == IMGLEAK_CLASS_INDIRECT)
+        fprintf(out, "    %s(reachable only from leaked blocks: freeing those frees these)%s\n", dim,
+                off);
+    put_stack(out, s->stack, s->depth, s->site_index, s->truncated, opts);
+    if (s->nstacks > 1)
+        fprintf(out, "    %s(%zu different stacks reach this site; the one holding most is shown)%s\n",
+                dim, s->nstacks, off);
+}
+
 int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
 {
     const char *bold = opts->color ? "\033[1m" : "", *red = opts->color ? "\033[31m" : "";
-    const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    const char *off = opts->color ? "\033[0m" : "";
     const report_totals_t *t = &rep->totals;
     char total[32];
     report_format_bytes(t->leaked_bytes, total, sizeof total);
@@ -186,37 +250,17 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     if (t->leaked_handles || t->misused_handles)
         fprintf(out, "  codec handles: %llu never destroyed, %llu misused\n",
                 (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);
-    put_handles(out, rep, opts);
+    if (rep->nindirect && !opts->show_indirect)
+        fprintf(out, "  indirectly leaked memory is counted under the leak it hangs from "
+                     "(%zu call site%s: --show-indirect lists them)\n",
+                rep->nindirect, rep->nindirect == 1 ? "" : "s");
+    put_misuse(out, rep, opts);
     size_t shown = opts->max_sites && opts->max_sites < rep->nsites ? opts->max_sites : rep->nsites;
-    for (size_t i = 0; i < shown; i++) {
-        const leak_site_t *s = &rep->sites[i];
-        char bytes[32];
-        report_format_bytes(s->bytes, bytes, sizeof bytes);
-        static const char *const how[] = {"", " still reachable", " possibly leaked",
-                                          " leaked", " indirectly leaked"};
-        fprintf(out, "\n%s%s in %llu block%s%s (%s)%s at ", bold, bytes,
-                (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s", off,
-                report_kind_name(s->kind), how[s->cls]);
-        put_location(out, &s->site);
-        if (s->indirect_blocks) {
-            char more[32];
-            report_format_bytes(s->indirect_bytes, more, sizeof more);
-            fprintf(out, ", and %s in %llu blocks hanging from them", more,
-                    (unsigned long long)s->indirect_blocks);
-        }
-        fputs(s->in_app ? "\n" : "  (no frame of the program: allocated inside a library)\n", out);
-        if (s->cls == IMGLEAK_CLASS_POSSIBLE)
-            fprintf(out, "    %s(only pointers into the middle of these blocks were found)%s\n", dim,
-                    off);
-        else if (s->cls == IMGLEAK_CLASS_INDIRECT)
-            fprintf(out, "    %s(reachable only from leaked blocks: freeing those frees these)%s\n",
-                    dim, off);
-        put_stack(out, s->stack, s->depth, s->site_index, s->truncated, opts);
-        if (s->nstacks > 1)
-            fprintf(out, "    %s(%zu different stacks reach this site; the one holding most is shown)%s\n",
-                    dim, s->nstacks, off);
-    }
+    for (size_t i = 0; i < shown; i++)
+        put_entry(out, &rep->sites[i], opts);
     if (shown < rep->nsites)
         fprintf(out, "\n... %zu more call sites (use --format json for all)\n", rep->nsites - shown);
+    for (size_t i = 0; opts->show_indirect && i < rep->nindirect; i++)
+        put_entry(out, &rep->indirect[i], opts);
     return ferror(out) ? -1 : 0;
 }

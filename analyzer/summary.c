@@ -115,14 +115,16 @@ static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, 
 int summary_from_report(summary_t *s, const report_t *rep)
 {
     memset(s, 0, sizeof *s);
+    /* one entry per leak root, with what hangs from it; its handles are in the handles list */
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *l = &rep->sites[i];
-        if (l->cls == IMGLEAK_CLASS_REACHABLE)
-            continue; /* listed with --show-reachable; never a leak */
+        if (l->cls == IMGLEAK_CLASS_REACHABLE || !l->blocks)
+            continue; /* listed with --show-reachable; never a leak. No memory: handles only */
+        uint64_t bytes = l->bytes + l->indirect_bytes, blocks = l->blocks + l->indirect_blocks;
         if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
-                l->bytes, l->blocks, 0) < 0)
+                bytes, blocks, 0) < 0)
             return -1;
-        count_in(s, l->in_app, l->bytes, l->blocks, 0);
+        count_in(s, l->in_app, bytes, blocks, 0);
     }
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
@@ -184,8 +186,10 @@ static int suppressed(json_t *entry, const suppressions_t *suppress)
     return hit;
 }
 
-static int read_entries(summary_t *s, json_t *array, int handles, const suppressions_t *suppress,
-                        const char *path)
+/* entries: a report of this version, whose leaks[] are leak roots with what hangs from them
+ * (indirect sites are apart); older reports listed indirect sites among the leaks. */
+static int read_entries(summary_t *s, json_t *array, int handles, int entries,
+                        const suppressions_t *suppress, const char *path)
 {
     if (!json_is_array(array))
         return error_set("%s: not an imgleak report: no %s array", path,
@@ -205,9 +209,17 @@ static int read_entries(summary_t *s, json_t *array, int handles, const suppress
                   u64_of(e, "retained_blocks", &blocks) < 0;
         else
             bad = bad || u64_of(e, "bytes", &bytes) < 0 || u64_of(e, "blocks", &blocks) < 0;
+        uint64_t hanging_bytes = 0, hanging_blocks = 0;
+        if (!handles && entries)
+            bad = bad || u64_of(e, "indirect_bytes", &hanging_bytes) < 0 ||
+                  u64_of(e, "indirect_blocks", &hanging_blocks) < 0;
         if (bad)
             return error_set("%s: %s[%zu] is not a report entry", path,
                              handles ? "handles" : "leaks", i), -1;
+        if (!handles && entries && !blocks)
+            continue; /* an entry of handles alone: they are in handles[] */
+        bytes += hanging_bytes;
+        blocks += hanging_blocks;
         const char *cls = handles ? NULL : str_of(e, "class");
         if (cls && strcmp(cls, "reachable") == 0)
             continue;
@@ -236,9 +248,12 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     else if (json_integer_value(json_object_get(root, "imgleak_report")) != 1)
         error_set("%s: imgleak report version %lld, this imgleak reads 1", path,
                   (long long)json_integer_value(json_object_get(root, "imgleak_report")));
-    else if (read_entries(s, json_object_get(root, "leaks"), 0, suppress, path) == 0 &&
-             read_entries(s, json_object_get(root, "handles"), 1, suppress, path) == 0)
-        rc = 0;
+    else {
+        int entries = json_is_array(json_object_get(root, "indirect"));
+        if (read_entries(s, json_object_get(root, "leaks"), 0, entries, suppress, path) == 0 &&
+            read_entries(s, json_object_get(root, "handles"), 1, entries, suppress, path) == 0)
+            rc = 0;
+    }
     json_t *totals = json_object_get(root, "totals");
     uint64_t v;
     if (rc == 0 && u64_of(totals, "suppressed_bytes", &v) == 0)

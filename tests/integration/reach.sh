@@ -13,9 +13,10 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/tests/integration/lib.sh"
 
-# class_of JSON FUNCTION: the class of the program's site in FUNCTION ("none" when absent)
+# class_of JSON FUNCTION: the class of the program's site in FUNCTION ("none" when absent), among
+# the entries and the indirect sites
 class_of() {
-    jq -r --arg f "$2" '[.leaks[] | select(.in_app and .site.function == $f) | .class]
+    jq -r --arg f "$2" '[(.leaks + .indirect)[] | select(.in_app and .site.function == $f) | .class]
                         | if length == 0 then "none" else join(",") end' "$1"
 }
 is_class() { # is_class JSON FUNCTION CLASS
@@ -35,7 +36,7 @@ check "reach: the head of a lost chain is leaked" is_class "$WORK/all.json" lose
 check "reach: the chain's other blocks are indirect" \
     bash -c "[ \"$(class_of "$WORK/all.json" lose_chain_mid)$(class_of "$WORK/all.json" lose_chain_tail)\" = indirectindirect ]"
 check "reach: the chain's blocks are counted under its head" \
-    jqe '([.leaks[] | select(.site.function == "lose_chain_mid" or .site.function == "lose_chain_tail")
+    jqe '([.indirect[] | select(.site.function == "lose_chain_mid" or .site.function == "lose_chain_tail")
           | .bytes] | add) as $hanging
          | [.leaks[] | select(.site.function == "lose_chain_root")][0]
          | .indirect_blocks == 2 and .indirect_bytes == $hanging' "$WORK/all.json"
@@ -45,7 +46,7 @@ check "reach: only a pointer into its middle: possibly leaked" \
     is_class "$WORK/all.json" keep_interior possible
 check "reach: totals by class add up to the sites" \
     jqe '(.totals.by_class.leaked.bytes == ([.leaks[] | select(.class == "leaked") | .bytes] | add)) and
-         (.totals.by_class.indirect.bytes == ([.leaks[] | select(.class == "indirect") | .bytes] | add)) and
+         (.totals.by_class.indirect.bytes == ([.indirect[] | .bytes] | add)) and
          (.totals.by_class.possible.bytes == ([.leaks[] | select(.class == "possible") | .bytes] | add))' \
     "$WORK/all.json"
 check "reach: the numbers valgrind gives (definitely 320 B in 3, indirectly 344 B in 3)" \

@@ -139,7 +139,7 @@ check "late dlopen: libpng brought in by a plugin is still hooked" \
          "[[\"png_struct (read)\",\"png_create_read_struct\",1,\"plugin_abandon_reader\",$(line_of png_plugin.c 'LEAK(late)')]]"
 $IMGLEAK run --frames 2 -- $B/tests/jpeg_misuse > "$WORK/misuse.txt" 2>&1
 check "text report says which handle was never destroyed and where" \
-    grep -q "1 jpeg_decompress_struct created by jpeg_CreateDecompress() never destroyed, holding .* at main $SRC/jpeg_misuse.c:$(line_of jpeg_misuse.c 'LEAK(handle)')" "$WORK/misuse.txt"
+    grep -q "1 jpeg_decompress_struct created by jpeg_CreateDecompress() never destroyed, retaining .* at main $SRC/jpeg_misuse.c:$(line_of jpeg_misuse.c 'LEAK(handle)')" "$WORK/misuse.txt"
 
 # ---------------------------------------------------------------- limits are counted, not fatal
 IMGLEAK_DEPTH=2 $IMGLEAK run --format json --report "$WORK/depth.json" -- $B/tests/leaky leak

@@ -17,7 +17,7 @@ total_failed=0
 
 # per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites
 per_function() {
-    jq -c '[.leaks[] | select(.in_app)] | group_by(.site.function + "|" + .kind)
+    jq -c '[(.leaks + .indirect)[] | select(.in_app)] | group_by(.site.function + "|" + .kind)
            | map({key: (.[0].site.function + "|" + .[0].kind),
                   value: [(map(.bytes) | add), (map(.blocks) | add)]}) | from_entries' "$1"
 }
