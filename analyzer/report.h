@@ -38,6 +38,9 @@ const char *report_class_name(unsigned cls);
 void report_frame_name(const frame_t *f, char *out, size_t size);
 /* A JSON string literal (null for NULL); in_html also escapes < > & for a <script> element. */
 void report_json_string(FILE *out, const char *s, int in_html);
+/* "dropped":{...}: what was recorded in part or not at all (docs/REPORT-JSON.md), for the JSON
+ * and HTML writers. */
+void report_json_dropped(FILE *out, const report_totals_t *t);
 /* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
 const char *report_misuse_name(unsigned state);
 
