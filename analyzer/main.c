@@ -177,7 +177,8 @@ static int final_missing_error(void)
     return -1;
 }
 
-/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. */
+/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. 0; -1 (error
+ * set); or 1 (error set) when it was written but a skipped snapshot may be a final state. */
 static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const *paths, size_t n,
                         const char *out_path, FILE *fallback)
 {
@@ -195,7 +196,7 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
         rc = close_output(out, fallback, out_path, rc);
     }
     if (rc == 0 && rep.totals.final_missing)
-        rc = final_missing_error();
+        rc = -final_missing_error();
     report_free(&rep);
     return rc;
 }
@@ -229,12 +230,13 @@ static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs
 }
 
 /* gate's decision on paths[]; 0, 1 or -1 (error set), -1 also when the final state of some
- * process could not be read (after the verdict on the rest). */
+ * process could not be read (after the verdict on the rest). said_skipped: the report written
+ * just before already said what was skipped. */
 static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *paths, size_t n,
-                    FILE *out, int warn_skipped)
+                    FILE *out, int said_skipped)
 {
     summary_t now, base;
-    if (load_summary(&now, paths, n, io, warn_skipped) < 0)
+    if (load_summary(&now, paths, n, io, !said_skipped) < 0)
         return -1;
     char *baseline = (char *)o->baseline;
     if (o->baseline && load_summary(&base, &baseline, 1, io, 1) < 0) {
@@ -242,7 +244,7 @@ static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *p
         return -1;
     }
     int rc = gate_check(o, &now, o->baseline ? &base : NULL, out);
-    if (rc >= 0 && now.dropped.final_missing)
+    if (rc >= 0 && now.dropped.final_missing && !said_skipped)
         rc = final_missing_error();
     summary_free(&now);
     if (o->baseline)
@@ -274,7 +276,7 @@ static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, con
 
 static int body_report(const command_ctx_t *c)
 {
-    return write_report(c->o, &c->io->model, c->args, c->nargs, c->o->out, stdout) < 0 ? -1 : 0;
+    return write_report(c->o, &c->io->model, c->args, c->nargs, c->o->out, stdout) != 0 ? -1 : 0;
 }
 
 static int growth_json(const void *g, const void *unused, FILE *out)
@@ -305,7 +307,7 @@ static int body_growth(const command_ctx_t *c)
 
 static int body_gate(const command_ctx_t *c)
 {
-    return run_gate(c->o, c->io, c->args, c->nargs, stdout, 1);
+    return run_gate(c->o, c->io, c->args, c->nargs, stdout, 0);
 }
 
 static int diff_json(const void *base, const void *now, FILE *out)
@@ -383,7 +385,10 @@ static int check_allocator(const cli_opts_t *o, const run_result_t *res)
 {
     if (!o->allocator || strcmp(o->allocator, "jemalloc") != 0)
         return 0;
-    snapshot_t *snap = reader_load(res->snapshots[res->nsnapshots - 1]);
+    /* the latest one that can be read: a damaged one is skipped by the report too */
+    snapshot_t *snap = NULL;
+    for (size_t i = res->nsnapshots; !snap && i-- > 0;)
+        snap = reader_load(res->snapshots[i]);
     if (!snap)
         return -1;
     int ok = snap->process.allocator == IMGLEAK_ALLOCATOR_JEMALLOC;
@@ -412,7 +417,7 @@ static int cmd_run(int argc, char **argv)
     }
     run_opts_t ropts = {o.out, o.allocator};
     run_result_t res;
-    int rc = EXIT_BAD_INPUT;
+    int rc = EXIT_BAD_INPUT, written = 0;
     if (run_program(&ropts, argv + first, &res) < 0) {
         error_print();
         goto out;
@@ -424,16 +429,21 @@ static int cmd_run(int argc, char **argv)
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||
-               write_report(&o, &io.model, res.snapshots, res.nsnapshots, o.report_file,
-                            stderr) < 0) {
+               (written = write_report(&o, &io.model, res.snapshots, res.nsnapshots,
+                                       o.report_file, stderr)) < 0) {
         error_print();
         rc = EXIT_BAD_INPUT;
-    } else if (o.gate || (o.seen & CLI_GATE)) {
-        /* the report above already named the skipped snapshots */
-        int gate = run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr, 0);
+    } else {
+        if (written) { /* the report is on the readable snapshots; a final state is missing */
+            error_print();
+            rc = EXIT_BAD_INPUT;
+        }
+        int gate = o.gate || (o.seen & CLI_GATE)
+                       ? run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr, 1)
+                       : 0;
         if (gate < 0)
             error_print();
-        if (gate != 0)
+        if (gate != 0 && !written)
             rc = gate < 0 ? EXIT_BAD_INPUT : 1;
     }
     if (!res.temporary)

@@ -417,7 +417,7 @@ int model_totals_incomplete(const report_totals_t *t)
 {
     return t->dropped_table_full || t->dropped_stacks || t->oversized_blocks ||
            t->failed_snapshots || t->unattributed_blocks || t->scan_incomplete ||
-           t->unclassified_blocks || t->skipped_snapshots;
+           t->unclassified_blocks || t->final_missing;
 }
 
 /* For each process only its latest snapshot describes what it holds now. */

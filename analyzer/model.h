@@ -149,8 +149,8 @@ int model_snapshot_order(const snapshot_t *a, const snapshot_t *b);
 /* Blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in part):
  * they are not leaks, nor known not to be. */
 int model_unclassified(const snapshot_t *snap);
-/* Anything recorded in part or not at all (dropped, unattributed, failed or skipped snapshots,
- * an incomplete scan): the figures are a lower bound. */
+/* Anything recorded in part or not at all (dropped, unattributed, failed snapshots, an
+ * incomplete scan, a final state that could not be read): the figures are a lower bound. */
 int model_totals_incomplete(const report_totals_t *t);
 
 /* Takes ownership of snaps[0..n). 0, or -1 with error_get(). */

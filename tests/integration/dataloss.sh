@@ -174,6 +174,17 @@ check "run: a damaged snapshot among the run's is skipped (the program's status,
 check "... named on stderr" grep -q "^imgleak: warning: skipped .*/imgleak\.[0-9]*\.0\.snap: truncated file" "$WORK/err"
 check "... the report is on the rest" \
     jqe ".totals.leaked_bytes == $ONE_BYTES and .totals.dropped.skipped_snapshots == 1" "$WORK/run.json"
+cat > "$WORK/garbled.sh" <<SH
+#!/bin/sh
+printf 'garbage' > "\$IMGLEAK_OUT/imgleak.\$\$.99.snap"
+exec "$WORK/leaky" leak
+SH
+chmod +x "$WORK/garbled.sh"
+check "run --gate: garbage that may be the final state: exit 2" \
+    status_is 2 $IMGLEAK run --gate --format json --report "$WORK/garbled.json" -- "$WORK/garbled.sh"
+check "... the report is still written" jqe ".totals.leaked_bytes == $ONE_BYTES and .totals.dropped.final_missing" "$WORK/garbled.json"
+check "... the gate's verdict still printed" grep -q "^imgleak gate: FAILED: $ONE_BYTES bytes" "$WORK/err"
+check "... the reason said once" test "$(grep -c "final state" "$WORK/err")" = 1
 
 # ------------------------------------------------ the same under ASan/UBSan
 if [ -x "$ASAN_IMGLEAK" ]; then
