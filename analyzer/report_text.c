@@ -57,9 +57,9 @@ static void put_process_dropped(FILE *out, const imgleak_process_rec_t *p)
     if (!p->dropped_table_full && !p->dropped_stacks && !p->truncated_stacks &&
         !p->oversized_blocks && !p->failed_snapshots && !p->scan_flags)
         return;
-    fprintf(out, "    not recorded: %llu allocations (live table full), %llu stacks (stack table "
-                 "full); %llu stacks cut at the depth limit; %llu sizes too large to store; "
-                 "%llu snapshots not written",
+    fprintf(out, "    not recorded: %llu allocations (live table full); the stacks of %llu "
+                 "(stack table full); %llu stacks cut at the depth limit; %llu sizes too large "
+                 "to store; %llu snapshots not written",
             (unsigned long long)p->dropped_table_full, (unsigned long long)p->dropped_stacks,
             (unsigned long long)p->truncated_stacks, (unsigned long long)p->oversized_blocks,
             (unsigned long long)p->failed_snapshots);
@@ -102,9 +102,9 @@ static void put_dropped(FILE *out, const report_totals_t *t, const char *red, co
     if (model_totals_incomplete(t))
         fprintf(out, "  %sincomplete: leaks may be missing from these figures%s\n", red, off);
     if (t->dropped_table_full || t->dropped_stacks || t->oversized_blocks)
-        fprintf(out, "  not recorded: %llu allocations (live table full: IMGLEAK_MAX_LIVE), %llu "
-                     "stacks (stack table full: IMGLEAK_MAX_STACKS); %llu sizes too large to "
-                     "store\n",
+        fprintf(out, "  not recorded: %llu allocations (live table full: IMGLEAK_MAX_LIVE); the "
+                     "stacks of %llu (stack table full: IMGLEAK_MAX_STACKS); %llu sizes too large "
+                     "to store\n",
                 (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
                 (unsigned long long)t->oversized_blocks);
     if (t->unattributed_blocks) {
