@@ -98,9 +98,14 @@ static int set_load(snapshot_set_t *set, char *const *paths, size_t n)
             return -1;
         }
     }
+    if (set->n == 0 && set->nskipped) {
+        error_set("%s: %s (nor could %zu other snapshot%s be read)", set->skipped[0].path,
+                  set->skipped[0].why, n - 1, n == 2 ? "" : "s");
+        set_free(set);
+        return -1;
+    }
     if (set->n == 0) {
-        error_set("%s: %s (and the %zu other snapshots could not be read either)",
-                  set->skipped[0].path, set->skipped[0].why, n - 1);
+        error_set("no snapshot to read");
         set_free(set);
         return -1;
     }

@@ -162,6 +162,9 @@ check "... with the readable snapshots" jqe ".totals.leaked_bytes == $((ONE_BYTE
 check "... and one line saying why" grep -q "^imgleak: a skipped snapshot may hold a process's final state" "$WORK/err"
 check "a lone unreadable snapshot is bad input (exit 2)" status_is 2 $IMGLEAK report "$WORK/series.b.4.snap"
 check "... in one line" test "$(wc -l < "$WORK/err")" = 1
+check "none of several snapshots readable: bad input (exit 2)" \
+    status_is 2 $IMGLEAK report "$WORK/series.b.4.snap" "$WORK/series.a.2.snap"
+check "... in one line" test "$(wc -l < "$WORK/err")" = 1
 # imgleak run: the program leaves a damaged older snapshot of its own pid among its snapshots
 cat > "$WORK/damaged.sh" <<SH
 #!/bin/sh
