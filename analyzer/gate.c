@@ -3,6 +3,7 @@
 
 #include "error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,38 +104,55 @@ static void put_case(FILE *out, const char *name, const char *failure)
     fputs("\"/>\n    </testcase>\n", out);
 }
 
+/* Appends ", " and one clause to the list in out (cut at size). */
+__attribute__((format(printf, 4, 5))) static void add_clause(char *out, size_t size, size_t *at,
+                                                             const char *fmt, ...)
+{
+    va_list ap;
+    if (*at && *at + 2 < size) {
+        memcpy(out + *at, ", ", 3);
+        *at += 2;
+    }
+    if (*at >= size)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *at, size - *at, fmt, ap);
+    va_end(ap);
+    *at = n < 0 ? size : *at + (size_t)n;
+}
+
 /* What was lost, as one clause list ("5000 allocations not tracked (live table full), ...");
  * empty when nothing that could hide a leak was. */
 static void describe_dropped(char *out, size_t size, const summary_dropped_t *d)
 {
     size_t at = 0;
     out[0] = '\0';
-#define CLAUSE(cond, ...)                                                                          \
-    do {                                                                                           \
-        if ((cond) && at < size) {                                                                 \
-            if (at)                                                                                \
-                at += (size_t)snprintf(out + at, size - at, ", ");                                 \
-            if (at < size)                                                                         \
-                at += (size_t)snprintf(out + at, size - at, __VA_ARGS__);                          \
-        }                                                                                          \
-    } while (0)
-    CLAUSE(d->table_full, "%llu allocations not tracked (live table full: IMGLEAK_MAX_LIVE)",
-           (unsigned long long)d->table_full);
-    CLAUSE(d->stacks, "%llu allocations with no stack (stack table full: IMGLEAK_MAX_STACKS)",
-           (unsigned long long)d->stacks);
-    CLAUSE(d->unattributed_blocks,
-           "%llu bytes in %llu blocks unattributed (no stack, or one cut before any frame of the "
-           "program)",
-           (unsigned long long)d->unattributed_bytes, (unsigned long long)d->unattributed_blocks);
-    CLAUSE(d->oversized_blocks, "%llu sizes too large to store", (unsigned long long)d->oversized_blocks);
-    CLAUSE(d->failed_snapshots, "%llu snapshots the program could not write",
-           (unsigned long long)d->failed_snapshots);
-    CLAUSE(d->scan_incomplete || d->unclassified_blocks,
-           "reachability scan incomplete (%llu bytes unread; %llu bytes in %llu blocks unclassified, "
-           "not counted)",
-           (unsigned long long)d->unscanned_bytes, (unsigned long long)d->unclassified_bytes,
-           (unsigned long long)d->unclassified_blocks);
-#undef CLAUSE
+    if (d->table_full)
+        add_clause(out, size, &at, "%llu allocations not tracked (live table full: IMGLEAK_MAX_LIVE)",
+                   (unsigned long long)d->table_full);
+    if (d->stacks)
+        add_clause(out, size, &at,
+                   "%llu allocations with no stack (stack table full: IMGLEAK_MAX_STACKS)",
+                   (unsigned long long)d->stacks);
+    if (d->unattributed_blocks)
+        add_clause(out, size, &at,
+                   "%llu bytes in %llu blocks unattributed (no stack, or one cut before any frame "
+                   "of the program)",
+                   (unsigned long long)d->unattributed_bytes,
+                   (unsigned long long)d->unattributed_blocks);
+    if (d->oversized_blocks)
+        add_clause(out, size, &at, "%llu sizes too large to store",
+                   (unsigned long long)d->oversized_blocks);
+    if (d->failed_snapshots)
+        add_clause(out, size, &at, "%llu snapshots the program could not write",
+                   (unsigned long long)d->failed_snapshots);
+    if (d->scan_incomplete || d->unclassified_blocks)
+        add_clause(out, size, &at,
+                   "reachability scan incomplete (%llu bytes unread; %llu bytes in %llu blocks "
+                   "unclassified, not counted)",
+                   (unsigned long long)d->unscanned_bytes,
+                   (unsigned long long)d->unclassified_bytes,
+                   (unsigned long long)d->unclassified_blocks);
 }
 
 /* One test case per limit, one for lost data, and one failing case per offending site when its
