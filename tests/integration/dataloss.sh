@@ -72,6 +72,23 @@ check "report over both series: each process's latest snapshot counts, once" \
     <($IMGLEAK report --format json "$WORK"/series.*.snap)
 check "one snapshot named twice counts once" \
     jqe ".totals.leaked_bytes == $ONE_BYTES" <($IMGLEAK report --format json "$ONE" "$ONE")
+# for real: two programs that are both pid 1, each in its own pid namespace (needs root)
+if unshare -p -f --mount-proc true 2> /dev/null; then
+    SHIM=$(cd "$B" && pwd)/libimgleak.so
+    for ns in ns1 ns2; do
+        mkdir "$WORK/$ns"
+        unshare -p -f --mount-proc env LD_PRELOAD="$SHIM" IMGLEAK_OUT="$WORK/$ns" "$WORK/leaky" leak > /dev/null 2>&1
+    done
+    check "pid namespaces: both programs were pid 1" \
+        test "$(ls "$WORK"/ns1/imgleak.1.*snap "$WORK"/ns2/imgleak.1.*snap | wc -l)" = 2
+    check "pid namespaces: report and gate count both" \
+        status_is 1 $IMGLEAK gate "$WORK"/ns1/*.snap "$WORK"/ns2/*.snap
+    check "... $((ONE_BYTES * 2)) bytes" has "FAILED: $((ONE_BYTES * 2)) bytes in"
+    check "... JSON: two processes" jqe ".totals.leaked_bytes == $((ONE_BYTES * 2)) and (.snapshots | map(.pid)) == [1,1]" \
+        <($IMGLEAK report --format json "$WORK"/ns1/*.snap "$WORK"/ns2/*.snap)
+else
+    echo "skip pid namespaces: unshare -p needs root"
+fi
 
 # ------------------------------------------------ a full live table (item 15)
 IMGLEAK_MAX_LIVE=64 $IMGLEAK run -o "$WORK/full" --format json --report "$WORK/full.json" \
