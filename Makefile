@@ -170,6 +170,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/entries.sh
+	@B=$(B) bash tests/integration/dataloss.sh
 
 workload-check: all workloads
 	@B=$(B) bash tests/integration/workloads.sh

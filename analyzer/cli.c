@@ -47,6 +47,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         {"max-leaked-handles", required_argument, NULL, 'H'},
         {"baseline", required_argument, NULL, 'B'},
         {"junit", required_argument, NULL, 'j'},
+        {"accept-dropped", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -98,6 +99,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             break;
         case 'B': o->baseline = optarg; o->seen |= CLI_GATE; break;
         case 'j': o->junit = optarg; o->seen |= CLI_GATE; break;
+        case 'D': o->accept_dropped = 1; o->seen |= CLI_GATE; break;
         case 'h': return -2;
         case ':': return error_set("%s needs a value", argv[optind - 1]), -1;
         default:

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t max_handles; /* --max-leaked-handles (default 0) */
     const char *baseline; /* --baseline REPORT.json */
     const char *junit;    /* --junit FILE */
+    int accept_dropped;   /* --accept-dropped: pass although data was lost */
     unsigned seen;        /* CLI_* bits of the options given */
 } cli_opts_t;
 

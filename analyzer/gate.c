@@ -3,6 +3,8 @@
 
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +155,57 @@ static void put_case(FILE *out, const char *name, const char *failure)
     fputs("\"/>\n    </testcase>\n", out);
 }
 
+/* Appends ", " and one clause to the list in out (cut at size). */
+__attribute__((format(printf, 4, 5))) static void add_clause(char *out, size_t size, size_t *at,
+                                                             const char *fmt, ...)
+{
+    va_list ap;
+    if (*at && *at + 2 < size) {
+        memcpy(out + *at, ", ", 3);
+        *at += 2;
+    }
+    if (*at >= size)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *at, size - *at, fmt, ap);
+    va_end(ap);
+    *at = n < 0 ? size : *at + (size_t)n;
+}
+
+/* What was lost, as one clause list ("5000 allocations not tracked (live table full), ...");
+ * empty when nothing that could hide a leak was. */
+static void describe_dropped(char *out, size_t size, const summary_dropped_t *d)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    if (d->table_full)
+        add_clause(out, size, &at, "%llu allocations not tracked (live table full: IMGLEAK_MAX_LIVE)",
+                   (unsigned long long)d->table_full);
+    if (d->stacks)
+        add_clause(out, size, &at,
+                   "%llu allocations with no stack (stack table full: IMGLEAK_MAX_STACKS)",
+                   (unsigned long long)d->stacks);
+    if (d->unattributed_blocks)
+        add_clause(out, size, &at,
+                   "%llu bytes in %llu blocks unattributed (no stack, or one cut before any frame "
+                   "of the program)",
+                   (unsigned long long)d->unattributed_bytes,
+                   (unsigned long long)d->unattributed_blocks);
+    if (d->oversized_blocks)
+        add_clause(out, size, &at, "%llu sizes too large to store",
+                   (unsigned long long)d->oversized_blocks);
+    if (d->failed_snapshots)
+        add_clause(out, size, &at, "%llu snapshots the program could not write",
+                   (unsigned long long)d->failed_snapshots);
+    if (d->scan_incomplete || d->unclassified_blocks)
+        add_clause(out, size, &at,
+                   "reachability scan incomplete (%llu bytes unread; %llu bytes in %llu blocks "
+                   "unclassified, not counted)",
+                   (unsigned long long)d->unscanned_bytes,
+                   (unsigned long long)d->unclassified_bytes,
+                   (unsigned long long)d->unclassified_blocks);
+}
+
 typedef struct {
     FILE *out;
     int baseline;
@@ -177,15 +230,17 @@ static void junit_one(void *ctx, const offence_t *o, int handles, const offence_
     free(line);
 }
 
-/* One test case per limit, and one failing case per offending leak when its limit is broken. */
+/* One test case per limit, one for lost data, and one failing case per offending leak when its
+ * limit is broken. */
 static int write_junit(const char *path, const cli_opts_t *o, const offences_t *mem,
-                       const offences_t *hdl, int mem_failed, int hdl_failed, size_t offending)
+                       const offences_t *hdl, int mem_failed, int hdl_failed, size_t offending,
+                       const char *lost_failure)
 {
     FILE *out = fopen(path, "w");
     if (!out)
         return error_set("%s: cannot write", path), -1;
-    size_t tests = 2 + offending;
-    size_t failures = (size_t)mem_failed + (size_t)hdl_failed + offending;
+    size_t tests = 3 + offending;
+    size_t failures = (size_t)mem_failed + (size_t)hdl_failed + offending + (lost_failure != NULL);
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
                  "  <testsuite name=\"imgleak gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n",
             tests, failures);
@@ -199,6 +254,7 @@ static int write_junit(const char *path, const cli_opts_t *o, const offences_t *
              (unsigned long long)o->max_handles, o->baseline ? " beyond the baseline" : "");
     snprintf(msg, sizeof msg, "%llu handles never destroyed", (unsigned long long)hdl->handles);
     put_case(out, name, hdl_failed ? msg : NULL);
+    put_case(out, "no data lost (or --accept-dropped)", lost_failure);
     junit_ctx_t ctx = {out, o->baseline != NULL};
     each_offence(mem, mem_failed, hdl, hdl_failed, junit_one, &ctx);
     fputs("  </testsuite>\n</testsuites>\n", out);
@@ -218,14 +274,26 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
                 base ? base->nhandles : 0, 1) < 0)
         goto out;
     int mem_failed = mem.bytes > o->max_bytes, hdl_failed = hdl.handles > o->max_handles;
+    /* what was lost may hide a leak: "passed" would claim more than was seen */
+    char lost[1024];
+    describe_dropped(lost, sizeof lost, &now->dropped);
+    int lost_failed = lost[0] && !o->accept_dropped;
     print_ctx_t printed = {out, base != NULL, 0};
     each_offence(&mem, mem_failed, &hdl, hdl_failed, print_one, &printed);
-    fprintf(out, "imgleak gate: %s: %llu bytes in %llu blocks leaked%s (limit %llu), %llu "
+    if (lost[0])
+        fprintf(out, "imgleak gate: data lost: %s; %s\n", lost,
+                o->accept_dropped ? "accepted (--accept-dropped)"
+                                  : "the figures below are a lower bound (--accept-dropped to "
+                                    "pass anyway)");
+    fprintf(out, "imgleak gate: %s: %s%llu bytes in %llu blocks leaked%s (limit %llu), %llu "
                  "handles never destroyed (limit %llu)",
-            mem_failed || hdl_failed ? "FAILED" : "passed", (unsigned long long)mem.bytes,
+            mem_failed || hdl_failed || lost_failed ? "FAILED" : "passed",
+            now->estimated ? "an estimated " : "", (unsigned long long)mem.bytes,
             (unsigned long long)mem.blocks, base ? " beyond the baseline" : "",
             (unsigned long long)o->max_bytes,
             (unsigned long long)hdl.handles, (unsigned long long)o->max_handles);
+    if (lost_failed)
+        fputs("; data lost (above)", out);
     if (now->suppressed_bytes || now->suppressed_handles)
         fprintf(out, "; suppressed: %llu bytes, %llu handles",
                 (unsigned long long)now->suppressed_bytes,
@@ -233,9 +301,21 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
     if (now->other_bytes || now->other_handles)
         fprintf(out, "; not counted (no frame of the program): %llu bytes, %llu handles",
                 (unsigned long long)now->other_bytes, (unsigned long long)now->other_handles);
+    if (now->dropped.unattributed_bytes)
+        fprintf(out, "; unattributed (no stack to charge): %llu bytes",
+                (unsigned long long)now->dropped.unattributed_bytes);
+    if (now->dropped.skipped_snapshots)
+        fprintf(out, "; %llu unreadable snapshot%s skipped",
+                (unsigned long long)now->dropped.skipped_snapshots,
+                now->dropped.skipped_snapshots == 1 ? "" : "s");
+    if (now->estimated)
+        fputs("; figures are estimates from sampled allocations (IMGLEAK_SAMPLE)", out);
     fputc('\n', out);
-    rc = mem_failed || hdl_failed;
-    if (o->junit && write_junit(o->junit, o, &mem, &hdl, mem_failed, hdl_failed, printed.count) < 0)
+    rc = mem_failed || hdl_failed || lost_failed;
+    char lost_msg[1100];
+    snprintf(lost_msg, sizeof lost_msg, "data lost: %s", lost);
+    if (o->junit && write_junit(o->junit, o, &mem, &hdl, mem_failed, hdl_failed, printed.count,
+                                lost_failed ? lost_msg : NULL) < 0)
         rc = -1;
 out:
     free(mem.list);

@@ -9,8 +9,9 @@
 
 #include <stdio.h>
 
-/* 0: within limits; 1: not; -1 with error_get() (the JUnit file could not be written).
- * base may be NULL. Only the program's own sites (in_app) count. */
+/* 0: within limits; 1: not, or data was lost (now->dropped) and o->accept_dropped is not set;
+ * -1 with error_get() (the JUnit file could not be written). base may be NULL. Only the
+ * program's own sites (in_app) count; unattributed memory is said, not counted. */
 int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base, FILE *out);
 
 #endif

@@ -9,21 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int by_pid_time(const void *a, const void *b)
+/* Snapshots of one process together (told apart by instance, not pid), each in its order. */
+static int by_process_order(const void *a, const void *b)
 {
     const snapshot_t *x = *(snapshot_t *const *)a, *y = *(snapshot_t *const *)b;
-    if (x->header.pid != y->header.pid)
-        return x->header.pid < y->header.pid ? -1 : 1;
-    if (x->header.time_ns != y->header.time_ns)
-        return x->header.time_ns < y->header.time_ns ? -1 : 1;
-    return x->header.sequence < y->header.sequence ? -1 : x->header.sequence > y->header.sequence;
+    int c = model_process_cmp(x, y);
+    return c ? c : model_snapshot_order(x, y);
 }
 
 int growth_is_series(snapshot_t *const *snaps, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
-            if (snaps[i]->header.pid == snaps[j]->header.pid)
+            if (model_process_cmp(snaps[i], snaps[j]) == 0 &&
+                model_snapshot_order(snaps[i], snaps[j]) != 0)
                 return 1;
     return 0;
 }
@@ -109,6 +108,7 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         growth_site_t *gs = &g->sites[g->nsites++];
         memset(gs, 0, sizeof *gs);
         gs->pid = last->header.pid;
+        gs->instance_id = last->process.instance_id;
         gs->site = series[k].site->site;
         gs->kind = series[k].site->kind;
         gs->in_app = series[k].site->in_app;
@@ -130,7 +130,8 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
     if (!procs)
         goto oom;
     g->processes = procs;
-    procs[g->nprocesses++] = (growth_process_t){last->header.pid, n, t[n - 1]};
+    procs[g->nprocesses++] =
+        (growth_process_t){last->header.pid, last->process.instance_id, n, t[n - 1]};
     for (size_t k = 0; k < nseries; k++)
         free(series[k].bytes);
     free(series);
@@ -159,10 +160,10 @@ static int by_suspicion(const void *a, const void *b)
 int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts)
 {
     memset(g, 0, sizeof *g);
-    qsort(snaps, n, sizeof *snaps, by_pid_time);
+    qsort(snaps, n, sizeof *snaps, by_process_order);
     size_t kept = 0; /* the same file given twice counts once */
     for (size_t i = 0; i < n; i++) {
-        if (kept && by_pid_time(&snaps[kept - 1], &snaps[i]) == 0)
+        if (kept && by_process_order(&snaps[kept - 1], &snaps[i]) == 0)
             reader_free(snaps[i]);
         else
             snaps[kept++] = snaps[i];
@@ -193,7 +194,7 @@ int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *
     }
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t j = i;
-        while (j < n && snaps[j]->header.pid == snaps[i]->header.pid)
+        while (j < n && model_process_cmp(snaps[j], snaps[i]) == 0)
             j++;
         if (j - i >= 2)
             rc = add_process(g, g->reports + i, snaps + i, j - i);
@@ -217,5 +218,10 @@ void growth_free(growth_t *g)
     free(g->reports);
     free(g->sites);
     free(g->processes);
+    for (size_t i = 0; i < g->nskipped; i++) {
+        free(g->skipped[i].path);
+        free(g->skipped[i].why);
+    }
+    free(g->skipped);
     memset(g, 0, sizeof *g);
 }

@@ -10,6 +10,7 @@
 
 typedef struct {
     uint64_t pid;
+    uint64_t instance_id; /* 1.4: which process of that pid; 0 in older files */
     frame_t site;
     unsigned kind;
     int in_app;
@@ -24,6 +25,7 @@ typedef struct {
 
 typedef struct {
     uint64_t pid;
+    uint64_t instance_id;
     size_t nsnapshots;
     double duration_s;
 } growth_process_t;
@@ -35,13 +37,16 @@ typedef struct growth {
     size_t nprocesses;
     report_t *reports; /* one per snapshot, for the strings the sites point to */
     size_t nreports;
+    report_skipped_t *skipped; /* inputs that could not be read (set by inputs.c) */
+    size_t nskipped;
+    int final_missing; /* one of them may have been a process's final state */
 } growth_t;
 
 /* Needs at least two snapshots of one process; takes ownership of snaps[0..n) (and frees the
  * array). 0, or -1 with error_get(). */
 int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts);
 void growth_free(growth_t *g);
-/* 1 when some process has two or more of these snapshots */
+/* 1 when some process (model_process_cmp) has two or more of these snapshots */
 int growth_is_series(snapshot_t *const *snaps, size_t n);
 
 int growth_write_text(const growth_t *g, FILE *out, int color);

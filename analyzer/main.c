@@ -77,11 +77,22 @@ static const char help_text[] =
     "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
     "                          (function and file, so a line shift is not growth)\n"
     "  --junit FILE            also write the verdict as JUnit XML\n"
+    "  --accept-dropped        pass although data was lost: allocations or stacks the shim's\n"
+    "                          tables had no room for (IMGLEAK_MAX_LIVE, IMGLEAK_MAX_STACKS),\n"
+    "                          leaked blocks with no stack to charge, snapshots the program could\n"
+    "                          not write, an incomplete reachability scan; without it any of these\n"
+    "                          fails the gate (exit 1), since each may hide a leak\n"
     "\n"
     "Leaks are charged to the innermost frame of the application: the executable, or any module\n"
     "outside the system library directories (/lib, /usr/lib, ...), never the C library, the\n"
     "allocator or the shim. The gate counts only those: sites with no frame of the program are\n"
-    "reported, not counted.\n"
+    "reported, not counted. Leaks whose stack was not recorded (or was cut before any frame of\n"
+    "the program) are unattributed: they fail the gate as lost data.\n"
+    "\n"
+    "Processes are told apart by the instance id in their snapshots (format 1.4; pid and start\n"
+    "time in older ones), never by pid alone: pid 1 of two containers is two processes. A\n"
+    "snapshot that cannot be read is skipped with a warning naming it and why, and the report\n"
+    "counts it, unless it is the only input.\n"
     "\n"
     "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):\n"
     "  IMGLEAK_OUT=DIR        where snapshots are written (default: the current directory), as\n"
@@ -101,7 +112,9 @@ static const char help_text[] =
     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
     "\n"
     "Exit status: report, growth, diff: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
-    "fails); 2 on bad input or a failure of imgleak.\n";
+    "fails); 2 on bad input or a failure of imgleak, and when a skipped snapshot may have\n"
+    "held some process's final state (no later snapshot of its pid was read): the report on\n"
+    "the readable ones is still written.\n";
 
 static int usage_error(const char *msg)
 {
@@ -158,7 +171,16 @@ static int want_color(FILE *out)
     return isatty(fileno(out)) && !(no_color && *no_color);
 }
 
-/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. */
+/* The report on the rest was written, but the last word of some process may be missing. */
+static int final_missing_error(void)
+{
+    error_set("a skipped snapshot may hold a process's final state: the report is on the "
+              "readable ones");
+    return -1;
+}
+
+/* Writes the report on paths[] to out_path, or to fallback when out_path is NULL. 0; -1 (error
+ * set); or 1 (error set) when it was written but a skipped snapshot may be a final state. */
 static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const *paths, size_t n,
                         const char *out_path, FILE *fallback)
 {
@@ -167,6 +189,7 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
         report_free(&rep);
         return -1;
     }
+    inputs_warn_skipped(rep.skipped, rep.nskipped);
     FILE *out = open_output(out_path, fallback);
     int rc = -1;
     if (out) {
@@ -175,6 +198,8 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
         rc = close_output(out, fallback, out_path, rc);
     }
+    if (rc == 0 && rep.totals.final_missing)
+        rc = -final_missing_error();
     report_free(&rep);
     return rc;
 }
@@ -189,32 +214,41 @@ static int check_format(const cli_opts_t *o, int any_writer)
     return -1;
 }
 
-/* The summary of a report: of paths[] read as snapshots, or of one JSON report. */
-static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs_opts_t *io)
+/* The summary of a report: of paths[] read as snapshots (warning about the skipped ones when
+ * warn_skipped), or of one JSON report. */
+static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs_opts_t *io,
+                        int warn_skipped)
 {
+    memset(s, 0, sizeof *s); /* freed below whatever happens */
     if (n == 1 && inputs_is_json(paths[0]))
         return summary_load_json(s, paths[0], &io->suppress);
     report_t rep;
     int rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
+    if (rc == 0 && warn_skipped)
+        inputs_warn_skipped(rep.skipped, rep.nskipped);
     report_free(&rep);
     if (rc < 0)
         summary_free(s);
     return rc;
 }
 
-/* gate's decision on paths[]; 0, 1 or -1 (error set). */
+/* gate's decision on paths[]; 0, 1 or -1 (error set), -1 also when the final state of some
+ * process could not be read (after the verdict on the rest). said_skipped: the report written
+ * just before already said what was skipped. */
 static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *paths, size_t n,
-                    FILE *out)
+                    FILE *out, int said_skipped)
 {
     summary_t now, base;
-    if (load_summary(&now, paths, n, io) < 0)
+    if (load_summary(&now, paths, n, io, !said_skipped) < 0)
         return -1;
     char *baseline = (char *)o->baseline;
-    if (o->baseline && load_summary(&base, &baseline, 1, io) < 0) {
+    if (o->baseline && load_summary(&base, &baseline, 1, io, 1) < 0) {
         summary_free(&now);
         return -1;
     }
     int rc = gate_check(o, &now, o->baseline ? &base : NULL, out);
+    if (rc >= 0 && now.dropped.final_missing && !said_skipped)
+        rc = final_missing_error();
     summary_free(&now);
     if (o->baseline)
         summary_free(&base);
@@ -245,7 +279,7 @@ static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, con
 
 static int body_report(const command_ctx_t *c)
 {
-    return write_report(c->o, &c->io->model, c->args, c->nargs, c->o->out, stdout) < 0 ? -1 : 0;
+    return write_report(c->o, &c->io->model, c->args, c->nargs, c->o->out, stdout) != 0 ? -1 : 0;
 }
 
 static int growth_json(const void *g, const void *unused, FILE *out)
@@ -265,7 +299,10 @@ static int body_growth(const command_ctx_t *c)
     growth_t *g = inputs_growth(c->args, c->nargs, &c->io->model);
     if (!g)
         return -1;
+    inputs_warn_skipped(g->skipped, g->nskipped);
     int rc = write_text_or_json(c->o, growth_json, growth_text, g, NULL);
+    if (rc == 0 && g->final_missing)
+        rc = final_missing_error();
     growth_free(g);
     free(g);
     return rc;
@@ -273,7 +310,7 @@ static int body_growth(const command_ctx_t *c)
 
 static int body_gate(const command_ctx_t *c)
 {
-    return run_gate(c->o, c->io, c->args, c->nargs, stdout);
+    return run_gate(c->o, c->io, c->args, c->nargs, stdout, 0);
 }
 
 static int diff_json(const void *base, const void *now, FILE *out)
@@ -290,10 +327,10 @@ static int diff_text(const void *base, const void *now, FILE *out, int color)
 static int body_diff(const command_ctx_t *c)
 {
     summary_t base, now;
-    if (load_summary(&base, c->args, 1, c->io) < 0)
+    if (load_summary(&base, c->args, 1, c->io, 1) < 0)
         return -1;
     int rc = -1;
-    if (load_summary(&now, c->args + 1, 1, c->io) == 0) {
+    if (load_summary(&now, c->args + 1, 1, c->io, 1) == 0) {
         rc = write_text_or_json(c->o, diff_json, diff_text, &base, &now);
         summary_free(&now);
     }
@@ -351,7 +388,10 @@ static int check_allocator(const cli_opts_t *o, const run_result_t *res)
 {
     if (!o->allocator || strcmp(o->allocator, "jemalloc") != 0)
         return 0;
-    snapshot_t *snap = reader_load(res->snapshots[res->nsnapshots - 1]);
+    /* the latest one that can be read: a damaged one is skipped by the report too */
+    snapshot_t *snap = NULL;
+    for (size_t i = res->nsnapshots; !snap && i-- > 0;)
+        snap = reader_load(res->snapshots[i]);
     if (!snap)
         return -1;
     int ok = snap->process.allocator == IMGLEAK_ALLOCATOR_JEMALLOC;
@@ -380,7 +420,7 @@ static int cmd_run(int argc, char **argv)
     }
     run_opts_t ropts = {o.out, o.allocator};
     run_result_t res;
-    int rc = EXIT_BAD_INPUT;
+    int rc = EXIT_BAD_INPUT, written = 0;
     if (run_program(&ropts, argv + first, &res) < 0) {
         error_print();
         goto out;
@@ -392,15 +432,21 @@ static int cmd_run(int argc, char **argv)
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||
-               write_report(&o, &io.model, res.snapshots, res.nsnapshots, o.report_file,
-                            stderr) < 0) {
+               (written = write_report(&o, &io.model, res.snapshots, res.nsnapshots,
+                                       o.report_file, stderr)) < 0) {
         error_print();
         rc = EXIT_BAD_INPUT;
-    } else if (o.gate || (o.seen & CLI_GATE)) {
-        int gate = run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr);
+    } else {
+        if (written) { /* the report is on the readable snapshots; a final state is missing */
+            error_print();
+            rc = EXIT_BAD_INPUT;
+        }
+        int gate = o.gate || (o.seen & CLI_GATE)
+                       ? run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr, 1)
+                       : 0;
         if (gate < 0)
             error_print();
-        if (gate != 0)
+        if (gate != 0 && !written)
             rc = gate < 0 ? EXIT_BAD_INPUT : 1;
     }
     if (!res.temporary)

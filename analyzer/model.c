@@ -162,10 +162,22 @@ static report_stack_t *add_stack(report_t *rep, size_t *capacity)
     return rs;
 }
 
+/* Leaked memory whose stack cannot say whose it is: none was recorded, or it was cut before
+ * reaching a frame of the program. */
+static void count_unattributed(report_totals_t *t, const snap_stack_t *st, int in_app,
+                               unsigned cls, uint64_t bytes, uint64_t blocks)
+{
+    if (cls == IMGLEAK_CLASS_REACHABLE || (st && (in_app || !(st->flags & IMGLEAK_STACK_TRUNCATED))))
+        return;
+    t->unattributed_bytes += bytes;
+    t->unattributed_blocks += blocks;
+}
+
 /* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
- * suppresses it or it is reachable and those are not shown. */
+ * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. */
 static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
-                        const snap_stack_t *st, stack_total_t *t, const model_opts_t *opts)
+                        const snap_stack_t *st, stack_total_t *t, const model_opts_t *opts,
+                        int unclassified)
 {
     size_t depth = 0;
     frame_t *frames = NULL;
@@ -198,6 +210,13 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         }
         rep->totals.by_class[cls].bytes += bytes;
         rep->totals.by_class[cls].blocks += blocks;
+        if (unclassified && cls == IMGLEAK_CLASS_UNKNOWN) {
+            /* the scan could not tell: calling these leaked could be wrong */
+            rep->totals.unclassified_bytes += bytes;
+            rep->totals.unclassified_blocks += blocks;
+            continue;
+        }
+        count_unattributed(&rep->totals, st, in_app, cls, bytes, blocks);
         if (cls == IMGLEAK_CLASS_REACHABLE && !opts->show_reachable)
             continue;
         frame_t *mine = frames;
@@ -216,6 +235,7 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         if (!s)
             return -1;
         t->site[slot] = (size_t)(s - set->sites) + 1;
+        s->no_stack = !st;
         s->bytes += bytes;
         s->blocks += blocks;
         if (t->oldest_birth_s[slot] < s->oldest_birth_s)
@@ -356,7 +376,8 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         if (!any)
             continue;
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
-        if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts) < 0) {
+        if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts,
+                         model_unclassified(snap)) < 0) {
             progress_end();
             free(totals);
             return error_set("out of memory"), -1;
@@ -370,17 +391,56 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     rep->totals.truncated_stacks += snap->process.truncated_stacks;
     rep->totals.dropped_stacks += snap->process.dropped_stacks;
     rep->totals.oversized_blocks += snap->process.oversized_blocks;
+    rep->totals.failed_snapshots += snap->process.failed_snapshots;
+    rep->totals.scan_incomplete += (snap->process.scan_flags & IMGLEAK_SCAN_INCOMPLETE) != 0;
+    rep->totals.scan_skipped += (snap->process.scan_flags & IMGLEAK_SCAN_SKIPPED) != 0;
+    rep->totals.unscanned_bytes += snap->process.unscanned_bytes;
     return 0;
 }
 
-/* For each pid only its latest snapshot describes what it holds now. */
+static int cmp_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+int model_process_cmp(const snapshot_t *a, const snapshot_t *b)
+{
+    const imgleak_process_rec_t *x = &a->process, *y = &b->process;
+    int c = cmp_u64(a->header.pid, b->header.pid);
+    if (c == 0)
+        c = cmp_u64(x->instance_id, y->instance_id);
+    /* a 1.4 file has an instance id, and then start time adds nothing */
+    if (c == 0 && x->instance_id == 0)
+        c = cmp_u64(x->start_time_ns, y->start_time_ns);
+    return c;
+}
+
+int model_snapshot_order(const snapshot_t *a, const snapshot_t *b)
+{
+    int c = cmp_u64(a->header.sequence, b->header.sequence);
+    return c ? c : cmp_u64(a->header.time_ns, b->header.time_ns);
+}
+
+int model_unclassified(const snapshot_t *snap)
+{
+    return snap->scanned || (snap->process.scan_flags & IMGLEAK_SCAN_INCOMPLETE);
+}
+
+int model_totals_incomplete(const report_totals_t *t)
+{
+    return t->dropped_table_full || t->dropped_stacks || t->oversized_blocks ||
+           t->failed_snapshots || t->unattributed_blocks || t->scan_incomplete ||
+           t->unclassified_blocks || t->final_missing;
+}
+
+/* For each process only its latest snapshot describes what it holds now. */
 static int superseded(snapshot_t *const *snaps, size_t n, size_t i)
 {
     for (size_t j = 0; j < n; j++) {
-        if (j == i || snaps[j]->header.pid != snaps[i]->header.pid)
+        if (j == i || model_process_cmp(snaps[j], snaps[i]) != 0)
             continue;
-        if (snaps[j]->header.time_ns > snaps[i]->header.time_ns ||
-            (snaps[j]->header.time_ns == snaps[i]->header.time_ns && j > i))
+        int later = model_snapshot_order(snaps[j], snaps[i]);
+        if (later > 0 || (later == 0 && j > i))
             return 1;
     }
     return 0;
@@ -462,5 +522,10 @@ void report_free(report_t *rep)
     free(rep->syms);
     free(rep->snaps);
     free(rep->processes);
+    for (size_t i = 0; i < rep->nskipped; i++) {
+        free(rep->skipped[i].path);
+        free(rep->skipped[i].why);
+    }
+    free(rep->skipped);
     memset(rep, 0, sizeof *rep);
 }

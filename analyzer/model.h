@@ -1,5 +1,5 @@
 /* The report model: what every output format writes. Built from one or more snapshots: for each
- * process the latest snapshot counts, its live blocks are charged to call sites, and sites with
+ * process (told apart by its instance id, not its pid) the latest snapshot counts, its live blocks are charged to call sites, and sites with
  * the same function, file, line, module and kind are added together across processes. */
 #ifndef IMGLEAK_MODEL_H
 #define IMGLEAK_MODEL_H
@@ -61,6 +61,7 @@ typedef struct {
     unsigned kind;   /* IMGLEAK_KIND_* */
     unsigned cls;    /* IMGLEAK_CLASS_*: UNKNOWN when the snapshot was not scanned */
     int in_app;      /* the site is the application's; 0: no frame of the stack is */
+    int no_stack;    /* the blocks' stack was not recorded (stack table full): unattributed */
     uint64_t bytes;
     uint64_t blocks;
     const frame_t *stack; /* the full stack (inlined frames expanded) that holds the most bytes
@@ -93,11 +94,28 @@ typedef struct {
 
 struct growth;
 
+/* An input snapshot that could not be read, and why. */
+typedef struct {
+    char *path;
+    char *why; /* the reader's message */
+} report_skipped_t;
+
 typedef struct {
     uint64_t leaked_bytes, leaked_blocks;
     uint64_t heap_bytes, heap_blocks;
     uint64_t mmap_bytes, mmap_blocks;
     uint64_t dropped_table_full, truncated_stacks, dropped_stacks, oversized_blocks;
+    uint64_t failed_snapshots; /* snapshots the processes could not write (1.4) */
+    /* leaked memory no one can be charged with: its stack was not recorded, or was cut at the
+     * depth limit before any frame of the program (the gate cannot count it as the program's,
+     * nor as a library's) */
+    uint64_t unattributed_bytes, unattributed_blocks;
+    /* processes whose reachability scan was incomplete or did not run although asked for (1.4),
+     * the bytes it could not read, and the blocks it left unclassified: never called leaked */
+    uint64_t scan_incomplete, scan_skipped, unscanned_bytes;
+    uint64_t unclassified_bytes, unclassified_blocks;
+    uint64_t skipped_snapshots; /* inputs that could not be read (report_skipped_t) */
+    int final_missing; /* a skipped snapshot may have been some process's final state */
     uint64_t leaked_handles, misused_handles;
     uint64_t suppressed_bytes, suppressed_blocks, suppressed_handles;
     struct {
@@ -129,11 +147,25 @@ typedef struct {
     report_suppressed_t *suppressed; /* one per rule, in the rules' order */
     size_t nsuppressed;
     struct growth *growth; /* several snapshots of a process: how its sites grew (growth.h) */
+    report_skipped_t *skipped; /* inputs.c: snapshots left out (totals.skipped_snapshots) */
+    size_t nskipped;
     /* owned */
     snapshot_t **snaps;
     size_t nsnaps;
     symbolizer_t **syms;
 } report_t;
+
+/* Which process a snapshot is of: its 1.4 instance id, or pid and start time in older files
+ * (pid alone is not: pid 1 of two containers, a pid reused). <0, 0, >0 as strcmp. */
+int model_process_cmp(const snapshot_t *a, const snapshot_t *b);
+/* Of two snapshots of one process, which is later: sequence, then time. <0, 0, >0. */
+int model_snapshot_order(const snapshot_t *a, const snapshot_t *b);
+/* Blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in part):
+ * they are not leaks, nor known not to be. */
+int model_unclassified(const snapshot_t *snap);
+/* Anything recorded in part or not at all (dropped, unattributed, failed snapshots, an
+ * incomplete scan, a final state that could not be read): the figures are a lower bound. */
+int model_totals_incomplete(const report_totals_t *t);
 
 /* Takes ownership of snaps[0..n). 0, or -1 with error_get(). */
 int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t *opts);

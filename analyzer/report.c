@@ -95,6 +95,25 @@ void report_json_string(FILE *out, const char *s, int in_html)
     fputc('"', out);
 }
 
+/* totals.dropped: everything recorded in part or not at all (docs/REPORT-JSON.md). */
+void report_json_dropped(FILE *out, const report_totals_t *t)
+{
+    fprintf(out, "\"dropped\":{\"any\":%s,\"table_full\":%llu,\"stacks\":%llu,"
+                 "\"truncated_stacks\":%llu,\"oversized_blocks\":%llu,\"failed_snapshots\":%llu,"
+                 "\"unattributed_bytes\":%llu,\"unattributed_blocks\":%llu,"
+                 "\"scan_incomplete\":%llu,\"scan_skipped\":%llu,\"unscanned_bytes\":%llu,"
+                 "\"unclassified_bytes\":%llu,\"unclassified_blocks\":%llu,"
+                 "\"skipped_snapshots\":%llu,\"final_missing\":%s}",
+            model_totals_incomplete(t) ? "true" : "false",
+            (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
+            (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
+            (unsigned long long)t->failed_snapshots, (unsigned long long)t->unattributed_bytes,
+            (unsigned long long)t->unattributed_blocks, (unsigned long long)t->scan_incomplete,
+            (unsigned long long)t->scan_skipped, (unsigned long long)t->unscanned_bytes,
+            (unsigned long long)t->unclassified_bytes, (unsigned long long)t->unclassified_blocks,
+            (unsigned long long)t->skipped_snapshots, t->final_missing ? "true" : "false");
+}
+
 void report_frame_name(const frame_t *f, char *out, size_t size)
 {
     if (f->function)

@@ -43,6 +43,9 @@ void report_json_string(FILE *out, const char *s, int in_html);
  * start frames at its outer end (_start, __libc_start_main, start_thread, clone...), which are
  * under every stack and say nothing. JSON keeps every frame. */
 size_t report_shown_depth(const frame_t *frames, size_t depth);
+/* "dropped":{...}: what was recorded in part or not at all (docs/REPORT-JSON.md), for the JSON
+ * and HTML writers. */
+void report_json_dropped(FILE *out, const report_totals_t *t);
 /* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
 const char *report_misuse_name(unsigned state);
 

@@ -18,10 +18,18 @@ int growth_write_text(const growth_t *g, FILE *out, int color)
     size_t suspects = 0;
     for (size_t i = 0; i < g->nsites; i++)
         suspects += g->sites[i].suspect;
-    for (size_t p = 0; p < g->nprocesses; p++)
-        fprintf(out, "%sgrowth: pid %llu, %zu snapshots over %.1f s: %zu leak suspect%s%s\n", bold,
-                (unsigned long long)g->processes[p].pid, g->processes[p].nsnapshots,
-                g->processes[p].duration_s, suspects, suspects == 1 ? "" : "s", off);
+    for (size_t p = 0; p < g->nprocesses; p++) {
+        const growth_process_t *gp = &g->processes[p];
+        fprintf(out, "%sgrowth: pid %llu", bold, (unsigned long long)gp->pid);
+        if (gp->instance_id)
+            fprintf(out, " (instance %016llx)", (unsigned long long)gp->instance_id);
+        fprintf(out, ", %zu snapshots over %.1f s: %zu leak suspect%s%s\n", gp->nsnapshots,
+                gp->duration_s, suspects, suspects == 1 ? "" : "s", off);
+    }
+    if (g->nskipped)
+        fprintf(out, "  skipped: %zu unreadable snapshot%s (named on standard error)%s\n",
+                g->nskipped, g->nskipped == 1 ? "" : "s",
+                g->final_missing ? "; one may have been a process's final state" : "");
     for (size_t i = 0; i < g->nsites; i++) {
         const growth_site_t *s = &g->sites[i];
         if (!s->suspect && (s->last_bytes == s->first_bytes || !s->in_app))
@@ -53,7 +61,8 @@ void growth_write_json_array(const growth_t *g, FILE *out)
     for (size_t i = 0; i < g->nsites; i++) {
         const growth_site_t *s = &g->sites[i];
         fputs(i ? ",\n" : "\n", out);
-        fprintf(out, "{\"pid\":%llu,\"site\":{\"function\":", (unsigned long long)s->pid);
+        fprintf(out, "{\"pid\":%llu,\"instance\":\"%016llx\",\"site\":{\"function\":",
+                (unsigned long long)s->pid, (unsigned long long)s->instance_id);
         put_string(out, s->site.function);
         fputs(",\"file\":", out);
         put_string(out, s->site.file);
@@ -74,10 +83,20 @@ int growth_write_json(const growth_t *g, FILE *out)
 {
     fputs("{\"imgleak_growth\":1,\"processes\":[", out);
     for (size_t p = 0; p < g->nprocesses; p++)
-        fprintf(out, "%s{\"pid\":%llu,\"snapshots\":%zu,\"duration_s\":%.3f}", p ? "," : "",
-                (unsigned long long)g->processes[p].pid, g->processes[p].nsnapshots,
+        fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"snapshots\":%zu,"
+                     "\"duration_s\":%.3f}",
+                p ? "," : "", (unsigned long long)g->processes[p].pid,
+                (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
                 g->processes[p].duration_s);
-    fputs("],\n\"growth\":", out);
+    fputs("],\n\"skipped\":[", out);
+    for (size_t i = 0; i < g->nskipped; i++) {
+        fputs(i ? ",{\"file\":" : "{\"file\":", out);
+        put_string(out, g->skipped[i].path);
+        fputs(",\"error\":", out);
+        put_string(out, g->skipped[i].why);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"final_missing\":%s,\n\"growth\":", g->final_missing ? "true" : "false");
     growth_write_json_array(g, out);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;

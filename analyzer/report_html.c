@@ -32,14 +32,17 @@ static int put_data(const report_t *rep, FILE *out)
 {
     const report_totals_t *t = &rep->totals;
     fprintf(out, "{\"totals\":{\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,\"leaked_handles\":%llu,"
-                 "\"suppressed_bytes\":%llu,\"estimated\":%s},\n\"processes\":[",
+                 "\"suppressed_bytes\":%llu,\"estimated\":%s,",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->leaked_blocks,
             (unsigned long long)t->leaked_handles, (unsigned long long)t->suppressed_bytes,
             t->estimated ? "true" : "false");
+    report_json_dropped(out, t);
+    fputs("},\n\"processes\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         const report_process_t *p = &rep->processes[i];
         const imgleak_process_rec_t *r = &p->snap->process;
-        fprintf(out, "%s{\"pid\":%llu,\"exe\":", i ? "," : "", (unsigned long long)p->snap->header.pid);
+        fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"exe\":", i ? "," : "",
+                (unsigned long long)p->snap->header.pid, (unsigned long long)r->instance_id);
         put_str(out, p->snap->exe);
         fprintf(out, ",\"allocator\":\"%s\",\"rss\":%llu,\"tracked_heap\":%llu,"
                      "\"allocator_overhead\":%llu,\"allocator_free\":%llu,\"tracked_mmap\":%llu,"

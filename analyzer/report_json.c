@@ -33,6 +33,17 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
             (unsigned long long)s->header.sequence, (unsigned long long)s->header.time_ns);
     put_string(out, s->exe);
     fprintf(out, ",\"sample_bytes\":%llu", (unsigned long long)p->sample_bytes);
+    /* a string: 64 bits do not survive a JSON number in most readers */
+    fprintf(out, ",\"instance\":\"%016llx\"", (unsigned long long)p->instance_id);
+    fprintf(out, ",\"dropped\":{\"table_full\":%llu,\"stacks\":%llu,\"truncated_stacks\":%llu,"
+                 "\"oversized_blocks\":%llu,\"failed_snapshots\":%llu}",
+            (unsigned long long)p->dropped_table_full, (unsigned long long)p->dropped_stacks,
+            (unsigned long long)p->truncated_stacks, (unsigned long long)p->oversized_blocks,
+            (unsigned long long)p->failed_snapshots);
+    fprintf(out, ",\"scan\":{\"incomplete\":%s,\"skipped\":%s,\"unscanned_bytes\":%llu}",
+            (p->scan_flags & IMGLEAK_SCAN_INCOMPLETE) ? "true" : "false",
+            (p->scan_flags & IMGLEAK_SCAN_SKIPPED) ? "true" : "false",
+            (unsigned long long)p->unscanned_bytes);
     fprintf(out, ",\"at_exit\":%s,\"rss_bytes\":%llu,\"peak_rss_bytes\":%llu,\"allocator\":\"%s\"",
             (s->header.flags & IMGLEAK_SNAP_AT_EXIT) ? "true" : "false",
             (unsigned long long)p->rss_bytes, (unsigned long long)p->peak_rss_bytes,
@@ -95,6 +106,19 @@ static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int m
     fputc('}', out);
 }
 
+static void put_skipped(FILE *out, const report_t *rep)
+{
+    fputs(",\n\"skipped\":[", out);
+    for (size_t i = 0; i < rep->nskipped; i++) {
+        fputs(i ? ",\n{\"file\":" : "\n{\"file\":", out);
+        put_string(out, rep->skipped[i].path);
+        fputs(",\"error\":", out);
+        put_string(out, rep->skipped[i].why);
+        fputc('}', out);
+    }
+    fputs("\n]", out);
+}
+
 /* An entry (or an indirect site): its memory, what hangs from it, and the handles created there
  * and never destroyed, by type and create function. */
 static void put_site(FILE *out, const leak_site_t *s, size_t i)
@@ -116,8 +140,9 @@ static void put_site(FILE *out, const leak_site_t *s, size_t i)
                 (unsigned long long)g->count, (unsigned long long)g->abandoned,
                 (unsigned long long)g->retained_bytes, (unsigned long long)g->retained_blocks);
     }
-    fprintf(out, "],\"stacks\":%zu,\"truncated\":%s,\"in_app\":%s,\"site\":", s->nstacks,
-            s->truncated ? "true" : "false", s->in_app ? "true" : "false");
+    fprintf(out, "],\"stacks\":%zu,\"truncated\":%s,\"in_app\":%s,\"no_stack\":%s,\"site\":",
+            s->nstacks, s->truncated ? "true" : "false", s->in_app ? "true" : "false",
+            s->no_stack ? "true" : "false");
     put_frame(out, &s->site);
     fprintf(out, ",\"site_index\":%zu,\"stack\":", s->site_index);
     put_stack(out, s->stack, s->depth);
@@ -149,7 +174,9 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
         fprintf(out, "%s\"%s\":{\"bytes\":%llu,\"blocks\":%llu}", c ? "," : "",
                 report_class_name(c), (unsigned long long)t->by_class[c].bytes,
                 (unsigned long long)t->by_class[c].blocks);
-    fputs("}},\n\"snapshots\":[", out);
+    fputs("},", out);
+    report_json_dropped(out, t);
+    fputs("},\n\"snapshots\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
         put_snapshot(out, &rep->processes[i]);
@@ -182,6 +209,7 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
                 (unsigned long long)r->handles);
     }
     fputs("\n]", out);
+    put_skipped(out, rep);
     if (rep->growth) {
         fputs(",\n\"growth\":", out);
         growth_write_json_array(rep->growth, out);

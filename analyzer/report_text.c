@@ -51,13 +51,35 @@ static void put_memory(FILE *out, const report_process_t *rp)
                      "jemalloc returns it over time (see its dirty_decay_ms)\n", kept);
 }
 
+/* What this process could not record, when anything. */
+static void put_process_dropped(FILE *out, const imgleak_process_rec_t *p)
+{
+    if (!p->dropped_table_full && !p->dropped_stacks && !p->truncated_stacks &&
+        !p->oversized_blocks && !p->failed_snapshots && !p->scan_flags)
+        return;
+    fprintf(out, "    not recorded: %llu allocations (live table full); the stacks of %llu "
+                 "(stack table full); %llu stacks cut at the depth limit; %llu sizes too large "
+                 "to store; %llu snapshots not written",
+            (unsigned long long)p->dropped_table_full, (unsigned long long)p->dropped_stacks,
+            (unsigned long long)p->truncated_stacks, (unsigned long long)p->oversized_blocks,
+            (unsigned long long)p->failed_snapshots);
+    if (p->scan_flags & IMGLEAK_SCAN_INCOMPLETE)
+        fprintf(out, "; reachability scan incomplete (%llu bytes unread)",
+                (unsigned long long)p->unscanned_bytes);
+    if (p->scan_flags & IMGLEAK_SCAN_SKIPPED)
+        fputs("; reachability scan did not run", out);
+    fputc('\n', out);
+}
+
 static void put_process(FILE *out, const snapshot_t *snap)
 {
     char rss[32], peak[32];
     report_format_bytes(snap->process.rss_bytes, rss, sizeof rss);
     report_format_bytes(snap->process.peak_rss_bytes, peak, sizeof peak);
-    fprintf(out, "  pid %llu  %s  (%s)\n    RSS %s, peak %s",
-            (unsigned long long)snap->header.pid, snap->exe, snap->path, rss, peak);
+    fprintf(out, "  pid %llu", (unsigned long long)snap->header.pid);
+    if (snap->process.instance_id) /* two processes may share a pid */
+        fprintf(out, " (instance %016llx)", (unsigned long long)snap->process.instance_id);
+    fprintf(out, "  %s  (%s)\n    RSS %s, peak %s", snap->exe, snap->path, rss, peak);
     if (snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC) {
         char in_use[32], free_b[32];
         report_format_bytes(snap->process.glibc_in_use, in_use, sizeof in_use);
@@ -70,6 +92,49 @@ static void put_process(FILE *out, const snapshot_t *snap)
         fprintf(out, "; jemalloc: %s allocated, %s resident", alloc, resident);
     }
     fputc('\n', out);
+    put_process_dropped(out, &snap->process);
+}
+
+/* In the header, never at the end: anything lost means the figures above are a lower bound. */
+static void put_dropped(FILE *out, const report_totals_t *t, const char *red, const char *off)
+{
+    char a[32], b[32];
+    if (model_totals_incomplete(t))
+        fprintf(out, "  %sincomplete: leaks may be missing from these figures%s\n", red, off);
+    if (t->dropped_table_full || t->dropped_stacks || t->oversized_blocks)
+        fprintf(out, "  not recorded: %llu allocations (live table full: IMGLEAK_MAX_LIVE); the "
+                     "stacks of %llu (stack table full: IMGLEAK_MAX_STACKS); %llu sizes too large "
+                     "to store\n",
+                (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
+                (unsigned long long)t->oversized_blocks);
+    if (t->unattributed_blocks) {
+        report_format_bytes(t->unattributed_bytes, a, sizeof a);
+        fprintf(out, "  unattributed: %s in %llu blocks have no stack, or one cut before any "
+                     "frame of the program: whose they are is unknown\n",
+                a, (unsigned long long)t->unattributed_blocks);
+    }
+    if (t->truncated_stacks)
+        fprintf(out, "  %llu stacks cut at the depth limit (IMGLEAK_DEPTH)\n",
+                (unsigned long long)t->truncated_stacks);
+    if (t->failed_snapshots)
+        fprintf(out, "  %llu snapshots the program could not write\n",
+                (unsigned long long)t->failed_snapshots);
+    if (t->scan_incomplete || t->unclassified_blocks) {
+        report_format_bytes(t->unscanned_bytes, a, sizeof a);
+        report_format_bytes(t->unclassified_bytes, b, sizeof b);
+        fprintf(out, "  reachability scan incomplete in %llu process%s: %s could not be read; %s "
+                     "in %llu blocks left unclassified (not called leaked)\n",
+                (unsigned long long)t->scan_incomplete, t->scan_incomplete == 1 ? "" : "es", a,
+                b, (unsigned long long)t->unclassified_blocks);
+    }
+    if (t->scan_skipped)
+        fprintf(out, "  reachability scan asked for but not run in %llu process%s: its blocks "
+                     "are counted as live, not classified\n",
+                (unsigned long long)t->scan_skipped, t->scan_skipped == 1 ? "" : "es");
+    if (t->skipped_snapshots)
+        fprintf(out, "  skipped: %llu unreadable snapshot%s (named on standard error)%s\n",
+                (unsigned long long)t->skipped_snapshots, t->skipped_snapshots == 1 ? "" : "s",
+                t->final_missing ? "; one may have been a process's final state" : "");
 }
 
 static void put_stack(FILE *out, const frame_t *stack, size_t depth, size_t site_index,
@@ -173,7 +238,10 @@ static void put_entry(FILE *out, const leak_site_t *s, const report_opts_t *opts
                 (unsigned long long)s->indirect_blocks, off);
     }
     if (!s->in_app)
-        fprintf(out, "    %s(no frame of the program: allocated inside a library)%s\n", dim, off);
+        fprintf(out, "    %s(%s)%s\n", dim,
+                s->no_stack ? "unattributed: the stack table was full"
+                            : "no frame of the program: allocated inside a library",
+                off);
     if (s->cls == IMGLEAK_CLASS_POSSIBLE)
         fprintf(out, "    %s(only pointers into the middle of these blocks were found)%s\n", dim, off);
     else if (s->cls == IMGLEAK_CLASS_INDIRECT)
@@ -218,6 +286,7 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     }
     if (t->estimated)
         fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
+    put_dropped(out, t, red, off);
     if (t->suppressed_blocks || t->suppressed_handles) {
         char hidden[32];
         size_t rules = 0;
@@ -242,11 +311,6 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     }
     if (rep->growth)
         growth_write_text(rep->growth, out, opts->color);
-    if (t->dropped_table_full || t->dropped_stacks || t->truncated_stacks || t->oversized_blocks)
-        fprintf(out, "  not recorded: %llu allocations (live table full), %llu stacks (stack table "
-                "full); %llu stacks cut at the depth limit; %llu sizes too large to store\n",
-                (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
-                (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks);
     if (t->leaked_handles || t->misused_handles)
         fprintf(out, "  codec handles: %llu never destroyed, %llu misused\n",
                 (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);

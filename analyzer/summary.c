@@ -112,10 +112,36 @@ static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, 
     }
 }
 
+int summary_dropped_any(const summary_dropped_t *d)
+{
+    return d->table_full || d->stacks || d->oversized_blocks || d->failed_snapshots ||
+           d->unattributed_blocks || d->scan_incomplete || d->unclassified_blocks;
+}
+
+/* Unattributed memory at sites with a stack (cut before the program's frames) is in other_bytes
+ * so far: take it out. no_stack_bytes are those never added. */
+static void take_out_unattributed(summary_t *s, uint64_t no_stack_bytes)
+{
+    uint64_t cut = s->dropped.unattributed_bytes > no_stack_bytes
+                       ? s->dropped.unattributed_bytes - no_stack_bytes
+                       : 0;
+    s->other_bytes = s->other_bytes > cut ? s->other_bytes - cut : 0;
+}
+
+static void dropped_from_totals(summary_dropped_t *d, const report_totals_t *t)
+{
+    *d = (summary_dropped_t){t->dropped_table_full, t->dropped_stacks, t->truncated_stacks,
+                             t->oversized_blocks, t->failed_snapshots, t->unattributed_bytes,
+                             t->unattributed_blocks, t->scan_incomplete, t->unscanned_bytes,
+                             t->unclassified_bytes, t->unclassified_blocks, t->skipped_snapshots,
+                             t->final_missing};
+}
+
 int summary_from_report(summary_t *s, const report_t *rep)
 {
     memset(s, 0, sizeof *s);
     /* one entry per leak root, with what hangs from it; its handles are in the handles list */
+    uint64_t no_stack_bytes = 0;
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *l = &rep->sites[i];
         if (l->cls == IMGLEAK_CLASS_REACHABLE || !l->blocks)
@@ -124,8 +150,14 @@ int summary_from_report(summary_t *s, const report_t *rep)
         if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
                 bytes, blocks, 0) < 0)
             return -1;
-        count_in(s, l->in_app, bytes, blocks, 0);
+        if (l->no_stack)
+            no_stack_bytes += bytes; /* unattributed, not "outside the program" */
+        else
+            count_in(s, l->in_app, bytes, blocks, 0);
     }
+    dropped_from_totals(&s->dropped, &rep->totals);
+    take_out_unattributed(s, no_stack_bytes);
+    s->estimated = rep->totals.estimated;
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
         if (add(&s->handles, &s->nhandles, &g->site, g->type, g->function, g->in_app,
@@ -189,7 +221,7 @@ static int suppressed(json_t *entry, const suppressions_t *suppress)
 /* entries: a report of this version, whose leaks[] are leak roots with what hangs from them
  * (indirect sites are apart); older reports listed indirect sites among the leaks. */
 static int read_entries(summary_t *s, json_t *array, int handles, int entries,
-                        const suppressions_t *suppress, const char *path)
+                        const suppressions_t *suppress, const char *path, uint64_t *no_stack_bytes)
 {
     if (!json_is_array(array))
         return error_set("%s: not an imgleak report: no %s array", path,
@@ -230,15 +262,52 @@ static int read_entries(summary_t *s, json_t *array, int handles, int entries,
         if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
                 what, creator, json_is_true(in_app), bytes, blocks, count) < 0)
             return -1;
-        count_in(s, json_is_true(in_app), handles ? 0 : bytes, handles ? 0 : blocks, count);
+        if (!handles && json_is_true(json_object_get(e, "no_stack")))
+            *no_stack_bytes += bytes;
+        else
+            count_in(s, json_is_true(in_app), handles ? 0 : bytes, handles ? 0 : blocks, count);
     }
     return 0;
+}
+
+static uint64_t u64_or_0(json_t *obj, const char *name)
+{
+    uint64_t v = 0;
+    return u64_of(obj, name, &v) == 0 ? v : 0;
+}
+
+/* totals.dropped (reports since format 1.4 support), or the older flat totals fields. */
+static void read_dropped(summary_t *s, json_t *totals)
+{
+    json_t *d = json_object_get(totals, "dropped");
+    summary_dropped_t *out = &s->dropped;
+    if (!json_is_object(d)) {
+        out->table_full = u64_or_0(totals, "dropped_table_full");
+        out->stacks = u64_or_0(totals, "dropped_stacks");
+        out->truncated_stacks = u64_or_0(totals, "truncated_stacks");
+        out->oversized_blocks = u64_or_0(totals, "oversized_blocks");
+        return;
+    }
+    out->table_full = u64_or_0(d, "table_full");
+    out->stacks = u64_or_0(d, "stacks");
+    out->truncated_stacks = u64_or_0(d, "truncated_stacks");
+    out->oversized_blocks = u64_or_0(d, "oversized_blocks");
+    out->failed_snapshots = u64_or_0(d, "failed_snapshots");
+    out->unattributed_bytes = u64_or_0(d, "unattributed_bytes");
+    out->unattributed_blocks = u64_or_0(d, "unattributed_blocks");
+    out->scan_incomplete = u64_or_0(d, "scan_incomplete");
+    out->unscanned_bytes = u64_or_0(d, "unscanned_bytes");
+    out->unclassified_bytes = u64_or_0(d, "unclassified_bytes");
+    out->unclassified_blocks = u64_or_0(d, "unclassified_blocks");
+    out->skipped_snapshots = u64_or_0(d, "skipped_snapshots");
+    out->final_missing = json_is_true(json_object_get(d, "final_missing"));
 }
 
 int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress)
 {
     memset(s, 0, sizeof *s);
     json_error_t err;
+    uint64_t no_stack_bytes = 0;
     json_t *root = json_load_file(path, 0, &err);
     if (!root)
         return error_set("%s:%d: not valid JSON: %s", path, err.line, err.text), -1;
@@ -250,11 +319,18 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
                   (long long)json_integer_value(json_object_get(root, "imgleak_report")));
     else {
         int entries = json_is_array(json_object_get(root, "indirect"));
-        if (read_entries(s, json_object_get(root, "leaks"), 0, entries, suppress, path) == 0 &&
-            read_entries(s, json_object_get(root, "handles"), 1, entries, suppress, path) == 0)
+        if (read_entries(s, json_object_get(root, "leaks"), 0, entries, suppress, path,
+                         &no_stack_bytes) == 0 &&
+            read_entries(s, json_object_get(root, "handles"), 1, entries, suppress, path,
+                         &no_stack_bytes) == 0)
             rc = 0;
     }
     json_t *totals = json_object_get(root, "totals");
+    if (rc == 0) {
+        read_dropped(s, totals);
+        take_out_unattributed(s, no_stack_bytes);
+        s->estimated = json_is_true(json_object_get(totals, "estimated"));
+    }
     uint64_t v;
     if (rc == 0 && u64_of(totals, "suppressed_bytes", &v) == 0)
         s->suppressed_bytes += v;

@@ -20,13 +20,29 @@ typedef struct {
     char *key;             /* what matches across reports */
 } summary_entry_t;
 
+/* What the report could not see (report_totals_t): the gate refuses to pass on it unless told. */
+typedef struct {
+    uint64_t table_full, stacks, truncated_stacks, oversized_blocks, failed_snapshots;
+    uint64_t unattributed_bytes, unattributed_blocks;
+    uint64_t scan_incomplete, unscanned_bytes, unclassified_bytes, unclassified_blocks;
+    uint64_t skipped_snapshots;
+    int final_missing;
+} summary_dropped_t;
+
 typedef struct {
     summary_entry_t *leaks, *handles; /* merged by key, most first */
     size_t nleaks, nhandles;
     uint64_t leaked_bytes, leaked_blocks, leaked_handles; /* the program's (in_app) */
     uint64_t other_bytes, other_handles;                  /* at sites outside the program */
+    /* other_bytes leaves out the unattributed (dropped.unattributed_bytes): their stacks cannot
+     * say whether they are the program's */
     uint64_t suppressed_bytes, suppressed_handles;
+    summary_dropped_t dropped;
+    int estimated; /* sampled: the figures are estimates */
 } summary_t;
+
+/* Data was lost in a way that may hide leaks: dropped, unattributed, unwritten or unscanned. */
+int summary_dropped_any(const summary_dropped_t *d);
 
 int summary_from_report(summary_t *s, const report_t *rep);
 /* Reads a report written by imgleak --format json; suppress (may be NULL) is applied to each
