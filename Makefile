@@ -145,9 +145,13 @@ $(B)/tests/reach: tests/integration/reach.c $(B)/tests/libreach_lib.so | $(B)/te
 $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags MagickWand cairo fontconfig 2>/dev/null) $< -o $@ \
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
+$(B)/tests/tls_plugin.so: tests/integration/tls_plugin.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/tls_host: tests/integration/tls_host.c $(B)/tests/tls_plugin.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl -lpthread
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
-INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+INTEGRATION_BINS := $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 

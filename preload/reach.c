@@ -16,6 +16,7 @@
 
 #include "maps.h"
 #include "os.h"
+#include "stacks.h"
 #include "table.h"
 #include "threads.h"
 
@@ -37,8 +38,9 @@
 #include <unistd.h>
 
 enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16 };
-#define MMAP_BIT (UINT64_C(1) << 63) /* in size[]: the block is a mapping */
-#define SIZE(r, i) ((r)->size[i] & ~MMAP_BIT)
+#define MMAP_BIT (UINT64_C(1) << 63)   /* in size[]: the block is a mapping */
+#define LOADER_BIT (UINT64_C(1) << 62) /* in size[]: the dynamic linker allocated the block */
+#define SIZE(r, i) ((r)->size[i] & ~(MMAP_BIT | LOADER_BIT))
 
 struct reach {
     uint64_t *addr, *size; /* sorted by addr */
@@ -63,12 +65,40 @@ struct reach {
 
 /* ---- gathering and sorting ---- */
 
+/* The dynamic linker's text: what it allocates (each thread's DTV, dlopen'ed modules' TLS blocks,
+ * link maps) it reaches through pointers the scan cannot follow (a DTV pointer is one word past
+ * the block's start; a cached thread stack keeps its TCB and DTV), so such blocks are roots, as
+ * LeakSanitizer treats them. */
+static uint64_t loader_lo, loader_hi;
+
+static int find_loader(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    if (info->dlpi_addr != *(uint64_t *)ctx)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        loader_lo = info->dlpi_addr + ph->p_vaddr;
+        loader_hi = loader_lo + ph->p_memsz;
+    }
+    return 1;
+}
+
+static int by_loader(uint32_t stack_id)
+{
+    stack_view_t st;
+    return stack_id && stacks_get(stack_id, &st) && st.depth &&
+           st.frames[0] >= loader_lo && st.frames[0] < loader_hi;
+}
+
 static void gather_heap(uint64_t addr, const live_info_t *info, void *ctx)
 {
     reach_t *r = ctx;
     if (r->n < r->cap) {
         r->addr[r->n] = addr;
-        r->size[r->n++] = info->size;
+        r->size[r->n++] = info->size | (by_loader(info->stack_id) ? LOADER_BIT : 0);
     }
 }
 
@@ -515,6 +545,11 @@ static void scan_roots(reach_t *r)
 
 static void classify(reach_t *r)
 {
+    for (size_t i = 0; i < r->n; i++)
+        if ((r->size[i] & LOADER_BIT) && !(r->flags[i] & F_REACHED)) {
+            r->flags[i] |= F_REACHED;
+            push(r, i);
+        }
     scan_roots(r);
     drain(r, mark_words);
 
@@ -619,6 +654,10 @@ reach_t *reach_scan(void)
     r->cap = cap;
     r->mapping = m;
     r->mapped_bytes = bytes;
+    uint64_t loader_base = getauxval(AT_BASE);
+    loader_lo = loader_hi = 0;
+    if (loader_base)
+        dl_iterate_phdr(find_loader, &loader_base);
     table_foreach(gather_heap, r);
     maps_foreach(gather_map, r);
     sort_blocks(r, tmp, counts);
