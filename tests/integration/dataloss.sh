@@ -17,7 +17,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/tests/integration/lib.sh"
 # jq -e passes on empty input: an imgleak that wrote nothing must not pass a check
-jqe() { local r; r=$(jq -e "$1" "$2") && [ -n "$r" ]; }
 status_is() { # status_is WANT COMMAND...: the command exits with WANT (output in $WORK/out, err)
     local want=$1; shift
     "$@" > "$WORK/out" 2> "$WORK/err"

@@ -8,7 +8,9 @@ check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
     local desc=$1; shift
     if "$@"; then ok "$desc"; else bad "$desc"; fi
 }
-jqe() { jq -e "$@" > /dev/null; } # jqe FILTER FILE: the filter is true
+# jqe FILTER FILE: the filter is true (jq -e alone passes on an empty file: a missing report
+# must fail the check, not pass it)
+jqe() { local r; r=$(jq -e "$@") && [ -n "$r" ]; }
 finish() { # finish [LABEL]: the tally, and the script's status
     echo "${1:+$1: }$passed passed, $failed failed"
     [ "$failed" = 0 ]
