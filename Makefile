@@ -23,13 +23,17 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads workload-check sanitize tsan bench demo deps clean
-all: $(B)/libimgleak.so $(B)/imgleak
+all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
 $(B)/shim/%.o: preload/%.c | $(B)/shim
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
+
+# The LD_AUDIT library that binds the codec hooks of libraries loaded by dlopen (preload/bind.c).
+$(B)/libimgleak_audit.so: preload/audit/audit.c | $(B)/shim
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden $< -o $@
 
 # ---- the analyzer ----
 $(B)/ana/%.o: analyzer/%.c | $(B)/ana
@@ -127,13 +131,13 @@ $(B)/tests/semantics: tests/integration/semantics.c | $(B)/tests
 $(B)/tests/plugin.so: tests/integration/plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/dlopen_host: tests/integration/dlopen_host.c | $(B)/tests
-	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/jpeg_misuse: tests/integration/jpeg_misuse.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_jpeg)
 $(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
 $(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
-	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/bigleak: tests/integration/bigleak.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lm
 $(B)/tests/fragment: tests/integration/fragment.c | $(B)/tests

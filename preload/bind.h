@@ -1,0 +1,19 @@
+/* How the codec hooks of codecs.c reach the program: by rewriting the codec libraries' own
+ * symbols and the references bound to them (see bind.c), never by exporting a codec's name. */
+#ifndef IMGLEAK_BIND_H
+#define IMGLEAK_BIND_H
+
+#include <stdint.h>
+
+/* Binds the hooks of every codec library loaded now; once, from the shim's constructor. */
+void bind_start(void);
+/* After a dlclose: forgets the instances that are gone, so no hook calls into them. */
+void bind_forget_unloaded(void);
+
+/* Called by the audit library (audit/audit.c), in the base namespace's shim. */
+extern int imgleak_bind_ready;
+void imgleak_bind_rescan(void);
+void imgleak_bind_opened(uintptr_t base, const char *path);
+void imgleak_bind_closing(uintptr_t base);
+
+#endif
