@@ -151,9 +151,25 @@ $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+# how the codec hooks bind (tests/integration/bind.sh)
+$(B)/tests/plugin_loop: tests/integration/plugin_loop.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+$(B)/tests/libown_names.so: tests/integration/own_names_lib.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/own_names: tests/integration/own_names.c $(B)/tests/libown_names.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lown_names -Wl,-rpath,'$$ORIGIN'
+$(B)/tests/dlsym_codec: tests/integration/dlsym_codec.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_png) -ldl
+$(B)/tests/runpath/librunpath_dep.so: tests/integration/runpath_dep.c | $(B)/tests
+	mkdir -p $(B)/tests/runpath
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/runpath_host: tests/integration/runpath_host.c $(B)/tests/runpath/librunpath_dep.so | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/runpath'
+BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_names $(B)/tests/dlsym_codec \
+             $(B)/tests/runpath_host
 INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
-                    $(B)/tests/plugin_host
+                    $(B)/tests/plugin_host $(BIND_BINS)
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -167,6 +183,7 @@ tsan: $(B)/tsan/.built
 
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
+	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
 

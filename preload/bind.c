@@ -270,6 +270,7 @@ static void bind_library(const elf_object_t *o)
         os_log("%s: too many codec libraries loaded; its hooks are not bound", o->path);
         return;
     }
+    unsigned bound = 0;
     for (size_t i = 1; i < o->nsyms; i++) {
         ElfW(Sym) *s = &o->symtab[i];
         if (s->st_shndx == SHN_UNDEF || !s->st_value || ELF64_ST_TYPE(s->st_info) != STT_FUNC ||
@@ -291,7 +292,10 @@ static void bind_library(const elf_object_t *o)
         owners[fn] = (short)(inst + 1);
         if (object_write(o, (uintptr_t *)&s->st_value, hook - o->base, 0) != 0)
             os_log("%s: cannot rewrite the symbol of %s", o->path, codecs_function_name((unsigned)fn));
+        bound++;
     }
+    if (bound)
+        os_log("%u hooks bound to %s", bound, o->path);
 }
 
 /* Step 2: slots of a relocated object that already hold a hooked function's real address. */
@@ -377,6 +381,12 @@ static void bind_restore_environment(void)
     }
 }
 
+/* A fork while another thread held the lock must not leave the child's dlclose waiting for it. */
+static void bind_after_fork_child(void)
+{
+    pthread_mutex_init(&bind_lock, NULL);
+}
+
 void bind_start(void)
 {
     imgleak_guard.depth++;
@@ -384,6 +394,7 @@ void bind_start(void)
     imgleak_guard.depth--;
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     names_init();
+    pthread_atfork(NULL, NULL, bind_after_fork_child);
     /* before the scan: an object the audit library reports meanwhile waits for the lock */
     __atomic_store_n(&imgleak_bind_ready, 1, __ATOMIC_RELEASE);
     bind_all();
