@@ -165,8 +165,15 @@ $(B)/tests/runpath/librunpath_dep.so: tests/integration/runpath_dep.c | $(B)/tes
 	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/runpath_host: tests/integration/runpath_host.c $(B)/tests/runpath/librunpath_dep.so | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/runpath'
+$(B)/tests/bindnow_png: tests/integration/bindnow_png.c | $(B)/tests
+	$(CC) -O0 -g -fno-plt $(WARN) -std=gnu11 $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ \
+	    $(WL_LIBS_png) -Wl,-z,now
+$(B)/tests/libbig_tls.so: tests/integration/big_tls_lib.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/big_tls: tests/integration/big_tls.c $(B)/tests/libbig_tls.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lbig_tls -Wl,-rpath,'$$ORIGIN'
 BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_names $(B)/tests/dlsym_codec \
-             $(B)/tests/runpath_host
+             $(B)/tests/runpath_host $(B)/tests/bindnow_png $(B)/tests/big_tls
 INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host $(BIND_BINS)

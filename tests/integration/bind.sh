@@ -45,6 +45,28 @@ handles_are() {
     [ "$got" = "$2" ] || { echo "     expected $2, got $got"; return 1; }
 }
 
+# preload_report NAME: the JSON report of what `same` wrote under LD_PRELOAD, in $WORK/NAME.pre.json
+preload_report() { "$IMGLEAK" report --format json "$WORK/$1"/imgleak.*.snap > "$WORK/$1.pre.json"; }
+
+# ------------------------------------------------ libraries present at start, references bound early
+check "-z now, -fno-plt and a table of function pointers: same natively and under the shim" \
+    same bindnow -- "$T/bindnow_png"
+expected=$(jq -nc --argjson a "$(line_of bindnow_png.c 'LEAK(got)')" --argjson b "$(line_of bindnow_png.c 'LEAK(table)')" \
+    '[["png_struct (read)","png_create_read_struct",1,"main",$a],["png_struct (write)","png_create_write_struct",1,"main",$b]] | sort')
+check "GOT slots and data pointers bound at load are repointed (imgleak run)" handles_are "$WORK/bindnow.json" "$expected"
+preload_report bindnow
+check "GOT slots and data pointers bound at load are repointed (plain LD_PRELOAD)" \
+    handles_are "$WORK/bindnow.pre.json" "$expected"
+
+# ------------------------------------------------ the audit library's side effect on static TLS
+check "a library with 8 KiB of initial-exec TLS still loads under imgleak run's LD_AUDIT" \
+    same big_tls -- "$T/big_tls"
+check "imgleak run really added the audit library (the TLS test means something)" \
+    bash -c "'$IMGLEAK' run -- cat /proc/self/environ 2> /dev/null | tr '\\0' '\\n' | grep -q '^LD_AUDIT=.*libimgleak_audit.so'"
+check "the program's children get LD_AUDIT and GLIBC_TUNABLES as they were" \
+    test "$(GLIBC_TUNABLES=glibc.malloc.check=0 "$IMGLEAK" run -- sh -c 'echo "${LD_AUDIT-unset} $GLIBC_TUNABLES"' 2> /dev/null)" = \
+         "unset glibc.malloc.check=0"
+
 # ------------------------------------------------ a codec library unloaded and loaded again
 check "dlopen/dlclose loop: 100 rounds of a plugin bringing libpng, same natively and under the shim" \
     same loop -- "$T/plugin_loop" "$T/png_plugin.so" 100
