@@ -22,6 +22,7 @@
 #include "codecs.h"
 #include "guard.h"
 #include "os.h"
+#include "procinfo.h"
 
 #include <elf.h>
 #include <link.h>
@@ -400,6 +401,13 @@ void bind_start(void)
     bind_all();
 }
 
+/* At exit glibc reports every object closed to the audit library, after the destructors have run
+ * (the exit snapshot is written): nothing is left to bind or remember then. */
+__attribute__((destructor)) static void bind_stop(void)
+{
+    __atomic_store_n(&imgleak_bind_ready, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- objects loaded and unloaded later ---- */
 
 /* Called by the audit library once start-up is over: anything loaded between the shim's
@@ -441,16 +449,22 @@ EXPORT void imgleak_bind_opened(uintptr_t base, const char *path)
     imgleak_guard.depth--;
 }
 
-/* From the audit library's la_objclose: the object is about to be unmapped. */
-EXPORT void imgleak_bind_closing(uintptr_t base)
+/* From the audit library's la_objclose: the object is about to be unmapped. Every object a
+ * dlclose takes away passes here, the plugin's dependencies too (the shim's dlclose sees only the
+ * handle's own object), so this is also where its place and build-id are remembered for the
+ * snapshot: the stacks through it stay symbolizable. */
+EXPORT void imgleak_bind_closing(uintptr_t base, const char *path)
 {
     if (!__atomic_load_n(&imgleak_bind_ready, __ATOMIC_ACQUIRE))
         return;
+    imgleak_guard.depth++;
+    procinfo_module_unloading(base, path);
     pthread_mutex_lock(&bind_lock);
     int inst = base ? instance_find(base) : -1;
     if (inst >= 0)
         instance_release(inst);
     pthread_mutex_unlock(&bind_lock);
+    imgleak_guard.depth--;
 }
 
 static int visit_present(struct dl_phdr_info *info, size_t size, void *data)

@@ -14,6 +14,6 @@ void bind_forget_unloaded(void);
 extern int imgleak_bind_ready;
 void imgleak_bind_rescan(void);
 void imgleak_bind_opened(uintptr_t base, const char *path);
-void imgleak_bind_closing(uintptr_t base);
+void imgleak_bind_closing(uintptr_t base, const char *path);
 
 #endif

@@ -19,7 +19,7 @@
 static struct link_map *shim;
 static int startup_loaded;
 static void (*bind_opened)(uintptr_t base, const char *path);
-static void (*bind_closing)(uintptr_t base);
+static void (*bind_closing)(uintptr_t base, const char *path);
 
 static int is_shim(const char *path)
 {
@@ -80,7 +80,7 @@ static void activate(void)
     if (!ready || !__atomic_load_n(ready, __ATOMIC_ACQUIRE))
         return;
     void (*rescan)(void) = (void (*)(void))shim_symbol("imgleak_bind_rescan");
-    bind_closing = (void (*)(uintptr_t))shim_symbol("imgleak_bind_closing");
+    bind_closing = (void (*)(uintptr_t, const char *))shim_symbol("imgleak_bind_closing");
     bind_opened = (void (*)(uintptr_t, const char *))shim_symbol("imgleak_bind_opened");
     if (rescan)
         rescan();
@@ -108,7 +108,7 @@ EXPORT unsigned la_objclose(uintptr_t *cookie)
 {
     const struct link_map *map = (const struct link_map *)*cookie;
     if (bind_closing && map)
-        bind_closing(map->l_addr);
+        bind_closing(map->l_addr, map->l_name);
     return 0;
 }
 
