@@ -237,10 +237,8 @@ static int instance_find(uintptr_t base)
 
 static int instance_add(const elf_object_t *o)
 {
-    int i = o->base ? instance_find(o->base) : -1;
-    if (!o->base || i >= 0 || strlen(o->path) >= PATH_MAX_BOUND)
-        return o->base ? i : -1;
-    if ((i = instance_find(0)) < 0)
+    int i = instance_find(0);
+    if (i < 0 || strlen(o->path) >= PATH_MAX_BOUND)
         return -1;
     instances[i].base = o->base;
     strcpy(instances[i].path, o->path);
@@ -261,16 +259,13 @@ static void instance_release(int inst)
 
 /* ---- binding ---- */
 
-/* Step 1: the library's own definitions of hooked functions now resolve to the hooks. */
+/* Step 1: the library's own definitions of hooked functions now resolve to the hooks. An object
+ * that defines none (one of ImageMagick's hundred coder modules) takes no instance slot. */
 static void bind_library(const elf_object_t *o)
 {
-    if (!is_codec_library(o->path))
+    if (!o->base || !is_codec_library(o->path))
         return;
-    int inst = instance_add(o);
-    if (inst < 0) {
-        os_log("%s: too many codec libraries loaded; its hooks are not bound", o->path);
-        return;
-    }
+    int inst = instance_find(o->base);
     unsigned bound = 0;
     for (size_t i = 1; i < o->nsyms; i++) {
         ElfW(Sym) *s = &o->symtab[i];
@@ -283,6 +278,10 @@ static void bind_library(const elf_object_t *o)
         uintptr_t hook = (uintptr_t)codecs_hook((unsigned)fn);
         if (o->base + s->st_value == hook)
             continue; /* bound already */
+        if (inst < 0 && (inst = instance_add(o)) < 0) {
+            os_log("%s: too many codec libraries loaded; its hooks are not bound", o->path);
+            return;
+        }
         if (owners[fn] && owners[fn] != inst + 1) {
             os_log("%s: %s is bound to another instance; not hooked here", o->path,
                    codecs_function_name((unsigned)fn));
