@@ -86,10 +86,11 @@ static void activate(void)
         rescan();
 }
 
+/* The callbacks used here are the same in every version of the interface: an older glibc gets
+ * its own version back, not one it would refuse. */
 EXPORT unsigned la_version(unsigned version)
 {
-    (void)version;
-    return LAV_CURRENT;
+    return version < LAV_CURRENT ? version : LAV_CURRENT;
 }
 
 EXPORT unsigned la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie)
