@@ -15,13 +15,10 @@
 #include "guard.h"
 #include "handles.h"
 #include "imgleak/format.h"
-#include "os.h"
 #include "shim_api.h"
 #include "unwind.h"
 
 #include <dlfcn.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
