@@ -371,7 +371,7 @@ static void bind_restore_environment(void)
     char var[64];
     for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(var, sizeof var, "IMGLEAK_RESTORE_%s", names[i]);
-        const char *was = getenv(var);
+        const char *was = secure_getenv(var); /* a set-uid program is left alone */
         if (was && was[0] == 's')
             setenv(names[i], was + 1, 1);
         else if (was && was[0] == 'u')
@@ -387,11 +387,13 @@ static void bind_after_fork_child(void)
     pthread_mutex_init(&bind_lock, NULL);
 }
 
-void bind_start(void)
+void bind_start(int hook)
 {
     imgleak_guard.depth++;
     bind_restore_environment();
     imgleak_guard.depth--;
+    if (!hook)
+        return;
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     names_init();
     pthread_atfork(NULL, NULL, bind_after_fork_child);

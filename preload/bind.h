@@ -5,8 +5,9 @@
 
 #include <stdint.h>
 
-/* Binds the hooks of every codec library loaded now; once, from the shim's constructor. */
-void bind_start(void);
+/* Once, from the shim's constructor: puts back the environment imgleak run changed for this
+ * process (run_audit.c), and when hook, binds the hooks of every codec library loaded now. */
+void bind_start(int hook);
 /* After a dlclose: forgets the instances that are gone, so no hook calls into them. */
 void bind_forget_unloaded(void);
 

@@ -220,8 +220,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
 __attribute__((constructor)) static void shim_constructor(void)
 {
     shim_start();
-    if (is_ready())
-        bind_start(); /* the codec hooks: see bind.c */
+    bind_start(is_ready()); /* the codec hooks: see bind.c */
 }
 
 __attribute__((destructor)) static void shim_destructor(void)
