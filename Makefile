@@ -23,13 +23,17 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads workload-check sanitize tsan bench demo deps clean
-all: $(B)/libimgleak.so $(B)/imgleak
+all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
 $(B)/shim/%.o: preload/%.c | $(B)/shim
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
+
+# The LD_AUDIT library that binds the codec hooks of libraries loaded by dlopen (preload/bind.c).
+$(B)/libimgleak_audit.so: preload/audit/audit.c | $(B)/shim
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden $< -o $@
 
 # ---- the analyzer ----
 $(B)/ana/%.o: analyzer/%.c | $(B)/ana
@@ -127,13 +131,13 @@ $(B)/tests/semantics: tests/integration/semantics.c | $(B)/tests
 $(B)/tests/plugin.so: tests/integration/plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/dlopen_host: tests/integration/dlopen_host.c | $(B)/tests
-	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/jpeg_misuse: tests/integration/jpeg_misuse.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_jpeg)
 $(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
 $(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
-	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/bigleak: tests/integration/bigleak.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lm
 $(B)/tests/fragment: tests/integration/fragment.c | $(B)/tests
@@ -151,9 +155,32 @@ $(B)/tests/tls_host: tests/integration/tls_host.c $(B)/tests/tls_plugin.so | $(B
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl -lpthread
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+# how the codec hooks bind (tests/integration/bind.sh)
+$(B)/tests/plugin_loop: tests/integration/plugin_loop.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+$(B)/tests/libown_names.so: tests/integration/own_names_lib.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/own_names: tests/integration/own_names.c $(B)/tests/libown_names.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lown_names -Wl,-rpath,'$$ORIGIN'
+$(B)/tests/dlsym_codec: tests/integration/dlsym_codec.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_png) -ldl
+$(B)/tests/runpath/librunpath_dep.so: tests/integration/runpath_dep.c | $(B)/tests
+	mkdir -p $(B)/tests/runpath
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/runpath_host: tests/integration/runpath_host.c $(B)/tests/runpath/librunpath_dep.so | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -ldl -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/runpath'
+$(B)/tests/bindnow_png: tests/integration/bindnow_png.c | $(B)/tests
+	$(CC) -O0 -g -fno-plt $(WARN) -std=gnu11 $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ \
+	    $(WL_LIBS_png) -Wl,-z,now
+$(B)/tests/libbig_tls.so: tests/integration/big_tls_lib.c | $(B)/tests
+	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
+$(B)/tests/big_tls: tests/integration/big_tls.c $(B)/tests/libbig_tls.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lbig_tls -Wl,-rpath,'$$ORIGIN'
+BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_names $(B)/tests/dlsym_codec \
+             $(B)/tests/runpath_host $(B)/tests/bindnow_png $(B)/tests/big_tls
 INTEGRATION_BINS := $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
-                    $(B)/tests/plugin_host
+                    $(B)/tests/plugin_host $(BIND_BINS)
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -167,6 +194,7 @@ tsan: $(B)/tsan/.built
 
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
+	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh

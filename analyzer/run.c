@@ -1,11 +1,12 @@
 /* imgleak run (see run.h). The program gets LD_PRELOAD with the shim first (anything already
- * preloaded stays, after it; with --allocator jemalloc, jemalloc right after the shim) and
- * IMGLEAK_OUT; the snapshots are the imgleak.*.snap files that
- * were not in the output directory before the program started. */
+ * preloaded stays, after it; with --allocator jemalloc, jemalloc right after the shim), LD_AUDIT
+ * with the audit library beside the shim (run_audit.c), and IMGLEAK_OUT; the snapshots are the
+ * imgleak.*.snap files that were not in the output directory before the program started. */
 #define _GNU_SOURCE
 #include "run.h"
 
 #include "error.h"
+#include "run_audit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,6 +131,7 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     snprintf(preload, len, "%s%s%s%s%s", shim, *alloc ? " " : "", alloc, old && *old ? " " : "",
              old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
+    run_audit_setup(shim, argv[0]);
     setenv("IMGLEAK_OUT", dir, 1);
     execvp(argv[0], argv);
     fprintf(stderr, "imgleak: %s: %s\n", argv[0], strerror(errno));

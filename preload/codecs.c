@@ -1,30 +1,27 @@
-/* The codec hooks: every line of codecs.def becomes an exported wrapper here. A wrapper finds the
- * real function on its first call, calls it with the guard down (so the library's own mallocs
- * are tracked as usual), and records or forgets handles around it: creates after the call, when
- * it succeeded; destroys before it, as free() does, so a reused address is never confused.
- * Handles the library makes for itself are not the program's: a create called from inside the
- * library (the caller's module matches CODEC_LIB) is not recorded, and a destroy from inside is
- * not misuse. A call made from inside another wrapper's real function counts as inside too: the
- * wrappers never tail-call (CALL_DONE), so even a library function that tail-calls another
- * (jpeg_destroy_decompress jumps to jpeg_destroy) leaves a return address in the shim. A wrapper whose real function turns out not to live in its library (a program's
- * own ReadImage, say) only forwards. */
+/* The codec hooks: every line of codecs.def becomes a hidden wrapper here, which bind.c points
+ * the codec library's own references at (never a global name: a program's own ReadImage stays
+ * its own). A wrapper calls the real function of the library instance now loaded with the guard
+ * down (so the library's own mallocs are tracked as usual), and records or forgets handles
+ * around it: creates after the call, when it succeeded; destroys before it, as free() does, so a
+ * reused address is never confused. Handles the library makes for itself are not the program's:
+ * a create called from inside the library (the caller's module matches CODEC_LIB) is not
+ * recorded, and a destroy from inside is not misuse. A call made from inside another wrapper's
+ * real function counts as inside too: the wrappers never tail-call (CALL_DONE), so even a
+ * library function that tail-calls another (jpeg_destroy_decompress jumps to jpeg_destroy)
+ * leaves a return address in the shim. */
 #define _GNU_SOURCE
 #include "codecs.h"
 
 #include "guard.h"
 #include "handles.h"
 #include "imgleak/format.h"
-#include "os.h"
 #include "shim_api.h"
 #include "unwind.h"
 
 #include <dlfcn.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#define EXPORT __attribute__((visibility("default")))
 #define HT_BUFFER IMGLEAK_HTYPE_BUFFER
 #define HT_REFCOUNTED IMGLEAK_HTYPE_REFCOUNTED
 #define HT_REPLACES 0x100u
@@ -108,6 +105,22 @@ static const char *const function_names[FN_COUNT] = {
 #undef RESET
 #undef REF
 
+#define CREATE(lib, type, fn, ret, params, args, handle, ok) LIB_##lib,
+#define CREATE_VOID(lib, type, fn, params, args, handle) LIB_##lib,
+#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) LIB_##lib,
+#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) LIB_##lib,
+#define RESET(lib, types, fn, ret, params, args, h) LIB_##lib,
+#define REF(lib, type, fn, ret, params, args, h) LIB_##lib,
+static const unsigned char function_libs[FN_COUNT] = {
+#include "codecs.def"
+};
+#undef CREATE
+#undef CREATE_VOID
+#undef DESTROY
+#undef DESTROY_VOID
+#undef RESET
+#undef REF
+
 unsigned codecs_type_count(void)
 {
     return T_COUNT;
@@ -128,12 +141,11 @@ const char *codecs_function_name(unsigned id)
     return id < FN_COUNT ? function_names[id] : NULL;
 }
 
-/* ---- finding the real functions ---- */
+/* ---- the real functions: set by bind.c for the instance of each library now loaded ---- */
 
-typedef struct {
-    void *_Atomic fn;
-    _Atomic int state; /* 0 unresolved, 1 tracked, 2 forward only */
-} real_fn_t;
+/* One address per function, of the instance its hook was bound for; 0 while no instance is
+ * loaded. Re-set on every load and cleared on unload: never a pointer into an unmapped library. */
+static void *_Atomic real_fns[FN_COUNT];
 
 static int path_in_lib(const char *path, unsigned lib)
 {
@@ -143,73 +155,25 @@ static int path_in_lib(const char *path, unsigned lib)
     return 0;
 }
 
-#define NAMES_MAX 512
-typedef struct {
-    char names[NAMES_MAX][256];
-    unsigned count;
-    uintptr_t self;
-} objects_t;
-
-static int collect_object(struct dl_phdr_info *info, size_t size, void *data)
+int codecs_function_in_library(unsigned fn, const char *path)
 {
-    objects_t *o = data;
-    (void)size;
-    if (!info->dlpi_name[0] || o->count == NAMES_MAX || strlen(info->dlpi_name) >= 256)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) { /* not ourselves */
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && o->self >= lo && o->self < lo + ph->p_memsz)
-            return 0;
-    }
-    strcpy(o->names[o->count++], info->dlpi_name);
-    return 0;
+    return fn < FN_COUNT && path_in_lib(path, function_libs[fn]);
 }
 
-/* RTLD_NEXT misses a library loaded with RTLD_LOCAL (a plugin's dependency): then every loaded
- * object is asked. */
-static void *find_anywhere(const char *name)
+void *codecs_real(unsigned fn)
 {
-    static objects_t objs; /* 128 KiB: not on a program's stack; calls are serialised below */
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    void *found = NULL;
-    pthread_mutex_lock(&lock);
-    objs.count = 0;
-    objs.self = (uintptr_t)&find_anywhere;
-    dl_iterate_phdr(collect_object, &objs);
-    for (unsigned i = 0; i < objs.count && !found; i++) {
-        void *h = dlopen(objs.names[i], RTLD_LAZY | RTLD_NOLOAD);
-        if (h) {
-            found = dlsym(h, name);
-            dlclose(h);
-        }
-    }
-    pthread_mutex_unlock(&lock);
-    return found;
+    return fn < FN_COUNT ? atomic_load_explicit(&real_fns[fn], memory_order_acquire) : NULL;
 }
 
-__attribute__((cold, noinline)) static void *resolve(real_fn_t *real, const char *name, unsigned lib)
+void codecs_set_real(unsigned fn, void *address)
 {
-    imgleak_guard.depth++;
-    void *fn = dlsym(RTLD_NEXT, name);
-    if (!fn)
-        fn = find_anywhere(name);
-    Dl_info info;
-    int in_lib = fn && dladdr(fn, &info) && path_in_lib(info.dli_fname, lib);
-    if (!fn)
-        os_log("%s: no real function found", name);
-    else if (!in_lib)
-        os_log("%s is not %s's: forwarding without tracking", name, lib_patterns[lib][0]);
-    atomic_store(&real->state, in_lib ? 1 : 2);
-    atomic_store_explicit(&real->fn, fn, memory_order_release);
-    imgleak_guard.depth--;
-    return fn;
+    if (fn < FN_COUNT)
+        atomic_store_explicit(&real_fns[fn], address, memory_order_release);
 }
 
-static inline void *real_of(real_fn_t *real, const char *name, unsigned lib)
+static inline void *real_of(unsigned fn)
 {
-    void *fn = atomic_load_explicit(&real->fn, memory_order_acquire);
-    return fn ? fn : resolve(real, name, lib);
+    return atomic_load_explicit(&real_fns[fn], memory_order_acquire);
 }
 
 /* The library calling into itself (or ImageMagick's coder modules calling MagickCore), or a
@@ -225,9 +189,9 @@ static int called_from_lib(const void *caller, unsigned lib)
 /* After the real call: keeps it out of tail position (see the top of the file). */
 #define CALL_DONE() __asm__ volatile("" ::: "memory")
 
-static int tracked(real_fn_t *real)
+static int tracked(void)
 {
-    return atomic_load_explicit(&real->state, memory_order_relaxed) == 1 && shim_tracking();
+    return shim_tracking();
 }
 
 /* ---- what the wrappers record ---- */
@@ -281,42 +245,39 @@ static void referenced(uintptr_t h)
 
 #define CREATE(lib, type, fn, ret, params, args, handle, ok)                                       \
     typedef ret(*fn##_fn) params;                                                                  \
-    EXPORT ret fn params                                                                           \
+    static ret hook_##fn params                                                                           \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
         ret r = f args;                                                                            \
         CALL_DONE();                                                                               \
-        if (tracked(&real) && (ok))                                                                \
+        if (tracked() && (ok))                                                                \
             created(LIB_##lib, T_##type, FN_##fn, (uintptr_t)(handle), __builtin_return_address(0)); \
         return r;                                                                                  \
     }
 
 #define CREATE_VOID(lib, type, fn, params, args, handle)                                           \
     typedef void (*fn##_fn) params;                                                                \
-    EXPORT void fn params                                                                          \
+    static void hook_##fn params                                                                          \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return;                                                                                \
         f args;                                                                                    \
         CALL_DONE();                                                                               \
-        if (tracked(&real))                                                                        \
+        if (tracked())                                                                        \
             created(LIB_##lib, T_##type, FN_##fn, (uintptr_t)(handle), __builtin_return_address(0)); \
     }
 
 #define DESTROY(lib, types_mask, fn, ret, params, args, h0, h1, h2)                                \
     typedef ret(*fn##_fn) params;                                                                  \
-    EXPORT ret fn params                                                                           \
+    static ret hook_##fn params                                                                           \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
-        if (tracked(&real)) {                                                                      \
+        if (tracked()) {                                                                      \
             uintptr_t h[3] = {(uintptr_t)(h0), (uintptr_t)(h1), (uintptr_t)(h2)};                  \
             destroyed(LIB_##lib, types_mask, FN_##fn, h, __builtin_return_address(0));             \
         }                                                                                          \
@@ -327,13 +288,12 @@ static void referenced(uintptr_t h)
 
 #define DESTROY_VOID(lib, types_mask, fn, params, args, h0, h1, h2)                                \
     typedef void (*fn##_fn) params;                                                                \
-    EXPORT void fn params                                                                          \
+    static void hook_##fn params                                                                          \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return;                                                                                \
-        if (tracked(&real)) {                                                                      \
+        if (tracked()) {                                                                      \
             uintptr_t h[3] = {(uintptr_t)(h0), (uintptr_t)(h1), (uintptr_t)(h2)};                  \
             destroyed(LIB_##lib, types_mask, FN_##fn, h, __builtin_return_address(0));             \
         }                                                                                          \
@@ -343,13 +303,12 @@ static void referenced(uintptr_t h)
 
 #define RESET(lib, types_mask, fn, ret, params, args, handle)                                      \
     typedef ret(*fn##_fn) params;                                                                  \
-    EXPORT ret fn params                                                                           \
+    static ret hook_##fn params                                                                           \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
-        if (tracked(&real) && !called_from_lib(__builtin_return_address(0), LIB_##lib))            \
+        if (tracked() && !called_from_lib(__builtin_return_address(0), LIB_##lib))            \
             reset(types_mask, (uintptr_t)(handle));                                                \
         ret r = f args;                                                                            \
         CALL_DONE();                                                                               \
@@ -358,13 +317,12 @@ static void referenced(uintptr_t h)
 
 #define REF(lib, type, fn, ret, params, args, handle)                                              \
     typedef ret(*fn##_fn) params;                                                                  \
-    EXPORT ret fn params                                                                           \
+    static ret hook_##fn params                                                                           \
     {                                                                                              \
-        static real_fn_t real;                                                                     \
-        fn##_fn f = (fn##_fn)real_of(&real, #fn, LIB_##lib);                                      \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
-        if (tracked(&real))                                                                        \
+        if (tracked())                                                                        \
             referenced((uintptr_t)(handle));                                                       \
         ret r = f args;                                                                            \
         CALL_DONE();                                                                               \
@@ -372,3 +330,24 @@ static void referenced(uintptr_t h)
     }
 
 #include "codecs.def"
+
+#undef CREATE
+#undef CREATE_VOID
+#undef DESTROY
+#undef DESTROY_VOID
+#undef RESET
+#undef REF
+#define CREATE(lib, type, fn, ret, params, args, handle, ok) (void *)hook_##fn,
+#define CREATE_VOID(lib, type, fn, params, args, handle) (void *)hook_##fn,
+#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) (void *)hook_##fn,
+#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) (void *)hook_##fn,
+#define RESET(lib, types, fn, ret, params, args, h) (void *)hook_##fn,
+#define REF(lib, type, fn, ret, params, args, h) (void *)hook_##fn,
+static void *const hooks[FN_COUNT] = {
+#include "codecs.def"
+};
+
+void *codecs_hook(unsigned fn)
+{
+    return fn < FN_COUNT ? hooks[fn] : NULL;
+}

@@ -1,4 +1,5 @@
-/* The codec hooks declared in codecs.def: their type and function names for the snapshot. */
+/* The codec hooks declared in codecs.def: their type and function names for the snapshot, and
+ * what bind.c needs to bind them (which library defines a function, its hook, its real address). */
 #ifndef IMGLEAK_CODECS_H
 #define IMGLEAK_CODECS_H
 
@@ -14,5 +15,13 @@ unsigned codecs_type_count(void);
 const codec_type_info_t *codecs_type(unsigned id);
 unsigned codecs_function_count(void);
 const char *codecs_function_name(unsigned id);
+
+/* 1 when the object at path is the library that defines function fn (its CODEC_LIB patterns). */
+int codecs_function_in_library(unsigned fn, const char *path);
+/* The hidden wrapper of fn. */
+void *codecs_hook(unsigned fn);
+/* The real fn its wrapper calls: that of the library instance bound now, or NULL. */
+void *codecs_real(unsigned fn);
+void codecs_set_real(unsigned fn, void *address);
 
 #endif

@@ -3,6 +3,7 @@
  * fixed by one rule: a block is recorded after the real allocation returns and forgotten before
  * the real free runs, so an address reused by another thread is never confused with its old self. */
 #define _GNU_SOURCE
+#include "bind.h"
 #include "config.h"
 #include "guard.h"
 #include "handles.h"
@@ -219,6 +220,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
 __attribute__((constructor)) static void shim_constructor(void)
 {
     shim_start();
+    bind_start(is_ready()); /* the codec hooks: see bind.c */
 }
 
 __attribute__((destructor)) static void shim_destructor(void)
@@ -575,7 +577,11 @@ EXPORT int dlclose(void *handle)
     }
     if (UNLIKELY(!real.dlclose))
         return -1;
-    return real.dlclose(handle);
+    int r = real.dlclose(handle);
+    int saved_errno = errno;
+    bind_forget_unloaded(); /* a codec library unloaded with it: its hooks must not call it */
+    errno = saved_errno;
+    return r;
 }
 
 /* ---- signals: the snapshot signal stays the shim's; the program's handler for it is chained ---- */
