@@ -46,6 +46,8 @@ size_t report_shown_depth(const frame_t *frames, size_t depth);
 /* "dropped":{...}: what was recorded in part or not at all (docs/REPORT-JSON.md), for the JSON
  * and HTML writers. */
 void report_json_dropped(FILE *out, const report_totals_t *t);
+/* [{"file":...,"error":...},...]: snapshots left out because they could not be read */
+void report_json_skipped(FILE *out, const report_skipped_t *skipped, size_t n);
 /* "destroy_unknown", "destroy_twice", "destroy_wrong_type" */
 const char *report_misuse_name(unsigned state);
 

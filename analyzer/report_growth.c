@@ -88,15 +88,9 @@ int growth_write_json(const growth_t *g, FILE *out)
                 p ? "," : "", (unsigned long long)g->processes[p].pid,
                 (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
                 g->processes[p].duration_s);
-    fputs("],\n\"skipped\":[", out);
-    for (size_t i = 0; i < g->nskipped; i++) {
-        fputs(i ? ",{\"file\":" : "{\"file\":", out);
-        put_string(out, g->skipped[i].path);
-        fputs(",\"error\":", out);
-        put_string(out, g->skipped[i].why);
-        fputc('}', out);
-    }
-    fprintf(out, "],\"final_missing\":%s,\n\"growth\":", g->final_missing ? "true" : "false");
+    fputs("],\n\"skipped\":", out);
+    report_json_skipped(out, g->skipped, g->nskipped);
+    fprintf(out, ",\"final_missing\":%s,\n\"growth\":", g->final_missing ? "true" : "false");
     growth_write_json_array(g, out);
     fputs("}\n", out);
     return ferror(out) ? -1 : 0;

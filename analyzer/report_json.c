@@ -106,14 +106,14 @@ static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int m
     fputc('}', out);
 }
 
-static void put_skipped(FILE *out, const report_t *rep)
+void report_json_skipped(FILE *out, const report_skipped_t *skipped, size_t n)
 {
-    fputs(",\n\"skipped\":[", out);
-    for (size_t i = 0; i < rep->nskipped; i++) {
+    fputs("[", out);
+    for (size_t i = 0; i < n; i++) {
         fputs(i ? ",\n{\"file\":" : "\n{\"file\":", out);
-        put_string(out, rep->skipped[i].path);
+        put_string(out, skipped[i].path);
         fputs(",\"error\":", out);
-        put_string(out, rep->skipped[i].why);
+        put_string(out, skipped[i].why);
         fputc('}', out);
     }
     fputs("\n]", out);
@@ -209,7 +209,8 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
                 (unsigned long long)r->handles);
     }
     fputs("\n]", out);
-    put_skipped(out, rep);
+    fputs(",\n\"skipped\":", out);
+    report_json_skipped(out, rep->skipped, rep->nskipped);
     if (rep->growth) {
         fputs(",\n\"growth\":", out);
         growth_write_json_array(rep->growth, out);
