@@ -34,6 +34,9 @@ static void put_site(FILE *out, const frame_t *f)
 #define SOURCE_CONTEXT 3
 #define LINE_MAX_SHOWN 240
 #define SOURCE_BUDGET (512 * 1024)
+/* Growth sites the page gets (suspects first, then by slope, as growth.c sorts them): the chart
+ * draws a few, the table lists the program's; the rest is in the JSON report. */
+#define GROWTH_SITES_SHOWN 200
 
 static void put_frame(FILE *out, const frame_t *f)
 {
@@ -98,12 +101,14 @@ static void put_growth(FILE *out, const struct growth *g)
                 (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
                 g->processes[p].duration_s);
     fputs("],\"sites\":[", out);
-    for (size_t i = 0; i < g->nsites; i++) {
+    for (size_t i = 0, shown = 0; i < g->nsites && shown < GROWTH_SITES_SHOWN; i++) {
         const growth_site_t *s = &g->sites[i];
+        if (!s->in_app && !s->suspect)
+            continue;
         fprintf(out, "%s{\"pid\":%llu,\"kind\":\"%s\",\"in_app\":%s,\"suspect\":%s,"
                      "\"slope\":%.1f,\"r2\":%.3f,\"first\":%llu,\"last\":%llu,"
                      "\"oldest_age_s\":%.1f,\"site\":",
-                i ? ",\n" : "", (unsigned long long)s->pid, report_kind_name(s->kind),
+                shown++ ? ",\n" : "", (unsigned long long)s->pid, report_kind_name(s->kind),
                 s->in_app ? "true" : "false", s->suspect ? "true" : "false",
                 s->slope_bytes_per_s, s->r2, (unsigned long long)s->first_bytes,
                 (unsigned long long)s->last_bytes, s->oldest_age_s);
