@@ -44,8 +44,9 @@ int report_write_suppressions(const report_t *rep, FILE *out, const report_opts_
         const leak_site_t *s = &rep->sites[i];
         if (!s->in_app || s->cls == IMGLEAK_CLASS_REACHABLE)
             continue; /* the gate counts only the program's leaks */
-        fprintf(out, "# %s:%u: %llu bytes in %llu blocks %s (%s)", s->site.file ? s->site.file : "<unknown>",
-                s->site.line, (unsigned long long)(s->bytes + s->indirect_bytes),
+        fprintf(out, "# %s:%u: %llu bytes in %llu blocks %s (%s)",
+                s->site.file ? s->site.file : "<unknown>", s->site.line,
+                (unsigned long long)(s->bytes + s->indirect_bytes),
                 (unsigned long long)(s->blocks + s->indirect_blocks), report_class_name(s->cls),
                 s->site.function ? s->site.function : "??");
         for (size_t k = 0; k < s->ngroups; k++)
