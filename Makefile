@@ -199,8 +199,9 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
 
-report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
 	@B=$(B) bash tests/integration/reports.sh
+	@B=$(B) bash tests/integration/ci.sh
 	@B=$(B) bash tests/integration/entries.sh
 	@B=$(B) bash tests/integration/dataloss.sh
 

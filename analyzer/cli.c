@@ -29,6 +29,45 @@ static int push(const char ***list, size_t *n, const char *item)
     return 0;
 }
 
+/* --fail-on leaked,possible,handles,growth: the list replaces the default. */
+static int parse_fail_on(const char *list, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } kinds[] = {{"leaked", CLI_FAIL_LEAKED}, {"possible", CLI_FAIL_POSSIBLE},
+                 {"handles", CLI_FAIL_HANDLES}, {"growth", CLI_FAIL_GROWTH}};
+    unsigned bits = 0;
+    for (const char *at = list; *at;) {
+        size_t len = strcspn(at, ","), k = 0;
+        while (k < sizeof kinds / sizeof *kinds &&
+               !(strlen(kinds[k].name) == len && strncmp(kinds[k].name, at, len) == 0))
+            k++;
+        if (k == sizeof kinds / sizeof *kinds)
+            return error_set("--fail-on takes a comma list of leaked, possible, handles, growth "
+                             "(got '%.*s')", (int)len, at), -1;
+        bits |= kinds[k].bit;
+        at += len + (at[len] == ',');
+    }
+    if (!bits)
+        return error_set("--fail-on needs at least one of leaked, possible, handles, growth"), -1;
+    *out = bits;
+    return 0;
+}
+
+/* --annotations github, or gitlab=FILE (the Code Quality report is a file CI uploads); may be
+ * given once of each. */
+static int parse_annotations(const char *what, cli_opts_t *o)
+{
+    if (strcmp(what, "github") == 0)
+        o->annotate_github = 1;
+    else if (strncmp(what, "gitlab=", 7) == 0 && what[7])
+        o->gitlab_report = what + 7;
+    else
+        return error_set("--annotations takes github or gitlab=FILE (got '%s')", what), -1;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
 {
     static const struct option longopts[] = {
@@ -48,12 +87,16 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         {"baseline", required_argument, NULL, 'B'},
         {"junit", required_argument, NULL, 'j'},
         {"accept-dropped", no_argument, NULL, 'D'},
+        {"fail-on", required_argument, NULL, 'L'},
+        {"annotations", required_argument, NULL, 'n'},
+        {"annotations-root", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->format = "text";
     o->sites = 20;
     o->frames = 8;
+    o->fail_on = CLI_FAIL_DEFAULT;
     int c;
     uint64_t n;
     optind = 1;
@@ -100,6 +143,17 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         case 'B': o->baseline = optarg; o->seen |= CLI_GATE; break;
         case 'j': o->junit = optarg; o->seen |= CLI_GATE; break;
         case 'D': o->accept_dropped = 1; o->seen |= CLI_GATE; break;
+        case 'L':
+            if (parse_fail_on(optarg, &o->fail_on) < 0)
+                return -1;
+            o->seen |= CLI_GATE;
+            break;
+        case 'n':
+            if (parse_annotations(optarg, o) < 0)
+                return -1;
+            o->seen |= CLI_GATE;
+            break;
+        case 'O': o->annotations_root = optarg; o->seen |= CLI_GATE; break;
         case 'h': return -2;
         case ':': return error_set("%s needs a value", argv[optind - 1]), -1;
         default:

@@ -26,12 +26,25 @@ typedef struct {
     const char *baseline; /* --baseline REPORT.json */
     const char *junit;    /* --junit FILE */
     int accept_dropped;   /* --accept-dropped: pass although data was lost */
+    unsigned fail_on;     /* --fail-on: CLI_FAIL_* bits (default CLI_FAIL_DEFAULT) */
+    int annotate_github;  /* --annotations github: workflow commands with the gate's lines */
+    const char *gitlab_report;    /* --annotations gitlab=FILE: Code Quality report */
+    const char *annotations_root; /* --annotations-root DIR (default: git top-level, or .) */
     unsigned seen;        /* CLI_* bits of the options given */
 } cli_opts_t;
 
 enum {
     CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
     CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
+};
+
+/* What fails the gate (--fail-on): leaked memory (and memory not classified by a scan),
+ * possibly leaked memory (only an interior pointer reaches it), codec handles never destroyed,
+ * and sites that grow steadily over a series of snapshots (leak suspects). */
+enum {
+    CLI_FAIL_LEAKED = 1u << 0, CLI_FAIL_POSSIBLE = 1u << 1, CLI_FAIL_HANDLES = 1u << 2,
+    CLI_FAIL_GROWTH = 1u << 3,
+    CLI_FAIL_DEFAULT = CLI_FAIL_LEAKED | CLI_FAIL_POSSIBLE | CLI_FAIL_HANDLES,
 };
 
 /* Fills o (defaults first) from argv[1..]. Options may follow operands, unless stop_at_operand

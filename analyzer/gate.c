@@ -1,12 +1,15 @@
 /* The CI gate (see gate.h). */
 #include "gate.h"
 
+#include "annotate.h"
 #include "error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef struct {
     const summary_entry_t *entry;
@@ -20,30 +23,54 @@ typedef struct {
     uint64_t bytes, blocks, handles; /* sums over the list */
 } offences_t;
 
+enum { OFFENCE_MEMORY, OFFENCE_HANDLES, OFFENCE_GROWTH };
+
 static uint64_t over(uint64_t now, uint64_t before)
 {
     return now > before ? now - before : 0;
 }
 
-/* The program's entries that leak more than the baseline holds for them. */
+/* What of e counts under fail_on: its leaked part (with memory no scan classified), its possibly
+ * leaked part, or both. */
+static void counted(const summary_entry_t *e, unsigned fail_on, uint64_t *bytes, uint64_t *blocks)
+{
+    *bytes = *blocks = 0;
+    if (fail_on & CLI_FAIL_LEAKED) {
+        *bytes += e->bytes - e->possible_bytes;
+        *blocks += e->blocks - e->possible_blocks;
+    }
+    if (fail_on & CLI_FAIL_POSSIBLE) {
+        *bytes += e->possible_bytes;
+        *blocks += e->possible_blocks;
+    }
+}
+
+/* The program's entries that leak more than the baseline holds for them. kind: what the list
+ * holds (memory, handles, or growth suspects, which have no baseline). */
 static int collect(offences_t *out, const summary_entry_t *now, size_t n,
-                   const summary_entry_t *base, size_t nbase, int handles)
+                   const summary_entry_t *base, size_t nbase, int kind, unsigned fail_on)
 {
     for (size_t i = 0; i < n; i++) {
         const summary_entry_t *e = &now[i];
         if (!e->in_app)
             continue;
         const summary_entry_t *b = base ? summary_find(base, nbase, e->key) : NULL;
-        offence_t o = {e, over(e->bytes, b ? b->bytes : 0), over(e->blocks, b ? b->blocks : 0),
-                       over(e->count, b ? b->count : 0), b ? b->bytes : 0, b ? b->count : 0};
-        if (handles ? o.count == 0 : o.bytes == 0)
+        uint64_t bytes = e->bytes, blocks = e->blocks, base_bytes = 0, base_blocks = 0;
+        if (kind == OFFENCE_MEMORY) {
+            counted(e, fail_on, &bytes, &blocks);
+            if (b)
+                counted(b, fail_on, &base_bytes, &base_blocks);
+        }
+        offence_t o = {e, over(bytes, base_bytes), over(blocks, base_blocks),
+                       over(e->count, b ? b->count : 0), base_bytes, b ? b->count : 0};
+        if (kind == OFFENCE_HANDLES ? o.count == 0 : o.bytes == 0)
             continue;
         offence_t *grown = realloc(out->list, (out->n + 1) * sizeof *grown);
         if (!grown)
             return error_set("out of memory"), -1;
         out->list = grown;
         grown[out->n++] = o;
-        if (handles)
+        if (kind == OFFENCE_HANDLES)
             out->handles += o.count;
         else {
             out->bytes += o.bytes;
@@ -51,11 +78,6 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n,
         }
     }
     return 0;
-}
-
-static void put_location(FILE *out, const summary_entry_t *e)
-{
-    fprintf(out, "%s:%u: ", e->file ? e->file : "<unknown>", e->line);
 }
 
 static int same_line(const summary_entry_t *a, const summary_entry_t *b)
@@ -75,43 +97,72 @@ static const offence_t *at_same_line(const offences_t *list, const summary_entry
     return NULL;
 }
 
-/* One line per bug, in the compiler-diagnostic form: handles never destroyed (with the memory
- * leaked where they were created, mem), or memory alone. */
-static void put_offence(FILE *out, const offence_t *o, int handles, const offence_t *mem,
+/* What the gate found, and which of its limits failed. */
+typedef struct {
+    offences_t mem, hdl, grow;
+    int mem_failed, hdl_failed, grow_failed;
+    int baseline;
+} verdict_t;
+
+/* One bug, said without its location: handles never destroyed (with the memory leaked where
+ * they were created, mem), memory alone, or a site that kept growing. */
+static void put_message(FILE *out, const offence_t *o, int kind, const offence_t *mem,
                         int baseline)
 {
     const summary_entry_t *e = o->entry;
     const char *fn = e->function ? e->function : "??";
-    put_location(out, e);
-    if (handles)
+    if (kind == OFFENCE_GROWTH) {
+        fprintf(out, "grew steadily by %.0f bytes/s to %llu bytes, a leak suspect (%s)", e->slope,
+                (unsigned long long)e->bytes, fn);
+        return;
+    }
+    if (kind == OFFENCE_HANDLES)
         fprintf(out, "%llu %s handle%s never destroyed (%s, created by %s)",
                 (unsigned long long)o->count, e->what, o->count == 1 ? "" : "s", fn, e->creator);
     else
         fprintf(out, "%llu bytes in %llu blocks leaked (%s)", (unsigned long long)o->bytes,
                 (unsigned long long)o->blocks, fn);
-    if (baseline && (handles ? o->base_count : o->base_bytes))
-        fprintf(out, ", beyond the baseline's %llu", handles ? (unsigned long long)o->base_count
-                                                             : (unsigned long long)o->base_bytes);
+    if (baseline && (kind == OFFENCE_HANDLES ? o->base_count : o->base_bytes))
+        fprintf(out, ", beyond the baseline's %llu",
+                kind == OFFENCE_HANDLES ? (unsigned long long)o->base_count
+                                        : (unsigned long long)o->base_bytes);
     if (mem) {
         fprintf(out, ", retaining %llu bytes in %llu blocks", (unsigned long long)mem->bytes,
                 (unsigned long long)mem->blocks);
         if (baseline && mem->base_bytes)
             fprintf(out, " beyond the baseline's %llu", (unsigned long long)mem->base_bytes);
     }
-    fputc('\n', out);
 }
 
-/* Every failing offence once: handle lines (taking the memory at their line with them), then
- * memory lines not yet said. emit is called with the offence, its kind and its memory. */
-typedef void (*emit_fn)(void *ctx, const offence_t *o, int handles, const offence_t *mem);
-static void each_offence(const offences_t *mem, int mem_failed, const offences_t *hdl,
-                         int hdl_failed, emit_fn emit, void *ctx)
+/* The message as a string (malloc'd; NULL when out of memory). */
+static char *message_of(const offence_t *o, int kind, const offence_t *mem, int baseline)
 {
-    for (size_t i = 0; hdl_failed && i < hdl->n; i++)
-        emit(ctx, &hdl->list[i], 1, mem_failed ? at_same_line(mem, hdl->list[i].entry) : NULL);
-    for (size_t i = 0; mem_failed && i < mem->n; i++)
-        if (!hdl_failed || !at_same_line(hdl, mem->list[i].entry))
-            emit(ctx, &mem->list[i], 0, NULL);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return NULL;
+    put_message(out, o, kind, mem, baseline);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Every failing offence once: handle lines (taking the memory at their line with them), memory
+ * lines not yet said, then growth suspects. emit gets the offence, its kind and its memory. */
+typedef void (*emit_fn)(void *ctx, const offence_t *o, int kind, const offence_t *mem);
+static void each_offence(const verdict_t *v, emit_fn emit, void *ctx)
+{
+    for (size_t i = 0; v->hdl_failed && i < v->hdl.n; i++)
+        emit(ctx, &v->hdl.list[i], OFFENCE_HANDLES,
+             v->mem_failed ? at_same_line(&v->mem, v->hdl.list[i].entry) : NULL);
+    for (size_t i = 0; v->mem_failed && i < v->mem.n; i++)
+        if (!v->hdl_failed || !at_same_line(&v->hdl, v->mem.list[i].entry))
+            emit(ctx, &v->mem.list[i], OFFENCE_MEMORY, NULL);
+    for (size_t i = 0; v->grow_failed && i < v->grow.n; i++)
+        emit(ctx, &v->grow.list[i], OFFENCE_GROWTH, NULL);
 }
 
 typedef struct {
@@ -120,12 +171,74 @@ typedef struct {
     size_t count;
 } print_ctx_t;
 
-static void print_one(void *ctx, const offence_t *o, int handles, const offence_t *mem)
+static void print_one(void *ctx, const offence_t *o, int kind, const offence_t *mem)
 {
     print_ctx_t *p = ctx;
-    put_offence(p->out, o, handles, mem, p->baseline);
+    const summary_entry_t *e = o->entry;
+    fprintf(p->out, "%s:%u: ", e->file ? e->file : "<unknown>", e->line);
+    put_message(p->out, o, kind, mem, p->baseline);
+    fputc('\n', p->out);
     p->count++;
 }
+
+/* "; counting only leaked, handles" when --fail-on left something out of the default */
+static const char *fail_on_note(unsigned fail_on)
+{
+    static char note[96];
+    size_t at = 0;
+    static const char *const names[] = {"leaked", "possible", "handles", "growth"};
+    at += (size_t)snprintf(note, sizeof note, "; failing on");
+    for (unsigned i = 0; i < 4; i++)
+        if (fail_on & (1u << i))
+            at += (size_t)snprintf(note + at, sizeof note - at, " %s", names[i]);
+    return note;
+}
+
+/* ---- annotations: the same lines, for GitHub and GitLab ---- */
+
+typedef struct {
+    FILE *github;              /* NULL: no workflow commands */
+    annotate_gitlab_t *gitlab; /* NULL: no Code Quality report */
+    const char *root;
+    int baseline;
+} annotate_ctx_t;
+
+static void annotate_one(void *ctx, const offence_t *o, int kind, const offence_t *mem)
+{
+    annotate_ctx_t *a = ctx;
+    const summary_entry_t *e = o->entry;
+    char path[4096];
+    char *message = message_of(o, kind, mem, a->baseline);
+    if (!message)
+        return;
+    annotate_relative_path(a->root, e->file ? e->file : "<unknown>", path, sizeof path);
+    if (a->github)
+        annotate_github(a->github, path, e->line, message);
+    if (a->gitlab) {
+        char key[4096];
+        snprintf(key, sizeof key, "%d|%s", kind, e->key);
+        annotate_gitlab_add(a->gitlab, path, e->line, message, key);
+    }
+    free(message);
+}
+
+static int write_annotations(const cli_opts_t *o, const verdict_t *v, FILE *out)
+{
+    if (!o->annotate_github && !o->gitlab_report)
+        return 0;
+    char root[4096];
+    if (annotate_find_root(o->annotations_root, root, sizeof root) < 0)
+        return -1;
+    annotate_gitlab_t gitlab;
+    if (o->gitlab_report && annotate_gitlab_open(&gitlab, o->gitlab_report) < 0)
+        return -1;
+    annotate_ctx_t ctx = {o->annotate_github ? out : NULL, o->gitlab_report ? &gitlab : NULL,
+                          root, v->baseline};
+    each_offence(v, annotate_one, &ctx);
+    return o->gitlab_report ? annotate_gitlab_close(&gitlab, o->gitlab_report) : 0;
+}
+
+/* ---- JUnit ---- */
 
 static void put_xml(FILE *out, const char *s)
 {
@@ -142,15 +255,19 @@ static void put_xml(FILE *out, const char *s)
     }
 }
 
-static void put_case(FILE *out, const char *name, const char *failure)
+/* One test case; failure NULL: it passed. The Ant JUnit schema (tests/junit/JUnit.xsd), which
+ * Jenkins, GitLab and the other CI servers read, wants classname and time on every case and a
+ * type on every failure. */
+static void put_case(FILE *out, const char *classname, const char *name, const char *failure,
+                     const char *type)
 {
-    fputs("    <testcase classname=\"imgleak\" name=\"", out);
+    fprintf(out, "    <testcase classname=\"%s\" time=\"0\" name=\"", classname);
     put_xml(out, name);
     if (!failure) {
         fputs("\"/>\n", out);
         return;
     }
-    fputs("\">\n      <failure message=\"", out);
+    fprintf(out, "\">\n      <failure type=\"%s\" message=\"", type);
     put_xml(out, failure);
     fputs("\"/>\n    </testcase>\n", out);
 }
@@ -211,53 +328,77 @@ typedef struct {
     int baseline;
 } junit_ctx_t;
 
-static void junit_one(void *ctx, const offence_t *o, int handles, const offence_t *mem)
+/* One case per leak root, named after its site. Where a per-input record says which inputs
+ * (files, requests) the leaked memory was allocated for, their names belong in the case's name
+ * too: none is recorded yet, so none is named. */
+static void junit_one(void *ctx, const offence_t *o, int kind, const offence_t *mem)
 {
+    static const char *const types[] = {"leak", "handles", "growth"};
     junit_ctx_t *j = ctx;
-    char *line = NULL, name[256];
-    size_t len = 0;
-    FILE *mem_out = open_memstream(&line, &len);
-    if (!mem_out)
+    char name[512];
+    char *message = message_of(o, kind, mem, j->baseline);
+    if (!message)
         return;
-    put_offence(mem_out, o, handles, mem, j->baseline);
-    fclose(mem_out);
-    if (len && line[len - 1] == '\n')
-        line[len - 1] = '\0';
     const summary_entry_t *e = o->entry;
     snprintf(name, sizeof name, "%s (%s:%u)", e->function ? e->function : "??",
              e->file ? e->file : "<unknown>", e->line);
-    put_case(j->out, name, line);
-    free(line);
+    put_case(j->out, "imgleak.leaks", name, message, types[kind]);
+    free(message);
 }
 
-/* One test case per limit, one for lost data, and one failing case per offending leak when its
- * limit is broken. */
-static int write_junit(const char *path, const cli_opts_t *o, const offences_t *mem,
-                       const offences_t *hdl, int mem_failed, int hdl_failed, size_t offending,
-                       const char *lost_failure)
+static void put_utc_now(FILE *out)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm))
+        snprintf(stamp, sizeof stamp, "1970-01-01T00:00:00");
+    fputs(stamp, out);
+}
+
+/* One test case per limit, one for lost data, one for growth when it can fail the gate, and one
+ * failing case per offending leak root. */
+static int write_junit(const char *path, const cli_opts_t *o, const verdict_t *v,
+                       size_t offending, const char *lost_failure)
 {
     FILE *out = fopen(path, "w");
     if (!out)
         return error_set("%s: cannot write", path), -1;
-    size_t tests = 3 + offending;
-    size_t failures = (size_t)mem_failed + (size_t)hdl_failed + offending + (lost_failure != NULL);
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
-                 "  <testsuite name=\"imgleak gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n",
-            tests, failures);
+    int growth = (o->fail_on & CLI_FAIL_GROWTH) != 0;
+    size_t tests = 3 + (size_t)growth + offending;
+    size_t failures = (size_t)v->mem_failed + (size_t)v->hdl_failed + (size_t)v->grow_failed +
+                      offending + (lost_failure != NULL);
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+          "  <testsuite package=\"imgleak\" id=\"0\" name=\"imgleak gate\" timestamp=\"", out);
+    put_utc_now(out);
+    fputs("\" hostname=\"", out);
+    put_xml(out, host);
+    fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"0\">\n"
+                 "    <properties/>\n", tests, failures);
     char name[128], msg[256];
     snprintf(name, sizeof name, "leaked bytes at most %llu%s", (unsigned long long)o->max_bytes,
              o->baseline ? " beyond the baseline" : "");
-    snprintf(msg, sizeof msg, "%llu bytes in %llu blocks leaked", (unsigned long long)mem->bytes,
-             (unsigned long long)mem->blocks);
-    put_case(out, name, mem_failed ? msg : NULL);
+    snprintf(msg, sizeof msg, "%llu bytes in %llu blocks leaked", (unsigned long long)v->mem.bytes,
+             (unsigned long long)v->mem.blocks);
+    put_case(out, "imgleak.limits", name, v->mem_failed ? msg : NULL, "limit");
     snprintf(name, sizeof name, "leaked handles at most %llu%s",
              (unsigned long long)o->max_handles, o->baseline ? " beyond the baseline" : "");
-    snprintf(msg, sizeof msg, "%llu handles never destroyed", (unsigned long long)hdl->handles);
-    put_case(out, name, hdl_failed ? msg : NULL);
-    put_case(out, "no data lost (or --accept-dropped)", lost_failure);
-    junit_ctx_t ctx = {out, o->baseline != NULL};
-    each_offence(mem, mem_failed, hdl, hdl_failed, junit_one, &ctx);
-    fputs("  </testsuite>\n</testsuites>\n", out);
+    snprintf(msg, sizeof msg, "%llu handles never destroyed", (unsigned long long)v->hdl.handles);
+    put_case(out, "imgleak.limits", name, v->hdl_failed ? msg : NULL, "limit");
+    if (growth) {
+        snprintf(msg, sizeof msg, "%zu sites grew steadily", v->grow.n);
+        put_case(out, "imgleak.limits", "no site grows steadily over the snapshots",
+                 v->grow_failed ? msg : NULL, "limit");
+    }
+    put_case(out, "imgleak.limits", "no data lost (or --accept-dropped)", lost_failure,
+             "data_lost");
+    junit_ctx_t ctx = {out, v->baseline};
+    each_offence(v, junit_one, &ctx);
+    fputs("    <system-out/>\n    <system-err/>\n  </testsuite>\n</testsuites>\n", out);
     int failed = ferror(out);
     if (fclose(out) != 0 || failed)
         return error_set("%s: write error", path), -1;
@@ -266,20 +407,25 @@ static int write_junit(const char *path, const cli_opts_t *o, const offences_t *
 
 int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base, FILE *out)
 {
-    offences_t mem = {0}, hdl = {0};
+    verdict_t v = {.baseline = base != NULL};
     int rc = -1;
-    if (collect(&mem, now->leaks, now->nleaks, base ? base->leaks : NULL, base ? base->nleaks : 0,
-                0) < 0 ||
-        collect(&hdl, now->handles, now->nhandles, base ? base->handles : NULL,
-                base ? base->nhandles : 0, 1) < 0)
+    if (collect(&v.mem, now->leaks, now->nleaks, base ? base->leaks : NULL,
+                base ? base->nleaks : 0, OFFENCE_MEMORY, o->fail_on) < 0 ||
+        collect(&v.hdl, now->handles, now->nhandles, base ? base->handles : NULL,
+                base ? base->nhandles : 0, OFFENCE_HANDLES, o->fail_on) < 0 ||
+        collect(&v.grow, now->growing, now->ngrowing, NULL, 0, OFFENCE_GROWTH, o->fail_on) < 0)
         goto out;
-    int mem_failed = mem.bytes > o->max_bytes, hdl_failed = hdl.handles > o->max_handles;
+    v.mem_failed = v.mem.bytes > o->max_bytes;
+    v.hdl_failed = (o->fail_on & CLI_FAIL_HANDLES) && v.hdl.handles > o->max_handles;
+    v.grow_failed = (o->fail_on & CLI_FAIL_GROWTH) && v.grow.n > 0;
     /* what was lost may hide a leak: "passed" would claim more than was seen */
     char lost[1024];
     describe_dropped(lost, sizeof lost, &now->dropped);
     int lost_failed = lost[0] && !o->accept_dropped;
     print_ctx_t printed = {out, base != NULL, 0};
-    each_offence(&mem, mem_failed, &hdl, hdl_failed, print_one, &printed);
+    each_offence(&v, print_one, &printed);
+    if (write_annotations(o, &v, out) < 0)
+        goto out;
     if (lost[0])
         fprintf(out, "imgleak gate: data lost: %s; %s\n", lost,
                 o->accept_dropped ? "accepted (--accept-dropped)"
@@ -287,11 +433,15 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
                                     "pass anyway)");
     fprintf(out, "imgleak gate: %s: %s%llu bytes in %llu blocks leaked%s (limit %llu), %llu "
                  "handles never destroyed (limit %llu)",
-            mem_failed || hdl_failed || lost_failed ? "FAILED" : "passed",
-            now->estimated ? "an estimated " : "", (unsigned long long)mem.bytes,
-            (unsigned long long)mem.blocks, base ? " beyond the baseline" : "",
+            v.mem_failed || v.hdl_failed || v.grow_failed || lost_failed ? "FAILED" : "passed",
+            now->estimated ? "an estimated " : "", (unsigned long long)v.mem.bytes,
+            (unsigned long long)v.mem.blocks, base ? " beyond the baseline" : "",
             (unsigned long long)o->max_bytes,
-            (unsigned long long)hdl.handles, (unsigned long long)o->max_handles);
+            (unsigned long long)v.hdl.handles, (unsigned long long)o->max_handles);
+    if (o->fail_on & CLI_FAIL_GROWTH)
+        fprintf(out, ", %zu sites growing steadily (limit 0)", v.grow.n);
+    if (o->fail_on != CLI_FAIL_DEFAULT)
+        fputs(fail_on_note(o->fail_on), out);
     if (lost_failed)
         fputs("; data lost (above)", out);
     if (now->suppressed_bytes || now->suppressed_handles)
@@ -311,14 +461,14 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
     if (now->estimated)
         fputs("; figures are estimates from sampled allocations (IMGLEAK_SAMPLE)", out);
     fputc('\n', out);
-    rc = mem_failed || hdl_failed || lost_failed;
+    rc = v.mem_failed || v.hdl_failed || v.grow_failed || lost_failed;
     char lost_msg[1100];
     snprintf(lost_msg, sizeof lost_msg, "data lost: %s", lost);
-    if (o->junit && write_junit(o->junit, o, &mem, &hdl, mem_failed, hdl_failed, printed.count,
-                                lost_failed ? lost_msg : NULL) < 0)
+    if (o->junit && write_junit(o->junit, o, &v, printed.count, lost_failed ? lost_msg : NULL) < 0)
         rc = -1;
 out:
-    free(mem.list);
-    free(hdl.list);
+    free(v.mem.list);
+    free(v.hdl.list);
+    free(v.grow.list);
     return rc;
 }

@@ -119,6 +119,12 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         gs->first_bytes = (uint64_t)series[k].bytes[0];
         gs->last_bytes = (uint64_t)series[k].bytes[n - 1];
         gs->suspect = is_suspect(t, series[k].bytes, n, gs->slope_bytes_per_s, gs->r2);
+        gs->time_at = malloc(n * sizeof *gs->time_at);
+        if (!gs->time_at)
+            goto oom;
+        memcpy(gs->time_at, t, n * sizeof *t);
+        gs->bytes_at = series[k].bytes; /* the chart's points: the site keeps them */
+        series[k].bytes = NULL;
         if (gs->last_bytes && series[k].site->oldest_birth_s != UINT32_MAX) {
             double now = (double)(last->header.time_ns - last->process.start_time_ns) / 1e9;
             gs->oldest_age_s = now - series[k].site->oldest_birth_s;
@@ -216,6 +222,10 @@ void growth_free(growth_t *g)
     for (size_t i = 0; i < g->nreports; i++)
         report_free(&g->reports[i]);
     free(g->reports);
+    for (size_t i = 0; i < g->nsites; i++) {
+        free(g->sites[i].bytes_at);
+        free(g->sites[i].time_at);
+    }
     free(g->sites);
     free(g->processes);
     for (size_t i = 0; i < g->nskipped; i++) {

@@ -21,6 +21,8 @@ typedef struct {
     uint64_t first_bytes, last_bytes;
     double oldest_age_s;       /* age of the oldest block still live in the last snapshot */
     int suspect;
+    double *bytes_at; /* live bytes in each of the npoints snapshots, oldest first (owned) */
+    double *time_at;  /* when each was taken, seconds after the first (owned) */
 } growth_site_t;
 
 typedef struct {

@@ -24,6 +24,7 @@ static const char usage_text[] =
     "       imgleak growth [-o FILE] [--format text|json] [OPTIONS] SNAPSHOT...\n"
     "       imgleak gate [GATE OPTIONS] [OPTIONS] SNAPSHOT...|REPORT.json\n"
     "       imgleak diff [-o FILE] [--format text|json] [OPTIONS] BASE NEW\n"
+    "       imgleak suppress [-o FILE] [OPTIONS] SNAPSHOT... > my.supp\n"
     "       imgleak --help | --version\n";
 
 static const char help_text[] =
@@ -46,6 +47,10 @@ static const char help_text[] =
     "                       leaked (function)'; INPUT is snapshots or a JSON report\n"
     "  diff BASE NEW        sites new, grown, shrunk and gone between two reports (each a\n"
     "                       snapshot or a JSON report), with byte and block deltas\n"
+    "  suppress SNAPSHOT... one leak: rule per leak of the program (its innermost program\n"
+    "                       frame's function), each after a comment naming its site and bytes,\n"
+    "                       as valgrind's --gen-suppressions: given back with --suppressions,\n"
+    "                       the gate passes on these leaks (lost data still fails it)\n"
     "\n"
     "Options:\n"
     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
@@ -76,7 +81,21 @@ static const char help_text[] =
     "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
     "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
     "                          (function and file, so a line shift is not growth)\n"
-    "  --junit FILE            also write the verdict as JUnit XML\n"
+    "  --junit FILE            also write the verdict as JUnit XML (the Ant JUnit schema CI\n"
+    "                          servers read): a case per limit and one per leak root\n"
+    "  --fail-on LIST          what fails the gate, a comma list of leaked (and memory no scan\n"
+    "                          classified), possible (possibly leaked), handles (never\n"
+    "                          destroyed), growth (sites growing steadily over a series of\n"
+    "                          snapshots); default leaked,possible,handles\n"
+    "  --annotations github    also print each offending line as a GitHub Actions annotation,\n"
+    "                          '::error file=PATH,line=N,title=imgleak::MESSAGE', with the gate's\n"
+    "                          lines (stdout; run --gate: stderr)\n"
+    "  --annotations gitlab=FILE  write the offending lines as a GitLab Code Quality report\n"
+    "                          (JSON; artifacts:reports:codequality); both may be given\n"
+    "  --annotations-root DIR  annotation paths are relative to DIR (default: the git top-level\n"
+    "                          of the current directory, else the current directory); a source\n"
+    "                          path that is relative in the debug info is taken from the current\n"
+    "                          directory, one outside DIR is left as it is\n"
     "  --accept-dropped        pass although data was lost: allocations or stacks the shim's\n"
     "                          tables had no room for (IMGLEAK_MAX_LIVE, IMGLEAK_MAX_STACKS),\n"
     "                          leaked blocks with no stack to charge, snapshots the program could\n"
@@ -313,6 +332,24 @@ static int body_gate(const command_ctx_t *c)
     return run_gate(c->o, c->io, c->args, c->nargs, stdout, 0);
 }
 
+static int body_suppress(const command_ctx_t *c)
+{
+    report_t rep;
+    if (inputs_report(&rep, c->args, c->nargs, &c->io->model) < 0) {
+        report_free(&rep);
+        return -1;
+    }
+    inputs_warn_skipped(rep.skipped, rep.nskipped);
+    FILE *out = open_output(c->o->out, stdout);
+    int rc = -1;
+    if (out) {
+        rc = report_write_suppressions(&rep, out, NULL);
+        rc = close_output(out, stdout, c->o->out, rc);
+    }
+    report_free(&rep);
+    return rc;
+}
+
 static int diff_json(const void *base, const void *now, FILE *out)
 {
     return diff_write_json(base, now, out);
@@ -356,6 +393,8 @@ static const command_t commands[] = {
      "gate needs snapshot files or a JSON report", body_gate},
     {"diff", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS, 0, 2, 2,
      "diff takes two reports: BASE NEW (each a snapshot or a JSON report)", body_diff},
+    {"suppress", CLI_OUT | CLI_APP | CLI_SUPPRESS, 0, 1, SIZE_MAX,
+     "suppress needs at least one snapshot file", body_suppress},
 };
 
 static int run_command(const command_t *cmd, int argc, char **argv)

@@ -29,6 +29,8 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
 int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts);
 int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *opts);
 int report_write_html(const report_t *rep, FILE *out, const report_opts_t *opts);
+/* imgleak suppress: leak: rules that hide each of the program's leaks (report_supp.c) */
+int report_write_suppressions(const report_t *rep, FILE *out, const report_opts_t *opts);
 
 /* Shared by writers: "12.3 KiB" */
 void report_format_bytes(uint64_t bytes, char *out, size_t size);

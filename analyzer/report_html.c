@@ -2,6 +2,7 @@
  * as one JSON object where the page says IMGLEAK_DATA. One file, no network: the page's script
  * draws the totals, the RSS reconciliation, sortable tables of sites and handles, and a flame
  * graph of live bytes from the stacks. */
+#include "growth.h"
 #include "report.h"
 #include "strtab.h"
 
@@ -26,6 +27,101 @@ static void put_site(FILE *out, const frame_t *f)
     fprintf(out, ",\"line\":%u,\"module\":", f->line);
     put_str(out, f->module);
     fputc('}', out);
+}
+
+/* Source shown around a site: this many lines either side, each cut at LINE_MAX_SHOWN bytes, and
+ * no more than SOURCE_BUDGET bytes in all, so that a report on thousands of sites stays a page. */
+#define SOURCE_CONTEXT 3
+#define LINE_MAX_SHOWN 240
+#define SOURCE_BUDGET (512 * 1024)
+/* Growth sites the page gets (suspects first, then by slope, as growth.c sorts them): the chart
+ * draws a few, the table lists the program's; the rest is in the JSON report. */
+#define GROWTH_SITES_SHOWN 200
+
+static void put_frame(FILE *out, const frame_t *f)
+{
+    fputs("{\"function\":", out);
+    put_str(out, f->function);
+    fputs(",\"file\":", out);
+    put_str(out, f->file);
+    fprintf(out, ",\"line\":%u,\"module\":", f->line);
+    put_str(out, f->module);
+    fprintf(out, ",\"app\":%s}", f->app ? "true" : "false");
+}
+
+/* "source":{"first":N,"lines":[...]}: the lines around the site's, when its file can be read now
+ * (a path relative in the debug info is taken from the current directory); null otherwise. */
+static void put_source(FILE *out, const frame_t *f, size_t *budget)
+{
+    FILE *src = f->file && f->line && *budget > 0 ? fopen(f->file, "r") : NULL;
+    fputs(",\"source\":", out);
+    if (!src) {
+        fputs("null", out);
+        return;
+    }
+    unsigned first = f->line > SOURCE_CONTEXT ? f->line - SOURCE_CONTEXT : 1;
+    unsigned last = f->line + SOURCE_CONTEXT, at = 1, shown = 0;
+    char buf[4096];
+    size_t len = 0;
+    int whole = 1; /* buf starts a line */
+    while (at <= last && fgets(buf, sizeof buf, src)) {
+        len = strlen(buf);
+        int ends = len && buf[len - 1] == '\n';
+        if (at >= first && whole) {
+            buf[strcspn(buf, "\r\n")] = '\0';
+            if (strlen(buf) > LINE_MAX_SHOWN)
+                memcpy(buf + LINE_MAX_SHOWN - 3, "...", 4);
+            fputs(shown++ ? "," : "{\"first\":", out);
+            if (shown == 1)
+                fprintf(out, "%u,\"lines\":[", first);
+            put_str(out, buf);
+            *budget = *budget > strlen(buf) ? *budget - strlen(buf) : 0;
+        }
+        whole = ends;
+        at += ends;
+    }
+    fclose(src);
+    fputs(shown ? "]}" : "null", out);
+}
+
+/* "growth":{...}: a series of snapshots: each site's live bytes at each one, for the chart and
+ * the table; null for a single snapshot per process. */
+static void put_growth(FILE *out, const struct growth *g)
+{
+    fputs(",\n\"growth\":", out);
+    if (!g) {
+        fputs("null", out);
+        return;
+    }
+    fputs("{\"processes\":[", out);
+    for (size_t p = 0; p < g->nprocesses; p++)
+        fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"snapshots\":%zu,"
+                     "\"duration_s\":%.3f}",
+                p ? "," : "", (unsigned long long)g->processes[p].pid,
+                (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
+                g->processes[p].duration_s);
+    fputs("],\"sites\":[", out);
+    for (size_t i = 0, shown = 0; i < g->nsites && shown < GROWTH_SITES_SHOWN; i++) {
+        const growth_site_t *s = &g->sites[i];
+        if (!s->in_app && !s->suspect)
+            continue;
+        fprintf(out, "%s{\"pid\":%llu,\"kind\":\"%s\",\"in_app\":%s,\"suspect\":%s,"
+                     "\"slope\":%.1f,\"r2\":%.3f,\"first\":%llu,\"last\":%llu,"
+                     "\"oldest_age_s\":%.1f,\"site\":",
+                shown++ ? ",\n" : "", (unsigned long long)s->pid, report_kind_name(s->kind),
+                s->in_app ? "true" : "false", s->suspect ? "true" : "false",
+                s->slope_bytes_per_s, s->r2, (unsigned long long)s->first_bytes,
+                (unsigned long long)s->last_bytes, s->oldest_age_s);
+        put_site(out, &s->site);
+        fputs(",\"t\":[", out);
+        for (size_t k = 0; s->time_at && k < s->npoints; k++)
+            fprintf(out, "%s%.3f", k ? "," : "", s->time_at[k]);
+        fputs("],\"b\":[", out);
+        for (size_t k = 0; s->bytes_at && k < s->npoints; k++)
+            fprintf(out, "%s%.0f", k ? "," : "", s->bytes_at[k]);
+        fputs("]}", out);
+    }
+    fputs("]}", out);
 }
 
 static int put_data(const report_t *rep, FILE *out)
@@ -56,6 +152,7 @@ static int put_data(const report_t *rep, FILE *out)
                 p->retention ? "true" : "false");
     }
     fputs("],\n\"sites\":[", out);
+    size_t source_budget = SOURCE_BUDGET;
     for (size_t i = 0; i < rep->nsites; i++) {
         const leak_site_t *s = &rep->sites[i];
         fprintf(out, "%s{\"bytes\":%llu,\"blocks\":%llu,\"kind\":\"%s\",\"class\":\"%s\","
@@ -66,14 +163,27 @@ static int put_data(const report_t *rep, FILE *out)
         fputs(",\"groups\":[", out);
         for (size_t k = 0; k < s->ngroups; k++) {
             const handle_group_t *g = s->groups[k];
-            fprintf(out, "%s{\"count\":%llu,\"retained_bytes\":%llu,\"type\":", k ? "," : "",
-                    (unsigned long long)g->count, (unsigned long long)g->retained_bytes);
+            fprintf(out, "%s{\"count\":%llu,\"abandoned\":%llu,\"retained_bytes\":%llu,"
+                         "\"retained_blocks\":%llu,\"type\":",
+                    k ? "," : "", (unsigned long long)g->count, (unsigned long long)g->abandoned,
+                    (unsigned long long)g->retained_bytes, (unsigned long long)g->retained_blocks);
             put_str(out, g->type);
             fputs(",\"create\":", out);
             put_str(out, g->function);
             fputc('}', out);
         }
-        fputs("],\"function\":", out);
+        fputs("],\"stack\":[", out);
+        size_t depth = s->stack ? report_shown_depth(s->stack, s->depth) : 0;
+        for (size_t k = 0; k < depth; k++) {
+            fputs(k ? "," : "", out);
+            put_frame(out, &s->stack[k]);
+        }
+        char name[512];
+        report_frame_name(&s->site, name, sizeof name);
+        fprintf(out, "],\"site_index\":%zu,\"name\":", s->site_index);
+        put_str(out, name);
+        put_source(out, &s->site, &source_budget);
+        fputs(",\"function\":", out);
         put_str(out, s->site.function);
         fputs(",\"file\":", out);
         put_str(out, s->site.file);
@@ -134,7 +244,9 @@ static int put_data(const report_t *rep, FILE *out)
         put_str(out, slash ? slash + 1 : f->file ? f->file : "");
         fputc('}', out);
     }
-    fputs("]}", out);
+    fputc(']', out);
+    put_growth(out, rep->growth);
+    fputc('}', out);
     strtab_free(&names);
     free(first);
     return rc;

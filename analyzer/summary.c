@@ -2,6 +2,7 @@
 #include "summary.h"
 
 #include "error.h"
+#include "growth.h"
 #include "report.h"
 
 #include <jansson.h>
@@ -50,7 +51,8 @@ static void entry_free(summary_entry_t *e)
 
 /* Adds an entry, or merges it into the one with the same key (the line of the larger kept). */
 static int add(summary_entry_t **list, size_t *n, const frame_t *site, const char *what,
-               const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count)
+               const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count,
+               int possible)
 {
     char *key = make_key(site->function, site->file, what, creator);
     if (!key)
@@ -64,6 +66,10 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
         e->bytes += bytes;
         e->blocks += blocks;
         e->count += count;
+        if (possible) {
+            e->possible_bytes += bytes;
+            e->possible_blocks += blocks;
+        }
         free(key);
         return 0;
     }
@@ -75,10 +81,27 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
     *list = grown;
     summary_entry_t *e = &grown[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
-                           strdup(what), dup_or_null(creator), in_app, bytes, blocks, count, key};
+                           strdup(what), dup_or_null(creator), in_app, bytes, blocks, count,
+                           possible ? bytes : 0, possible ? blocks : 0, 0, key};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
         (creator && !e->creator))
         return error_set("out of memory"), -1;
+    return 0;
+}
+
+/* A growth suspect of the program; of one site in several processes, the steepest slope. */
+static int add_growing(summary_t *s, const frame_t *site, const char *kind, uint64_t last_bytes,
+                       double slope)
+{
+    if (add(&s->growing, &s->ngrowing, site, kind, NULL, 1, last_bytes, 0, 0, 0) < 0)
+        return -1;
+    char *key = make_key(site->function, site->file, kind, NULL);
+    summary_entry_t *e = key ? (summary_entry_t *)summary_find(s->growing, s->ngrowing, key) : NULL;
+    free(key);
+    if (!e)
+        return error_set("out of memory"), -1;
+    if (slope > e->slope)
+        e->slope = slope;
     return 0;
 }
 
@@ -148,7 +171,7 @@ int summary_from_report(summary_t *s, const report_t *rep)
             continue; /* listed with --show-reachable; never a leak. No memory: handles only */
         uint64_t bytes = l->bytes + l->indirect_bytes, blocks = l->blocks + l->indirect_blocks;
         if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
-                bytes, blocks, 0) < 0)
+                bytes, blocks, 0, l->cls == IMGLEAK_CLASS_POSSIBLE) < 0)
             return -1;
         if (l->no_stack)
             no_stack_bytes += bytes; /* unattributed, not "outside the program" */
@@ -161,9 +184,16 @@ int summary_from_report(summary_t *s, const report_t *rep)
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
         if (add(&s->handles, &s->nhandles, &g->site, g->type, g->function, g->in_app,
-                g->retained_bytes, g->retained_blocks, g->count) < 0)
+                g->retained_bytes, g->retained_blocks, g->count, 0) < 0)
             return -1;
         count_in(s, g->in_app, 0, 0, g->count);
+    }
+    for (size_t i = 0; rep->growth && i < rep->growth->nsites; i++) {
+        const growth_site_t *g = &rep->growth->sites[i];
+        if (g->suspect && g->in_app &&
+            add_growing(s, &g->site, report_kind_name(g->kind), g->last_bytes,
+                        g->slope_bytes_per_s) < 0)
+            return -1;
     }
     s->suppressed_bytes = rep->totals.suppressed_bytes;
     s->suppressed_handles = rep->totals.suppressed_handles;
@@ -260,12 +290,34 @@ static int read_entries(summary_t *s, json_t *array, int handles, int entries,
             continue;
         }
         if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
-                what, creator, json_is_true(in_app), bytes, blocks, count) < 0)
+                what, creator, json_is_true(in_app), bytes, blocks, count,
+                cls && strcmp(cls, "possible") == 0) < 0)
             return -1;
         if (!handles && json_is_true(json_object_get(e, "no_stack")))
             *no_stack_bytes += bytes;
         else
             count_in(s, json_is_true(in_app), handles ? 0 : bytes, handles ? 0 : blocks, count);
+    }
+    return 0;
+}
+
+/* growth[] of a report on a series of snapshots: its suspects of the program. */
+static int read_growing(summary_t *s, json_t *array, const char *path)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(array, i, e) {
+        frame_t site;
+        uint64_t last;
+        const char *kind = str_of(e, "kind");
+        json_t *slope = json_object_get(e, "slope_bytes_per_s");
+        if (frame_of(json_object_get(e, "site"), &site) < 0 || !kind ||
+            u64_of(e, "last_bytes", &last) < 0 || !json_is_number(slope))
+            return error_set("%s: growth[%zu] is not a growth entry", path, i), -1;
+        if (json_is_true(json_object_get(e, "suspect")) &&
+            json_is_true(json_object_get(e, "in_app")) &&
+            add_growing(s, &site, kind, last, json_number_value(slope)) < 0)
+            return -1;
     }
     return 0;
 }
@@ -322,7 +374,8 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
         if (read_entries(s, json_object_get(root, "leaks"), 0, entries, suppress, path,
                          &no_stack_bytes) == 0 &&
             read_entries(s, json_object_get(root, "handles"), 1, entries, suppress, path,
-                         &no_stack_bytes) == 0)
+                         &no_stack_bytes) == 0 &&
+            read_growing(s, json_object_get(root, "growth"), path) == 0)
             rc = 0;
     }
     json_t *totals = json_object_get(root, "totals");
@@ -348,7 +401,10 @@ void summary_free(summary_t *s)
         entry_free(&s->leaks[i]);
     for (size_t i = 0; i < s->nhandles; i++)
         entry_free(&s->handles[i]);
+    for (size_t i = 0; i < s->ngrowing; i++)
+        entry_free(&s->growing[i]);
     free(s->leaks);
     free(s->handles);
+    free(s->growing);
     memset(s, 0, sizeof *s);
 }

@@ -17,6 +17,8 @@ typedef struct {
     int in_app;
     uint64_t bytes, blocks; /* handles: retained bytes and blocks */
     uint64_t count;         /* handles: how many never destroyed; memory: 0 */
+    uint64_t possible_bytes, possible_blocks; /* memory: of bytes and blocks, possibly leaked */
+    double slope;           /* growth suspects: bytes per second */
     char *key;             /* what matches across reports */
 } summary_entry_t;
 
@@ -32,6 +34,10 @@ typedef struct {
 typedef struct {
     summary_entry_t *leaks, *handles; /* merged by key, most first */
     size_t nleaks, nhandles;
+    /* the program's sites that grew steadily over a series of snapshots (growth.h suspects):
+     * bytes is what they held last */
+    summary_entry_t *growing;
+    size_t ngrowing;
     uint64_t leaked_bytes, leaked_blocks, leaked_handles; /* the program's (in_app) */
     uint64_t other_bytes, other_handles;                  /* at sites outside the program */
     /* other_bytes leaves out the unattributed (dropped.unattributed_bytes): their stacks cannot

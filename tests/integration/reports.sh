@@ -176,16 +176,43 @@ check "html: one file with no external reference" \
     bash -c "! grep -qiE '(src|href)=[\"'\'']?(https?:)?//' '$WORK/base.html'"
 # the test's own script, appended to a copy: it checks the flame graph, clicks a frame and
 # reports what it saw, and whether the page fetched anything, in the DOM that Chromium dumps
-{ sed '/<\/body>/,$d' "$WORK/base.html"; echo '<script>'; cat $SRC/html_probe.js; echo '</script></body></html>'; } > "$WORK/probe.html"
-timeout 120 chromium --headless --no-sandbox --disable-gpu --window-size=1200,900 \
-    --virtual-time-budget=5000 --dump-dom "file://$WORK/probe.html" > "$WORK/dom.html" 2> "$WORK/chromium.err"
-probe() { grep -q "PROBE $1 ok" "$WORK/dom.html" || { grep -o "PROBE $1 [^<]*" "$WORK/dom.html" | head -1; return 1; }; }
+in_chromium() { # in_chromium PAGE PROBE.js DOM: the page with the probe appended, rendered
+    { sed '/<\/body>/,$d' "$1"; echo '<script>'; cat "$2"; echo '</script></body></html>'; } > "$1.probe.html"
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --window-size=1200,900 \
+        --virtual-time-budget=5000 --dump-dom "file://$1.probe.html" > "$3" 2> "$WORK/chromium.err"
+    [ -s "$3" ] || echo "     chromium: $(tail -3 "$WORK/chromium.err")"
+}
+in_chromium "$WORK/base.html" $SRC/html_probe.js "$WORK/dom.html"
+probe() { # probe NAME [DOM]
+    local dom=${2:-$WORK/dom.html}
+    grep -q "PROBE $1 ok" "$dom" || { grep -o "PROBE $1 [^<]*" "$dom" | head -1; return 1; }
+}
 check "html: Chromium renders the flame graph with the leak sites' names" probe frames
 check "html: clicking a frame zooms to it" probe zoom
 check "html: search highlights matching frames" probe search
 check "html: the sites table sorts on a header click" probe sort
+check "html: clicking a site row shows its full stack, source lines and handles" probe detail
+check "html: clicking a flame-graph frame shows its site's details" probe frame-detail
+check "html: the top-down call tree opens from main to its callees" probe tree-down
+check "html: the bottom-up call tree opens from the allocating function to its callers" probe tree-up
+check "html: where RSS went, one bar per process" probe rss
+check "html: no growth section for single snapshots" probe no-growth
 check "html: the page made no network request" probe network
-[ -s "$WORK/dom.html" ] || echo "     chromium: $(tail -3 "$WORK/chromium.err")"
+# a series of snapshots of a service: the growth chart and table
+mkdir "$WORK/svc"
+IMGLEAK_OUT="$WORK/svc" IMGLEAK_INTERVAL=0.3 LD_PRELOAD=$(realpath $B/libimgleak.so) \
+    $B/workloads/wl_service leak --seconds 2.5 > /dev/null
+$IMGLEAK report --format html -o "$WORK/series.html" "$WORK"/svc/*.snap
+in_chromium "$WORK/series.html" $SRC/html_views_probe.js "$WORK/dom-series.html"
+check "html: a series draws live bytes per site over time, the suspect marked" probe growth-chart "$WORK/dom-series.html"
+check "html: ... and the growth table, the suspect first" probe growth-table "$WORK/dom-series.html"
+check "html: ... with no network request" probe network "$WORK/dom-series.html"
+$IMGLEAK run --format html --report "$WORK/misuse.html" -- $B/tests/jpeg_misuse > /dev/null 2>&1
+in_chromium "$WORK/misuse.html" $SRC/html_views_probe.js "$WORK/dom-misuse.html"
+check "html: the misuse table names each kind of misuse at its line" probe misuse "$WORK/dom-misuse.html"
+# the C file's own text is in the page's data, escaped for a <script> element
+check "html: source lines embedded escaped (no raw '<' from the C file in the data)" \
+    bash -c "! grep -q 'i < 2; i++' '$WORK/base.html' && grep -q 'i \\\\u003c 2; i++' '$WORK/base.html'"
 
 # ------------------------------------------------ the same paths under AddressSanitizer/UBSan
 ASAN_IMGLEAK=$B/asan/imgleak
