@@ -147,7 +147,9 @@ $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
-INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+$(B)/tests/mapedge: tests/integration/mapedge.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS := $(B)/tests/mapedge $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 
@@ -165,6 +167,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
+	@B=$(B) bash tests/integration/tracking.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh

