@@ -12,6 +12,7 @@
 #include "os.h"
 #include "periodic.h"
 #include "procinfo.h"
+#include "reach.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "stacks.h"
@@ -134,6 +135,7 @@ static void after_fork_child(void)
     table_after_fork_child();
     handles_after_fork_child();
     maps_after_fork_child();
+    reach_after_fork_child(cfg.scan == SNAPSHOT_SCAN_ALWAYS);
     snapshot_after_fork_child();
     periodic_after_fork_child();
 }

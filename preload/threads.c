@@ -47,6 +47,20 @@ void threads_register(void)
     recs[i] = r;
 }
 
+int threads_find(int tid, thread_rec_t *out)
+{
+    size_t n = atomic_load(&count);
+    if (n > THREADS_MAX)
+        n = THREADS_MAX;
+    for (size_t i = n; recs && i-- > 0;) { /* newest first: a tid may have been reused */
+        if (recs[i].tid == tid && recs[i].hi > recs[i].lo) {
+            *out = recs[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
 {
     size_t n = atomic_load(&count);

@@ -4,6 +4,9 @@
  *   keep_in_child        pointed to only from keep_in_global's block reachable
  *   keep_in_library      pointed to by a static in reach_lib.so      reachable
  *   keep_on_thread       pointed to from a blocked thread's stack    reachable
+ *   keep_on_quiet_thread pointed to only from the stack of a thread  reachable
+ *                        that never allocates (unknown to the shim
+ *                        until the scan looks at /proc/self/task)
  *   lose_overwritten     its only pointer overwritten                leaked
  *   lose_chain_root      nothing points to it                        leaked, holding:
  *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
@@ -87,6 +90,26 @@ static NOINLINE void *keep_on_thread(void *arg)
     return (void *)mine;
 }
 
+/* The quiet thread: takes the block main made, keeps it on its stack only, and blocks without
+ * ever calling the allocator. */
+static struct node *volatile handoff;
+static int quiet_ready;
+
+static NOINLINE void keep_on_quiet_thread(void) { handoff = make(88); }
+
+static void *quiet_thread(void *arg)
+{
+    (void)arg;
+    struct node *volatile mine = handoff;
+    handoff = NULL;
+    pthread_mutex_lock(&lock);
+    quiet_ready = 1;
+    pthread_cond_broadcast(&ready);
+    for (;;)
+        pthread_cond_wait(&ready, &lock);
+    return (void *)mine;
+}
+
 /* Overwrites the stack below main's frame, where the helpers' frames were. */
 static NOINLINE void scrub(void)
 {
@@ -109,6 +132,13 @@ int main(void)
         return 1;
     pthread_mutex_lock(&lock);
     while (!thread_ready)
+        pthread_cond_wait(&ready, &lock);
+    pthread_mutex_unlock(&lock);
+    keep_on_quiet_thread();
+    if (pthread_create(&t, NULL, quiet_thread, NULL) != 0)
+        return 1;
+    pthread_mutex_lock(&lock);
+    while (!quiet_ready)
         pthread_cond_wait(&ready, &lock);
     pthread_mutex_unlock(&lock);
     scrub();

@@ -26,7 +26,7 @@ is_class() { # is_class JSON FUNCTION CLASS
 
 $IMGLEAK run --show-reachable --format json --report "$WORK/all.json" -- $B/tests/reach > /dev/null
 check "reach: exits 0 under the shim" test $? = 0
-for f in keep_in_global keep_in_child keep_in_library keep_on_thread; do
+for f in keep_in_global keep_in_child keep_in_library keep_on_thread keep_on_quiet_thread; do
     check "reach: $f is reachable" is_class "$WORK/all.json" $f reachable
 done
 check "reach: a block whose pointer was overwritten is leaked" \
