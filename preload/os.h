@@ -23,7 +23,8 @@ enum {
     NOTICE_STACKS_FULL,
     NOTICE_MAPS_FULL,
     NOTICE_MAPS_QUEUE,
-    NOTICE_SCAN,       /* the reachability scan could not read some memory */
+    NOTICE_SCAN,       /* the reachability scan had to read another way, or could not run */
+    NOTICE_SCAN_INCOMPLETE, /* it could not read some roots or blocks at all */
     NOTICE_COUNT
 };
 void os_notice_once(unsigned kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -989,7 +989,7 @@ void reach_free(reach_t *r)
     if (!r || r == &skipped)
         return;
     if (r->scan_flags & IMGLEAK_SCAN_INCOMPLETE)
-        os_notice_once(NOTICE_SCAN, "the reachability scan could not read %lu bytes; blocks it "
+        os_notice_once(NOTICE_SCAN_INCOMPLETE, "the reachability scan could not read %lu bytes; blocks it "
                                     "could not prove reachable are reported unscanned, not leaked",
                        (unsigned long)r->unscanned);
     if (r->mem_fd >= 0)

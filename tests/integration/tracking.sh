@@ -39,4 +39,25 @@ done
 check "munmap in a signal handler that interrupted the shim: nothing left recorded (5 runs)" \
     test -z "$left"
 
+# ------------------------------------------------ a sandbox that refuses process_vm_readv
+$IMGLEAK run --show-reachable --format json --report "$WORK/vm.json" -- \
+    $B/tests/sandboxed vm > "$WORK/vm.out" 2> "$WORK/vm.err"
+check "no process_vm_readv: the program runs (and really is refused)" grep -qx "sandboxed: refused" "$WORK/vm.out"
+check "no process_vm_readv: blocks a global keeps are still reachable" \
+    test "$(sites "$WORK/vm.json" sandbox_keep)/$(sites "$WORK/vm.json" sandbox_child)" = "reachable:32/reachable:48"
+check "no process_vm_readv: a lost block is still leaked" \
+    test "$(sites "$WORK/vm.json" sandbox_lose)" = "leaked:40"
+check "no process_vm_readv: stderr says how the scan read instead" \
+    grep -q "process_vm_readv is refused here" "$WORK/vm.err"
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/nomem.json" -- \
+    $B/tests/sandboxed nomem > /dev/null 2> "$WORK/nomem.err"
+check "nothing can read memory: no block is called leaked" \
+    jqe '[.leaks[] | select(.in_app and (.class == "leaked" or .class == "indirect" or .class == "possible"))] | length == 0' \
+    "$WORK/nomem.json"
+check "nothing can read memory: the kept blocks are unscanned, not leaked" \
+    test "$(sites "$WORK/nomem.json" sandbox_keep)/$(sites "$WORK/nomem.json" sandbox_lose)" = "unscanned:32/unscanned:40"
+check "nothing can read memory: stderr says the scan is incomplete" \
+    grep -q "reachability scan could not read" "$WORK/nomem.err"
+
 finish tracking
