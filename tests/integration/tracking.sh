@@ -12,6 +12,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/tests/integration/lib.sh"
 
+# record SNAPSHOT FIELD: a field of the snapshot's process record
+record() { python3 "$ROOT/tests/integration/procrec.py" "$1" | sed -n "s/^$2=//p"; }
+
 # sites JSON FUNCTION: the program's sites in FUNCTION, as "class:bytes" words
 sites() {
     jq -r --arg f "$2" '[.leaks[] | select(.in_app and .site.function == $f)
@@ -50,7 +53,8 @@ check "no process_vm_readv: a lost block is still leaked" \
 check "no process_vm_readv: stderr says how the scan read instead" \
     grep -q "process_vm_readv is refused here" "$WORK/vm.err"
 
-$IMGLEAK run --show-reachable --format json --report "$WORK/nomem.json" -- \
+mkdir "$WORK/nomem"
+$IMGLEAK run -o "$WORK/nomem" --show-reachable --format json --report "$WORK/nomem.json" -- \
     $B/tests/sandboxed nomem > /dev/null 2> "$WORK/nomem.err"
 check "nothing can read memory: no block is called leaked" \
     jqe '[.leaks[] | select(.in_app and (.class == "leaked" or .class == "indirect" or .class == "possible"))] | length == 0' \
@@ -59,5 +63,8 @@ check "nothing can read memory: the kept blocks are unscanned, not leaked" \
     test "$(sites "$WORK/nomem.json" sandbox_keep)/$(sites "$WORK/nomem.json" sandbox_lose)" = "unscanned:32/unscanned:40"
 check "nothing can read memory: stderr says the scan is incomplete" \
     grep -q "reachability scan could not read" "$WORK/nomem.err"
+snap=$(ls "$WORK"/nomem/*.snap | head -1)
+check "nothing can read memory: the process record says so (scan_flags, unscanned_bytes)" \
+    bash -c "[ '$(record "$snap" scan_flags)' = 1 ] && [ '$(record "$snap" unscanned_bytes)' -gt 0 ]"
 
 finish tracking
