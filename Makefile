@@ -153,7 +153,9 @@ $(B)/tests/sandboxed: tests/integration/sandboxed.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/tests/forkbig: tests/integration/forkbig.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
-INTEGRATION_BINS := $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+$(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS := $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +26,14 @@ void os_unmap(void *addr, size_t bytes)
 {
     if (addr)
         syscall(SYS_munmap, addr, bytes);
+}
+
+size_t os_budget(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return (size_t)(lim.rlim_cur / 16);
 }
 
 void os_discard(void *addr, size_t bytes)

@@ -8,6 +8,10 @@
 /* Anonymous, private, zero-filled; pages cost nothing until touched. NULL on failure. */
 void *os_map(size_t bytes);
 void os_unmap(void *addr, size_t bytes);
+/* How much address space one of the shim's growing tables may take: a sixteenth of the
+ * address-space limit (ulimit -v), so that the program keeps almost all of what it would have
+ * without the shim; SIZE_MAX without a limit. A system call: for growth paths only. */
+size_t os_budget(void);
 /* Gives the pages back to the kernel; they read as zeroes afterwards. */
 void os_discard(void *addr, size_t bytes);
 

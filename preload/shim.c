@@ -206,7 +206,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
         maps_init() < 0) {
-        os_log("cannot reserve memory for the tables; not tracking");
+        os_notice_once(NOTICE_START, "no memory for the tables (an address-space limit?); "
+                                     "not tracking this process");
         atomic_store(&state, STATE_OFF);
         imgleak_guard.depth--;
         return;

@@ -42,6 +42,26 @@ done
 check "munmap in a signal handler that interrupted the shim: nothing left recorded (5 runs)" \
     test -z "$left"
 
+# ------------------------------------------------ an address-space limit (ulimit -v)
+# The shim used to reserve 332 MB at start: under 500000 KB a program got 160 MiB, not ~480.
+native=$( (ulimit -v 500000; $B/tests/vlimit grab 2000) | sed -n 's/^grab: \([0-9]*\) MiB$/\1/p')
+shimmed=$( (ulimit -v 500000; IMGLEAK_OUT="$WORK" LD_PRELOAD=$PWD/$B/libimgleak.so \
+            $B/tests/vlimit grab 2000 2> /dev/null) | sed -n 's/^grab: \([0-9]*\) MiB$/\1/p')
+check "ulimit -v 500000: the program gets almost what it gets without the shim ($shimmed of $native MiB)" \
+    test "${shimmed:-0}" -ge $((${native:-999} - 16))
+# So tight that the live table cannot grow: the program's output is the same, stderr says why.
+(ulimit -v 60000; $B/tests/vlimit many 400000) > "$WORK/many-native.out" 2>&1
+mkdir "$WORK/many"
+(ulimit -v 60000; IMGLEAK_OUT="$WORK/many" LD_PRELOAD=$PWD/$B/libimgleak.so \
+ $B/tests/vlimit many 400000) > "$WORK/many.out" 2> "$WORK/many.err"
+check "ulimit -v 60000, 400000 live blocks: the program's output is as without the shim" \
+    bash -c "grep -qx 'many: 400000' '$WORK/many-native.out' && cmp -s '$WORK/many-native.out' '$WORK/many.out'"
+check "ulimit -v 60000: stderr says the live table could not grow" \
+    grep -q "no memory to grow the live table" "$WORK/many.err"
+snap=$(ls "$WORK"/many/*.snap 2> /dev/null | head -1)
+check "ulimit -v 60000: the snapshot counts the blocks it dropped" \
+    bash -c "[ -n '$snap' ] && [ \"\$(python3 '$ROOT/tests/integration/procrec.py' '$snap' | sed -n 's/^dropped_table_full=//p')\" -gt 0 ]"
+
 # ------------------------------------------------ a sandbox that refuses process_vm_readv
 $IMGLEAK run --show-reachable --format json --report "$WORK/vm.json" -- \
     $B/tests/sandboxed vm > "$WORK/vm.out" 2> "$WORK/vm.err"
