@@ -8,12 +8,13 @@ B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 IMGLEAK=$B/imgleak
+SHIM=$(cd "$B" && pwd)/libimgleak.so
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/tests/integration/lib.sh"
 
 # record SNAPSHOT FIELD: a field of the snapshot's process record
-record() { python3 "$ROOT/tests/integration/procrec.py" "$1" | sed -n "s/^$2=//p"; }
+record() { python3 "$ROOT/tests/integration/procrec.py" "$1" 2> /dev/null | sed -n "s/^$2=//p"; }
 
 # sites JSON FUNCTION: the program's sites in FUNCTION, as "class:bytes" words
 sites() {
@@ -45,14 +46,14 @@ check "munmap in a signal handler that interrupted the shim: nothing left record
 # ------------------------------------------------ an address-space limit (ulimit -v)
 # The shim used to reserve 332 MB at start: under 500000 KB a program got 160 MiB, not ~480.
 native=$( (ulimit -v 500000; $B/tests/vlimit grab 2000) | sed -n 's/^grab: \([0-9]*\) MiB$/\1/p')
-shimmed=$( (ulimit -v 500000; IMGLEAK_OUT="$WORK" LD_PRELOAD=$PWD/$B/libimgleak.so \
+shimmed=$( (ulimit -v 500000; IMGLEAK_OUT="$WORK" LD_PRELOAD=$SHIM \
             $B/tests/vlimit grab 2000 2> /dev/null) | sed -n 's/^grab: \([0-9]*\) MiB$/\1/p')
 check "ulimit -v 500000: the program gets almost what it gets without the shim ($shimmed of $native MiB)" \
     test "${shimmed:-0}" -ge $((${native:-999} - 16))
 # So tight that the live table cannot grow: the program's output is the same, stderr says why.
 (ulimit -v 60000; $B/tests/vlimit many 400000) > "$WORK/many-native.out" 2>&1
 mkdir "$WORK/many"
-(ulimit -v 60000; IMGLEAK_OUT="$WORK/many" LD_PRELOAD=$PWD/$B/libimgleak.so \
+(ulimit -v 60000; IMGLEAK_OUT="$WORK/many" LD_PRELOAD=$SHIM \
  $B/tests/vlimit many 400000) > "$WORK/many.out" 2> "$WORK/many.err"
 check "ulimit -v 60000, 400000 live blocks: the program's output is as without the shim" \
     bash -c "grep -qx 'many: 400000' '$WORK/many-native.out' && cmp -s '$WORK/many-native.out' '$WORK/many.out'"
@@ -91,13 +92,13 @@ check "nothing can read memory: the process record says so (scan_flags, unscanne
 # The child exits without exec: the heap it inherited is the parent's to report, and reading all
 # of it made the child's exit cost as much as the parent's (0.25 s against 0.01 s for 200 MiB).
 mkdir "$WORK/fork"
-IMGLEAK_OUT="$WORK/fork" LD_PRELOAD=$PWD/$B/libimgleak.so $B/tests/forkbig 32 > "$WORK/fork.out" 2> /dev/null
+IMGLEAK_OUT="$WORK/fork" LD_PRELOAD=$SHIM $B/tests/forkbig 32 > "$WORK/fork.out" 2> /dev/null
 check "a forked child that exits: the program runs as without the shim" \
     grep -qx "forkbig: child exited 0" "$WORK/fork.out"
 flags=$(for f in "$WORK"/fork/*.snap; do record "$f" scan_flags; done | sort | tr '\n' ' ')
 check "a forked child that exits: its scan is skipped (SKIPPED), the parent's is not" \
     test "$flags" = "0 2 "
-IMGLEAK_SCAN=always IMGLEAK_OUT="$WORK/fork" LD_PRELOAD=$PWD/$B/libimgleak.so $B/tests/forkbig 1 \
+IMGLEAK_SCAN=always IMGLEAK_OUT="$WORK/fork" LD_PRELOAD=$SHIM $B/tests/forkbig 1 \
     > /dev/null 2>&1
 check "a forked child with IMGLEAK_SCAN=always: scanned" \
     test "$(for f in "$WORK"/fork/*.snap; do record "$f" scan_flags; done | grep -c 2)" = 1
