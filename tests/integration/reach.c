@@ -12,7 +12,8 @@
  *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
  *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
  *   keep_interior        only a pointer into its middle              possible
- * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame. */
+ * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
+ * With "churn", 65,536 short-lived threads allocate first (see churn). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,9 +118,28 @@ static NOINLINE void scrub(void)
     memset((char *)junk, 0, sizeof junk);
 }
 
-int main(void)
+/* "churn": 65,536 threads allocate and end first, so the shim's table of threads that allocated
+ * is full by the time keep_on_thread's thread starts. */
+static void *churn_one(void *arg)
+{
+    free(malloc(16));
+    return arg;
+}
+
+static void churn(void)
+{
+    for (int i = 0; i < 65536 + 16; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, churn_one, NULL) != 0 || pthread_join(t, NULL) != 0)
+            _exit(4);
+    }
+}
+
+int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && strcmp(argv[1], "churn") == 0)
+        churn();
     keep_in_global();
     keep_in_child();
     keep_in_library();

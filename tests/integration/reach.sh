@@ -52,6 +52,10 @@ check "reach: the numbers valgrind gives (definitely 320 B in 3, indirectly 344 
     jqe '.totals.by_class.leaked == {"bytes": 320, "blocks": 3} and
          .totals.by_class.indirect == {"bytes": 344, "blocks": 3}' "$WORK/all.json"
 
+$IMGLEAK run --show-reachable --format json --report "$WORK/churn.json" -- $B/tests/reach churn > /dev/null
+check "reach: after 65,536 threads allocated, a blocked thread's stack is still a root" \
+    bash -c "[ \"$(class_of "$WORK/churn.json" keep_on_thread)/$(class_of "$WORK/churn.json" keep_on_quiet_thread)\" = reachable/reachable ]"
+
 $IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
 check "reach: reachable sites are not listed by default" \
     test "$(jq '[.leaks[] | select(.class == "reachable")] | length' "$WORK/default.json")" = 0
