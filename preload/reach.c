@@ -595,6 +595,13 @@ static int is_shim_thread(int tid)
     return got == 8 && memcmp(name, "imgleak\n", 8) == 0;
 }
 
+static int task_exists(int tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+    return access(path, F_OK) == 0;
+}
+
 /* A running thread's stack pointer is not shown: it may block a moment later. */
 static uint64_t thread_sp_patient(int tid)
 {
@@ -614,6 +621,8 @@ static int task_roots(reach_t *r, int tid)
     if (is_shim_thread(tid))
         return 0;
     uint64_t sp = thread_sp_patient(tid);
+    if (!sp && !task_exists(tid))
+        return 0; /* it ended meanwhile: nothing of it to read */
     vma_t *v = sp ? vma_holding(r, sp) : NULL;
     thread_rec_t t;
     int known = threads_find(tid, &t);
@@ -635,8 +644,9 @@ static int task_roots(reach_t *r, int tid)
 /* When a thread's stack could not be found: every writable mapping that looks like a thread's
  * stack (right above a no-access guard) and was not read yet is read whole. Stale words there
  * may keep a leak "reachable", which is better than calling a reachable block leaked. */
-static void guessed_stack_roots(reach_t *r)
+static int guessed_stack_roots(reach_t *r)
 {
+    int read = 0;
     for (size_t i = 1; i < r->nvma; i++) {
         vma_t *v = &r->vma[i];
         uint64_t own = (uint64_t)(uintptr_t)r->mapping;
@@ -644,8 +654,10 @@ static void guessed_stack_roots(reach_t *r)
             !find_any(r, v->lo, v->hi) && !(own < v->hi && own + r->mapped_bytes > v->lo)) {
             read_region(r, v->lo, v->hi, SIZE_MAX, mark_words);
             v->scanned = 1;
+            read++;
         }
     }
+    return read;
 }
 
 /* Calls fn for every thread of the process but the caller; -1 when /proc/self/task cannot be
@@ -782,12 +794,15 @@ static void scan_roots(reach_t *r)
         read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);
     int unresolved = 0;
     if (tasks_foreach(task_roots, r, &unresolved) < 0) {
-        threads_foreach(thread_roots, r); /* no /proc: the threads that allocated */
+        /* no /proc: the threads that allocated are known, others may exist unseen */
+        threads_foreach(thread_roots, r);
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
         return;
     }
     if (unresolved) {
         os_log("scan: %d threads' stacks not found; reading every stack-like mapping", unresolved);
-        guessed_stack_roots(r);
+        if (guessed_stack_roots(r) == 0)
+            r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE; /* those stacks were not read at all */
     }
 }
 

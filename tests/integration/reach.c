@@ -13,8 +13,10 @@
  *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
  *   keep_interior        only a pointer into its middle              possible
  * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
- * With "churn", 65,536 short-lived threads allocate first (see churn). */
+ * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
+ * never allocates nor blocks holds keep_on_busy_thread's block (reachable). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,6 +113,24 @@ static void *quiet_thread(void *arg)
     return (void *)mine;
 }
 
+/* "busy": a thread that never allocates and never blocks (so the kernel shows no stack pointer
+ * for it) holds the only pointer to keep_on_busy_thread's block. */
+static struct node *volatile busy_handoff;
+static volatile int busy_ready;
+
+static NOINLINE void keep_on_busy_thread(void) { busy_handoff = make(96); }
+
+static void *busy_thread(void *arg)
+{
+    struct node *volatile mine = busy_handoff;
+    busy_handoff = NULL;
+    busy_ready = 1;
+    for (;;)
+        if (mine == arg) /* never: keeps mine live on this stack */
+            break;
+    return (void *)mine;
+}
+
 /* Overwrites the stack below main's frame, where the helpers' frames were. */
 static NOINLINE void scrub(void)
 {
@@ -154,6 +174,13 @@ int main(int argc, char **argv)
     while (!thread_ready)
         pthread_cond_wait(&ready, &lock);
     pthread_mutex_unlock(&lock);
+    if (argc > 1 && strcmp(argv[1], "busy") == 0) {
+        keep_on_busy_thread();
+        if (pthread_create(&t, NULL, busy_thread, (void *)&busy_handoff) != 0)
+            return 1;
+        while (!busy_ready)
+            sched_yield();
+    }
     keep_on_quiet_thread();
     if (pthread_create(&t, NULL, quiet_thread, NULL) != 0)
         return 1;

@@ -56,6 +56,10 @@ $IMGLEAK run --show-reachable --format json --report "$WORK/churn.json" -- $B/te
 check "reach: after 65,536 threads allocated, a blocked thread's stack is still a root" \
     bash -c "[ \"$(class_of "$WORK/churn.json" keep_on_thread)/$(class_of "$WORK/churn.json" keep_on_quiet_thread)\" = reachable/reachable ]"
 
+$IMGLEAK run --show-reachable --format json --report "$WORK/busy.json" -- $B/tests/reach busy > /dev/null
+check "reach: a running thread that never allocated: its stack is still a root" \
+    is_class "$WORK/busy.json" keep_on_busy_thread reachable
+
 $IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
 check "reach: reachable sites are not listed by default" \
     test "$(jq '[.leaks[] | select(.class == "reachable")] | length' "$WORK/default.json")" = 0
