@@ -63,6 +63,31 @@ snap=$(ls "$WORK"/many/*.snap 2> /dev/null | head -1)
 check "ulimit -v 60000: the snapshot counts the blocks it dropped" \
     bash -c "[ -n '$snap' ] && [ \"\$(python3 '$ROOT/tests/integration/procrec.py' '$snap' | sed -n 's/^dropped_table_full=//p')\" -gt 0 ]"
 
+# Limits from where the C library barely loads up: wherever the shim's libraries load too, the
+# program prints what it prints without the shim, and the shim either tracks (writes a snapshot)
+# or says on stderr why not. It used to turn itself off without a word below ~340 MB.
+silent=""
+differs=""
+not_tracking=0
+for kb in $(seq 3000 100 9000); do
+    native=$( (ulimit -v $kb; $B/tests/vlimit grab 0) 2>&1)
+    [ "$native" = "grab: 0 MiB" ] || continue
+    rm -rf "$WORK/tight"
+    mkdir "$WORK/tight"
+    (ulimit -v $kb; IMGLEAK_OUT="$WORK/tight" LD_PRELOAD=$SHIM $B/tests/vlimit grab 0) \
+        > "$WORK/tight.out" 2> "$WORK/tight.err"
+    grep -q "error while loading shared libraries" "$WORK/tight.err" && continue
+    [ "$(cat "$WORK/tight.out")" = "$native" ] || differs="$differs $kb"
+    grep -q "not tracking" "$WORK/tight.err" && not_tracking=$((not_tracking + 1))
+    ls "$WORK"/tight/*.snap > /dev/null 2>&1 || grep -q "^imgleak: " "$WORK/tight.err" || silent="$silent $kb"
+done
+check "tight limits (3000-9000 KB): the program's output is as without the shim${differs:+ (not at$differs)}" \
+    test -z "$differs"
+check "tight limits: the shim never stops tracking without a word${silent:+ (silent at$silent KB)}" \
+    test -z "$silent"
+check "tight limits: where the tables do not fit, stderr says the process is not tracked" \
+    test "$not_tracking" -gt 0
+
 # ------------------------------------------------ a sandbox that refuses process_vm_readv
 $IMGLEAK run --show-reachable --format json --report "$WORK/vm.json" -- \
     $B/tests/sandboxed vm > "$WORK/vm.out" 2> "$WORK/vm.err"
