@@ -1,16 +1,18 @@
 /* The reachability scan (see reach.h), in the way of valgrind's and LeakSanitizer's leak checks:
  *  1. every live block (heap and tracked mappings) is gathered and sorted by address;
  *  2. the roots are read word by word: writable segments of the loaded modules (.data, .bss,
- *     the current thread's TLS blocks), the stacks of the threads the shim has seen (from their
- *     stack pointers up; for the calling thread, from the program's frame that called exit, with
- *     that frame's callee-saved registers);
+ *     the current thread's TLS blocks), the stack of every live thread in /proc/self/task (from
+ *     its stack pointer up; for the calling thread, from the program's frame that called exit,
+ *     with that frame's callee-saved registers);
  *  3. a block a root points to the start of is reachable, and so is everything it points to, to
  *     the end; a block only pointed into is possibly leaked, and so is what hangs from it;
  *  4. of the rest, a block that no other unreached block points to is a leak's root ("leaked"),
  *     and what it reaches is indirectly leaked under it; a cycle with no such root gets its
  *     lowest block as root.
  * Memory is read with process_vm_readv on the process itself, batched, so a block another thread
- * frees and unmaps meanwhile is a failed read, never a fault. */
+ * frees and unmaps meanwhile is a failed read, never a fault; where a sandbox refuses it, with
+ * pread on /proc/self/mem, which fails the same way. What neither can read makes the scan
+ * incomplete, and then no block is called leaked. */
 #define _GNU_SOURCE
 #include "reach.h"
 
