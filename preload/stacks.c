@@ -26,7 +26,7 @@ typedef struct {
 
 #define FLAG_TRUNCATED 1u
 #define LEVELS_MAX 32
-#define LEVEL0_SLOTS 4096u
+#define LEVEL0_SLOTS 16384u /* 64 KiB: most programs never need a second level */
 #define CHUNKS_MAX 64
 #define CHUNK0_BYTES (64u * 1024)
 #define CHUNK_GROWTHS 10 /* chunks stop doubling at 64 MiB */
