@@ -620,8 +620,14 @@ static uint64_t thread_sp_patient(int tid)
  * keeps the thread's static TLS there too); 0, or -1 when where it is cannot be told. */
 static int task_roots(reach_t *r, int tid)
 {
-    if (is_shim_thread(tid))
+    if (is_shim_thread(tid)) {
+        /* not read, and not to be taken for an unknown thread's stack either */
+        uint64_t sp = thread_sp(tid);
+        vma_t *own = sp ? vma_holding(r, sp) : NULL;
+        if (own)
+            own->scanned = 1;
         return 0;
+    }
     uint64_t sp = thread_sp_patient(tid);
     if (!sp && !task_exists(tid))
         return 0; /* it ended meanwhile: nothing of it to read */
