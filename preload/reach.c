@@ -635,8 +635,20 @@ static int task_roots(reach_t *r, int tid)
     thread_rec_t t;
     int known = threads_find(tid, &t);
     if (v && v->writable) {
-        read_region(r, sp - 128 > v->lo ? sp - 128 : v->lo, v->hi, SIZE_MAX, mark_words);
-        v->scanned = 1;
+        uint64_t lo = sp - 128 > v->lo ? sp - 128 : v->lo, hi = v->hi;
+        int interior;
+        long b = find(r, sp, &interior);
+        if (known && sp >= t.lo && sp < t.hi) {
+            hi = t.hi; /* pthread knows where it ends */
+        } else if (b >= 0) {
+            /* a stack the program allocated (pthread_attr_setstack): it ends with its block,
+             * not with the heap mapping that holds it */
+            lo = lo > r->addr[b] ? lo : r->addr[b];
+            hi = r->addr[b] + SIZE(r, b);
+        }
+        read_region(r, lo, hi, SIZE_MAX, mark_words);
+        if (b < 0)
+            v->scanned = 1;
         if (!known || (sp >= t.lo && sp < t.hi))
             return 0;
         /* on an alternate signal stack: its own stack is live too */
