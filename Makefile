@@ -155,9 +155,11 @@ $(B)/tests/forkbig: tests/integration/forkbig.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
-INTEGRATION_BINS := $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
+# tracking.sh's programs
+INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
