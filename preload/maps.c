@@ -47,6 +47,11 @@ void maps_after_fork_child(void)
     busy_here = 0;
 }
 
+void maps_forget_all(void)
+{
+    mp.count = 0;
+}
+
 void maps_set_on_removed(void (*on_removed)(const map_rec_t *, void *))
 {
     mp.on_removed = on_removed;

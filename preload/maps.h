@@ -17,6 +17,8 @@ typedef struct {
 
 int maps_init(void);
 void maps_after_fork_child(void);
+/* Forgets every mapping; only while no other thread runs (a forked child). */
+void maps_forget_all(void);
 /* The callback for removals that had to be queued (see maps_remove). */
 void maps_set_on_removed(void (*on_removed)(const map_rec_t *piece, void *ctx));
 

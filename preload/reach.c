@@ -75,6 +75,7 @@ struct reach {
     uint32_t scan_flags;   /* IMGLEAK_SCAN_* */
     uint64_t unscanned;    /* bytes that no way of reading could read */
     uint64_t missed;       /* blocks that did not fit the scan's arrays */
+    int quiet;             /* incomplete by design (a forked child): nothing to say on stderr */
 };
 
 #define BUF_SIZE (256 * 1024)
@@ -916,10 +917,24 @@ static int classify_guarded(reach_t *r)
     return faulted ? -1 : 0;
 }
 
+static int in_forked_child;
+
+/* In a forked child the blocks it inherited are forgotten (shim.c) and not read: a block of the
+ * child's that only an inherited structure points to would look leaked. So the child's blocks
+ * are either proven reachable from its roots, or unscanned; never called leaked. */
+static reach_t *child_only(reach_t *r)
+{
+    if (in_forked_child) {
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+        forget_unproven(r);
+        r->quiet = 1;
+    }
+    return r;
+}
+
 /* What a snapshot carries when the scan was asked for and did not run: no block classified, and
  * the reason in the process record. */
 static reach_t skipped = {.scan_flags = IMGLEAK_SCAN_SKIPPED, .mem_fd = -2};
-static int in_forked_child;
 
 void reach_after_fork_child(int scan_anyway)
 {
@@ -928,12 +943,6 @@ void reach_after_fork_child(int scan_anyway)
 
 reach_t *reach_scan(void)
 {
-    if (in_forked_child) {
-        /* The heap was inherited from the parent: its leaks are the parent's to report, and
-         * reading all of it costs the child's exit as much as the parent's. */
-        os_log("scan: skipped in a forked child (IMGLEAK_SCAN=always scans there too)");
-        return &skipped;
-    }
     threads_register(); /* the calling thread, if it never allocated */
     size_t cap = table_live() + maps_count() + 4096;
     cap += cap / 4; /* blocks allocated while gathering */
@@ -984,7 +993,7 @@ reach_t *reach_scan(void)
 
     r->direct = only_thread();
     if (r->direct && classify_guarded(r) == 0)
-        return r;
+        return child_only(r);
     r->direct = 0; /* several threads, or a block could not be read in place */
     r->scan_flags = 0;
     r->unscanned = 0;
@@ -992,7 +1001,7 @@ reach_t *reach_scan(void)
     memset(r->cls, 0, r->n);
     r->nwork = 0;
     classify(r);
-    return r;
+    return child_only(r);
 }
 
 unsigned reach_class(const reach_t *r, uint64_t addr)
@@ -1023,7 +1032,7 @@ void reach_free(reach_t *r)
 {
     if (!r || r == &skipped)
         return;
-    if (r->scan_flags & IMGLEAK_SCAN_INCOMPLETE)
+    if ((r->scan_flags & IMGLEAK_SCAN_INCOMPLETE) && !r->quiet)
         os_notice_once(NOTICE_SCAN_INCOMPLETE, "the reachability scan could not read %lu bytes; blocks it "
                                     "could not prove reachable are reported unscanned, not leaked",
                        (unsigned long)r->unscanned);

@@ -11,10 +11,12 @@
 
 typedef struct reach reach_t;
 
-/* Never NULL: when it cannot be done (no memory for its tables, or a forked child, see below)
- * the result classifies nothing and says IMGLEAK_SCAN_SKIPPED. */
+/* Never NULL: when it cannot be done (no memory for its tables) the result classifies nothing
+ * and says IMGLEAK_SCAN_SKIPPED. */
 reach_t *reach_scan(void);
-/* In a forked child that has not exec'd: later scans are skipped unless scan_anyway. */
+/* In a forked child that has not exec'd, unless scan_anyway: the inherited blocks are forgotten
+ * (shim.c) and not read, so the child's blocks are reachable or unscanned, never leaked, and the
+ * scan says IMGLEAK_SCAN_INCOMPLETE (without a word on stderr: it is by design). */
 void reach_after_fork_child(int scan_anyway);
 /* IMGLEAK_SCAN_* flags for the process record, and the bytes no reader could read (a sandbox
  * refusing process_vm_readv and /proc/self/mem): with INCOMPLETE, no block is called leaked. */

@@ -135,6 +135,13 @@ static void after_fork_child(void)
     table_after_fork_child();
     handles_after_fork_child();
     maps_after_fork_child();
+    /* What the child inherited is the parent's to report (its snapshots have it): the child's
+     * own snapshots hold what the child allocates, and its exit costs no pass over the parent's
+     * heap. IMGLEAK_SCAN=always keeps the inherited blocks and scans them as before. */
+    if (cfg.scan != SNAPSHOT_SCAN_ALWAYS) {
+        table_forget_all();
+        maps_forget_all();
+    }
     reach_after_fork_child(cfg.scan == SNAPSHOT_SCAN_ALWAYS);
     snapshot_after_fork_child();
     periodic_after_fork_child();

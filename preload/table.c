@@ -168,6 +168,15 @@ void table_after_fork_child(void)
     atomic_store(&tb.resizing, 0);
 }
 
+void table_forget_all(void)
+{
+    os_discard(tb.slots, tb.slots_bytes); /* reads back as empty slots */
+    for (int i = 0; i < STRIPES; i++)
+        atomic_store(&stripes[i].live, 0);
+    atomic_store(&tb.used, 0);
+    used_pending = 0;
+}
+
 /* ---- writer marks ---- */
 
 static inline stripe_t *writer_enter(void)
