@@ -115,7 +115,7 @@ check "nothing can read memory: the process record says so (scan_flags, unscanne
 
 # ------------------------------------------------ a forked child's exit
 # The child exits without exec. What it inherited is the parent's to report; reading it all made
-# the child's exit cost as much as the parent's (0.2 s against 0.01 s for 200 MiB), and its
+# the child's exit cost as much as the parent's (0.15 s against 0.011 s natively for 200 MiB), and its
 # snapshot counted the parent's leaks a second time.
 mkdir "$WORK/fork"
 IMGLEAK_OUT="$WORK/fork" LD_PRELOAD=$SHIM $B/tests/forkbig 32 > "$WORK/fork.out" 2> "$WORK/fork.err"
