@@ -14,7 +14,8 @@
  *   keep_interior        only a pointer into its middle              possible
  * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
  * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
- * never allocates nor blocks holds keep_on_busy_thread's block (reachable). */
+ * never allocates nor blocks holds keep_on_busy_thread's block (reachable); with "ownstack", see
+ * own_stack. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -131,6 +132,55 @@ static void *busy_thread(void *arg)
     return (void *)mine;
 }
 
+/* "ownstack": a thread that never allocates runs on a stack main took from malloc and holds
+ * keep_on_own_stack's block there (reachable); lose_holder's block, above that stack in the heap,
+ * is leaked with lose_above_stack's hanging from it (indirect): the heap past the end of the
+ * stack's block is not read as part of the stack. */
+#define OWN_STACK (64 * 1024)
+static struct node *volatile own_handoff;
+static volatile int own_ready;
+
+static NOINLINE void keep_on_own_stack(void) { own_handoff = make(104); }
+static NOINLINE struct node *lose_above_stack(void) { return make(112); }
+
+static void *own_stack_thread(void *arg)
+{
+    struct node *volatile mine = own_handoff;
+    own_handoff = NULL;
+    pthread_mutex_lock(&lock);
+    own_ready = 1;
+    pthread_cond_broadcast(&ready);
+    while (arg != (void *)mine)
+        pthread_cond_wait(&ready, &lock);
+    return NULL;
+}
+
+static NOINLINE void lose_holder(void)
+{
+    struct node *n = make(120);
+    n->next = lose_above_stack();
+    escape(n);
+}
+
+static void own_stack(void)
+{
+    static pthread_attr_t attr;
+    char *stack = malloc(OWN_STACK);
+    if (!stack)
+        _exit(3);
+    lose_holder(); /* above the stack in the heap */
+    keep_on_own_stack();
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, stack, OWN_STACK);
+    if (pthread_create(&t, &attr, own_stack_thread, NULL) != 0)
+        _exit(3);
+    pthread_mutex_lock(&lock);
+    while (!own_ready)
+        pthread_cond_wait(&ready, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
 /* Overwrites the stack below main's frame, where the helpers' frames were. */
 static NOINLINE void scrub(void)
 {
@@ -181,6 +231,8 @@ int main(int argc, char **argv)
         while (!busy_ready)
             sched_yield();
     }
+    if (argc > 1 && strcmp(argv[1], "ownstack") == 0)
+        own_stack();
     keep_on_quiet_thread();
     if (pthread_create(&t, NULL, quiet_thread, NULL) != 0)
         return 1;

@@ -60,6 +60,12 @@ $IMGLEAK run --show-reachable --format json --report "$WORK/busy.json" -- $B/tes
 check "reach: a running thread that never allocated: its stack is still a root" \
     is_class "$WORK/busy.json" keep_on_busy_thread reachable
 
+$IMGLEAK run --show-reachable --format json --report "$WORK/own.json" -- $B/tests/reach ownstack > /dev/null
+check "reach: a thread on a stack the program allocated: what it holds there is reachable" \
+    is_class "$WORK/own.json" keep_on_own_stack reachable
+check "reach: ... and the heap past that stack's block is not read as stack (leaked/indirect)" \
+    bash -c "[ \"$(class_of "$WORK/own.json" lose_holder)/$(class_of "$WORK/own.json" lose_above_stack)\" = leaked/indirect ]"
+
 $IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
 check "reach: reachable sites are not listed by default" \
     test "$(jq '[.leaks[] | select(.class == "reachable")] | length' "$WORK/default.json")" = 0
