@@ -181,6 +181,16 @@ BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_name
 INTEGRATION_BINS := $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host $(BIND_BINS)
+$(B)/tests/mapedge: tests/integration/mapedge.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/sandboxed: tests/integration/sandboxed.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/tests/forkbig: tests/integration/forkbig.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+# tracking.sh's programs
+INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -198,6 +208,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
+	@B=$(B) bash tests/integration/tracking.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
 	@B=$(B) bash tests/integration/reports.sh

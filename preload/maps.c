@@ -1,19 +1,40 @@
 /* Tracked mappings (see maps.h): a sorted array in memory the shim maps for itself, grown by
- * doubling. Guarded by a mutex that is re-initialised in a forked child. */
+ * doubling. Guarded by a mutex that is re-initialised in a forked child.
+ *
+ * A signal handler may unmap while its thread is inside this file (holding the mutex, or about
+ * to): taking the mutex there would deadlock, and skipping the update would leave a freed
+ * mapping recorded, reported as leaked. Such a removal goes to a small lock-free queue instead,
+ * which every holder of the mutex applies when it takes it and before it lets it go, so it takes
+ * effect before any later mapping of the same range is recorded. */
 #include "maps.h"
 
 #include "os.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+
+#define PENDING_MAX 64
+enum { SLOT_FREE, SLOT_WRITING, SLOT_READY };
+
+typedef struct {
+    _Atomic int state;
+    uint64_t start, length;
+} pending_t;
 
 static struct {
     map_rec_t *recs;
     size_t count;
     size_t capacity;
-    uint64_t dropped;
+    _Atomic uint64_t dropped;
     pthread_mutex_t lock;
+    pending_t pending[PENDING_MAX];
+    void (*on_removed)(const map_rec_t *, void *); /* for queued removals */
 } mp = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* >0 while this thread holds the mutex or is about to take it: set before locking, so that a
+ * handler interrupting the lock call itself queues rather than waits for its own thread. */
+static __thread int busy_here __attribute__((tls_model("initial-exec")));
 
 int maps_init(void)
 {
@@ -23,6 +44,17 @@ int maps_init(void)
 void maps_after_fork_child(void)
 {
     pthread_mutex_init(&mp.lock, NULL);
+    busy_here = 0;
+}
+
+void maps_forget_all(void)
+{
+    mp.count = 0;
+}
+
+void maps_set_on_removed(void (*on_removed)(const map_rec_t *, void *))
+{
+    mp.on_removed = on_removed;
 }
 
 static int reserve(size_t need)
@@ -74,7 +106,9 @@ static void remove_locked(uint64_t start, uint64_t length,
             on_removed(&piece, ctx);
         if (r->start < start && r_end > end) { /* a hole in the middle: split in two */
             if (reserve(mp.count + 1) < 0) {
-                mp.dropped++;
+                atomic_fetch_add(&mp.dropped, 1);
+                os_notice_once(NOTICE_MAPS_FULL,
+                               "no memory to record more mappings; some are not tracked");
                 r->length = start - r->start; /* keep the lower part, lose the upper */
                 return;
             }
@@ -101,13 +135,57 @@ static void remove_locked(uint64_t start, uint64_t length,
     }
 }
 
+static void apply_pending(void)
+{
+    for (int i = 0; i < PENDING_MAX; i++) {
+        pending_t *q = &mp.pending[i];
+        if (atomic_load_explicit(&q->state, memory_order_acquire) != SLOT_READY)
+            continue;
+        remove_locked(q->start, q->length, mp.on_removed, NULL);
+        atomic_store_explicit(&q->state, SLOT_FREE, memory_order_release);
+    }
+}
+
+static void lock(void)
+{
+    busy_here++;
+    pthread_mutex_lock(&mp.lock);
+    apply_pending();
+}
+
+static void unlock(void)
+{
+    apply_pending();
+    pthread_mutex_unlock(&mp.lock);
+    busy_here--;
+}
+
+/* Async-signal-safe: a claimed slot, filled, then published. */
+static void queue_removal(uint64_t start, uint64_t length)
+{
+    for (int i = 0; i < PENDING_MAX; i++) {
+        pending_t *q = &mp.pending[i];
+        int expected = SLOT_FREE;
+        if (!atomic_compare_exchange_strong(&q->state, &expected, SLOT_WRITING))
+            continue;
+        q->start = start;
+        q->length = length;
+        atomic_store_explicit(&q->state, SLOT_READY, memory_order_release);
+        return;
+    }
+    atomic_fetch_add(&mp.dropped, 1); /* the range stays recorded */
+    os_notice_once(NOTICE_MAPS_QUEUE,
+                   "a mapping unmapped in a signal handler could not be forgotten (queue full)");
+}
+
 int maps_add(const map_rec_t *rec)
 {
     int rc = 0;
-    pthread_mutex_lock(&mp.lock);
+    lock();
     remove_locked(rec->start, rec->length, NULL, NULL);
     if (reserve(mp.count + 1) < 0) {
-        mp.dropped++;
+        atomic_fetch_add(&mp.dropped, 1);
+        os_notice_once(NOTICE_MAPS_FULL, "no memory to record more mappings; some are not tracked");
         rc = -1;
     } else {
         size_t i = first_ending_after(rec->start);
@@ -115,24 +193,28 @@ int maps_add(const map_rec_t *rec)
         mp.recs[i] = *rec;
         mp.count++;
     }
-    pthread_mutex_unlock(&mp.lock);
+    unlock();
     return rc;
 }
 
 void maps_remove(uint64_t start, uint64_t length,
                  void (*on_removed)(const map_rec_t *, void *), void *ctx)
 {
-    pthread_mutex_lock(&mp.lock);
+    if (busy_here) { /* a signal handler interrupted this thread inside this file */
+        queue_removal(start, length);
+        return;
+    }
+    lock();
     remove_locked(start, length, on_removed, ctx);
-    pthread_mutex_unlock(&mp.lock);
+    unlock();
 }
 
 void maps_foreach(void (*visit)(const map_rec_t *, void *), void *ctx)
 {
-    pthread_mutex_lock(&mp.lock);
+    lock();
     for (size_t i = 0; i < mp.count; i++)
         visit(&mp.recs[i], ctx);
-    pthread_mutex_unlock(&mp.lock);
+    unlock();
 }
 
 size_t maps_count(void)
@@ -142,5 +224,5 @@ size_t maps_count(void)
 
 uint64_t maps_dropped(void)
 {
-    return mp.dropped;
+    return atomic_load(&mp.dropped);
 }

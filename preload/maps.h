@@ -17,11 +17,17 @@ typedef struct {
 
 int maps_init(void);
 void maps_after_fork_child(void);
+/* Forgets every mapping; only while no other thread runs (a forked child). */
+void maps_forget_all(void);
+/* The callback for removals that had to be queued (see maps_remove). */
+void maps_set_on_removed(void (*on_removed)(const map_rec_t *piece, void *ctx));
 
 /* Records [start, start+length) (replacing what it overlaps); -1 when out of room. */
 int maps_add(const map_rec_t *rec);
 /* Forgets [start, start+length). Calls on_removed for every piece it drops, so the stack's
- * counters can be updated. */
+ * counters can be updated. Async-signal-safe: from a handler that interrupted this thread inside
+ * this module, the range is queued and forgotten (with the maps_set_on_removed callback) as soon
+ * as the interrupted call is done. */
 void maps_remove(uint64_t start, uint64_t length,
                  void (*on_removed)(const map_rec_t *piece, void *ctx), void *ctx);
 

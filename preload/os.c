@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +26,14 @@ void os_unmap(void *addr, size_t bytes)
 {
     if (addr)
         syscall(SYS_munmap, addr, bytes);
+}
+
+size_t os_budget(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return (size_t)(lim.rlim_cur / 16);
 }
 
 void os_discard(void *addr, size_t bytes)
@@ -65,18 +75,14 @@ static size_t put_unsigned(char *out, uint64_t v, unsigned base)
     return n;
 }
 
-void os_log(const char *fmt, ...)
+static void write_message(const char *fmt, va_list ap)
 {
     char buf[512];
     size_t n = 0;
-    va_list ap;
     int saved = errno;
-    if (!log_on)
-        return;
     const char *prefix = "imgleak: ";
     while (*prefix)
         buf[n++] = *prefix++;
-    va_start(ap, fmt);
     for (const char *f = fmt; *f && n < sizeof buf - 32; f++) {
         if (*f != '%') {
             buf[n++] = *f;
@@ -122,8 +128,30 @@ void os_log(const char *fmt, ...)
                 f--;
         }
     }
-    va_end(ap);
     buf[n++] = '\n';
     os_write_all(2, buf, n);
     errno = saved;
+}
+
+void os_log(const char *fmt, ...)
+{
+    va_list ap;
+    if (!log_on)
+        return;
+    va_start(ap, fmt);
+    write_message(fmt, ap);
+    va_end(ap);
+}
+
+static _Atomic unsigned noticed; /* one bit per NOTICE_* kind already said */
+
+void os_notice_once(unsigned kind, const char *fmt, ...)
+{
+    va_list ap;
+    unsigned bit = 1u << kind;
+    if (atomic_fetch_or(&noticed, bit) & bit)
+        return;
+    va_start(ap, fmt);
+    write_message(fmt, ap);
+    va_end(ap);
 }

@@ -8,12 +8,30 @@
 /* Anonymous, private, zero-filled; pages cost nothing until touched. NULL on failure. */
 void *os_map(size_t bytes);
 void os_unmap(void *addr, size_t bytes);
+/* How much address space one of the shim's growing tables may take: a sixteenth of the
+ * address-space limit (ulimit -v), so that the program keeps almost all of what it would have
+ * without the shim; SIZE_MAX without a limit. A system call: for growth paths only. */
+size_t os_budget(void);
 /* Gives the pages back to the kernel; they read as zeroes afterwards. */
 void os_discard(void *addr, size_t bytes);
 
 /* Diagnostics on stderr when IMGLEAK_DEBUG is set; formats %s %d %u %zu %lu %x %p only. */
 void os_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void os_log_enable(int on);
+
+/* What stops the shim from tracking something: said once per kind on stderr, whatever
+ * IMGLEAK_DEBUG is, because the report then holds less than the truth. */
+enum {
+    NOTICE_START,      /* no memory for the tables at start: not tracking at all */
+    NOTICE_TABLE_FULL, /* the live table could not grow */
+    NOTICE_STACKS_FULL,
+    NOTICE_MAPS_FULL,
+    NOTICE_MAPS_QUEUE,
+    NOTICE_SCAN,       /* the reachability scan had to read another way, or could not run */
+    NOTICE_SCAN_INCOMPLETE, /* it could not read some roots or blocks at all */
+    NOTICE_COUNT
+};
+void os_notice_once(unsigned kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* write(2) all of buf, retrying on EINTR and short writes; 0 or -1. */
 int os_write_all(int fd, const void *buf, size_t len);

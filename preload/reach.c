@@ -1,16 +1,18 @@
 /* The reachability scan (see reach.h), in the way of valgrind's and LeakSanitizer's leak checks:
  *  1. every live block (heap and tracked mappings) is gathered and sorted by address;
  *  2. the roots are read word by word: writable segments of the loaded modules (.data, .bss,
- *     the current thread's TLS blocks), the stacks of the threads the shim has seen (from their
- *     stack pointers up; for the calling thread, from the program's frame that called exit, with
- *     that frame's callee-saved registers);
+ *     the current thread's TLS blocks), the stack of every live thread in /proc/self/task (from
+ *     its stack pointer up; for the calling thread, from the program's frame that called exit,
+ *     with that frame's callee-saved registers);
  *  3. a block a root points to the start of is reachable, and so is everything it points to, to
  *     the end; a block only pointed into is possibly leaked, and so is what hangs from it;
  *  4. of the rest, a block that no other unreached block points to is a leak's root ("leaked"),
  *     and what it reaches is indirectly leaked under it; a cycle with no such root gets its
  *     lowest block as root.
  * Memory is read with process_vm_readv on the process itself, batched, so a block another thread
- * frees and unmaps meanwhile is a failed read, never a fault. */
+ * frees and unmaps meanwhile is a failed read, never a fault; where a sandbox refuses it, with
+ * pread on /proc/self/mem, which fails the same way. What neither can read makes the scan
+ * incomplete, and then no block is called leaked. */
 #define _GNU_SOURCE
 #include "reach.h"
 
@@ -22,8 +24,10 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #define UNW_LOCAL_ONLY
@@ -36,6 +40,14 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* A line of /proc/self/maps: where threads' stacks are. */
+typedef struct {
+    uint64_t lo, hi;
+    uint8_t writable, guard; /* guard: no access at all, as below a thread's stack */
+    uint8_t scanned;         /* read as a thread's stack already */
+} vma_t;
+#define VMA_MAX 65536 /* the kernel's default vm.max_map_count is 65530 */
 
 enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16 };
 #define MMAP_BIT (UINT64_C(1) << 63)   /* in size[]: the block is a mapping */
@@ -58,6 +70,14 @@ struct reach {
     unsigned char *buf;    /* read buffer */
     uint64_t unreadable;   /* bytes that could not be read */
     int direct;            /* no other thread runs: heap blocks and roots are read in place */
+    vma_t *vma;            /* /proc/self/maps, sorted by address */
+    size_t nvma;
+    int vm_refused;        /* process_vm_readv is refused (a sandbox): /proc/self/mem instead */
+    int mem_fd;            /* /proc/self/mem, opened on first need; -2 when it cannot be read */
+    uint32_t scan_flags;   /* IMGLEAK_SCAN_* */
+    uint64_t unscanned;    /* bytes that no way of reading could read */
+    uint64_t missed;       /* blocks that did not fit the scan's arrays */
+    int quiet;             /* incomplete by design (a forked child): nothing to say on stderr */
 };
 
 #define BUF_SIZE (256 * 1024)
@@ -99,6 +119,8 @@ static void gather_heap(uint64_t addr, const live_info_t *info, void *ctx)
     if (r->n < r->cap) {
         r->addr[r->n] = addr;
         r->size[r->n++] = info->size | (by_loader(info->stack_id) ? LOADER_BIT : 0);
+    } else {
+        r->missed++;
     }
 }
 
@@ -108,6 +130,8 @@ static void gather_map(const map_rec_t *m, void *ctx)
     if (r->n < r->cap) {
         r->addr[r->n] = m->start;
         r->size[r->n++] = m->length | MMAP_BIT;
+    } else {
+        r->missed++;
     }
 }
 
@@ -182,6 +206,58 @@ static long find(const reach_t *r, uint64_t p, int *interior)
 
 typedef void (*words_fn)(reach_t *r, const uint64_t *words, size_t n, size_t owner);
 
+/* process_vm_readv said no for a reason other than the memory itself: seccomp, or an LSM. */
+static int refused(int err)
+{
+    return err == EPERM || err == ENOSYS || err == EACCES;
+}
+
+/* Where process_vm_readv is refused: pread on /proc/self/mem, which fails (EIO) on memory that
+ * is gone instead of faulting. 1 when [remote, remote+len) was read into local; 0 when the
+ * memory is gone; -1 when there is no way to read it at all. */
+static int read_fallback(reach_t *r, void *local, const void *remote, size_t len)
+{
+    if (r->mem_fd == -1) {
+        r->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+        if (r->mem_fd < 0)
+            r->mem_fd = -2;
+    }
+    if (r->mem_fd < 0)
+        return -1;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t got = pread(r->mem_fd, (char *)local + done, len - done,
+                            (off_t)(uintptr_t)remote + (off_t)done);
+        if (got > 0) {
+            done += (size_t)got;
+            continue;
+        }
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && refused(errno)) {
+            close(r->mem_fd);
+            r->mem_fd = -2;
+            return -1;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static void read_one_fallback(reach_t *r, const struct iovec *local, const struct iovec *remote,
+                              size_t owner, words_fn fn)
+{
+    int rc = read_fallback(r, local->iov_base, remote->iov_base, local->iov_len);
+    if (rc > 0) {
+        fn(r, local->iov_base, local->iov_len / 8, owner);
+    } else if (rc == 0) {
+        r->unreadable += local->iov_len;
+    } else {
+        r->unscanned += local->iov_len;
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+    }
+}
+
 /* Reads ranges[0..n) (owner ids in owners[]) in batches and hands their words to fn. */
 static void read_ranges(reach_t *r, const struct iovec *ranges, const size_t *owners, size_t n,
                         words_fn fn)
@@ -202,8 +278,20 @@ static void read_ranges(reach_t *r, const struct iovec *ranges, const size_t *ow
         }
         size_t done = 0; /* elements of this batch handled */
         while (done < k) {
+            if (r->vm_refused) {
+                read_one_fallback(r, &local[done], &remote[done],
+                                  owners ? owners[idx[done]] : SIZE_MAX, fn);
+                done++;
+                continue;
+            }
             ssize_t got = process_vm_readv(getpid(), local + done, k - done, remote + done,
                                            k - done, 0);
+            if (got < 0 && refused(errno)) {
+                r->vm_refused = 1;
+                os_notice_once(NOTICE_SCAN, "process_vm_readv is refused here; the reachability "
+                                            "scan reads /proc/self/mem instead");
+                continue;
+            }
             size_t whole = 0, bytes = got > 0 ? (size_t)got : 0;
             while (done + whole < k && bytes >= local[done + whole].iov_len) {
                 bytes -= local[done + whole].iov_len;
@@ -448,6 +536,208 @@ static void thread_roots(const thread_rec_t *t, void *ctx)
     read_region(r, lo, t->hi, SIZE_MAX, mark_words);
 }
 
+/* ---- every live thread's stack, registered or not ---- */
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+}
+
+/* Reads /proc/self/maps into r->vma without the allocator: one character at a time, as only the
+ * range and the permissions of each line matter. */
+static void vmas_load(reach_t *r)
+{
+    r->nvma = 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096], perms[4] = {0};
+    uint64_t lo = 0, hi = 0;
+    int field = 0, np = 0;
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t k = 0; k < got; k++) {
+            char c = buf[k];
+            if (c == '\n') {
+                if (field >= 3 && r->nvma < VMA_MAX && hi > lo) {
+                    vma_t v = {lo, hi, perms[1] == 'w',
+                               perms[0] == '-' && perms[1] == '-' && perms[2] == '-', 0};
+                    r->vma[r->nvma++] = v;
+                }
+                field = np = 0;
+                lo = hi = 0;
+            } else if (field == 0) {
+                if (c == '-')
+                    field = 1;
+                else
+                    lo = lo * 16 + (uint64_t)hex_digit(c);
+            } else if (field == 1) {
+                if (c == ' ')
+                    field = 2;
+                else
+                    hi = hi * 16 + (uint64_t)hex_digit(c);
+            } else if (field == 2) {
+                if (c == ' ')
+                    field = 3;
+                else if (np < 4)
+                    perms[np++] = c;
+            }
+        }
+    }
+    close(fd);
+}
+
+static vma_t *vma_holding(reach_t *r, uint64_t addr)
+{
+    size_t lo = 0, hi = r->nvma;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->vma[mid].hi <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->nvma && r->vma[lo].lo <= addr ? &r->vma[lo] : NULL;
+}
+
+/* 1 when a block starts in [lo, hi) */
+static int find_any(const reach_t *r, uint64_t lo, uint64_t hi)
+{
+    size_t a = 0, b = r->n;
+    while (a < b) {
+        size_t mid = (a + b) / 2;
+        if (r->addr[mid] < lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a < r->n && r->addr[a] < hi;
+}
+
+/* The shim's own snapshot thread (periodic.c names it so): its stack holds the addresses of
+ * blocks it visited for earlier snapshots, which must not keep them alive. */
+static int is_shim_thread(int tid)
+{
+    char path[64], name[32];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, name, sizeof name - 1);
+    close(fd);
+    return got == 8 && memcmp(name, "imgleak\n", 8) == 0;
+}
+
+static int task_exists(int tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+    return access(path, F_OK) == 0;
+}
+
+/* A running thread's stack pointer is not shown: it may block a moment later. */
+static uint64_t thread_sp_patient(int tid)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        uint64_t sp = thread_sp(tid);
+        if (sp)
+            return sp;
+        sched_yield();
+    }
+    return 0;
+}
+
+/* One thread's stack, from its stack pointer up to the end of the mapping holding it (glibc
+ * keeps the thread's static TLS there too); 0, or -1 when where it is cannot be told. */
+static int task_roots(reach_t *r, int tid)
+{
+    if (is_shim_thread(tid)) {
+        /* not read, and not to be taken for an unknown thread's stack either */
+        uint64_t sp = thread_sp(tid);
+        vma_t *own = sp ? vma_holding(r, sp) : NULL;
+        if (own)
+            own->scanned = 1;
+        return 0;
+    }
+    uint64_t sp = thread_sp_patient(tid);
+    if (!sp && !task_exists(tid))
+        return 0; /* it ended meanwhile: nothing of it to read */
+    vma_t *v = sp ? vma_holding(r, sp) : NULL;
+    thread_rec_t t;
+    int known = threads_find(tid, &t);
+    if (v && v->writable) {
+        uint64_t lo = sp - 128 > v->lo ? sp - 128 : v->lo, hi = v->hi;
+        int interior;
+        long b = find(r, sp, &interior);
+        if (known && sp >= t.lo && sp < t.hi) {
+            hi = t.hi; /* pthread knows where it ends */
+        } else if (b >= 0) {
+            /* a stack the program allocated (pthread_attr_setstack): it ends with its block,
+             * not with the heap mapping that holds it */
+            lo = lo > r->addr[b] ? lo : r->addr[b];
+            hi = r->addr[b] + SIZE(r, b);
+        }
+        read_region(r, lo, hi, SIZE_MAX, mark_words);
+        if (b < 0)
+            v->scanned = 1;
+        if (!known || (sp >= t.lo && sp < t.hi))
+            return 0;
+        /* on an alternate signal stack: its own stack is live too */
+    }
+    if (!known)
+        return -1;
+    read_region(r, t.lo, t.hi, SIZE_MAX, mark_words);
+    if ((v = vma_holding(r, t.lo)) != NULL)
+        v->scanned = 1;
+    return 0;
+}
+
+/* When a thread's stack could not be found: every writable mapping that looks like a thread's
+ * stack (right above a no-access guard) and was not read yet is read whole. Stale words there
+ * may keep a leak "reachable", which is better than calling a reachable block leaked. */
+static int guessed_stack_roots(reach_t *r)
+{
+    int read = 0;
+    for (size_t i = 1; i < r->nvma; i++) {
+        vma_t *v = &r->vma[i];
+        uint64_t own = (uint64_t)(uintptr_t)r->mapping;
+        if (v->writable && !v->scanned && r->vma[i - 1].guard && r->vma[i - 1].hi == v->lo &&
+            !find_any(r, v->lo, v->hi) && !(own < v->hi && own + r->mapped_bytes > v->lo)) {
+            read_region(r, v->lo, v->hi, SIZE_MAX, mark_words);
+            v->scanned = 1;
+            read++;
+        }
+    }
+    return read;
+}
+
+/* Calls fn for every thread of the process but the caller; -1 when /proc/self/task cannot be
+ * read. */
+static int tasks_foreach(int (*fn)(reach_t *r, int tid), reach_t *r, int *unresolved)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int self = (int)syscall(SYS_gettid);
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            const char *name = buf + off + 19; /* struct linux_dirent64: d_name at 19 */
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof reclen);
+            off += reclen;
+            if (name[0] < '0' || name[0] > '9')
+                continue;
+            int tid = atoi(name);
+            if (tid != self && fn(r, tid) < 0)
+                (*unresolved)++;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
 /* The frames of exit() and the shim's destructor hold stale words from calls that returned long
  * ago (the program's last mmap, say), which would keep leaked blocks "reachable". So the calling
  * thread's stack is read from the innermost frame outside the C library, the dynamic linker and
@@ -532,16 +822,54 @@ static int only_thread(void)
     return tasks == 1;
 }
 
+/* The calling thread's stack ends where the mapping holding this frame ends. */
+static uint64_t own_stack_hi(reach_t *r)
+{
+    uint64_t here = (uint64_t)(uintptr_t)&here, hi = 0;
+    vma_t *v = vma_holding(r, here);
+    if (v) {
+        v->scanned = 1;
+        return v->hi;
+    }
+    threads_foreach(find_own_stack, &hi);
+    return hi;
+}
+
 static void scan_roots(reach_t *r)
 {
-    uint64_t stack_hi = 0;
-    threads_foreach(find_own_stack, &stack_hi);
+    vmas_load(r);
+    uint64_t stack_hi = own_stack_hi(r);
     caller_roots(r, stack_hi);
     dl_iterate_phdr(module_roots, r);
-    threads_foreach(thread_roots, r);
+    if (stack_hi > scan_sp)
+        read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);
+    int unresolved = 0;
+    if (tasks_foreach(task_roots, r, &unresolved) < 0) {
+        /* no /proc: the threads that allocated are known, others may exist unseen */
+        threads_foreach(thread_roots, r);
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+        return;
+    }
+    if (unresolved) {
+        os_log("scan: %d threads' stacks not found; reading every stack-like mapping", unresolved);
+        if (guessed_stack_roots(r) == 0)
+            r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE; /* those stacks were not read at all */
+    }
 }
 
 /* ---- the scan ---- */
+
+/* Some roots or blocks could not be read: a block no read root reached may still be reachable
+ * through what was not read, so nothing but "reachable" is claimed. */
+static void forget_unproven(reach_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->cls[i] != IMGLEAK_CLASS_REACHABLE)
+            r->cls[i] = IMGLEAK_CLASS_UNKNOWN;
+        r->hung_blocks[i] = 0;
+        r->hung_bytes[i] = 0;
+    }
+}
 
 static void classify(reach_t *r)
 {
@@ -585,6 +913,10 @@ static void classify(reach_t *r)
             r->hung_bytes[r->root[i]] += SIZE(r, i);
             r->hung_blocks[r->root[i]]++;
         }
+    if (r->missed)
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+    if (r->scan_flags & IMGLEAK_SCAN_INCOMPLETE)
+        forget_unproven(r);
 }
 
 /* Reading in place is safe from other threads (there are none) but not from the program's own
@@ -620,17 +952,45 @@ static int classify_guarded(reach_t *r)
     return faulted ? -1 : 0;
 }
 
+static int in_forked_child;
+
+/* In a forked child the blocks it inherited are forgotten (shim.c) and not read: a block of the
+ * child's that only an inherited structure points to would look leaked. So the child's blocks
+ * are either proven reachable from its roots, or unscanned; never called leaked. */
+static reach_t *child_only(reach_t *r)
+{
+    if (in_forked_child) {
+        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+        forget_unproven(r);
+        r->quiet = 1;
+    }
+    return r;
+}
+
+/* What a snapshot carries when the scan was asked for and did not run: no block classified, and
+ * the reason in the process record. */
+static reach_t skipped = {.scan_flags = IMGLEAK_SCAN_SKIPPED, .mem_fd = -2};
+
+void reach_after_fork_child(int scan_anyway)
+{
+    in_forked_child = !scan_anyway;
+}
+
 reach_t *reach_scan(void)
 {
     threads_register(); /* the calling thread, if it never allocated */
     size_t cap = table_live() + maps_count() + 4096;
     cap += cap / 4; /* blocks allocated while gathering */
     size_t bytes = sizeof(reach_t) + cap * (8 + 8 + 1 + 1 + 4 + 4 + 8 + 4) + 2 * cap * 8 +
-                   65536 * 4 + BUF_SIZE + 64 * 6;
+                   65536 * 4 + BUF_SIZE + VMA_MAX * sizeof(vma_t) + 64 * 12;
     char *m = os_map(bytes);
-    if (!m)
-        return NULL;
+    if (!m) {
+        os_notice_once(NOTICE_SCAN, "no memory for the reachability scan; leaks are not told "
+                                    "from reachable blocks");
+        return &skipped;
+    }
     reach_t *r = (reach_t *)m;
+    r->mem_fd = -1;
     char *p = m + ((sizeof *r + 63) & ~(size_t)63);
 #define CARVE(ptr, count)                                                                          \
     do {                                                                                           \
@@ -650,6 +1010,7 @@ reach_t *reach_scan(void)
     CARVE(tmp, 2 * cap);
     CARVE(counts, 65536);
     CARVE(r->buf, BUF_SIZE);
+    CARVE(r->vma, VMA_MAX);
 #undef CARVE
     r->cap = cap;
     r->mapping = m;
@@ -671,13 +1032,15 @@ reach_t *reach_scan(void)
 
     r->direct = only_thread();
     if (r->direct && classify_guarded(r) == 0)
-        return r;
+        return child_only(r);
     r->direct = 0; /* several threads, or a block could not be read in place */
+    r->scan_flags = 0;
+    r->unscanned = 0;
     memset(r->flags, 0, r->n);
     memset(r->cls, 0, r->n);
     r->nwork = 0;
     classify(r);
-    return r;
+    return child_only(r);
 }
 
 unsigned reach_class(const reach_t *r, uint64_t addr)
@@ -694,10 +1057,27 @@ uint64_t reach_unreadable(const reach_t *r)
     return r ? r->unreadable : 0;
 }
 
+uint32_t reach_scan_flags(const reach_t *r)
+{
+    return r ? r->scan_flags : 0;
+}
+
+uint64_t reach_unscanned(const reach_t *r)
+{
+    return r ? r->unscanned : 0;
+}
+
 void reach_free(reach_t *r)
 {
-    if (r)
-        os_unmap(r->mapping, r->mapped_bytes);
+    if (!r || r == &skipped)
+        return;
+    if ((r->scan_flags & IMGLEAK_SCAN_INCOMPLETE) && !r->quiet)
+        os_notice_once(NOTICE_SCAN_INCOMPLETE, "the reachability scan could not read %lu bytes; blocks it "
+                                    "could not prove reachable are reported unscanned, not leaked",
+                       (unsigned long)r->unscanned);
+    if (r->mem_fd >= 0)
+        close(r->mem_fd);
+    os_unmap(r->mapping, r->mapped_bytes);
 }
 
 void reach_foreach_root(const reach_t *r,

@@ -11,8 +11,17 @@
 
 typedef struct reach reach_t;
 
-/* NULL when it cannot be done (no memory for its tables): the snapshot then has no classes. */
+/* Never NULL: when it cannot be done (no memory for its tables) the result classifies nothing
+ * and says IMGLEAK_SCAN_SKIPPED. */
 reach_t *reach_scan(void);
+/* In a forked child that has not exec'd, unless scan_anyway: the inherited blocks are forgotten
+ * (shim.c) and not read, so the child's blocks are reachable or unscanned, never leaked, and the
+ * scan says IMGLEAK_SCAN_INCOMPLETE (without a word on stderr: it is by design). */
+void reach_after_fork_child(int scan_anyway);
+/* IMGLEAK_SCAN_* flags for the process record, and the bytes no reader could read (a sandbox
+ * refusing process_vm_readv and /proc/self/mem): with INCOMPLETE, no block is called leaked. */
+uint32_t reach_scan_flags(const reach_t *r);
+uint64_t reach_unscanned(const reach_t *r);
 /* IMGLEAK_CLASS_* of the block at addr (UNKNOWN when r is NULL or the scan did not see it). */
 unsigned reach_class(const reach_t *r, uint64_t addr);
 /* Bytes the scan could not read (freed and unmapped while it ran, or unmapped stack pages). */

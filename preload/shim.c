@@ -13,6 +13,7 @@
 #include "os.h"
 #include "periodic.h"
 #include "procinfo.h"
+#include "reach.h"
 #include "sampler.h"
 #include "snapshot.h"
 #include "stacks.h"
@@ -128,11 +129,21 @@ static void resolve_real(void)
 #undef RESOLVE
 }
 
+static void map_forgotten(const map_rec_t *piece, void *ctx);
+
 static void after_fork_child(void)
 {
     table_after_fork_child();
     handles_after_fork_child();
     maps_after_fork_child();
+    /* What the child inherited is the parent's to report (its snapshots have it): the child's
+     * own snapshots hold what the child allocates, and its exit costs no pass over the parent's
+     * heap. IMGLEAK_SCAN=always keeps the inherited blocks and scans them as before. */
+    if (cfg.scan != SNAPSHOT_SCAN_ALWAYS) {
+        table_forget_all();
+        maps_forget_all();
+    }
+    reach_after_fork_child(cfg.scan == SNAPSHOT_SCAN_ALWAYS);
     snapshot_after_fork_child();
     periodic_after_fork_child();
 }
@@ -203,12 +214,14 @@ __attribute__((cold, noinline)) static void shim_start(void)
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
         maps_init() < 0) {
-        os_log("cannot reserve memory for the tables; not tracking");
+        os_notice_once(NOTICE_START, "no memory for the tables (an address-space limit?); "
+                                     "not tracking this process");
         atomic_store(&state, STATE_OFF);
         imgleak_guard.depth--;
         return;
     }
     table_set_mostly_absent(cfg.sample_bytes > 0);
+    maps_set_on_removed(map_forgotten);
     unwind_init();
     pthread_atfork(NULL, NULL, after_fork_child);
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
@@ -517,20 +530,36 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
     __attribute__((alias("mmap")));
 
+/* A mapping is forgotten whatever the guard says: a signal handler that interrupted the shim
+ * (the guard is up) may unmap what the program mapped, and a range that is gone must not stay
+ * recorded. maps_remove is safe there (see maps.h). Only a page-aligned call can succeed;
+ * anything else must fail untouched. */
+static void forget_range(void *addr, size_t len)
+{
+    if (is_ready() && ((uintptr_t)addr & (page_size - 1)) == 0 && len > 0)
+        maps_remove((uintptr_t)addr, page_round(len), map_forgotten, NULL);
+}
+
 EXPORT int munmap(void *addr, size_t len)
 {
     if (UNLIKELY(!should_track())) {
+        forget_range(addr, len);
         if (UNLIKELY(!real.munmap))
             return (int)syscall(SYS_munmap, addr, len);
         return real.munmap(addr, len);
     }
     GUARD_UP();
-    /* only a page-aligned call can succeed; anything else must fail untouched */
-    if (((uintptr_t)addr & (page_size - 1)) == 0 && len > 0)
-        maps_remove((uintptr_t)addr, page_round(len), map_forgotten, NULL);
+    forget_range(addr, len);
     int rc = real.munmap(addr, len);
     GUARD_DOWN();
     return rc;
+}
+
+/* What mremap left of the old range: nothing, unless MREMAP_DONTUNMAP kept it mapped (as fresh
+ * zero pages: a mapping of its own to report) or old_len 0 duplicated a shared mapping. */
+static int old_range_stays(size_t old_len, int flags)
+{
+    return old_len == 0 || (flags & MREMAP_DONTUNMAP);
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -543,16 +572,24 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         va_end(ap);
     }
     if (UNLIKELY(!should_track())) {
-        if (UNLIKELY(!real.mremap))
-            return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
-        return real.mremap(old, old_len, new_len, flags, new_addr);
+        void *p = real.mremap ? real.mremap(old, old_len, new_len, flags, new_addr)
+                              : (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+        if (p != MAP_FAILED && !old_range_stays(old_len, flags)) {
+            int saved_errno = errno;
+            /* moved: the new place is not known to the shim; shrunk in place: the tail went */
+            if (p != old)
+                forget_range(old, old_len);
+            else if (new_len < old_len)
+                forget_range((char *)old + page_round(new_len), old_len - page_round(new_len));
+            errno = saved_errno;
+        }
+        return p;
     }
     GUARD_UP();
     void *p = real.mremap(old, old_len, new_len, flags, new_addr);
     if (p != MAP_FAILED) {
         int saved_errno = errno;
-        /* old_len 0 duplicates a shared mapping: the old one stays */
-        if (old_len > 0)
+        if (!old_range_stays(old_len, flags))
             maps_remove((uintptr_t)old, page_round(old_len), map_forgotten, NULL);
         record_map(p, new_len);
         errno = saved_errno;

@@ -126,6 +126,8 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     proc.oversized_blocks = table_oversized();
     proc.depth_limit = ctx->depth_limit;
     proc.sample_bytes = ctx->sample_bytes;
+    proc.scan_flags = reach_scan_flags(reach);
+    proc.unscanned_bytes = reach_unscanned(reach);
     procinfo_modules(&mods, &strings);
 
     snapfile_begin(&file, fd);

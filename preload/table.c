@@ -113,9 +113,15 @@ static slot_t *slots_alloc(size_t capacity, size_t *bytes)
     return os_map(need);
 }
 
-/* An array no writer uses any more; an unmarked look may still read it (see the top). */
+/* An array no writer uses any more; an unmarked look may still read it (see the top). Without
+ * unmarked looks (every free holds a mark) it can go at once, so that old arrays do not hold
+ * address space that a limit (ulimit -v) would rather leave to the program. */
 static void slots_retire(slot_t *slots, size_t bytes)
 {
+    if (!tb.mostly_absent) {
+        os_unmap(slots, bytes);
+        return;
+    }
     os_discard(slots, bytes);
     if (tb.npool < POOL_MAX) {
         tb.pool[tb.npool].slots = slots;
@@ -160,6 +166,15 @@ void table_after_fork_child(void)
     for (int i = 0; i < STRIPES; i++)
         atomic_store(&stripes[i].busy, 0);
     atomic_store(&tb.resizing, 0);
+}
+
+void table_forget_all(void)
+{
+    os_discard(tb.slots, tb.slots_bytes); /* reads back as empty slots */
+    for (int i = 0; i < STRIPES; i++)
+        atomic_store(&stripes[i].live, 0);
+    atomic_store(&tb.used, 0);
+    used_pending = 0;
 }
 
 /* ---- writer marks ---- */
@@ -223,6 +238,13 @@ static void rebuild_into(slot_t *fresh, size_t capacity)
     atomic_store(&tb.used, used);
 }
 
+/* Growing keeps the old array mapped until the new one is filled: both must fit the budget. */
+static int within_budget(size_t capacity)
+{
+    size_t budget = os_budget();
+    return budget == SIZE_MAX || tb.slots_bytes + capacity * sizeof(slot_t) <= budget;
+}
+
 __attribute__((cold, noinline)) static void table_grow(void)
 {
     if (atomic_exchange(&tb.resizing, 1))
@@ -237,7 +259,7 @@ __attribute__((cold, noinline)) static void table_grow(void)
         if (tb.max_capacity && capacity > tb.max_capacity)
             capacity = tb.max_capacity;
         size_t fresh_bytes;
-        slot_t *fresh = slots_alloc(capacity, &fresh_bytes);
+        slot_t *fresh = within_budget(capacity) ? slots_alloc(capacity, &fresh_bytes) : NULL;
         if (fresh) {
             atomic_fetch_add(&tb.generation, 1);
             rebuild_into(fresh, capacity);
@@ -250,6 +272,9 @@ __attribute__((cold, noinline)) static void table_grow(void)
             slots_retire(old, old_bytes);
         } else {
             atomic_store(&tb.grow_failed, 1);
+            os_notice_once(NOTICE_TABLE_FULL, "no memory to grow the live table past %zu slots "
+                           "(an address-space limit, ulimit -v?); blocks beyond are not tracked",
+                           tb.capacity);
         }
     } else {
         os_log("live table: writers did not drain, not growing now");
@@ -338,6 +363,8 @@ int table_insert(uint64_t addr, const live_info_t *info)
             return 0;
     }
     atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
+    os_notice_once(NOTICE_TABLE_FULL, "the live table is full (IMGLEAK_MAX_LIVE, or no memory); "
+                   "blocks beyond are not tracked");
     return -1;
 }
 

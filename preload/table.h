@@ -24,6 +24,8 @@ void table_destroy(void);
 void table_set_mostly_absent(int on);
 /* In a forked child: other threads are gone mid-operation, so their marks are cleared. */
 void table_after_fork_child(void);
+/* Forgets every block; only while no other thread can use the table (a forked child). */
+void table_forget_all(void);
 
 /* 0, or -1 when the block could not be recorded (counted in table_dropped) */
 int table_insert(uint64_t addr, const live_info_t *info);

@@ -1,5 +1,6 @@
-/* The threads the shim has seen (see threads.h): a fixed array filled with an atomic counter,
- * never locked. A thread that ended is skipped by asking the kernel whether its tid still exists
+/* The threads the shim has seen (see threads.h): an array filled with an atomic counter, never
+ * locked, in pages mapped as threads come (not 1.5 MB up front: address space is what a
+ * `ulimit -v` program lacks). A thread that ended is skipped by asking the kernel whether its tid still exists
  * in this process; a forked child sees only itself that way. */
 #define _GNU_SOURCE
 #include "threads.h"
@@ -7,6 +8,7 @@
 #include "guard.h"
 #include "os.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,21 +17,35 @@
 
 #define THREADS_MAX 65536
 
-static thread_rec_t *recs;
+#define PAGE_RECS 4096
+#define PAGES (THREADS_MAX / PAGE_RECS)
+
+static thread_rec_t *_Atomic pages[PAGES];
 static _Atomic size_t count;
+
+/* The record slot i, its page mapped now if create; NULL when there is none. */
+static thread_rec_t *rec_at(size_t i, int create)
+{
+    thread_rec_t *page = atomic_load(&pages[i / PAGE_RECS]), *expected = NULL;
+    if (!page && create) {
+        thread_rec_t *fresh = os_map(PAGE_RECS * sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        if (atomic_compare_exchange_strong(&pages[i / PAGE_RECS], &expected, fresh)) {
+            page = fresh;
+        } else {
+            os_unmap(fresh, PAGE_RECS * sizeof *fresh);
+            page = expected;
+        }
+    }
+    return page ? &page[i % PAGE_RECS] : NULL;
+}
+
 void threads_register(void)
 {
     if (imgleak_guard.registered)
         return;
     imgleak_guard.registered = 1;
-    if (!recs) {
-        thread_rec_t *fresh = os_map(THREADS_MAX * sizeof *fresh);
-        thread_rec_t *expected = NULL;
-        if (!fresh)
-            return;
-        if (!atomic_compare_exchange_strong((_Atomic(thread_rec_t *) *)&recs, &expected, fresh))
-            os_unmap(fresh, THREADS_MAX * sizeof *fresh);
-    }
     pthread_attr_t attr;
     void *addr;
     size_t size;
@@ -40,11 +56,27 @@ void threads_register(void)
     if (got != 0)
         return;
     size_t i = atomic_fetch_add(&count, 1);
-    if (i >= THREADS_MAX)
-        return;
+    thread_rec_t *slot = i < THREADS_MAX ? rec_at(i, 1) : NULL;
+    if (!slot)
+        return; /* the scan finds the thread through /proc/self/task all the same */
     thread_rec_t r = {(int)syscall(SYS_gettid), (uint64_t)(uintptr_t)addr,
                       (uint64_t)(uintptr_t)addr + size};
-    recs[i] = r;
+    *slot = r;
+}
+
+int threads_find(int tid, thread_rec_t *out)
+{
+    size_t n = atomic_load(&count);
+    if (n > THREADS_MAX)
+        n = THREADS_MAX;
+    for (size_t i = n; i-- > 0;) { /* newest first: a tid may have been reused */
+        const thread_rec_t *r = rec_at(i, 0);
+        if (r && r->tid == tid && r->hi > r->lo) {
+            *out = *r;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
@@ -53,9 +85,13 @@ void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
     if (n > THREADS_MAX)
         n = THREADS_MAX;
     pid_t pid = getpid();
-    for (size_t i = 0; recs && i < n; i++) {
-        thread_rec_t r = recs[i];
-        if (r.tid && r.hi > r.lo && syscall(SYS_tgkill, pid, r.tid, 0) == 0)
+    for (size_t i = 0; i < n; i++) {
+        const thread_rec_t *slot = rec_at(i, 0);
+        if (!slot)
+            continue;
+        thread_rec_t r = *slot;
+        /* EPERM: a sandbox refuses tgkill, which says nothing about the thread */
+        if (r.tid && r.hi > r.lo && (syscall(SYS_tgkill, pid, r.tid, 0) == 0 || errno == EPERM))
             visit(&r, ctx);
     }
 }

@@ -1,6 +1,6 @@
 /* The threads the shim has seen, with their stacks: each registers the first time it allocates.
- * The reachability scan reads their stacks (and the static TLS glibc puts at the top of them) as
- * roots. */
+ * The reachability scan finds every live thread in /proc/self/task, registered or not; a record
+ * here tells it where a thread's stack is when the kernel cannot say (the thread is running). */
 #ifndef IMGLEAK_THREADS_H
 #define IMGLEAK_THREADS_H
 
@@ -13,6 +13,9 @@ typedef struct {
     int tid;
     uint64_t lo, hi; /* the stack mapping */
 } thread_rec_t;
+
+/* 1 and *out filled when tid registered (the newest record for it). */
+int threads_find(int tid, thread_rec_t *out);
 
 /* Visits every registered thread that still exists. */
 void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx);

@@ -4,13 +4,20 @@
  *   keep_in_child        pointed to only from keep_in_global's block reachable
  *   keep_in_library      pointed to by a static in reach_lib.so      reachable
  *   keep_on_thread       pointed to from a blocked thread's stack    reachable
+ *   keep_on_quiet_thread pointed to only from the stack of a thread  reachable
+ *                        that never allocates (unknown to the shim
+ *                        until the scan looks at /proc/self/task)
  *   lose_overwritten     its only pointer overwritten                leaked
  *   lose_chain_root      nothing points to it                        leaked, holding:
  *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
  *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
  *   keep_interior        only a pointer into its middle              possible
- * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame. */
+ * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
+ * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
+ * never allocates nor blocks holds keep_on_busy_thread's block (reachable); with "ownstack", see
+ * own_stack. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +94,93 @@ static NOINLINE void *keep_on_thread(void *arg)
     return (void *)mine;
 }
 
+/* The quiet thread: takes the block main made, keeps it on its stack only, and blocks without
+ * ever calling the allocator. */
+static struct node *volatile handoff;
+static int quiet_ready;
+
+static NOINLINE void keep_on_quiet_thread(void) { handoff = make(88); }
+
+static void *quiet_thread(void *arg)
+{
+    (void)arg;
+    struct node *volatile mine = handoff;
+    handoff = NULL;
+    pthread_mutex_lock(&lock);
+    quiet_ready = 1;
+    pthread_cond_broadcast(&ready);
+    for (;;)
+        pthread_cond_wait(&ready, &lock);
+    return (void *)mine;
+}
+
+/* "busy": a thread that never allocates and never blocks (so the kernel shows no stack pointer
+ * for it) holds the only pointer to keep_on_busy_thread's block. */
+static struct node *volatile busy_handoff;
+static volatile int busy_ready;
+
+static NOINLINE void keep_on_busy_thread(void) { busy_handoff = make(96); }
+
+static void *busy_thread(void *arg)
+{
+    struct node *volatile mine = busy_handoff;
+    busy_handoff = NULL;
+    busy_ready = 1;
+    for (;;)
+        if (mine == arg) /* never: keeps mine live on this stack */
+            break;
+    return (void *)mine;
+}
+
+/* "ownstack": a thread that never allocates runs on a stack main took from malloc and holds
+ * keep_on_own_stack's block there (reachable); lose_holder's block, above that stack in the heap,
+ * is leaked with lose_above_stack's hanging from it (indirect): the heap past the end of the
+ * stack's block is not read as part of the stack. */
+#define OWN_STACK (64 * 1024)
+static struct node *volatile own_handoff;
+static volatile int own_ready;
+
+static NOINLINE void keep_on_own_stack(void) { own_handoff = make(104); }
+static NOINLINE struct node *lose_above_stack(void) { return make(112); }
+
+static void *own_stack_thread(void *arg)
+{
+    struct node *volatile mine = own_handoff;
+    own_handoff = NULL;
+    pthread_mutex_lock(&lock);
+    own_ready = 1;
+    pthread_cond_broadcast(&ready);
+    while (arg != (void *)mine)
+        pthread_cond_wait(&ready, &lock);
+    return NULL;
+}
+
+static NOINLINE void lose_holder(void)
+{
+    struct node *n = make(120);
+    n->next = lose_above_stack();
+    escape(n);
+}
+
+static void own_stack(void)
+{
+    static pthread_attr_t attr;
+    char *stack = malloc(OWN_STACK);
+    if (!stack)
+        _exit(3);
+    lose_holder(); /* above the stack in the heap */
+    keep_on_own_stack();
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, stack, OWN_STACK);
+    if (pthread_create(&t, &attr, own_stack_thread, NULL) != 0)
+        _exit(3);
+    pthread_mutex_lock(&lock);
+    while (!own_ready)
+        pthread_cond_wait(&ready, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
 /* Overwrites the stack below main's frame, where the helpers' frames were. */
 static NOINLINE void scrub(void)
 {
@@ -94,9 +188,28 @@ static NOINLINE void scrub(void)
     memset((char *)junk, 0, sizeof junk);
 }
 
-int main(void)
+/* "churn": 65,536 threads allocate and end first, so the shim's table of threads that allocated
+ * is full by the time keep_on_thread's thread starts. */
+static void *churn_one(void *arg)
+{
+    free(malloc(16));
+    return arg;
+}
+
+static void churn(void)
+{
+    for (int i = 0; i < 65536 + 16; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, churn_one, NULL) != 0 || pthread_join(t, NULL) != 0)
+            _exit(4);
+    }
+}
+
+int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && strcmp(argv[1], "churn") == 0)
+        churn();
     keep_in_global();
     keep_in_child();
     keep_in_library();
@@ -109,6 +222,22 @@ int main(void)
         return 1;
     pthread_mutex_lock(&lock);
     while (!thread_ready)
+        pthread_cond_wait(&ready, &lock);
+    pthread_mutex_unlock(&lock);
+    if (argc > 1 && strcmp(argv[1], "busy") == 0) {
+        keep_on_busy_thread();
+        if (pthread_create(&t, NULL, busy_thread, (void *)&busy_handoff) != 0)
+            return 1;
+        while (!busy_ready)
+            sched_yield();
+    }
+    if (argc > 1 && strcmp(argv[1], "ownstack") == 0)
+        own_stack();
+    keep_on_quiet_thread();
+    if (pthread_create(&t, NULL, quiet_thread, NULL) != 0)
+        return 1;
+    pthread_mutex_lock(&lock);
+    while (!quiet_ready)
         pthread_cond_wait(&ready, &lock);
     pthread_mutex_unlock(&lock);
     scrub();

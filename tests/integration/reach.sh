@@ -27,7 +27,7 @@ is_class() { # is_class JSON FUNCTION CLASS
 
 $IMGLEAK run --show-reachable --format json --report "$WORK/all.json" -- $B/tests/reach > /dev/null
 check "reach: exits 0 under the shim" test $? = 0
-for f in keep_in_global keep_in_child keep_in_library keep_on_thread; do
+for f in keep_in_global keep_in_child keep_in_library keep_on_thread keep_on_quiet_thread; do
     check "reach: $f is reachable" is_class "$WORK/all.json" $f reachable
 done
 check "reach: a block whose pointer was overwritten is leaked" \
@@ -52,6 +52,20 @@ check "reach: totals by class add up to the sites" \
 check "reach: the numbers valgrind gives (definitely 320 B in 3, indirectly 344 B in 3)" \
     jqe '.totals.by_class.leaked == {"bytes": 320, "blocks": 3} and
          .totals.by_class.indirect == {"bytes": 344, "blocks": 3}' "$WORK/all.json"
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/churn.json" -- $B/tests/reach churn > /dev/null
+check "reach: after 65,536 threads allocated, a blocked thread's stack is still a root" \
+    bash -c "[ \"$(class_of "$WORK/churn.json" keep_on_thread)/$(class_of "$WORK/churn.json" keep_on_quiet_thread)\" = reachable/reachable ]"
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/busy.json" -- $B/tests/reach busy > /dev/null
+check "reach: a running thread that never allocated: its stack is still a root" \
+    is_class "$WORK/busy.json" keep_on_busy_thread reachable
+
+$IMGLEAK run --show-reachable --format json --report "$WORK/own.json" -- $B/tests/reach ownstack > /dev/null
+check "reach: a thread on a stack the program allocated: what it holds there is reachable" \
+    is_class "$WORK/own.json" keep_on_own_stack reachable
+check "reach: ... and the heap past that stack's block is not read as stack (leaked/indirect)" \
+    bash -c "[ \"$(class_of "$WORK/own.json" lose_holder)/$(class_of "$WORK/own.json" lose_above_stack)\" = leaked/indirect ]"
 
 $IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
 check "reach: reachable sites are not listed by default" \

@@ -88,6 +88,63 @@ static void test_stacks_full_table_returns_zero_and_counts(void **state)
     assert_true(stacks_intern(&known, 1, 0) != 0);
 }
 
+/* Many stacks: the index grows past its first levels and the nodes past their first chunks,
+ * and every stack is still found under its first id. */
+static void test_stacks_grow_as_they_are_interned(void **state)
+{
+    (void)state;
+    stacks_destroy();
+    assert_int_equal(stacks_init(1u << 20, 32), 0);
+    enum { N = 40000 };
+    static uint32_t ids[N];
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t frames[16] = {i + 1, i * 5, 77};
+        ids[i] = stacks_intern(frames, 16, 0);
+        assert_true(ids[i] != 0);
+    }
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t frames[16] = {i + 1, i * 5, 77};
+        assert_int_equal(stacks_intern(frames, 16, 0), ids[i]);
+        stack_view_t v;
+        assert_int_equal(stacks_get(ids[i], &v), 1);
+        assert_int_equal(v.frames[0], i + 1);
+    }
+    assert_int_equal(stacks_count(), N);
+    assert_int_equal(stacks_dropped(), 0);
+}
+
+/* Threads interning while the index and the arena grow under them: every stack gets an id whose
+ * frames are its own (two ids for one stack are allowed when a level was added meanwhile). */
+static void *intern_growing(void *arg)
+{
+    uintptr_t seed = (uintptr_t)arg;
+    for (uint64_t i = 0; i < 12000; i++) {
+        uint64_t frames[8] = {(i * 7 + seed) % 30000 + 1, 5, 6};
+        uint32_t id = stacks_intern(frames, 8, 0);
+        stack_view_t v;
+        if (id == 0 || !stacks_get(id, &v) || v.frames[0] != frames[0])
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_stacks_concurrent_growth(void **state)
+{
+    (void)state;
+    stacks_destroy();
+    assert_int_equal(stacks_init(1u << 20, 32), 0);
+    pthread_t th[4];
+    for (uintptr_t t = 0; t < 4; t++)
+        pthread_create(&th[t], NULL, intern_growing, (void *)(t * 3001));
+    for (int t = 0; t < 4; t++) {
+        void *rc;
+        pthread_join(th[t], &rc);
+        assert_null(rc);
+    }
+    assert_true(stacks_count() >= 30000 / 7);
+    assert_int_equal(stacks_dropped(), 0);
+}
+
 typedef struct {
     uint32_t ids[500];
 } intern_result_t;
@@ -133,6 +190,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stacks_counters_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_full_table_returns_zero_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_concurrent_interning_agrees_on_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stacks_grow_as_they_are_interned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stacks_concurrent_growth, setup, teardown),
     };
     return cmocka_run_group_tests_name("stacks", tests, NULL, NULL);
 }
