@@ -200,6 +200,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
+	@B=$(B) bash tests/integration/realprogs.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh
