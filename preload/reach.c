@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -532,11 +533,25 @@ static int only_thread(void)
     return tasks == 1;
 }
 
+/* The calling thread's descriptor (glibc's struct pthread, at pthread_self()) holds its
+ * pthread_setspecific values (glib's GPrivate, ImageMagick's thread-specific data). Another
+ * thread's descriptor is at the top of its stack mapping and is read with the stack; the main
+ * thread's lives in memory the dynamic linker allocated, which no other root covers. glibc
+ * publishes the descriptor's size for libthread_db. */
+static void descriptor_roots(reach_t *r)
+{
+    const uint32_t *size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    uint64_t lo = (uint64_t)pthread_self();
+    if (size && *size && lo)
+        read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
+}
+
 static void scan_roots(reach_t *r)
 {
     uint64_t stack_hi = 0;
     threads_foreach(find_own_stack, &stack_hi);
     caller_roots(r, stack_hi);
+    descriptor_roots(r);
     dl_iterate_phdr(module_roots, r);
     threads_foreach(thread_roots, r);
 }

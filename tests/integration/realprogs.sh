@@ -38,7 +38,16 @@ gate_clean() {
         "$WORK/$name.json"
 }
 
+# the main thread's pthread_setspecific values are roots (glib's GPrivate in convert)
+$IMGLEAK run --format json --report "$WORK/key.json" -- $B/tests/thread_key
+check "pthread_setspecific on the main thread: the block is still reachable, not leaked" \
+    jqe '.totals.by_class | .leaked.blocks == 0 and .reachable.bytes == 100' "$WORK/key.json"
+
 gate_clean "convert JPEG to PNG" "$CONVERT" "$WORK/a.jpg" "$WORK/a.png"
+$IMGLEAK run --no-default-suppressions --format json --report "$WORK/nosupp.json" \
+    -- "$CONVERT" "$WORK/a.jpg" "$WORK/a2.png"
+check "convert JPEG to PNG, without the default suppressions: nothing leaked (valgrind: none lost)" \
+    jqe '.totals.by_class | .leaked.blocks == 0 and .possible.blocks == 0' "$WORK/nosupp.json"
 check "convert JPEG to PNG: wrote the PNG" test -s "$WORK/a.png"
 gate_clean "convert PNG to WebP" "$CONVERT" "$WORK/c.png" "$WORK/c.webp"
 check "convert PNG to WebP: wrote the WebP" test -s "$WORK/c.webp"
@@ -56,6 +65,11 @@ for path in sys.argv[1:]:
 print("decoded")
 PY
 gate_clean "Pillow decoding JPEGs" "$PYTHON" "$WORK/pil_decode.py" "$WORK/a.jpg" "$WORK/b.jpg"
+PYTHONMALLOC=malloc $IMGLEAK run --format json --report "$WORK/pymalloc.json" \
+    -- "$PYTHON" -c 'import PIL.Image'
+check "import PIL.Image on malloc: Pillow's and CPython's one-time allocations are suppressed" \
+    jqe '[.suppressed[] | select(.pattern == "^PyInit__imaging$" and .blocks > 0)] | length == 1' \
+    "$WORK/pymalloc.json"
 check "Pillow decoding JPEGs: the program ran" grep -q decoded "$WORK/Pillow decoding JPEGs.out"
 # Pillow calls jpeg_destroy_decompress twice per image; libjpeg makes the second a no-op
 check "Pillow decoding JPEGs: its second jpeg_destroy_decompress is not misuse" \
