@@ -1,6 +1,8 @@
 /* WebPPictureRescale frees the picture (WebPPictureFree, from inside libwebp) and allocates it
  * again: the picture lives on, and one the program never frees is a leak.
- *   a picture imported, rescaled, freed            clean
+ *   a picture imported, rescaled, encoded, freed   clean (its WebPMemoryWriter's buffer is
+ *                                                  given to WebPFree, not WebPMemoryWriterClear:
+ *                                                  the writer itself owns nothing)
  *   a picture imported, rescaled, never freed      LEAK(rescaled) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,16 @@ int main(void)
 {
     static unsigned char rgba[64 * 48 * 4];
     WebPPicture freed, kept;
-    if (import_and_rescale(&freed, rgba) < 0)
+    WebPConfig config;
+    WebPMemoryWriter writer;
+    if (import_and_rescale(&freed, rgba) < 0 || !WebPConfigInit(&config))
         return 1;
+    WebPMemoryWriterInit(&writer);
+    freed.writer = WebPMemoryWrite;
+    freed.custom_ptr = &writer;
+    if (!WebPEncode(&config, &freed))
+        return 1;
+    WebPFree(writer.mem);
     WebPPictureFree(&freed);
     if (!WebPPictureInit(&kept))
         return 1;
