@@ -331,6 +331,8 @@ static void add_mapping(const map_rec_t *m, void *ctx)
 {
     resident_t *rs = ctx;
     uint64_t page = page_size_now();
+    if (in_heap(rs, m->start))
+        return; /* a mapping shaped like an arena heap: counted there already */
     rs->mmaps += resident_range(rs, m->start & ~(page - 1),
                                 (m->start + m->length + page - 1) & ~(page - 1));
 }
