@@ -134,6 +134,10 @@ $(B)/tests/dlopen_host: tests/integration/dlopen_host.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/jpeg_misuse: tests/integration/jpeg_misuse.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_jpeg)
+$(B)/tests/thread_key: tests/integration/thread_key.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/tests/webp_rescale: tests/integration/webp_rescale.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_webp)
 $(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
 $(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
@@ -179,7 +183,7 @@ $(B)/tests/big_tls: tests/integration/big_tls.c $(B)/tests/libbig_tls.so | $(B)/
 BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_names $(B)/tests/dlsym_codec \
              $(B)/tests/runpath_host $(B)/tests/bindnow_png $(B)/tests/big_tls
 INTEGRATION_BINS := $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
-                    $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
+                    $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/webp_rescale $(B)/tests/thread_key $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host $(BIND_BINS)
 $(B)/tests/mapedge: tests/integration/mapedge.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
@@ -209,6 +213,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/tracking.sh
+	@B=$(B) bash tests/integration/realprogs.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
 	@B=$(B) bash tests/integration/reports.sh

@@ -297,13 +297,54 @@ static uint64_t minus(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+static uint64_t smaller(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Retention: the allocator keeps a quarter or more of RSS (and 8 MiB or more: below that it is
+ * an allocator's ordinary slack) in memory the program already freed: a fragmented or
+ * unreturned heap, not a leak. */
+static int is_retention(uint64_t kept, uint64_t rss)
+{
+    return kept >= (8u << 20) && kept * 4 >= rss;
+}
+
+/* 1.5 snapshots: every part is resident memory the shim measured (procinfo_resident). The live
+ * heap is what the program's blocks hold of the heaps' resident pages (all of a chunk mapped
+ * apart: it is one block), the allocator's part the heaps' resident rest, of which free memory
+ * is at most what the allocator counts as free. Memory returned to the kernel (malloc_trim) is
+ * in no part. */
+static void reconcile_resident(report_process_t *p)
+{
+    const imgleak_process_rec_t *r = &p->snap->process;
+    uint64_t in_heaps = minus(p->tracked_heap, r->heap_chunk_bytes);
+    p->measured = 1;
+    p->allocator_held = r->rss_heap + r->rss_heap_chunks;
+    p->live_heap = smaller(in_heaps, r->rss_heap) + r->rss_heap_chunks;
+    p->allocator_overhead = p->allocator_held - p->live_heap;
+    p->allocator_free = p->allocator_overhead;
+    if (r->allocator == IMGLEAK_ALLOCATOR_GLIBC)
+        p->allocator_free = smaller(p->allocator_free, r->glibc_free);
+    else if (r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC)
+        p->allocator_free = smaller(p->allocator_free, minus(r->je_resident, r->je_allocated));
+    p->mappings = r->rss_mmap;
+    p->shim = r->rss_shim;
+    p->other = r->rss_rest;
+    p->resident = r->rss_measured;
+    p->retention = is_retention(p->allocator_free, r->rss_bytes);
+}
+
 /* RSS = the program's live heap + the allocator's overhead and free-but-kept memory + tracked
- * mappings + the rest. Retention: the allocator keeps a quarter or more of RSS (and 8 MiB or more:
- * below that it is an allocator's ordinary slack) in memory the program already freed: a
- * fragmented or unreturned heap, not a leak. */
+ * mappings + the rest, from the allocator's statistics: snapshots before 1.5, which measured
+ * nothing resident. */
 static void reconcile_rss(report_process_t *p)
 {
     const imgleak_process_rec_t *r = &p->snap->process;
+    if (r->rss_measured) {
+        reconcile_resident(p);
+        return;
+    }
     if (r->allocator == IMGLEAK_ALLOCATOR_GLIBC) {
         p->allocator_held = r->glibc_arena + r->glibc_mmapped;
         p->allocator_free = r->glibc_free;
@@ -313,7 +354,10 @@ static void reconcile_rss(report_process_t *p)
     }
     p->allocator_overhead = minus(p->allocator_held, p->tracked_heap);
     p->other = minus(r->rss_bytes, p->allocator_held + p->tracked_mmap);
-    p->retention = p->allocator_free >= (8u << 20) && p->allocator_free * 4 >= r->rss_bytes;
+    p->live_heap = p->tracked_heap;
+    p->mappings = p->tracked_mmap;
+    p->resident = r->rss_bytes;
+    p->retention = is_retention(p->allocator_free, r->rss_bytes);
 }
 
 /* Indirectly leaked blocks also count under the site of the leak they hang from, so that one

@@ -90,6 +90,14 @@ typedef struct {
     uint64_t allocator_free;             /* the allocator's own count of free memory it keeps */
     uint64_t other;                      /* RSS less all the above: code, stacks, untracked maps */
     int retention;                       /* the gap is allocator retention, not a leak */
+    /* RSS = live_heap + allocator_overhead + mappings + shim + other, every part resident
+     * memory when measured (1.5 snapshots); before 1.5 live_heap and mappings are what the shim
+     * saw live, shim is 0 and other the remainder */
+    int measured;
+    uint64_t resident;  /* the sum of the parts: RSS as measured with them */
+    uint64_t live_heap; /* the resident part of the program's live heap blocks */
+    uint64_t mappings;  /* the resident part of the program's tracked mappings */
+    uint64_t shim;      /* imgleak's own: its libraries and tables */
 } report_process_t;
 
 struct growth;

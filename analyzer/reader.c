@@ -220,6 +220,15 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
         r->unscanned_bytes = le64(p + 184);
         r->failed_snapshots = le64(p + 192);
     }
+    if (ps->process.record_size >= 256) { /* 1.5 */
+        r->rss_measured = le64(p + 200);
+        r->rss_heap = le64(p + 208);
+        r->rss_heap_chunks = le64(p + 216);
+        r->heap_chunk_bytes = le64(p + 224);
+        r->rss_mmap = le64(p + 232);
+        r->rss_shim = le64(p + 240);
+        r->rss_rest = le64(p + 248);
+    }
     return string_at(ps, snap, r->exe_string, &snap->exe);
 }
 

@@ -140,16 +140,16 @@ static int put_data(const report_t *rep, FILE *out)
         fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"exe\":", i ? "," : "",
                 (unsigned long long)p->snap->header.pid, (unsigned long long)r->instance_id);
         put_str(out, p->snap->exe);
-        fprintf(out, ",\"allocator\":\"%s\",\"rss\":%llu,\"tracked_heap\":%llu,"
-                     "\"allocator_overhead\":%llu,\"allocator_free\":%llu,\"tracked_mmap\":%llu,"
-                     "\"other\":%llu,\"retention\":%s}",
+        fprintf(out, ",\"allocator\":\"%s\",\"rss\":%llu,\"live_heap\":%llu,"
+                     "\"allocator_overhead\":%llu,\"allocator_free\":%llu,\"mappings\":%llu,"
+                     "\"shim\":%llu,\"other\":%llu,\"retention\":%s}",
                 r->allocator == IMGLEAK_ALLOCATOR_GLIBC      ? "glibc"
                 : r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC ? "jemalloc"
                                                              : "unknown",
-                (unsigned long long)r->rss_bytes, (unsigned long long)p->tracked_heap,
+                (unsigned long long)p->resident, (unsigned long long)p->live_heap,
                 (unsigned long long)p->allocator_overhead, (unsigned long long)p->allocator_free,
-                (unsigned long long)p->tracked_mmap, (unsigned long long)p->other,
-                p->retention ? "true" : "false");
+                (unsigned long long)p->mappings, (unsigned long long)p->shim,
+                (unsigned long long)p->other, p->retention ? "true" : "false");
     }
     fputs("],\n\"sites\":[", out);
     size_t source_budget = SOURCE_BUDGET;

@@ -62,11 +62,15 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
                 (unsigned long long)p->je_mapped);
     fprintf(out, ",\"memory\":{\"rss\":%llu,\"tracked_heap\":%llu,\"tracked_mmap\":%llu,"
                  "\"allocator_held\":%llu,\"allocator_overhead\":%llu,\"allocator_free\":%llu,"
-                 "\"other\":%llu,\"retention\":%s}",
+                 "\"other\":%llu,\"retention\":%s,\"measured\":%s,\"resident\":%llu,"
+                 "\"live_heap\":%llu,\"mappings\":%llu,\"shim\":%llu}",
             (unsigned long long)p->rss_bytes, (unsigned long long)rp->tracked_heap,
             (unsigned long long)rp->tracked_mmap, (unsigned long long)rp->allocator_held,
             (unsigned long long)rp->allocator_overhead, (unsigned long long)rp->allocator_free,
-            (unsigned long long)rp->other, rp->retention ? "true" : "false");
+            (unsigned long long)rp->other, rp->retention ? "true" : "false",
+            rp->measured ? "true" : "false", (unsigned long long)rp->resident,
+            (unsigned long long)rp->live_heap, (unsigned long long)rp->mappings,
+            (unsigned long long)rp->shim);
     fputc('}', out);
 }
 

@@ -26,22 +26,29 @@ static void put_location(FILE *out, const frame_t *f)
 /* Where RSS went, and in words when the gap is the allocator keeping freed memory. */
 static void put_memory(FILE *out, const report_process_t *rp)
 {
-    char rss[32], heap[32], maps[32], over[32], other[32], kept[32];
+    char rss[32], heap[32], maps[32], over[32], other[32], kept[32], shim[32];
     report_format_bytes(rp->snap->process.rss_bytes, rss, sizeof rss);
-    report_format_bytes(rp->tracked_heap, heap, sizeof heap);
-    report_format_bytes(rp->tracked_mmap, maps, sizeof maps);
+    report_format_bytes(rp->live_heap, heap, sizeof heap);
+    report_format_bytes(rp->mappings, maps, sizeof maps);
     report_format_bytes(rp->allocator_overhead, over, sizeof over);
     report_format_bytes(rp->other, other, sizeof other);
     report_format_bytes(rp->allocator_free, kept, sizeof kept);
-    if (!rp->allocator_held)
+    report_format_bytes(rp->shim, shim, sizeof shim);
+    if (!rp->allocator_held && !rp->measured)
         return;
-    fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + mappings %s "
-                 "+ the rest %s (code, stacks, untracked mappings)\n",
-            rss, heap, over, maps, other);
+    if (rp->measured)
+        fprintf(out, "    RSS %s = live heap %s + allocator's free and overhead %s + mappings %s "
+                     "+ imgleak itself %s + the rest %s (code, stacks, untracked mappings); "
+                     "all resident\n",
+                rss, heap, over, maps, shim, other);
+    else
+        fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + "
+                     "mappings %s + the rest %s (code, stacks, untracked mappings)\n",
+                rss, heap, over, maps, other);
     if (!rp->retention)
         return;
     if (rp->snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC)
-        fprintf(out, "    %s of it is memory glibc's malloc keeps after the program freed it: "
+        fprintf(out, "    %s of it is resident memory glibc's malloc keeps after the program freed it: "
                      "allocator retention (fragmentation), not a leak. Remedies: malloc_trim(0) "
                      "after peaks, MALLOC_ARENA_MAX=2 with many threads, or jemalloc "
                      "(imgleak run --allocator jemalloc shows the difference)\n", kept);

@@ -5,10 +5,11 @@
  * around it: creates after the call, when it succeeded; destroys before it, as free() does, so a
  * reused address is never confused. Handles the library makes for itself are not the program's:
  * a create called from inside the library (the caller's module matches CODEC_LIB) is not
- * recorded, and a destroy from inside is not misuse. A call made from inside another wrapper's
- * real function counts as inside too: the wrappers never tail-call (CALL_DONE), so even a
- * library function that tail-calls another (jpeg_destroy_decompress jumps to jpeg_destroy)
- * leaves a return address in the shim. */
+ * recorded, and a destroy from inside is not misuse; nor does it end a handle that is the
+ * program's own struct, which the library empties only to fill it again (HT_REFILLED). A call
+ * made from inside another wrapper's real function counts as inside too: the wrappers never
+ * tail-call (CALL_DONE), so even a library function that tail-calls another
+ * (jpeg_destroy_decompress jumps to jpeg_destroy) leaves a return address in the shim. */
 #define _GNU_SOURCE
 #include "codecs.h"
 
@@ -26,6 +27,7 @@
 #define HT_REFCOUNTED IMGLEAK_HTYPE_REFCOUNTED
 #define HT_REPLACES 0x100u
 #define HT_LENIENT 0x200u
+#define HT_REFILLED 0x400u
 
 /* ---- the lists, from codecs.def ---- */
 #define CODEC_LIB(id, p1, p2)
@@ -212,7 +214,12 @@ static void destroyed(unsigned lib, uint64_t mask, unsigned fn, const uintptr_t 
     if (!h[0] && !h[1] && !h[2])
         return;
     unsigned first = (unsigned)__builtin_ctzll(mask);
-    int report = !(types[first].flags & HT_LENIENT) && !called_from_lib(caller, lib);
+    int inside = called_from_lib(caller, lib);
+    /* the library emptying a struct the program owns and still holds, to fill it again
+     * (WebPPictureRescale frees the picture, then allocates it anew): the handle lives on */
+    if (inside && (types[first].flags & HT_REFILLED))
+        return;
+    int report = !(types[first].flags & HT_LENIENT) && !inside;
     imgleak_guard.depth++;
     for (int i = 0; i < 3; i++)
         if (h[i])

@@ -3,6 +3,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -13,19 +14,68 @@
 
 static int log_on;
 
+/* The shim's own mappings, so that the snapshot can say how much of RSS is the shim's
+ * (procinfo_resident): the kernel cannot name anonymous mappings everywhere (PR_SET_VMA needs
+ * CONFIG_ANON_VMA_NAME). A slot is claimed with a compare-and-swap; os_map and os_unmap are
+ * rare (tables growing), so a linear search is cheap. Mappings made while every slot is taken
+ * are counted, not listed. */
+#define OS_REGIONS 4096
+static struct {
+    _Atomic uintptr_t start;
+    _Atomic size_t bytes;
+} regions[OS_REGIONS];
+static _Atomic uint64_t regions_unlisted;
+
+static void region_add(void *addr, size_t bytes)
+{
+    for (size_t i = 0; i < OS_REGIONS; i++) {
+        uintptr_t empty = 0;
+        if (atomic_compare_exchange_strong(&regions[i].start, &empty, (uintptr_t)addr)) {
+            atomic_store(&regions[i].bytes, bytes);
+            return;
+        }
+    }
+    atomic_fetch_add(&regions_unlisted, bytes);
+}
+
+static void region_remove(void *addr)
+{
+    for (size_t i = 0; i < OS_REGIONS; i++) {
+        if (atomic_load(&regions[i].start) == (uintptr_t)addr) {
+            atomic_store(&regions[i].bytes, 0);
+            atomic_store(&regions[i].start, 0);
+            return;
+        }
+    }
+}
+
 void *os_map(size_t bytes)
 {
     long r = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r < 0 && r > -4096)
         return NULL;
+    region_add((void *)r, bytes);
     return (void *)r;
 }
 
 void os_unmap(void *addr, size_t bytes)
 {
-    if (addr)
+    if (addr) {
+        region_remove(addr);
         syscall(SYS_munmap, addr, bytes);
+    }
+}
+
+uint64_t os_foreach_region(void (*visit)(uintptr_t start, size_t bytes, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < OS_REGIONS; i++) {
+        uintptr_t start = atomic_load(&regions[i].start);
+        size_t bytes = atomic_load(&regions[i].bytes);
+        if (start && bytes)
+            visit(start, bytes, ctx);
+    }
+    return atomic_load(&regions_unlisted);
 }
 
 size_t os_budget(void)

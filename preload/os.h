@@ -4,6 +4,7 @@
 #define IMGLEAK_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Anonymous, private, zero-filled; pages cost nothing until touched. NULL on failure. */
 void *os_map(size_t bytes);
@@ -12,6 +13,9 @@ void os_unmap(void *addr, size_t bytes);
  * address-space limit (ulimit -v), so that the program keeps almost all of what it would have
  * without the shim; SIZE_MAX without a limit. A system call: for growth paths only. */
 size_t os_budget(void);
+/* Visits the mappings os_map made and os_unmap has not taken back (a slot may be seen just
+ * before or after a concurrent change); returns the bytes mapped that no slot could hold. */
+uint64_t os_foreach_region(void (*visit)(uintptr_t start, size_t bytes, void *ctx), void *ctx);
 /* Gives the pages back to the kernel; they read as zeroes afterwards. */
 void os_discard(void *addr, size_t bytes);
 

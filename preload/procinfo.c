@@ -4,7 +4,9 @@
 #define _GNU_SOURCE
 #include "procinfo.h"
 
+#include "maps.h"
 #include "os.h"
+#include "table.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int grow(void **data, size_t *capacity, size_t need, size_t unit)
@@ -252,4 +255,277 @@ void procinfo_memory(imgleak_process_rec_t *rec)
 {
     read_status(rec);
     read_allocator(rec);
+}
+
+/* ---- where the resident set is (procinfo_resident) ----
+ * /proc/self/smaps gives every mapping's resident size; the parts that are not whole mappings
+ * (glibc's mmapped chunks, the program's tracked mappings, the shim's tables, which may share a
+ * mapping with their neighbours) are measured page by page with /proc/self/pagemap, whose
+ * "present" bit is what RSS counts. Nothing here reads the program's memory. */
+
+#define ARENA_HEAP_SPAN (UINT64_C(64) << 20) /* glibc's HEAP_MAX_SIZE on 64-bit */
+#define HEAP_RANGES 256
+
+typedef struct {
+    int pagemap;                 /* /proc/self/pagemap, or -1: mincore instead */
+    uint64_t shim_lo, shim_hi;   /* the shim library's own address range */
+    uint64_t heap_lo[HEAP_RANGES], heap_hi[HEAP_RANGES];
+    size_t nheap;
+    int heap_overflow;
+    uint64_t chunks, chunk_bytes, mmaps, shim_regions;
+} resident_t;
+
+static uint64_t page_size_now(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
+}
+
+/* Resident bytes of [start, end), both page aligned. */
+static uint64_t resident_range(const resident_t *rs, uint64_t start, uint64_t end)
+{
+    uint64_t page = page_size_now(), bytes = 0;
+    while (start < end) {
+        uint64_t entries[512];
+        unsigned char vec[512];
+        uint64_t n = (end - start) / page;
+        if (n > 512)
+            n = 512;
+        if (rs->pagemap >= 0) {
+            ssize_t got = pread(rs->pagemap, entries, n * 8, (off_t)(start / page * 8));
+            if (got <= 0)
+                return bytes;
+            n = (uint64_t)got / 8;
+            for (uint64_t i = 0; i < n; i++)
+                bytes += (entries[i] >> 63) ? page : 0;
+        } else if (mincore((void *)start, n * page, vec) == 0) {
+            for (uint64_t i = 0; i < n; i++)
+                bytes += (vec[i] & 1) ? page : 0;
+        }
+        start += n * page;
+    }
+    return bytes;
+}
+
+static int in_heap(const resident_t *rs, uint64_t addr)
+{
+    for (size_t i = 0; i < rs->nheap; i++)
+        if (addr >= rs->heap_lo[i] && addr < rs->heap_hi[i])
+            return 1;
+    return 0;
+}
+
+/* A live block outside every heap is in a chunk of its own (glibc maps large blocks apart). */
+static void add_chunk(uint64_t addr, const live_info_t *info, void *ctx)
+{
+    resident_t *rs = ctx;
+    uint64_t page = page_size_now();
+    if (in_heap(rs, addr))
+        return;
+    uint64_t lo = addr & ~(page - 1), hi = (addr + info->size + page - 1) & ~(page - 1);
+    rs->chunks += resident_range(rs, lo, hi);
+    rs->chunk_bytes += hi - lo;
+}
+
+static void add_mapping(const map_rec_t *m, void *ctx)
+{
+    resident_t *rs = ctx;
+    uint64_t page = page_size_now();
+    if (in_heap(rs, m->start))
+        return; /* a mapping shaped like an arena heap: counted there already */
+    rs->mmaps += resident_range(rs, m->start & ~(page - 1),
+                                (m->start + m->length + page - 1) & ~(page - 1));
+}
+
+static void add_shim_region(uintptr_t start, size_t bytes, void *ctx)
+{
+    resident_t *rs = ctx;
+    uint64_t page = page_size_now();
+    if (!in_heap(rs, start))
+        rs->shim_regions += resident_range(rs, start, (start + bytes + page - 1) & ~(page - 1));
+}
+
+static int find_shim(struct dl_phdr_info *info, size_t size, void *data)
+{
+    resident_t *rs = data;
+    uint64_t lo = UINT64_MAX, hi = 0, self = (uintptr_t)&find_shim, page = page_size_now();
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uint64_t a = info->dlpi_addr + ph->p_vaddr, b = a + ph->p_memsz;
+        lo = a < lo ? a : lo;
+        hi = b > hi ? b : hi;
+    }
+    if (self < lo || self >= hi)
+        return 0;
+    rs->shim_lo = lo & ~(page - 1);
+    rs->shim_hi = (hi + page - 1) & ~(page - 1); /* with the .bss pages past the file */
+    return 1;
+}
+
+/* One mapping of smaps, classified once the next one's header is known (a glibc arena heap is
+ * a read-write mapping at a 64 MiB boundary, followed by the PROT_NONE rest of its 64 MiB). */
+typedef struct {
+    uint64_t start, end, rss;
+    int valid, anon, rw, none, named_heap, shim_file;
+} vma_t;
+
+enum { VMA_OTHER, VMA_HEAP, VMA_SHIM };
+
+static int vma_class(const resident_t *rs, const vma_t *v, const vma_t *next)
+{
+    if (v->named_heap)
+        return VMA_HEAP;
+    if (v->shim_file || (v->start >= rs->shim_lo && v->end <= rs->shim_hi))
+        return VMA_SHIM;
+    if (v->anon && v->rw && v->start % ARENA_HEAP_SPAN == 0 &&
+        (v->end - v->start == ARENA_HEAP_SPAN ||
+         (next && next->valid && next->anon && next->none && next->start == v->end &&
+          next->end == v->start + ARENA_HEAP_SPAN)))
+        return VMA_HEAP;
+    return VMA_OTHER;
+}
+
+static void vma_parse_header(vma_t *v, const char *line)
+{
+    char *p;
+    memset(v, 0, sizeof *v);
+    v->start = strtoull(line, &p, 16);
+    v->end = strtoull(p + 1, &p, 16);
+    v->rw = p[1] == 'r' && p[2] == 'w';
+    v->none = p[1] == '-' && p[2] == '-' && p[3] == '-';
+    /* offset, device, inode, then the path (absent for anonymous memory) */
+    for (int field = 0; field < 4 && *p; field++) {
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    while (*p == ' ')
+        p++;
+    v->anon = *p == '\0';
+    v->named_heap = strcmp(p, "[heap]") == 0;
+    v->shim_file = strstr(p, "/libimgleak") != NULL;
+    v->valid = 1;
+}
+
+typedef struct {
+    resident_t *rs;
+    vma_t pending;
+    uint64_t total, heap, shim;
+    uint64_t scratch; /* the walk's own buffer, in total, gone once the walk is over */
+} smaps_walk_t;
+
+static void vma_finish(smaps_walk_t *w, const vma_t *next)
+{
+    vma_t *v = &w->pending;
+    if (!v->valid)
+        return;
+    switch (vma_class(w->rs, v, next)) {
+    case VMA_HEAP:
+        w->heap += v->rss;
+        if (w->rs->nheap < HEAP_RANGES) {
+            w->rs->heap_lo[w->rs->nheap] = v->start;
+            w->rs->heap_hi[w->rs->nheap++] = v->end;
+        } else {
+            w->rs->heap_overflow = 1;
+        }
+        break;
+    case VMA_SHIM:
+        w->shim += v->rss;
+        break;
+    }
+    v->valid = 0;
+}
+
+static void smaps_line(smaps_walk_t *w, const char *line)
+{
+    if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
+        vma_t next;
+        vma_parse_header(&next, line);
+        vma_finish(w, &next);
+        w->pending = next;
+    } else if (strncmp(line, "Rss:", 4) == 0 && w->pending.valid) {
+        w->pending.rss = strtoull(line + 4, NULL, 10) * 1024;
+        w->total += w->pending.rss;
+    }
+}
+
+/* Feeds smaps to smaps_line, a line at a time, through a buffer of the shim's own. */
+static int smaps_read(smaps_walk_t *w)
+{
+    enum { BUF = 64 * 1024 };
+    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    char *buf = fd >= 0 ? os_map(BUF) : NULL;
+    size_t len = 0;
+    if (!buf) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, BUF - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            smaps_line(w, line);
+            line = nl + 1;
+        }
+        len = (size_t)(buf + len - line);
+        memmove(buf, line, len);
+    }
+    vma_finish(w, NULL);
+    close(fd);
+    w->scratch = resident_range(w->rs, (uintptr_t)buf, (uintptr_t)buf + BUF);
+    os_unmap(buf, BUF);
+    return 0;
+}
+
+static uint64_t minus_or_zero(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+void procinfo_resident(imgleak_process_rec_t *rec)
+{
+    resident_t *rs = os_map(sizeof *rs);
+    if (!rs)
+        return;
+    rs->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    dl_iterate_phdr(find_shim, rs);
+    smaps_walk_t w = {.rs = rs};
+    if (smaps_read(&w) == 0 && w.total) {
+        if (rec->allocator == IMGLEAK_ALLOCATOR_GLIBC && !rs->heap_overflow)
+            table_foreach(add_chunk, rs);
+        maps_foreach(add_mapping, rs);
+        os_foreach_region(add_shim_region, rs);
+        /* what this function mapped for itself is gone when it returns: RSS as read before it
+         * (procinfo_memory) never held it */
+        uint64_t page = page_size_now();
+        uint64_t own = resident_range(rs, (uintptr_t)rs,
+                                      ((uintptr_t)rs + sizeof *rs + page - 1) & ~(page - 1));
+        w.total = minus_or_zero(w.total, w.scratch + own);
+        rs->shim_regions = minus_or_zero(rs->shim_regions, own);
+        rec->rss_measured = w.total;
+        /* jemalloc's arenas are anonymous mappings like any other: its own count of resident
+         * pages says which are its */
+        rec->rss_heap = rec->allocator == IMGLEAK_ALLOCATOR_JEMALLOC ? rec->je_resident : w.heap;
+        rec->rss_heap_chunks = rs->chunks;
+        rec->heap_chunk_bytes = rs->chunk_bytes;
+        rec->rss_mmap = rs->mmaps;
+        rec->rss_shim = w.shim + rs->shim_regions;
+        uint64_t parts = rec->rss_heap + rec->rss_heap_chunks + rec->rss_mmap + rec->rss_shim;
+        rec->rss_rest = minus_or_zero(w.total, parts);
+        if (parts > w.total) /* measured while the program changed it: keep the sum */
+            rec->rss_measured = parts;
+    }
+    if (rs->pagemap >= 0)
+        close(rs->pagemap);
+    os_unmap(rs, sizeof *rs);
 }

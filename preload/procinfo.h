@@ -31,5 +31,9 @@ void procinfo_modules_release(module_list_t *mods);
 
 /* RSS, peak RSS and the allocator's statistics, into the process record. */
 void procinfo_memory(imgleak_process_rec_t *rec);
+/* The resident set by what holds it (the 1.5 rss_* fields): malloc's heaps, its chunks mapped
+ * apart, the program's tracked mappings, the shim itself, the rest. After procinfo_memory (it
+ * needs the allocator). */
+void procinfo_resident(imgleak_process_rec_t *rec);
 
 #endif

@@ -26,6 +26,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -835,11 +836,34 @@ static uint64_t own_stack_hi(reach_t *r)
     return hi;
 }
 
+/* The calling thread's descriptor (glibc's struct pthread, at pthread_self()) holds its
+ * pthread_setspecific values (glib's GPrivate, ImageMagick's thread-specific data). Another
+ * thread's descriptor is at the top of its stack mapping and is read with the stack; the main
+ * thread's lives in memory the dynamic linker allocated, which no other root covers. glibc
+ * publishes the descriptor's size for libthread_db. */
+static const uint32_t *descriptor_size;
+
+/* Looked up once at load: the scan may run where dlsym could wait for a lock the interrupted
+ * program holds (exit from a signal handler). */
+__attribute__((constructor)) static void descriptor_size_find(void)
+{
+    descriptor_size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+}
+
+static void descriptor_roots(reach_t *r)
+{
+    const uint32_t *size = descriptor_size;
+    uint64_t lo = (uint64_t)pthread_self();
+    if (size && *size && lo)
+        read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
+}
+
 static void scan_roots(reach_t *r)
 {
     vmas_load(r);
     uint64_t stack_hi = own_stack_hi(r);
     caller_roots(r, stack_hi);
+    descriptor_roots(r);
     dl_iterate_phdr(module_roots, r);
     if (stack_hi > scan_sp)
         read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);

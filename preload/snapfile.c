@@ -9,7 +9,7 @@
 
 _Static_assert(sizeof(imgleak_file_header_t) == 64, "header layout");
 _Static_assert(sizeof(imgleak_section_entry_t) == 32, "section entry layout");
-_Static_assert(sizeof(imgleak_process_rec_t) == 200, "process record layout");
+_Static_assert(sizeof(imgleak_process_rec_t) == 256, "process record layout");
 _Static_assert(sizeof(imgleak_module_rec_t) == 72, "module record layout");
 _Static_assert(sizeof(imgleak_stack_rec_t) == 40, "stack record layout");
 _Static_assert(sizeof(imgleak_live_rec_t) == 24, "live record layout");

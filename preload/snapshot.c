@@ -120,6 +120,7 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     exe[n > 0 ? n : 0] = '\0';
     proc.exe_string = strbuf_add(&strings, exe);
     procinfo_memory(&proc);
+    procinfo_resident(&proc);
     proc.dropped_table_full = table_dropped() + maps_dropped();
     proc.truncated_stacks = ctx->truncated_stacks;
     proc.dropped_stacks = stacks_dropped();

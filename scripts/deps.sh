@@ -33,6 +33,7 @@ TEST_PACKAGES=(
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
     lld                          # clang's LTO build in the inlined-frames test
     python3                      # the torture suite's Python program
+    imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()

@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 4
+#define IMGLEAK_VERSION_MINOR 5
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -85,7 +85,17 @@ typedef struct {
     /* 1.4: snapshots this process tried to write before this one and could not (directory
      * missing or unwritable, disk full, descriptor closed under it) */
     uint64_t failed_snapshots;
-} imgleak_process_rec_t; /* 200 bytes */
+    /* 1.5: the resident set by what holds it, measured when the snapshot is taken; the parts
+     * sum to rss_measured. All 0 when it could not be measured. */
+    uint64_t rss_measured;     /* the sum of Rss over /proc/self/smaps */
+    uint64_t rss_heap;         /* malloc's heaps: glibc's brk heap and arenas (jemalloc: its
+                                  stats.resident) */
+    uint64_t rss_heap_chunks;  /* glibc's chunks mapped on their own, of the live blocks recorded */
+    uint64_t heap_chunk_bytes; /* the mapped size of those chunks */
+    uint64_t rss_mmap;         /* the program's own mappings the shim tracks */
+    uint64_t rss_shim;         /* imgleak itself: its libraries and its tables */
+    uint64_t rss_rest;         /* the rest: code, stacks, mappings not tracked */
+} imgleak_process_rec_t; /* 256 bytes */
 
 #define IMGLEAK_SCAN_INCOMPLETE 1u /* some roots or blocks could not be read */
 #define IMGLEAK_SCAN_SKIPPED 2u    /* the scan did not run although it was asked for */

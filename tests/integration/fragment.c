@@ -5,7 +5,12 @@
  * request. RSS stays at the peak; imgleak must call that allocator retention, not a leak.
  * (No stdio: its buffer would be live at exit. The arrays are static for the same reason.)
  *
- *   fragment [BUFFERS] [BUFFER_BYTES]   (default 3000 x 64 KiB: about 190 MiB at the peak) */
+ * With "trim", malloc_trim(0) then gives the free pages back to the kernel (glibc madvises them
+ * away in place, under the one small block kept): the heap keeps its size and its free list,
+ * but none of that is resident, so no retention may be claimed.
+ *
+ *   fragment [BUFFERS] [BUFFER_BYTES] [trim]   (default 3000 x 64 KiB: about 190 MiB at the peak) */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +36,13 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++)
         free(big[i]);
-    for (size_t i = 0; i < n; i++)
+    int trim = argc > 3 && strcmp(argv[3], "trim") == 0;
+    /* with trim, the last small block stays (reachable from small[]): it pins the top of the heap,
+     * so that glibc cannot shrink the heap and must release the free pages below it in place */
+    for (size_t i = 0; i + trim < n; i++)
         free(small[i]);
+    if (trim)
+        malloc_trim(0);
     char msg[128];
     int len = snprintf(msg, sizeof msg, "fragment: %zu buffers of %zu bytes, all freed\n", n, size);
     return write(1, msg, (size_t)len) == len ? 0 : 1;

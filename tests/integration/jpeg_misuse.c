@@ -1,6 +1,6 @@
-/* Misuse of libjpeg handles that libjpeg itself tolerates, so the program runs to the end:
- *   a decompressor destroyed twice                       MISUSE(twice)
- *   a zeroed struct destroyed though never created       MISUSE(unknown)
+/* libjpeg handles destroyed in ways libjpeg documents as safe, and one it does not:
+ *   a decompressor destroyed twice (Pillow does)         no misuse: jpeg_destroy is a no-op
+ *   a zeroed struct destroyed though never created       on an object whose mem is NULL
  *   a decompressor destroyed with jpeg_destroy_compress  MISUSE(wrong)
  * and one decompressor never destroyed                   LEAK(handle) */
 #include <stdio.h>
@@ -19,11 +19,11 @@ int main(void)
     a.err = &err;
     jpeg_create_decompress(&a);
     jpeg_destroy_decompress(&a);
-    jpeg_destroy_decompress(&a); /* MISUSE(twice) */
+    jpeg_destroy_decompress(&a); /* AGAIN(twice) */
 
     memset(&never, 0, sizeof never);
     never.err = &err;
-    jpeg_destroy_decompress(&never); /* MISUSE(unknown) */
+    jpeg_destroy_decompress(&never); /* AGAIN(unknown) */
 
     struct jpeg_decompress_struct b;
     b.err = &err;

@@ -44,6 +44,9 @@ static blob_t build(const shape_t *shape)
     proc.exe_string = 1;
     proc.allocator = IMGLEAK_ALLOCATOR_GLIBC;
     proc.glibc_in_use = 777;
+    proc.rss_measured = 1 << 20;
+    proc.rss_shim = 12345;
+    proc.rss_rest = 67890;
     proc.depth_limit = 32;
     snapfile_section_begin(&sf, IMGLEAK_SECTION_PROCESS, sizeof proc);
     snapfile_put(&sf, &proc, sizeof proc);
@@ -135,6 +138,9 @@ static void test_format_round_trip_keeps_every_field(void **state)
     assert_int_equal(s->header.flags, IMGLEAK_SNAP_AT_EXIT);
     assert_int_equal(s->process.rss_bytes, 1 << 20);
     assert_int_equal(s->process.glibc_in_use, 777);
+    assert_int_equal(s->process.rss_measured, 1 << 20); /* 1.5 */
+    assert_int_equal(s->process.rss_shim, 12345);
+    assert_int_equal(s->process.rss_rest, 67890);
     assert_string_equal(s->exe, "/usr/bin/app");
     assert_int_equal(s->nmodules, 2);
     assert_string_equal(s->modules[1].path, "/lib/libc.so.6");

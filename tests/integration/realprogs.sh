@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Real programs, clean runs: Debian's ImageMagick convert (JPEG to PNG, PNG to WebP, GIF
+# -coalesce) and Pillow (import; decoding JPEGs, which destroys every decompressor twice) must
+# pass `imgleak run --gate`: nothing leaked, no handle left, no misuse. Needs the Debian packages
+# imagemagick and python3-pil (scripts/deps.sh --tests). Prints "realprogs: N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+. tests/integration/lib.sh
+IMGLEAK=$B/imgleak
+CONVERT=/usr/bin/convert
+PYTHON=/usr/bin/python3 # Debian's, with python3-pil; not a python3 earlier on PATH
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+if [ ! -x "$CONVERT" ] || ! "$PYTHON" -c 'import PIL.Image' 2> /dev/null; then
+    bad "imagemagick and python3-pil are installed" "run scripts/deps.sh --tests --install"
+    finish realprogs
+    exit
+fi
+
+# inputs, made natively
+"$CONVERT" -size 96x64 gradient:red-blue "$WORK/a.jpg" &&
+    "$CONVERT" -size 96x64 gradient:green-yellow "$WORK/b.jpg" &&
+    "$CONVERT" -size 96x64 pattern:checkerboard "$WORK/c.png" &&
+    "$CONVERT" -size 32x32 xc:red -size 32x32 xc:blue -delay 10 "$WORK/d.gif"
+check "inputs made" test $? = 0
+
+# gate_clean NAME CMD...: the gate passes, the program did what it does natively, and the
+# report holds no leak, no handle and no misuse
+gate_clean() {
+    local name=$1; shift
+    $IMGLEAK run --gate --format json --report "$WORK/$name.json" -- "$@" > "$WORK/$name.out" 2>&1
+    check "$name: imgleak run --gate passes" test $? = 0
+    check "$name: no leak, no handle never destroyed, no misuse" \
+        jqe '.totals | .leaked_bytes == 0 and .leaked_handles == 0 and .misused_handles == 0' \
+        "$WORK/$name.json"
+}
+
+# the main thread's pthread_setspecific values are roots (glib's GPrivate in convert)
+$IMGLEAK run --format json --report "$WORK/key.json" -- $B/tests/thread_key
+check "pthread_setspecific on the main thread: the block is still reachable, not leaked" \
+    jqe '.totals.by_class | .leaked.blocks == 0 and .reachable.bytes == 100' "$WORK/key.json"
+
+gate_clean "convert JPEG to PNG" "$CONVERT" "$WORK/a.jpg" "$WORK/a.png"
+$IMGLEAK run --no-default-suppressions --format json --report "$WORK/nosupp.json" \
+    -- "$CONVERT" "$WORK/a.jpg" "$WORK/a2.png"
+check "convert JPEG to PNG, without the default suppressions: nothing leaked (valgrind: none lost)" \
+    jqe '.totals.by_class | .leaked.blocks == 0 and .possible.blocks == 0' "$WORK/nosupp.json"
+check "convert JPEG to PNG: wrote the PNG" test -s "$WORK/a.png"
+gate_clean "convert PNG to WebP" "$CONVERT" "$WORK/c.png" "$WORK/c.webp"
+check "convert PNG to WebP: wrote the WebP" test -s "$WORK/c.webp"
+gate_clean "convert GIF -coalesce" "$CONVERT" "$WORK/d.gif" -coalesce "$WORK/e.gif"
+check "convert GIF -coalesce: wrote the GIF" test -s "$WORK/e.gif"
+gate_clean "import PIL.Image" "$PYTHON" -c 'import PIL.Image'
+
+cat > "$WORK/pil_decode.py" << 'PY'
+import sys
+from PIL import Image
+for path in sys.argv[1:]:
+    for _ in range(3):
+        with Image.open(path) as im:
+            im.load()
+print("decoded")
+PY
+gate_clean "Pillow decoding JPEGs" "$PYTHON" "$WORK/pil_decode.py" "$WORK/a.jpg" "$WORK/b.jpg"
+PYTHONMALLOC=malloc $IMGLEAK run --format json --report "$WORK/pymalloc.json" \
+    -- "$PYTHON" -c 'import PIL.Image'
+check "import PIL.Image on malloc: Pillow's and CPython's one-time allocations are suppressed" \
+    jqe '[.suppressed[] | select(.pattern == "^PyInit__imaging$" and .blocks > 0)] | length == 1' \
+    "$WORK/pymalloc.json"
+check "Pillow decoding JPEGs: the program ran" grep -q decoded "$WORK/Pillow decoding JPEGs.out"
+# Pillow calls jpeg_destroy_decompress twice per image; libjpeg makes the second a no-op
+check "Pillow decoding JPEGs: its second jpeg_destroy_decompress is not misuse" \
+    jqe '[.misuse[] | select(.kind == "destroy_twice")] | length == 0' "$WORK/Pillow decoding JPEGs.json"
+
+finish realprogs
