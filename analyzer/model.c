@@ -210,6 +210,12 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         }
         rep->totals.by_class[cls].bytes += bytes;
         rep->totals.by_class[cls].blocks += blocks;
+        if (unclassified == UNCLASSIFIED_INHERITED && cls == IMGLEAK_CLASS_UNKNOWN) {
+            /* a forked child's own blocks its scan could not prove reachable: not lost data */
+            rep->totals.child_unclassified_bytes += bytes;
+            rep->totals.child_unclassified_blocks += blocks;
+            continue;
+        }
         if (unclassified && cls == IMGLEAK_CLASS_UNKNOWN) {
             /* the scan could not tell: calling these leaked could be wrong */
             rep->totals.unclassified_bytes += bytes;
@@ -438,6 +444,9 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     rep->totals.failed_snapshots += snap->process.failed_snapshots;
     rep->totals.scan_incomplete += (snap->process.scan_flags & IMGLEAK_SCAN_INCOMPLETE) != 0;
     rep->totals.scan_skipped += (snap->process.scan_flags & IMGLEAK_SCAN_SKIPPED) != 0;
+    rep->totals.scan_inherited +=
+        (snap->process.scan_flags & (IMGLEAK_SCAN_INHERITED | IMGLEAK_SCAN_INCOMPLETE)) ==
+        IMGLEAK_SCAN_INHERITED;
     rep->totals.unscanned_bytes += snap->process.unscanned_bytes;
     return 0;
 }
@@ -467,7 +476,12 @@ int model_snapshot_order(const snapshot_t *a, const snapshot_t *b)
 
 int model_unclassified(const snapshot_t *snap)
 {
-    return snap->scanned || (snap->process.scan_flags & IMGLEAK_SCAN_INCOMPLETE);
+    unsigned flags = snap->process.scan_flags;
+    if (flags & IMGLEAK_SCAN_INCOMPLETE)
+        return UNCLASSIFIED_LOST;
+    if (flags & IMGLEAK_SCAN_INHERITED)
+        return UNCLASSIFIED_INHERITED;
+    return snap->scanned ? UNCLASSIFIED_LOST : 0;
 }
 
 int model_totals_incomplete(const report_totals_t *t)

@@ -122,6 +122,9 @@ typedef struct {
      * the bytes it could not read, and the blocks it left unclassified: never called leaked */
     uint64_t scan_incomplete, scan_skipped, unscanned_bytes;
     uint64_t unclassified_bytes, unclassified_blocks;
+    /* forked children whose scan did not read the heap they inherited (IMGLEAK_SCAN_INHERITED),
+     * and their own blocks it could not prove reachable: said, not lost data */
+    uint64_t scan_inherited, child_unclassified_bytes, child_unclassified_blocks;
     uint64_t skipped_snapshots; /* inputs that could not be read (report_skipped_t) */
     int final_missing; /* a skipped snapshot may have been some process's final state */
     uint64_t leaked_handles, misused_handles;
@@ -168,8 +171,11 @@ typedef struct {
 int model_process_cmp(const snapshot_t *a, const snapshot_t *b);
 /* Of two snapshots of one process, which is later: sequence, then time. <0, 0, >0. */
 int model_snapshot_order(const snapshot_t *a, const snapshot_t *b);
-/* Blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in part):
- * they are not leaks, nor known not to be. */
+/* Whether blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in
+ * part): they are not leaks, nor known not to be. UNCLASSIFIED_LOST: the scan could not read
+ * something (lost data); UNCLASSIFIED_INHERITED: a forked child's scan, which by design does not
+ * read the heap inherited from the parent; 0: no scan ran. */
+enum { UNCLASSIFIED_LOST = 1, UNCLASSIFIED_INHERITED = 2 };
 int model_unclassified(const snapshot_t *snap);
 /* Anything recorded in part or not at all (dropped, unattributed, failed snapshots, an
  * incomplete scan, a final state that could not be read): the figures are a lower bound. */

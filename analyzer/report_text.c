@@ -134,6 +134,14 @@ static void put_dropped(FILE *out, const report_totals_t *t, const char *red, co
                 (unsigned long long)t->scan_incomplete, t->scan_incomplete == 1 ? "" : "es", a,
                 b, (unsigned long long)t->unclassified_blocks);
     }
+    if (t->scan_inherited) {
+        report_format_bytes(t->child_unclassified_bytes, b, sizeof b);
+        fprintf(out, "  %llu forked child%s: the heap inherited from the parent was not read "
+                     "(the parent reports it; IMGLEAK_SCAN=always reads it); %s in %llu of the "
+                     "child's own blocks not classified\n",
+                (unsigned long long)t->scan_inherited, t->scan_inherited == 1 ? "" : "ren", b,
+                (unsigned long long)t->child_unclassified_blocks);
+    }
     if (t->scan_skipped)
         fprintf(out, "  reachability scan asked for but not run in %llu process%s: its blocks "
                      "are counted as live, not classified\n",

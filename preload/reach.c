@@ -984,7 +984,7 @@ static int in_forked_child;
 static reach_t *child_only(reach_t *r)
 {
     if (in_forked_child) {
-        r->scan_flags |= IMGLEAK_SCAN_INCOMPLETE;
+        r->scan_flags |= IMGLEAK_SCAN_INHERITED;
         forget_unproven(r);
         r->quiet = 1;
     }
