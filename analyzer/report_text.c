@@ -136,11 +136,13 @@ static void put_dropped(FILE *out, const report_totals_t *t, const char *red, co
     }
     if (t->scan_inherited) {
         report_format_bytes(t->child_unclassified_bytes, b, sizeof b);
-        fprintf(out, "  %llu forked child%s: the heap inherited from the parent was not read "
-                     "(the parent reports it; IMGLEAK_SCAN=always reads it); %s in %llu of the "
-                     "child's own blocks not classified\n",
-                (unsigned long long)t->scan_inherited, t->scan_inherited == 1 ? "" : "ren", b,
-                (unsigned long long)t->child_unclassified_blocks);
+        fprintf(out, "  %llu forked child%s: only the blocks %s made are listed; the heap inherited "
+                     "from the parent (which reports it) was read for pointers only%s%s%s\n",
+                (unsigned long long)t->scan_inherited, t->scan_inherited == 1 ? "" : "ren",
+                t->scan_inherited == 1 ? "it" : "they",
+                t->child_unclassified_blocks ? "; " : "",
+                t->child_unclassified_blocks ? b : "",
+                t->child_unclassified_blocks ? " of theirs not classified" : "");
     }
     if (t->scan_skipped)
         fprintf(out, "  reachability scan asked for but not run in %llu process%s: its blocks "

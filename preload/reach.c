@@ -335,7 +335,8 @@ static void read_region(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, word
 /* A large mapping, page run by page run, skipping the pages never touched (mincore): a runtime's
  * reserved heap (Go's, several hundred MiB) is mostly untouched, and reading it would fault in
  * every page. A page swapped out reads as untouched, and its pointers are missed. */
-static void read_mapping(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+static void read_mapping_as(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn,
+                            int direct)
 {
     const uint64_t page = 4096, chunk = 64 * 4096;
     unsigned char vec[64];
@@ -353,10 +354,15 @@ static void read_mapping(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, wor
             uint64_t q = p;
             while (q < end && (vec[(q - at) / page] & 1))
                 q += page;
-            read_region(r, p < lo ? lo : p, q < end ? q : end, owner, fn);
+            read_region_as(r, p < lo ? lo : p, q < end ? q : end, owner, fn, direct);
             p = q;
         }
     }
+}
+
+static void read_mapping(reach_t *r, uint64_t lo, uint64_t hi, size_t owner, words_fn fn)
+{
+    read_mapping_as(r, lo, hi, owner, fn, 0);
 }
 
 /* ---- marking ---- */
@@ -858,6 +864,121 @@ static void descriptor_roots(reach_t *r)
         read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
 }
 
+/* ---- a forked child's inherited memory ---- */
+
+static int in_forked_child;
+
+static void exclude_range(reach_t *r, uint64_t lo, uint64_t hi)
+{
+    for (size_t v = 0; v < r->nvma; v++)
+        if (r->vma[v].lo < hi && r->vma[v].hi > lo)
+            r->vma[v].scanned = 1;
+}
+
+static void exclude_region(uintptr_t start, size_t bytes, void *ctx)
+{
+    exclude_range(ctx, start, start + bytes);
+}
+
+static int exclude_module_data(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+            exclude_range(ctx, info->dlpi_addr + ph->p_vaddr,
+                          info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+    }
+    return 0;
+}
+
+/* The first block starting at or after addr. */
+static size_t first_block_from(const reach_t *r, uint64_t addr)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->addr[mid] < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Reads [lo, hi) as roots, only the pages this process wrote since it was forked. A page still
+ * shared with the parent holds what it held at the fork, before any of the child's blocks existed,
+ * so it cannot point to one; a page the child wrote was copied and is mapped only here
+ * (/proc/self/pagemap bit 56, "exclusively mapped"). A page swapped out is read to be sure. */
+#define PM_PRESENT (UINT64_C(1) << 63)
+#define PM_SWAPPED (UINT64_C(1) << 62)
+#define PM_EXCLUSIVE (UINT64_C(1) << 56)
+static void read_written(reach_t *r, int pagemap, uint64_t lo, uint64_t hi)
+{
+    const uint64_t page = 4096;
+    uint64_t entries[512];
+    for (uint64_t at = lo & ~(page - 1); at < hi;) {
+        size_t n = (size_t)((hi - at + page - 1) / page);
+        if (n > 512)
+            n = 512;
+        if (pread(pagemap, entries, n * 8, (off_t)(at / page * 8)) != (ssize_t)(n * 8)) {
+            read_mapping_as(r, at < lo ? lo : at, hi, SIZE_MAX, mark_words, r->direct);
+            return;
+        }
+        for (size_t k = 0; k < n;) {
+            uint64_t e = entries[k];
+            if (!((e & PM_PRESENT) && (e & PM_EXCLUSIVE)) && !(e & PM_SWAPPED)) {
+                k++;
+                continue;
+            }
+            size_t j = k;
+            while (j < n && (((entries[j] & PM_PRESENT) && (entries[j] & PM_EXCLUSIVE)) ||
+                             (entries[j] & PM_SWAPPED)))
+                j++;
+            uint64_t a = at + k * page, b = at + j * page;
+            read_region_as(r, a < lo ? lo : a, b < hi ? b : hi, SIZE_MAX, mark_words, r->direct);
+            k = j;
+        }
+        at += n * page;
+    }
+}
+
+/* A forked child reports only the blocks it made: the heap and mappings it inherited are its
+ * parent's to report, and gathering them made every child's exit as slow as its parent's. But a
+ * block of the child's may be kept by an inherited structure (a worker adding to its parent's
+ * cache), so the inherited memory is read as roots, as plain memory: every writable mapping not
+ * read already and not the shim's own, less the child's own blocks, whose contents count only when
+ * something reaches them; of it, only the pages the child wrote (read_written). */
+static void inherited_roots(reach_t *r)
+{
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    exclude_range(r, (uint64_t)(uintptr_t)r->mapping,
+                  (uint64_t)(uintptr_t)r->mapping + r->mapped_bytes);
+    os_foreach_region(exclude_region, r);
+    dl_iterate_phdr(exclude_module_data, r);
+    for (size_t v = 0; v < r->nvma; v++) {
+        vma_t *m = &r->vma[v];
+        if (!m->writable || m->scanned)
+            continue;
+        m->scanned = 1;
+        uint64_t lo = m->lo;
+        for (size_t i = first_block_from(r, lo); lo < m->hi; i++) {
+            uint64_t block = i < r->n && r->addr[i] < m->hi ? r->addr[i] : m->hi;
+            if (block > lo && pagemap >= 0)
+                read_written(r, pagemap, lo, block);
+            else if (block > lo) /* no pagemap: every page touched */
+                read_mapping_as(r, lo, block, SIZE_MAX, mark_words, r->direct);
+            if (block >= m->hi)
+                break;
+            uint64_t end = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
+            if (end > lo)
+                lo = end;
+        }
+    }
+    if (pagemap >= 0)
+        close(pagemap);
+}
+
 static void scan_roots(reach_t *r)
 {
     vmas_load(r);
@@ -867,6 +988,8 @@ static void scan_roots(reach_t *r)
     dl_iterate_phdr(module_roots, r);
     if (stack_hi > scan_sp)
         read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);
+    if (in_forked_child)
+        inherited_roots(r);
     int unresolved = 0;
     if (tasks_foreach(task_roots, r, &unresolved) < 0) {
         /* no /proc: the threads that allocated are known, others may exist unseen */
@@ -976,18 +1099,12 @@ static int classify_guarded(reach_t *r)
     return faulted ? -1 : 0;
 }
 
-static int in_forked_child;
-
-/* In a forked child the blocks it inherited are forgotten (shim.c) and not read: a block of the
- * child's that only an inherited structure points to would look leaked. So the child's blocks
- * are either proven reachable from its roots, or unscanned; never called leaked. */
+/* In a forked child the blocks it inherited are forgotten (shim.c): the snapshot says that its
+ * inherited memory was read as roots only (inherited_roots). */
 static reach_t *child_only(reach_t *r)
 {
-    if (in_forked_child) {
+    if (in_forked_child)
         r->scan_flags |= IMGLEAK_SCAN_INHERITED;
-        forget_unproven(r);
-        r->quiet = 1;
-    }
     return r;
 }
 

@@ -99,9 +99,9 @@ typedef struct {
 
 #define IMGLEAK_SCAN_INCOMPLETE 1u /* some roots or blocks could not be read */
 #define IMGLEAK_SCAN_SKIPPED 2u    /* the scan did not run although it was asked for */
-/* a forked child that did not exec: the heap it inherited from its parent was not read (that is
- * the parent's to report, and reading it made every child's exit as slow as the parent's), so
- * the child's blocks are reachable or unclassified, never leaked; by design, not lost data */
+/* a forked child that did not exec: the heap and mappings it inherited from its parent are not
+ * its blocks (the parent reports them; gathering them made every child's exit as slow as the
+ * parent's) and were read as roots only; informational, not lost data */
 #define IMGLEAK_SCAN_INHERITED 4u
 
 #define IMGLEAK_BUILD_ID_MAX 32

@@ -26,6 +26,15 @@ static NOINLINE void parent_heap(size_t mib)
 
 static void *volatile child_lost;
 static NOINLINE void child_block(void) { child_lost = malloc(72); }
+/* a worker's entries in its parent's structure: kept only by a block the child inherited */
+static NOINLINE void child_cached(void) { blocks[3] = malloc(88); }
+/* and one it really loses */
+static void *volatile child_dropped;
+static NOINLINE void child_leak(void)
+{
+    child_dropped = malloc(56);
+    child_dropped = NULL;
+}
 
 static double now(void)
 {
@@ -42,6 +51,8 @@ int main(int argc, char **argv)
     pid_t pid = fork();
     if (pid == 0) {
         child_block();
+        child_cached();
+        child_leak();
         exit(0);
     }
     int status;
