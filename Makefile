@@ -95,7 +95,8 @@ bench: all $(BENCH_BINS)
 
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
-                $(B)/torture/exceptions $(B)/torture/cgo
+                $(B)/torture/exceptions $(B)/torture/cgo $(B)/torture/exits $(B)/torture/fdstorm \
+                $(B)/torture/newstacks
 $(B)/torture/%: tests/torture/%.c | $(B)/torture
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/torture/exceptions: tests/torture/exceptions.cc | $(B)/torture
@@ -147,9 +148,13 @@ $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/forker: tests/integration/forker.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 INTEGRATION_BINS := $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
-                    $(B)/tests/plugin_host
+                    $(B)/tests/plugin_host $(B)/tests/outdir $(B)/tests/forker
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done

@@ -65,18 +65,37 @@ static size_t put_unsigned(char *out, uint64_t v, unsigned base)
     return n;
 }
 
-void os_log(const char *fmt, ...)
+const char *os_errno_text(int err)
+{
+    /* strerror may translate, and so allocate and lock: not on the snapshot path */
+    switch (err) {
+    case ENOENT: return "no such file or directory";
+    case EACCES: return "permission denied";
+    case EPERM: return "operation not permitted";
+    case ENOTDIR: return "not a directory";
+    case ENAMETOOLONG: return "path too long";
+    case ENOSPC: return "no space left on device";
+    case EDQUOT: return "disk quota exceeded";
+    case EROFS: return "read-only file system";
+    case EEXIST: return "file exists";
+    case EBADF: return "bad file descriptor";
+    case EIO: return "input/output error";
+    case EMFILE: return "too many open files";
+    case ENFILE: return "too many open files in system";
+    case ELOOP: return "too many levels of symbolic links";
+    case EFBIG: return "file too large";
+    default: return "error";
+    }
+}
+
+static void vlog(const char *fmt, va_list ap)
 {
     char buf[512];
     size_t n = 0;
-    va_list ap;
     int saved = errno;
-    if (!log_on)
-        return;
     const char *prefix = "imgleak: ";
     while (*prefix)
         buf[n++] = *prefix++;
-    va_start(ap, fmt);
     for (const char *f = fmt; *f && n < sizeof buf - 32; f++) {
         if (*f != '%') {
             buf[n++] = *f;
@@ -122,8 +141,25 @@ void os_log(const char *fmt, ...)
                 f--;
         }
     }
-    va_end(ap);
     buf[n++] = '\n';
     os_write_all(2, buf, n);
     errno = saved;
+}
+
+void os_log(const char *fmt, ...)
+{
+    va_list ap;
+    if (!log_on)
+        return;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+void os_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
 }

@@ -14,6 +14,11 @@ void os_discard(void *addr, size_t bytes);
 /* Diagnostics on stderr when IMGLEAK_DEBUG is set; formats %s %d %u %zu %lu %x %p only. */
 void os_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void os_log_enable(int on);
+/* The same on stderr whatever IMGLEAK_DEBUG says: for what the user must hear (a snapshot lost,
+ * a setting refused), once. */
+void os_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A short text for errno values the shim meets writing files; async-signal-safe, unlike strerror. */
+const char *os_errno_text(int err);
 
 /* write(2) all of buf, retrying on EINTR and short writes; 0 or -1. */
 int os_write_all(int fd, const void *buf, size_t len);

@@ -1,0 +1,59 @@
+/* Where snapshots go when the program moves or the directory is not there.
+ *   chdir DIR  leaks a block, moves to DIR and exits: the exit snapshot must still go where
+ *              IMGLEAK_OUT named at start (relative to the start directory)
+ *   late DIR   asks for a snapshot (SIGUSR2) while DIR does not exist, waits for the shim's line
+ *              on stderr saying so and prints it, then creates DIR and exits: the exit snapshot
+ *              in DIR counts the one lost
+ *   wait SECONDS  leaks a block and sleeps (for timed snapshots into a missing directory) */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *leak;
+
+static int run_chdir(const char *dir)
+{
+    if (chdir(dir) < 0) {
+        perror(dir);
+        return 1;
+    }
+    printf("moved\n");
+    return 0;
+}
+
+static int run_late(const char *dir)
+{
+    int p[2];
+    char line[1024];
+    size_t n = 0;
+    if (pipe(p) < 0 || dup2(p[1], 2) < 0)
+        return 1;
+    alarm(60); /* the shim never said it: fail rather than hang */
+    raise(SIGUSR2);
+    while (n < sizeof line - 1 && read(p[0], line + n, 1) == 1 && line[n] != '\n')
+        n++;
+    line[n] = '\0';
+    printf("%s\n", line);
+    fflush(stdout);
+    return mkdir(dir, 0755) < 0;
+}
+
+int main(int argc, char **argv)
+{
+    leak = malloc(777);
+    memset(leak, 7, 777);
+    if (argc > 2 && strcmp(argv[1], "chdir") == 0)
+        return run_chdir(argv[2]);
+    if (argc > 2 && strcmp(argv[1], "late") == 0)
+        return run_late(argv[2]);
+    if (argc > 2 && strcmp(argv[1], "wait") == 0) {
+        usleep((useconds_t)(atof(argv[2]) * 1e6));
+        return 0;
+    }
+    fprintf(stderr, "usage: outdir chdir DIR | late DIR | wait SECONDS\n");
+    return 2;
+}
