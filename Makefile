@@ -43,7 +43,7 @@ $(B)/imgleak: $(ANA_OBJ)
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
-                 $(B)/shim/guard.o $(B)/shim/snapfile.o
+                 $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -169,6 +169,7 @@ tsan: $(B)/tsan/.built
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
+	@B=$(B) bash tests/integration/output.sh
 	@B=$(B) bash tests/integration/reach.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick

@@ -51,7 +51,7 @@ static int parse_rt(const char *text)
     return *text == '+' ? base + (int)v : base - (int)v;
 }
 
-/* "SIGUSR2", "USR2", "12", "SIGRTMIN+1", "35", or "0" (none). Anything else is refused on stderr
+/* "SIGUSR2", "USR2", "12", "SIGRTMIN+1", "35", or "0" / "none" (off). Anything else is refused on stderr
  * whatever IMGLEAK_DEBUG says: the user asked for snapshots on that signal and gets none. */
 static int parse_signal(const char *text, int *out)
 {
@@ -62,7 +62,9 @@ static int parse_signal(const char *text, int *out)
         return 0;
     if (strncmp(text, "SIG", 3) == 0)
         text += 3;
-    if (strcmp(text, "USR1") == 0)
+    if (strcmp(text, "none") == 0)
+        sig = 0;
+    else if (strcmp(text, "USR1") == 0)
         sig = SIGUSR1;
     else if (strcmp(text, "USR2") == 0)
         sig = SIGUSR2;

@@ -35,7 +35,8 @@ static int wait_for(const char *dir, int want)
     while (own_snapshots(dir) < want) {
         if (time(NULL) > give_up)
             return 1;
-        free(malloc(1000)); /* something to record */
+        char *volatile p = malloc(1000); /* something to record; volatile: not optimised away */
+        free(p);
         usleep(10000);
     }
     return 0;
