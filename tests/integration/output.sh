@@ -71,6 +71,20 @@ IMGLEAK_OUT=$WORK/${long:1:4090} LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/long" 
 check "a snapshot path too long for the directory given: said, 'path too long'" \
     grep -q 'cannot create snapshot.*path too long' "$WORK/long2.out"
 
+# a full disk (a 4 KiB tmpfs, in a mount namespace of its own)
+mkdir "$WORK/full"
+if unshare --mount true 2> /dev/null; then
+    unshare --mount sh -c "mount -t tmpfs -o size=4k tmpfs '$WORK/full' &&
+        IMGLEAK_OUT='$WORK/full' LD_PRELOAD='$SHIM' '$OUTDIR' wait 0 && ls -A '$WORK/full' > '$WORK/full.ls'" \
+        > /dev/null 2> "$WORK/full.err"
+    check "disk full: the program runs on" test $? = 0
+    check "disk full: said once, 'no space left on device'" \
+        bash -c "[ \$(wc -l < '$WORK/full.err') = 1 ] && grep -q 'cannot write snapshot.*no space left on device' '$WORK/full.err'"
+    check "disk full: no partial file is left" test ! -s "$WORK/full.ls"
+else
+    echo "skip disk full: no mount namespace"
+fi
+
 # ------------------------------------------------ two processes with one pid
 # pid 1 in two pid namespaces writing into one directory, with IMGLEAK_KEEP: neither deletes or
 # takes the other's files
