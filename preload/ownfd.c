@@ -83,7 +83,10 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode)
         if (of.fd[i] == 0)
             slot = i;
     if (slot >= 0) {
-        int fd = open(path, flags | O_CLOEXEC, mode);
+        int fd;
+        do /* a FIFO or a network file system may be interrupted */
+            fd = open(path, flags | O_CLOEXEC, mode);
+        while (fd < 0 && errno == EINTR);
         err = errno;
         if (fd > 0)
             of.fd[slot] = move_high(fd);
