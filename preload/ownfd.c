@@ -19,7 +19,7 @@ static struct {
     pthread_mutex_t lock;
     /* slots in use or being filled: while 0, the program's close() need not take the lock */
     _Atomic int busy;
-    int fd[OWNFD_SLOTS]; /* 0: free (0 is never ours: stdin is the program's) */
+    int fd[OWNFD_SLOTS]; /* 0: free (0 is never ours: stdin is the program's); -1: lost */
 } of = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Signals are blocked while the lock is held: a handler on this thread that closes a descriptor
@@ -308,12 +308,9 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
         int moved = fcntl(newfd, F_DUPFD_CLOEXEC, high_start());
         if (moved < 0)
             moved = fcntl(newfd, F_DUPFD_CLOEXEC, 3);
-        if (moved < 0) {
-            unlock(&saved);
-            errno = EBUSY; /* what Linux says when a dup2 races with an open */
-            return -1;
-        }
-        of.fd[slot] = moved;
+        /* no number left: the program's call wins, the shim's file is lost (its uses fail
+         * with EBADF, the snapshot is counted as failed, never written elsewhere) */
+        of.fd[slot] = moved >= 0 ? moved : -1;
     }
     int rc = real_dup2 ? real_dup2(oldfd, newfd) : real_dup3(oldfd, newfd, flags);
     int err = errno;
