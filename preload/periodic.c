@@ -58,14 +58,15 @@ static void *run(void *arg)
         int rc;
         if (pd.interval_ms) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            /* the monotonic clock: a wall clock set back must not stop the snapshots */
+            clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += pd.interval_ms / 1000;
             until.tv_nsec += (long)(pd.interval_ms % 1000) * 1000000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
             }
-            rc = sem_timedwait(&pd.wake, &until);
+            rc = sem_clockwait(&pd.wake, CLOCK_MONOTONIC, &until);
         } else {
             rc = sem_wait(&pd.wake);
         }
