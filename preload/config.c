@@ -154,6 +154,7 @@ void config_read(config_t *cfg)
     v = secure_getenv("IMGLEAK_DEBUG");
     cfg->debug = v && *v && strcmp(v, "0") != 0;
     os_log_enable(cfg->debug);
+    os_log_start();
 
     resolve_out_dir(cfg, secure_getenv("IMGLEAK_OUT"));
 

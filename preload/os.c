@@ -2,6 +2,8 @@
  * mmap) and a tiny allocation-free formatter for debug messages written with write(2). */
 #include "os.h"
 
+#include "ownfd.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,6 +12,13 @@
 #include <unistd.h>
 
 static int log_on;
+/* stderr as it was at start, out of the program's reach (ownfd.h); -2 before os_log_start */
+static ownfd_t log_fd = -2;
+
+void os_log_start(void)
+{
+    log_fd = ownfd_adopt(2);
+}
 
 void *os_map(size_t bytes)
 {
@@ -142,7 +151,10 @@ static void vlog(const char *fmt, va_list ap)
         }
     }
     buf[n++] = '\n';
-    os_write_all(2, buf, n);
+    if (log_fd >= 0)
+        ownfd_write_all(log_fd, buf, n);
+    else if (log_fd == -2)
+        os_write_all(2, buf, n); /* not started yet: fd 2 is still the program's stderr */
     errno = saved;
 }
 

@@ -20,7 +20,9 @@ static struct {
     /* slots in use or being filled: while 0, the program's close() need not take the lock */
     _Atomic int busy;
     int fd[OWNFD_SLOTS]; /* 0: free (0 is never ours: stdin is the program's); -1: lost */
-} of = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    int kept[OWNFD_SLOTS]; /* held for the whole run and across fork (ownfd_adopt) */
+    _Atomic int kept_fd;   /* the number of the one kept descriptor, for close()'s fast path */
+} of = {.lock = PTHREAD_MUTEX_INITIALIZER, .kept_fd = -1};
 
 /* Signals are blocked while the lock is held: a handler on this thread that closes a descriptor
  * would otherwise wait for the lock its own thread holds. */
@@ -210,10 +212,32 @@ int ownfd_stat(ownfd_t slot, struct stat *st)
     return (int)call(slot, 'f', st, 0, 0);
 }
 
+ownfd_t ownfd_adopt(int fd)
+{
+    sigset_t saved;
+    int slot = -1;
+    if (fcntl(fd, F_GETFD) < 0)
+        return -1;
+    lock(&saved);
+    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
+        if (of.fd[i] == 0)
+            slot = i;
+    int copy = slot < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, high_start() > 3 ? high_start() : 3);
+    if (copy < 0) {
+        slot = -1;
+    } else {
+        of.fd[slot] = copy;
+        of.kept[slot] = 1;
+        atomic_store(&of.kept_fd, copy);
+    }
+    unlock(&saved);
+    return slot;
+}
+
 int ownfd_program_close(int fd, int (*real_close)(int))
 {
     sigset_t saved;
-    if (atomic_load(&of.busy) == 0)
+    if (atomic_load(&of.busy) == 0 && fd != atomic_load(&of.kept_fd))
         return real_close(fd);
     lock(&saved);
     int ours = slot_of(fd) >= 0;
@@ -311,6 +335,8 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
         /* no number left: the program's call wins, the shim's file is lost (its uses fail
          * with EBADF, the snapshot is counted as failed, never written elsewhere) */
         of.fd[slot] = moved >= 0 ? moved : -1;
+        if (of.kept[slot])
+            atomic_store(&of.kept_fd, of.fd[slot]);
     }
     int rc = real_dup2 ? real_dup2(oldfd, newfd) : real_dup3(oldfd, newfd, flags);
     int err = errno;
@@ -323,6 +349,8 @@ void ownfd_after_fork_child(void)
 {
     pthread_mutex_init(&of.lock, NULL);
     for (int i = 0; i < OWNFD_SLOTS; i++) {
+        if (of.kept[i])
+            continue; /* the same stderr, in the child too */
         if (of.fd[i] > 0)
             sys_close(of.fd[i]);
         of.fd[i] = 0;

@@ -16,6 +16,10 @@ typedef int ownfd_t;
 
 /* open(2) into a slot, the descriptor moved above the numbers programs use. -1 (errno) on failure. */
 ownfd_t ownfd_open(const char *path, int flags, mode_t mode);
+/* A copy of fd (the program's stderr at start), held for the whole run and across fork, so
+ * that the shim's messages never land in a file the program opens after closing fd 2. -1 when
+ * fd is not open. */
+ownfd_t ownfd_adopt(int fd);
 /* Closes and frees the slot; 0, or -1 (errno). */
 int ownfd_close(ownfd_t slot);
 /* write(2) all of it, retrying on EINTR and short writes; 0, or -1 (errno). */

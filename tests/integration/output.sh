@@ -43,33 +43,39 @@ rm -f /tmp/imgleak.$pid.*.snap
 # ------------------------------------------------ snapshots that cannot be written
 # late: a snapshot on SIGUSR2 fails, the program waits for the shim's line, then creates the
 # directory; the exit snapshot then says one was lost
-IMGLEAK_OUT="$WORK/late" LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/late" > "$WORK/late.out" 2> "$WORK/late.err"
+IMGLEAK_OUT="$WORK/late" LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/late" "$WORK/late.err" 2> "$WORK/late.err"
 check "missing directory: the program runs on (status 0)" test $? = 0
 check "missing directory: said on stderr without IMGLEAK_DEBUG, naming the file and why" \
-    grep -q "^imgleak: cannot create snapshot $WORK/late/\.imgleak\..*: no such file or directory" "$WORK/late.out"
+    grep -q "^imgleak: cannot create snapshot $WORK/late/\.imgleak\..*: no such file or directory" "$WORK/late.err"
 check "missing directory: the next snapshot written counts the one lost (failed_snapshots 1)" \
     bash -c "[ \$(ls '$WORK'/late/*.snap | wc -l) = 1 ] &&
              python3 '$ROOT/tests/integration/procrec.py' '$WORK'/late/*.snap | awk '{ exit \$4 != 1 }'"
-IMGLEAK_OUT="$WORK/no/such" LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/no/such" > "$WORK/twice.out" 2> "$WORK/twice.err"
-check "missing directory, two snapshots lost: the first said ..." \
-    grep -q "cannot create snapshot $WORK/no/such/.*no such file" "$WORK/twice.out"
-check "... and the second not again" test ! -s "$WORK/twice.err"
+IMGLEAK_OUT="$WORK/no/such" LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/no/such" "$WORK/twice.err" 2> "$WORK/twice.err"
+check "missing directory, two snapshots lost: the first said, the second not again" \
+    bash -c "[ \$(wc -l < '$WORK/twice.err') = 1 ] && grep -q 'cannot create snapshot $WORK/no/such/.*no such file' '$WORK/twice.err'"
 IMGLEAK_OUT="$WORK/gone" IMGLEAK_INTERVAL=0.02 LD_PRELOAD="$SHIM" "$OUTDIR" wait 0.5 \
     > /dev/null 2> "$WORK/timed.err"
 check "missing directory, timed snapshots: exactly one line on stderr ($(wc -l < "$WORK/timed.err"))" \
     test "$(wc -l < "$WORK/timed.err")" = 1
 mkdir -m 755 "$WORK/ro"
 IMGLEAK_OUT="$WORK/ro" LD_PRELOAD="$SHIM" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    "$OUTDIR" late "$WORK/ro" > "$WORK/ro.out" 2> "$WORK/ro.err"
+    "$OUTDIR" late "$WORK/ro" /dev/stderr 2> "$WORK/ro.err"
 check "unwritable directory: said once, 'permission denied'" \
-    bash -c "grep -q 'cannot create snapshot $WORK/ro/.*permission denied' '$WORK/ro.out' && [ ! -s '$WORK/ro.err' ]"
+    bash -c "[ \$(wc -l < '$WORK/ro.err') = 1 ] && grep -q 'cannot create snapshot $WORK/ro/.*permission denied' '$WORK/ro.err'"
 long=/$(printf 'x%.0s' $(seq 1 5000))
-IMGLEAK_OUT=$long LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/long" > "$WORK/long.out" 2> "$WORK/long.err"
+IMGLEAK_OUT=$long LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/long" "$WORK/long.err" 2> "$WORK/long.err"
 check "IMGLEAK_OUT too long: said once, 'path too long'" \
-    bash -c "grep -q 'cannot create snapshot.*path too long' '$WORK/long.out' && [ ! -s '$WORK/long.err' ]"
-IMGLEAK_OUT=$WORK/${long:1:4090} LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/long" > "$WORK/long2.out" 2> /dev/null
+    bash -c "[ \$(wc -l < '$WORK/long.err') = 1 ] && grep -q 'cannot create snapshot.*path too long' '$WORK/long.err'"
+IMGLEAK_OUT=$WORK/${long:1:4090} LD_PRELOAD="$SHIM" "$OUTDIR" late "$WORK/long2" "$WORK/long2.err" 2> "$WORK/long2.err"
 check "a snapshot path too long for the directory given: said, 'path too long'" \
-    grep -q 'cannot create snapshot.*path too long' "$WORK/long2.out"
+    grep -q 'cannot create snapshot.*path too long' "$WORK/long2.err"
+# a program that closes stderr and opens a file, which gets fd 2: the shim's lines go to the
+# stderr it started with, never into that file
+IMGLEAK_DEBUG=1 IMGLEAK_OUT="$WORK" LD_PRELOAD="$SHIM" "$OUTDIR" stderr "$WORK/data" 2> "$WORK/stderr.err"
+check "stderr closed and its number reused for a file: the program's file holds only its data" \
+    test "$(cat "$WORK/data")" = "the program's own data"
+check "stderr closed and reused: the shim's lines still reach the stderr it started with" \
+    grep -q "^imgleak: wrote $WORK/imgleak\." "$WORK/stderr.err"
 
 # a full disk (a 4 KiB tmpfs, in a mount namespace of its own)
 mkdir "$WORK/full"
