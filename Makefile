@@ -47,7 +47,7 @@ $(B)/imgleak: $(ANA_OBJ)
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
-                 $(B)/shim/guard.o $(B)/shim/snapfile.o
+                 $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -99,7 +99,8 @@ bench: all $(BENCH_BINS)
 
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
-                $(B)/torture/exceptions $(B)/torture/cgo
+                $(B)/torture/exceptions $(B)/torture/cgo $(B)/torture/exits $(B)/torture/fdstorm \
+                $(B)/torture/newstacks
 $(B)/torture/%: tests/torture/%.c | $(B)/torture
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/torture/exceptions: tests/torture/exceptions.cc | $(B)/torture
@@ -195,6 +196,11 @@ $(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 # tracking.sh's programs
 INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge
+$(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/forker: tests/integration/forker.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS += $(B)/tests/outdir $(B)/tests/forker
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -210,6 +216,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/service.sh
+	@B=$(B) bash tests/integration/output.sh
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/tracking.sh

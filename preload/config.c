@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int parse_size(const char *name, const char *text, size_t lo, size_t hi, size_t *out)
 {
@@ -25,33 +26,109 @@ static int parse_size(const char *name, const char *text, size_t lo, size_t hi, 
     return 1;
 }
 
-/* "SIGUSR2", "USR2", "12" or "0" */
+/* Only signals whose default action the program cannot miss: taking SIGHUP, SIGPIPE, SIGCHLD,
+ * SIGSEGV and the like would silently change how the program reacts to them. */
+static int signal_allowed(int sig)
+{
+    return sig == SIGUSR1 || sig == SIGUSR2 || (sig >= SIGRTMIN && sig <= SIGRTMAX);
+}
+
+/* "RTMIN", "RTMIN+3", "RTMAX-1": the real-time signal, or 0 */
+static int parse_rt(const char *text)
+{
+    char *end;
+    int base = strncmp(text, "RTMIN", 5) == 0 ? SIGRTMIN : strncmp(text, "RTMAX", 5) == 0 ? SIGRTMAX : 0;
+    if (!base)
+        return 0;
+    text += 5;
+    if (!*text)
+        return base;
+    if (*text != '+' && *text != '-')
+        return 0;
+    long v = strtol(text + 1, &end, 10);
+    if (*end || end == text + 1 || v > 64)
+        return 0;
+    return *text == '+' ? base + (int)v : base - (int)v;
+}
+
+/* "SIGUSR2", "USR2", "12", "SIGRTMIN+1", "35", or "0" / "none" (off). Anything else is refused on stderr
+ * whatever IMGLEAK_DEBUG says: the user asked for snapshots on that signal and gets none. */
 static int parse_signal(const char *text, int *out)
 {
-    static const struct {
-        const char *name;
-        int sig;
-    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},   {"URG", SIGURG},
-                 {"PWR", SIGPWR},   {"WINCH", SIGWINCH}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}};
+    const char *given = text;
     char *end;
+    int sig = -1;
     if (!text || !*text)
         return 0;
     if (strncmp(text, "SIG", 3) == 0)
         text += 3;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if (strcmp(text, names[i].name) == 0) {
-            *out = names[i].sig;
-            return 1;
-        }
+    if (strcmp(text, "none") == 0)
+        sig = 0;
+    else if (strcmp(text, "USR1") == 0)
+        sig = SIGUSR1;
+    else if (strcmp(text, "USR2") == 0)
+        sig = SIGUSR2;
+    else if (strncmp(text, "RT", 2) == 0)
+        sig = parse_rt(text);
+    else {
+        long v = strtol(text, &end, 10);
+        if (!*end && end != text && v >= 0 && v < NSIG)
+            sig = (int)v;
     }
-    long v = strtol(text, &end, 10);
-    if (*end || v < 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP || v == SIGSEGV ||
-        v == SIGBUS || v == SIGFPE || v == SIGILL) {
-        os_log("IMGLEAK_SIGNAL=%s ignored: expected a signal name or number", text);
+    if (sig == 0) {
+        *out = 0;
+        return 1;
+    }
+    if (sig < 0 || !signal_allowed(sig)) {
+        *out = 0;
+        os_warn("IMGLEAK_SIGNAL=%s refused: only SIGUSR1, SIGUSR2 and SIGRTMIN..SIGRTMAX "
+                "(%d..%d); no signal snapshots", given, SIGRTMIN, SIGRTMAX);
         return 0;
     }
-    *out = (int)v;
+    *out = sig;
     return 1;
+}
+
+/* dir + "/" + name into out; 0, or -1 when it does not fit */
+static int join(char *out, size_t cap, const char *dir, const char *name)
+{
+    size_t d = strlen(dir), n = strlen(name);
+    if (d + 1 + n + 1 > cap)
+        return -1;
+    memcpy(out, dir, d);
+    out[d] = '/';
+    memcpy(out + d + 1, name, n + 1);
+    return 0;
+}
+
+/* IMGLEAK_OUT made absolute once, at start: the program may chdir() later, and a relative
+ * directory would then name another place. Unset, it is the directory the program started in,
+ * except "/": a daemon that runs in "/" did not ask for files there (and usually cannot write
+ * there), so its snapshots go to $TMPDIR or /tmp, where every user can create files and O_EXCL and
+ * O_NOFOLLOW keep others' links out. A path too long is kept as such: each snapshot then fails,
+ * and says so. */
+static void resolve_out_dir(config_t *cfg, const char *v)
+{
+    char cwd[sizeof cfg->out_dir];
+    int have_cwd = getcwd(cwd, sizeof cwd) != NULL;
+    if (v && *v && v[0] == '/') {
+        if (strlen(v) < sizeof cfg->out_dir)
+            strcpy(cfg->out_dir, v);
+        else
+            cfg->out_dir_too_long = 1;
+    } else if (v && *v) {
+        if (!have_cwd && strlen(v) < sizeof cfg->out_dir)
+            strcpy(cfg->out_dir, v); /* the start directory is gone or unnameable: as given */
+        else if (!have_cwd || join(cfg->out_dir, sizeof cfg->out_dir, cwd, v) < 0)
+            cfg->out_dir_too_long = 1;
+    } else if (have_cwd && strcmp(cwd, "/") != 0) {
+        strcpy(cfg->out_dir, cwd);
+    } else {
+        const char *tmp = secure_getenv("TMPDIR");
+        strcpy(cfg->out_dir, tmp && tmp[0] == '/' && strlen(tmp) < sizeof cfg->out_dir ? tmp : "/tmp");
+    }
+    if (cfg->out_dir_too_long)
+        strcpy(cfg->out_dir, v && strlen(v) < sizeof cfg->out_dir ? v : "(IMGLEAK_OUT)");
 }
 
 /* seconds, with a fraction: "1", "0.5" */
@@ -77,12 +154,9 @@ void config_read(config_t *cfg)
     v = secure_getenv("IMGLEAK_DEBUG");
     cfg->debug = v && *v && strcmp(v, "0") != 0;
     os_log_enable(cfg->debug);
+    os_log_start();
 
-    v = secure_getenv("IMGLEAK_OUT");
-    if (v && *v && strlen(v) < sizeof cfg->out_dir)
-        strcpy(cfg->out_dir, v);
-    else
-        strcpy(cfg->out_dir, ".");
+    resolve_out_dir(cfg, secure_getenv("IMGLEAK_OUT"));
 
     cfg->depth = 32;
     if (parse_size("IMGLEAK_DEPTH", secure_getenv("IMGLEAK_DEPTH"), 1, 256, &n))

@@ -5,7 +5,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char out_dir[4096];  /* IMGLEAK_OUT: where snapshots go (default: the current directory) */
+    char out_dir[4096];  /* IMGLEAK_OUT made absolute (default: the start directory; /tmp or
+                            $TMPDIR when that is "/") */
+    int out_dir_too_long; /* IMGLEAK_OUT (or cwd + it) does not fit: every snapshot fails */
     unsigned depth;      /* IMGLEAK_DEPTH: frames kept per stack (default 32, 1..256) */
     int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */

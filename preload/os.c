@@ -2,6 +2,8 @@
  * mmap) and a tiny allocation-free formatter for debug messages written with write(2). */
 #include "os.h"
 
+#include "ownfd.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -13,6 +15,13 @@
 #include <unistd.h>
 
 static int log_on;
+/* stderr as it was at start, out of the program's reach (ownfd.h); -2 before os_log_start */
+static ownfd_t log_fd = -2;
+
+void os_log_start(void)
+{
+    log_fd = ownfd_adopt(2);
+}
 
 /* The shim's own mappings, so that the snapshot can say how much of RSS is the shim's
  * (procinfo_resident): the kernel cannot name anonymous mappings everywhere (PR_SET_VMA needs
@@ -125,7 +134,30 @@ static size_t put_unsigned(char *out, uint64_t v, unsigned base)
     return n;
 }
 
-static void write_message(const char *fmt, va_list ap)
+const char *os_errno_text(int err)
+{
+    /* strerror may translate, and so allocate and lock: not on the snapshot path */
+    switch (err) {
+    case ENOENT: return "no such file or directory";
+    case EACCES: return "permission denied";
+    case EPERM: return "operation not permitted";
+    case ENOTDIR: return "not a directory";
+    case ENAMETOOLONG: return "path too long";
+    case ENOSPC: return "no space left on device";
+    case EDQUOT: return "disk quota exceeded";
+    case EROFS: return "read-only file system";
+    case EEXIST: return "file exists";
+    case EBADF: return "bad file descriptor";
+    case EIO: return "input/output error";
+    case EMFILE: return "too many open files";
+    case ENFILE: return "too many open files in system";
+    case ELOOP: return "too many levels of symbolic links";
+    case EFBIG: return "file too large";
+    default: return "error";
+    }
+}
+
+static void vlog(const char *fmt, va_list ap)
 {
     char buf[512];
     size_t n = 0;
@@ -179,7 +211,10 @@ static void write_message(const char *fmt, va_list ap)
         }
     }
     buf[n++] = '\n';
-    os_write_all(2, buf, n);
+    if (log_fd >= 0)
+        ownfd_write_all(log_fd, buf, n);
+    else if (log_fd == -2)
+        os_write_all(2, buf, n); /* not started yet: fd 2 is still the program's stderr */
     errno = saved;
 }
 
@@ -189,7 +224,17 @@ void os_log(const char *fmt, ...)
     if (!log_on)
         return;
     va_start(ap, fmt);
-    write_message(fmt, ap);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+/* Said whatever IMGLEAK_DEBUG is: something the user must know (a snapshot lost, tracking
+ * stopped). */
+void os_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
     va_end(ap);
 }
 
@@ -202,6 +247,6 @@ void os_notice_once(unsigned kind, const char *fmt, ...)
     if (atomic_fetch_or(&noticed, bit) & bit)
         return;
     va_start(ap, fmt);
-    write_message(fmt, ap);
+    vlog(fmt, ap);
     va_end(ap);
 }

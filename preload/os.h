@@ -22,6 +22,15 @@ void os_discard(void *addr, size_t bytes);
 /* Diagnostics on stderr when IMGLEAK_DEBUG is set; formats %s %d %u %zu %lu %x %p only. */
 void os_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void os_log_enable(int on);
+/* At start: messages go to a copy of stderr as it is now, which the program cannot close or
+ * replace; a program that closes fd 2 and opens a file there never gets the shim's lines in it.
+ * Without a stderr at start, they go nowhere. */
+void os_log_start(void);
+/* The same on stderr whatever IMGLEAK_DEBUG says: for what the user must hear (a snapshot lost,
+ * a setting refused), once. */
+void os_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A short text for errno values the shim meets writing files; async-signal-safe, unlike strerror. */
+const char *os_errno_text(int err);
 
 /* What stops the shim from tracking something: said once per kind on stderr, whatever
  * IMGLEAK_DEBUG is, because the report then holds less than the truth. */

@@ -10,6 +10,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 static struct {
@@ -50,18 +51,22 @@ static void *run(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals are not ours to take */
     imgleak_guard.depth++;                  /* nothing this thread allocates is the program's */
+    /* named from inside: naming another thread opens /proc/self/task/N/comm, a descriptor the
+     * program's close_range could take from under it, and "imgleak" would land in its file */
+    prctl(PR_SET_NAME, "imgleak", 0, 0, 0);
     for (;;) {
         int rc;
         if (pd.interval_ms) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            /* the monotonic clock: a wall clock set back must not stop the snapshots */
+            clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += pd.interval_ms / 1000;
             until.tv_nsec += (long)(pd.interval_ms % 1000) * 1000000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
             }
-            rc = sem_timedwait(&pd.wake, &until);
+            rc = sem_clockwait(&pd.wake, CLOCK_MONOTONIC, &until);
         } else {
             rc = sem_wait(&pd.wake);
         }
@@ -95,7 +100,6 @@ static int start_thread(void)
         os_log("cannot start the snapshot thread: %s", strerror(rc));
         return -1;
     }
-    pthread_setname_np(th, "imgleak");
     atomic_store(&pd.running, 1);
     pthread_mutex_unlock(&lock);
     return 0;

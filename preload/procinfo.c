@@ -1,12 +1,14 @@
 /* Module map, /proc/self/status figures and allocator statistics (see procinfo.h). Runs with the
- * shim's guard up, so libc calls that allocate are safe here; memory of its own comes from
- * os_map so that nothing is left in the program's heap. */
+ * shim's guard up; memory of its own comes from os_map so that nothing is left in the program's
+ * heap. Nothing on the snapshot path allocates or looks symbols up: the exit snapshot may run in a
+ * signal handler that interrupted malloc (procinfo_init finds what is needed at start). */
 #define _GNU_SOURCE
 #include "procinfo.h"
 
 #include "maps.h"
 #include "os.h"
 #include "table.h"
+#include "ownfd.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -145,12 +147,16 @@ static int overlaps_any(const module_list_t *mods, size_t n, const imgleak_modul
     return 0;
 }
 
-int procinfo_modules(module_list_t *mods, strbuf_t *sb)
+int procinfo_modules(module_list_t *mods, strbuf_t *sb, int may_block)
 {
     walk_t w = {mods, sb, (uintptr_t)&procinfo_modules, 0, 0, NULL};
     dl_iterate_phdr(add_module, &w);
     size_t loaded = mods->count;
-    pthread_mutex_lock(&unloaded.lock);
+    /* this thread may have been interrupted in dlclose, holding the lock */
+    if (may_block)
+        pthread_mutex_lock(&unloaded.lock);
+    else if (pthread_mutex_trylock(&unloaded.lock) != 0)
+        return w.failed ? -1 : 0;
     for (size_t i = 0; i < unloaded.mods.count && !w.failed; i++) {
         imgleak_module_rec_t rec = unloaded.mods.recs[i];
         if (overlaps_any(mods, loaded, &rec) || overlaps_any(mods, mods->count, &rec))
@@ -202,22 +208,32 @@ static void read_status(imgleak_process_rec_t *rec)
 {
     char buf[8192];
     size_t len = 0;
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ownfd_t fd = ownfd_open("/proc/self/status", O_RDONLY, 0);
     if (fd < 0)
         return;
     for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        ssize_t n = ownfd_read(fd, buf + len, sizeof buf - 1 - len); /* retries EINTR */
         if (n <= 0)
             break;
         len += (size_t)n;
     }
-    close(fd);
+    ownfd_close(fd);
     buf[len] = '\0';
     rec->rss_bytes = status_kib(buf, "VmRSS:");
     rec->peak_rss_bytes = status_kib(buf, "VmHWM:");
 }
 
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+typedef struct mallinfo2 (*mallinfo2_fn)(void);
+
+static mallctl_fn found_mallctl;
+static mallinfo2_fn found_mallinfo2;
+
+void procinfo_init(void)
+{
+    found_mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    found_mallinfo2 = (mallinfo2_fn)dlsym(RTLD_DEFAULT, "mallinfo2");
+}
 
 static uint64_t je_stat(mallctl_fn mallctl, const char *name)
 {
@@ -227,7 +243,7 @@ static uint64_t je_stat(mallctl_fn mallctl, const char *name)
 
 static void read_allocator(imgleak_process_rec_t *rec)
 {
-    mallctl_fn mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    mallctl_fn mallctl = found_mallctl;
     if (mallctl) {
         uint64_t epoch = 1;
         size_t len = sizeof epoch;
@@ -240,7 +256,7 @@ static void read_allocator(imgleak_process_rec_t *rec)
         rec->je_mapped = je_stat(mallctl, "stats.mapped");
         return;
     }
-    struct mallinfo2 (*mi2)(void) = (struct mallinfo2(*)(void))dlsym(RTLD_DEFAULT, "mallinfo2");
+    mallinfo2_fn mi2 = found_mallinfo2;
     if (mi2) {
         struct mallinfo2 mi = mi2();
         rec->allocator = IMGLEAK_ALLOCATOR_GLIBC;
@@ -251,10 +267,13 @@ static void read_allocator(imgleak_process_rec_t *rec)
     }
 }
 
-void procinfo_memory(imgleak_process_rec_t *rec)
+/* may_block 0: this thread was interrupted inside the allocator, whose statistics take the
+ * locks it holds; they are left out (the record says allocator unknown). */
+void procinfo_memory(imgleak_process_rec_t *rec, int may_block)
 {
     read_status(rec);
-    read_allocator(rec);
+    if (may_block)
+        read_allocator(rec);
 }
 
 /* ---- where the resident set is (procinfo_resident) ----

@@ -22,15 +22,20 @@ typedef struct {
 } module_list_t;
 
 /* Fills mods from dl_iterate_phdr, plus the modules remembered as unloaded that no loaded one
- * has replaced; path strings go into sb. */
-int procinfo_modules(module_list_t *mods, strbuf_t *sb);
+ * has replaced; path strings go into sb. may_block 0: the unloaded ones only if their lock is
+ * free (this thread may have been interrupted while holding it). */
+int procinfo_modules(module_list_t *mods, strbuf_t *sb, int may_block);
 /* Remembers the module loaded at load_bias under name before dlclose may unmap it, so that
  * frames in a library that is gone by the time of the snapshot can still be symbolized. */
 void procinfo_module_unloading(uintptr_t load_bias, const char *name);
 void procinfo_modules_release(module_list_t *mods);
 
-/* RSS, peak RSS and the allocator's statistics, into the process record. */
-void procinfo_memory(imgleak_process_rec_t *rec);
+/* RSS, peak RSS and (may_block) the allocator's statistics, into the process record. */
+void procinfo_memory(imgleak_process_rec_t *rec, int may_block);
+/* At start (may allocate): finds the allocator's statistics functions. Looking them up at
+ * snapshot time would call dlsym, which allocates, from an exit() in a signal handler that
+ * interrupted malloc: a deadlock. */
+void procinfo_init(void);
 /* The resident set by what holds it (the 1.5 rss_* fields): malloc's heaps, its chunks mapped
  * apart, the program's tracked mappings, the shim itself, the rest. After procinfo_memory (it
  * needs the allocator). */

@@ -11,6 +11,7 @@
 #include "imgleak/format.h"
 #include "maps.h"
 #include "os.h"
+#include "ownfd.h"
 #include "periodic.h"
 #include "procinfo.h"
 #include "reach.h"
@@ -22,6 +23,7 @@
 #include "unwind.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +31,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -61,6 +64,10 @@ static struct {
     int (*dlclose)(void *);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
     sighandler_t (*signal)(int, sighandler_t);
+    int (*close)(int);
+    void (*closefrom)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
 } real;
 
 static _Atomic int state;
@@ -126,6 +133,10 @@ static void resolve_real(void)
     RESOLVE(dlclose);
     RESOLVE(sigaction);
     RESOLVE(signal);
+    RESOLVE(close);
+    RESOLVE(closefrom);
+    RESOLVE(dup2);
+    RESOLVE(dup3);
 #undef RESOLVE
 }
 
@@ -144,20 +155,21 @@ static void after_fork_child(void)
         maps_forget_all();
     }
     reach_after_fork_child(cfg.scan == SNAPSHOT_SCAN_ALWAYS);
+    ownfd_after_fork_child();
     snapshot_after_fork_child();
     periodic_after_fork_child();
 }
 
 /* Called with the guard up: at exit, or on the background thread. */
-static void take_snapshot(uint64_t flags)
+static void take_snapshot(uint64_t flags, int interrupted)
 {
     snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
-    snapshot_write(&snap_ctx, flags);
+    snapshot_write(&snap_ctx, flags, interrupted);
 }
 
 static void take_periodic_snapshot(void)
 {
-    take_snapshot(0);
+    take_snapshot(0, 0);
 }
 
 static int is_ready(void)
@@ -183,6 +195,8 @@ __attribute__((cold, noinline)) static void start_requested_thread(void)
     imgleak_guard.depth--;
 }
 
+static void shim_quick_exit(void);
+
 __attribute__((cold, noinline)) static void shim_start(void)
 {
     int expected = STATE_NONE;
@@ -201,10 +215,13 @@ __attribute__((cold, noinline)) static void shim_start(void)
         return;
     }
     config_read(&cfg);
+    snapshot_init();
+    procinfo_init();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &start_mono);
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     snap_ctx.out_dir = cfg.out_dir;
+    snap_ctx.out_dir_too_long = cfg.out_dir_too_long;
     snap_ctx.depth_limit = cfg.depth;
     snap_ctx.sample_bytes = cfg.sample_bytes;
     snap_ctx.keep = cfg.keep;
@@ -225,6 +242,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     unwind_init();
     pthread_atfork(NULL, NULL, after_fork_child);
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
+    at_quick_exit(shim_quick_exit); /* quick_exit() runs no destructor */
     atomic_store(&state, STATE_READY);
     periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
     imgleak_guard.depth--;
@@ -236,13 +254,27 @@ __attribute__((constructor)) static void shim_constructor(void)
     bind_start(is_ready()); /* the codec hooks: see bind.c */
 }
 
-__attribute__((destructor)) static void shim_destructor(void)
+/* The exit snapshot. exit() may be called from a signal handler that interrupted this thread
+ * inside malloc or inside the shim (the guard is up then): the snapshot must not wait for a lock
+ * the interrupted code holds, so it is told. */
+static void take_exit_snapshot(void)
 {
     if (!is_ready())
         return;
+    int interrupted = imgleak_guard.depth > 0;
     imgleak_guard.depth++;
-    take_snapshot(IMGLEAK_SNAP_AT_EXIT);
+    take_snapshot(IMGLEAK_SNAP_AT_EXIT, interrupted);
     imgleak_guard.depth--;
+}
+
+__attribute__((destructor)) static void shim_destructor(void)
+{
+    take_exit_snapshot();
+}
+
+static void shim_quick_exit(void)
+{
+    take_exit_snapshot();
 }
 
 /* 1 when this call should be recorded: the shim is ready and not already running on this thread. */
@@ -649,4 +681,45 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
         return SIG_ERR;
     }
     return real.signal(sig, handler);
+}
+
+/* ---- descriptors: the shim's own stay open whatever the program closes (see ownfd.h) ---- */
+
+EXPORT int close(int fd)
+{
+    if (UNLIKELY(!real.close))
+        return (int)syscall(SYS_close, fd);
+    return ownfd_program_close(fd, real.close);
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    return ownfd_program_close_range(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+    ownfd_program_closefrom(lowfd, real.closefrom);
+}
+
+static int sys_dup2(int oldfd, int newfd)
+{
+    if (oldfd == newfd) /* dup3 refuses what dup2 allows */
+        return fcntl(oldfd, F_GETFD) < 0 ? -1 : newfd;
+    return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+}
+
+static int sys_dup3(int oldfd, int newfd, int flags)
+{
+    return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+    return ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    return ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
 }

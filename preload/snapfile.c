@@ -4,6 +4,7 @@
 
 #include "os.h"
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,23 +26,67 @@ static uint64_t table_end(void)
            SNAPFILE_SECTIONS_MAX * (uint64_t)sizeof(imgleak_section_entry_t);
 }
 
+static int write_all(snapfile_t *sf, const void *buf, size_t len)
+{
+    return sf->own >= 0 ? ownfd_write_all(sf->own, buf, len) : os_write_all(sf->fd, buf, len);
+}
+
+static int pwrite_all(snapfile_t *sf, const void *buf, size_t len, off_t at)
+{
+    if (sf->own >= 0)
+        return ownfd_pwrite_all(sf->own, buf, len, at);
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(sf->fd, p, len, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        at += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The first error is kept in sf->error: a later call must not hide why the file is bad. */
 static void flush(snapfile_t *sf)
 {
-    if (sf->fill && !sf->failed && os_write_all(sf->fd, sf->buf, sf->fill) < 0)
+    if (sf->fill && !sf->failed && write_all(sf, sf->buf, sf->fill) < 0) {
         sf->failed = 1;
+        sf->error = errno;
+    }
     sf->fill = 0;
+}
+
+static void begin(snapfile_t *sf)
+{
+    sf->failed = 0;
+    sf->error = 0;
+    sf->fill = 0;
+    sf->nsections = 0;
+    sf->pos = table_end();
+    /* header and section table are written at the end; sections start after their room */
+    off_t at = sf->own >= 0 ? ownfd_seek(sf->own, (off_t)sf->pos)
+                            : lseek(sf->fd, (off_t)sf->pos, SEEK_SET);
+    if (at < 0) {
+        sf->failed = 1;
+        sf->error = errno;
+    }
 }
 
 void snapfile_begin(snapfile_t *sf, int fd)
 {
     sf->fd = fd;
-    sf->failed = 0;
-    sf->fill = 0;
-    sf->nsections = 0;
-    sf->pos = table_end();
-    /* header and section table are written at the end; sections start after their room */
-    if (lseek(fd, (off_t)sf->pos, SEEK_SET) < 0)
-        sf->failed = 1;
+    sf->own = -1;
+    begin(sf);
+}
+
+void snapfile_begin_own(snapfile_t *sf, ownfd_t own)
+{
+    sf->fd = -1;
+    sf->own = own;
+    begin(sf);
 }
 
 static void section_close(snapfile_t *sf)
@@ -57,6 +102,7 @@ void snapfile_section_begin(snapfile_t *sf, uint32_t type, uint32_t record_size)
     section_close(sf);
     if (sf->nsections == SNAPFILE_SECTIONS_MAX) {
         sf->failed = 1;
+        sf->error = EINVAL;
         return;
     }
     imgleak_section_entry_t *s = &sf->sections[sf->nsections++];
@@ -104,7 +150,9 @@ int snapfile_finish(snapfile_t *sf, imgleak_file_header_t *hdr)
     memset(head, 0, sizeof head);
     memcpy(head, hdr, sizeof *hdr);
     memcpy(head + sizeof *hdr, sf->sections, sf->nsections * sizeof(imgleak_section_entry_t));
-    if (sf->failed || pwrite(sf->fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+    if (sf->failed) {
+        errno = sf->error;
         return -1;
-    return 0;
+    }
+    return pwrite_all(sf, head, sizeof head, 0);
 }

@@ -5,14 +5,17 @@
 #define IMGLEAK_SNAPFILE_H
 
 #include "imgleak/format.h"
+#include "ownfd.h"
 
 #include <stddef.h>
 
 #define SNAPFILE_SECTIONS_MAX 16
 
 typedef struct {
-    int fd;
+    int fd;       /* a plain descriptor, when own < 0 */
+    ownfd_t own;  /* the shim's own descriptor (ownfd.h), or -1 */
     int failed;
+    int error; /* errno of the first failure */
     uint64_t pos;
     size_t fill;
     unsigned nsections;
@@ -21,11 +24,14 @@ typedef struct {
 } snapfile_t;
 
 void snapfile_begin(snapfile_t *sf, int fd);
+/* The same through one of the shim's own descriptors, which the program cannot close. */
+void snapfile_begin_own(snapfile_t *sf, ownfd_t own);
 void snapfile_section_begin(snapfile_t *sf, uint32_t type, uint32_t record_size);
 void snapfile_put(snapfile_t *sf, const void *data, size_t len);
 /* Counts one record in the open section (after its bytes were put). */
 void snapfile_record(snapfile_t *sf);
-/* Closes the last section, fills in the header's layout fields and writes it; 0 or -1. */
+/* Closes the last section, fills in the header's layout fields and writes it; 0, or -1 with errno
+ * saying why the first failed write failed. */
 int snapfile_finish(snapfile_t *sf, imgleak_file_header_t *hdr);
 
 #endif

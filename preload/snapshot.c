@@ -7,6 +7,7 @@
 #include "handles.h"
 #include "maps.h"
 #include "os.h"
+#include "ownfd.h"
 #include "procinfo.h"
 #include "reach.h"
 #include "snapfile.h"
@@ -16,7 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -27,16 +29,60 @@
 #endif
 
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic long snap_owner; /* the thread holding snap_lock, 0 when none */
 static uint64_t sequence;
 static snapfile_t file; /* 64 KiB buffer: static, so a snapshot needs no stack or heap for it */
 
 static int closed; /* under snap_lock: the exit snapshot is taken, no more are */
+static uint64_t instance;     /* this process, among all that ever had its pid */
+static uint64_t failed_count; /* under snap_lock: snapshots that could not be written */
+static int failure_said;      /* under snap_lock: the first failure was said on stderr */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t now_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* getrandom, or (no entropy yet, old kernel, seccomp) the clocks, the pid and an address mixed:
+ * two processes with one pid then still differ by their start time. Never 0. */
+static uint64_t draw_instance(void)
+{
+    uint64_t id = 0;
+    if (syscall(SYS_getrandom, &id, sizeof id, 1 /* GRND_NONBLOCK */) != (long)sizeof id)
+        id = mix64(now_ns(CLOCK_REALTIME) ^ mix64(now_ns(CLOCK_MONOTONIC)) ^
+                   ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&id);
+    return id ? id : 1;
+}
+
+void snapshot_init(void)
+{
+    instance = draw_instance();
+}
+
+uint64_t snapshot_instance(void)
+{
+    return instance;
+}
 
 void snapshot_after_fork_child(void)
 {
     pthread_mutex_init(&snap_lock, NULL);
+    atomic_store(&snap_owner, 0);
     sequence = 0;
     closed = 0;
+    failed_count = 0;
+    failure_said = 0;
+    instance = draw_instance();
 }
 
 /* ctx: the reachability scan, or NULL */
@@ -97,14 +143,7 @@ static void put_name(uint32_t kind, uint32_t id, const char *name, const char *l
     snapfile_record(&file);
 }
 
-static uint64_t now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
+static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach, int interrupted)
 {
     strbuf_t strings = {0};
     module_list_t mods = {0};
@@ -119,8 +158,11 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     proc.exe_string = strbuf_add(&strings, exe);
-    procinfo_memory(&proc);
-    procinfo_resident(&proc);
+    proc.instance_id = instance;
+    proc.failed_snapshots = failed_count;
+    procinfo_memory(&proc, !interrupted);
+    if (!interrupted) /* jemalloc's figures need its locks, which the interrupted call may hold */
+        procinfo_resident(&proc);
     proc.dropped_table_full = table_dropped() + maps_dropped();
     proc.truncated_stacks = ctx->truncated_stacks;
     proc.dropped_stacks = stacks_dropped();
@@ -129,9 +171,9 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     proc.sample_bytes = ctx->sample_bytes;
     proc.scan_flags = reach_scan_flags(reach);
     proc.unscanned_bytes = reach_unscanned(reach);
-    procinfo_modules(&mods, &strings);
+    procinfo_modules(&mods, &strings, !interrupted);
 
-    snapfile_begin(&file, fd);
+    snapfile_begin_own(&file, fd);
     snapfile_section_begin(&file, IMGLEAK_SECTION_PROCESS, sizeof proc);
     snapfile_put(&file, &proc, sizeof proc);
     snapfile_record(&file);
@@ -156,9 +198,6 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     snapfile_section_begin(&file, IMGLEAK_SECTION_STRINGS, 0);
     snapfile_put(&file, strings.data, strings.len);
 
-    snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
-    stacks_foreach(put_stack, NULL);
-
     snapfile_section_begin(&file, IMGLEAK_SECTION_LIVE, sizeof(imgleak_live_rec_t));
     table_foreach(put_live, reach);
     maps_foreach(put_map, reach);
@@ -166,6 +205,11 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
         snapfile_section_begin(&file, IMGLEAK_SECTION_LEAK_ROOTS, sizeof(imgleak_leak_root_rec_t));
         reach_foreach_root(reach, put_root, NULL);
     }
+    /* The stacks last: the program's threads go on allocating while the tables above are read,
+     * and a stack is interned before the record that names it is inserted, so every stack named
+     * above is in the table by now. Written first, a stack interned meanwhile would be missing. */
+    snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
+    stacks_foreach(put_stack, NULL);
 
     procinfo_modules_release(&mods);
     strbuf_release(&strings);
@@ -184,27 +228,154 @@ static int rename_noreplace(const char *from, const char *to)
     return 0;
 }
 
-int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
+/* Appends s to out at *len; 0, or -1 when it does not fit. */
+static int put_text(char *out, size_t cap, size_t *len, const char *s)
 {
-    char tmp[4200], final[4200];
-    int rc = -1;
+    size_t n = strlen(s);
+    if (*len + n + 1 > cap)
+        return -1;
+    memcpy(out + *len, s, n + 1);
+    *len += n;
+    return 0;
+}
+
+static int put_number(char *out, size_t cap, size_t *len, uint64_t v, unsigned base, int width)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v || n < width);
+    char text[24];
+    for (int i = 0; i < n; i++)
+        text[i] = digits[n - 1 - i];
+    text[n] = '\0';
+    return put_text(out, cap, len, text);
+}
+
+/* DIR/imgleak.<pid>.<instance>.<seq>.snap, or DIR/.imgleak.<pid>.<instance>.<seq>.tmp while
+ * written. The instance (16 hex digits) keeps apart two processes with one pid: pid 1 of two
+ * containers writing to one volume, or a pid reused. Built by hand: snprintf is not
+ * async-signal-safe, and the exit snapshot may run in a signal handler. 0, or -1 (too long). */
+static int snapshot_name(char *out, size_t cap, const char *dir, int temporary, uint64_t seq)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    return put_text(out, cap, &len, dir) || put_text(out, cap, &len, "/") ||
+                   put_text(out, cap, &len, temporary ? ".imgleak." : "imgleak.") ||
+                   put_number(out, cap, &len, (uint64_t)getpid(), 10, 1) ||
+                   put_text(out, cap, &len, ".") || put_number(out, cap, &len, instance, 16, 16) ||
+                   put_text(out, cap, &len, ".") || put_number(out, cap, &len, seq, 10, 1) ||
+                   put_text(out, cap, &len, temporary ? ".tmp" : ".snap")
+               ? -1
+               : 0;
+}
+
+/* A snapshot lost is counted (the next one written says how many) and said once on stderr,
+ * whatever IMGLEAK_DEBUG is: the user would otherwise find no files and no reason. */
+static void snapshot_failed(const char *what, const char *path, int err)
+{
+    failed_count++;
+    if (!failure_said) {
+        failure_said = 1;
+        os_warn("cannot %s snapshot %s: %s (errno %d); later failures are counted in the next "
+                "snapshot written", what, path, os_errno_text(err), err);
+    } else {
+        os_log("cannot %s snapshot %s: %s", what, path, os_errno_text(err));
+    }
+}
+
+/* The file at path is the one written through fd, as long as the header says, and the header
+ * reads back as written: nothing of the program's came between. */
+static int snapshot_verify(ownfd_t fd, const char *path, const imgleak_file_header_t *hdr)
+{
+    struct stat mine, there;
+    imgleak_file_header_t back;
+    if (ownfd_stat(fd, &mine) < 0)
+        return -1;
+    if (lstat(path, &there) < 0 || mine.st_dev != there.st_dev || mine.st_ino != there.st_ino ||
+        (uint64_t)mine.st_size != hdr->file_size) {
+        errno = EIO;
+        return -1;
+    }
+    if (ownfd_pread_all(fd, &back, sizeof back, 0) < 0)
+        return -1;
+    if (memcmp(&back, hdr, sizeof back) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int lock_snapshots(int interrupted)
+{
+    long self = syscall(SYS_gettid);
+    /* interrupted in the middle of a snapshot on this very thread (exit() from a signal
+     * handler): waiting would be waiting for ourselves */
+    if (interrupted && atomic_load(&snap_owner) == self)
+        return -1;
     pthread_mutex_lock(&snap_lock);
+    atomic_store(&snap_owner, self);
+    return 0;
+}
+
+static void unlock_snapshots(void)
+{
+    atomic_store(&snap_owner, 0);
+    pthread_mutex_unlock(&snap_lock);
+}
+
+/* Publishes tmp under the next free final name; keeps only ctx->keep of this instance's files. */
+static int snapshot_publish(const snapshot_ctx_t *ctx, const char *tmp, uint64_t seq)
+{
+    char final[4200];
+    /* a name taken (by a file or a link someone put there) is skipped, never replaced */
+    for (int tries = 0; tries < 1000; tries++) {
+        if (snapshot_name(final, sizeof final, ctx->out_dir, 0, seq) < 0) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if (rename_noreplace(tmp, final) == 0) {
+            os_log("wrote %s", final);
+            if (ctx->keep && seq > ctx->keep &&
+                snapshot_name(final, sizeof final, ctx->out_dir, 0, seq - ctx->keep) == 0)
+                unlink(final);
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+        seq = ++sequence;
+    }
+    return -1;
+}
+
+int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags, int interrupted)
+{
+    char tmp[4200];
+    int rc = -1;
+    if (lock_snapshots(interrupted) < 0)
+        return -1;
     if (closed) /* the exit snapshot is written: a timed one now would be cut off by the exit */
         goto out;
     uint64_t seq = 0;
-    long pid = (long)getpid();
-    int fd = -1;
+    ownfd_t fd = -1;
+    int err = ENAMETOOLONG;
     /* a name taken (by a file or a link someone put there) is skipped, never followed */
-    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+    for (int tries = 0; !ctx->out_dir_too_long && fd < 0 && tries < 100; tries++) {
         seq = ++sequence;
-        snprintf(tmp, sizeof tmp, "%s/.imgleak.%ld.%llu.tmp", ctx->out_dir, pid,
-                 (unsigned long long)seq);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST)
+        if (snapshot_name(tmp, sizeof tmp, ctx->out_dir, 1, seq) < 0) {
+            err = ENAMETOOLONG;
+            break;
+        }
+        fd = ownfd_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        err = errno;
+        if (fd < 0 && err != EEXIST)
             break;
     }
     if (fd < 0) {
-        os_log("cannot create %s: %s", tmp, strerror(errno));
+        snapshot_failed("create", ctx->out_dir_too_long || err == ENAMETOOLONG ? ctx->out_dir : tmp,
+                        err);
         goto out;
     }
     if (flags & IMGLEAK_SNAP_AT_EXIT)
@@ -214,47 +385,33 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
                              (ctx->scan == SNAPSHOT_SCAN_AT_EXIT && (flags & IMGLEAK_SNAP_AT_EXIT))
                          ? reach_scan()
                          : NULL;
-    write_sections(ctx, fd, reach);
+    write_sections(ctx, fd, reach, interrupted);
     if (reach)
         os_log("scan: %lu bytes could not be read", (unsigned long)reach_unreadable(reach));
     reach_free(reach);
     imgleak_file_header_t hdr;
     memset(&hdr, 0, sizeof hdr);
-    hdr.pid = (uint64_t)pid;
+    hdr.pid = (uint64_t)getpid();
     hdr.sequence = seq;
     hdr.time_ns = now_ns(CLOCK_REALTIME);
     hdr.flags = flags;
-    int failed = snapfile_finish(&file, &hdr);
-    if (close(fd) < 0)
-        failed = -1;
+    int failed = snapfile_finish(&file, &hdr) < 0 || snapshot_verify(fd, tmp, &hdr) < 0;
+    err = errno;
+    if (ownfd_close(fd) < 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
     if (failed) {
-        os_log("cannot write %s: %s", tmp, strerror(errno));
+        snapshot_failed("write", tmp, err);
         unlink(tmp);
         goto out;
     }
-    /* a file of an earlier process with the same pid keeps its name; this one takes the next */
-    for (int tries = 0; tries < 1000; tries++) {
-        snprintf(final, sizeof final, "%s/imgleak.%ld.%llu.snap", ctx->out_dir, pid,
-                 (unsigned long long)seq);
-        if (rename_noreplace(tmp, final) == 0) {
-            rc = 0;
-            os_log("wrote %s", final);
-            if (ctx->keep && seq > ctx->keep) {
-                snprintf(final, sizeof final, "%s/imgleak.%ld.%llu.snap", ctx->out_dir, pid,
-                         (unsigned long long)(seq - ctx->keep));
-                unlink(final);
-            }
-            break;
-        }
-        if (errno != EEXIST)
-            break;
-        seq = ++sequence;
-    }
+    rc = snapshot_publish(ctx, tmp, seq);
     if (rc < 0) {
-        os_log("cannot rename %s: %s", tmp, strerror(errno));
+        snapshot_failed("rename", tmp, errno);
         unlink(tmp);
     }
 out:
-    pthread_mutex_unlock(&snap_lock);
+    unlock_snapshots();
     return rc;
 }

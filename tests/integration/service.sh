@@ -12,7 +12,7 @@ SERVICE=$B/workloads/wl_service
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 . "$ROOT/tests/integration/lib.sh"
-snaps() { ls "$1"/imgleak.*.snap 2>/dev/null; }
+snaps() { ls "$1"/imgleak.*.snap 2>/dev/null; } # imgleak.<pid>.<instance>.<seq>.snap
 count() { snaps "$1" | wc -l; }
 all_parse() { # every snapshot in DIR is whole: the analyzer reads each one
     local f
@@ -71,12 +71,18 @@ $IMGLEAK growth --format json -o "$WORK/clean.json" $(snaps "$WORK/clean")
 check "growth, clean service: no suspect" \
     test "$(jq '[.growth[] | select(.suspect)] | length' "$WORK/clean.json")" = 0
 
+# each process runs until it has seen 3 timed snapshots of its own, however slow the machine
 mkdir "$WORK/fork"
-IMGLEAK_OUT="$WORK/fork" IMGLEAK_INTERVAL=0.1 LD_PRELOAD="$SHIM" \
-    $B/workloads/wl_mixed leak --iterations 600 > /dev/null
-per_pid=$(snaps "$WORK/fork" | sed 's/.*imgleak\.\([0-9]*\)\..*/\1/' | sort | uniq -c | awk '{print $1}' | sort -n | tr '\n' ' ')
-check "fork: parent and child each write timed snapshots (per pid: $per_pid)" \
+timeout -s KILL 200 env IMGLEAK_OUT="$WORK/fork" IMGLEAK_INTERVAL=0.1 LD_PRELOAD="$SHIM" \
+    $B/tests/forker "$WORK/fork" 3 > "$WORK/fork.out"
+check "fork: parent and child ran until each saw its timed snapshots" grep -qx done "$WORK/fork.out"
+python3 tests/integration/snapid.py $(snaps "$WORK/fork") > "$WORK/fork.txt"
+per_pid=$(awk '$5 == 0 { n[$2]++ } END { for (p in n) print n[p] }' "$WORK/fork.txt" | sort -n | tr '\n' ' ')
+check "fork: parent and child each write timed snapshots (timed, per pid: $per_pid)" \
     test "$(echo $per_pid | wc -w)" = 2 -a "$(echo $per_pid | cut -d' ' -f1)" -ge 3
+check "fork: the child has an instance id of its own" \
+    test "$(awk '{ print $2, $3 }' "$WORK/fork.txt" | sort -u | wc -l)" = 2 -a \
+         "$(awk '{ print $3 }' "$WORK/fork.txt" | sort -u | wc -l)" = 2
 
 # ------------------------------------------------ SIGKILL and IMGLEAK_KEEP
 mkdir "$WORK/kill"
