@@ -34,7 +34,9 @@ typedef struct {
 #define PAGES_MAX (((1u << 24) + PAGE_IDS) / PAGE_IDS)
 
 typedef struct {
-    _Atomic uint32_t *slots; /* stack ids, 0 = empty; level k has LEVEL0_SLOTS << k */
+    /* stack ids, 0 = empty; level k has LEVEL0_SLOTS << k. The pointer is installed by one
+     * thread while others may already look: atomic too. */
+    _Atomic uint32_t *_Atomic slots;
     _Atomic size_t used;
 } level_t;
 
@@ -220,11 +222,11 @@ __attribute__((cold)) static uint32_t node_create(uint64_t hash, const uint64_t 
 static uint32_t level_find(unsigned k, uint64_t hash, const uint64_t *frames, unsigned depth,
                            uint16_t flags, size_t *empty)
 {
-    const level_t *l = &st.levels[k];
+    _Atomic uint32_t *slots = atomic_load_explicit(&st.levels[k].slots, memory_order_acquire);
     size_t capacity = level_capacity(k), mask = capacity - 1;
     *empty = SIZE_MAX;
     for (size_t i = hash & mask, n = 0; n < capacity; i = (i + 1) & mask, n++) {
-        uint32_t id = atomic_load_explicit(&l->slots[i], memory_order_acquire);
+        uint32_t id = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (id == 0) {
             *empty = i;
             return 0;
@@ -273,7 +275,8 @@ uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated)
         if (!fresh && !(fresh = node_create(hash, frames, depth, flags)))
             break;
         uint32_t expected = 0;
-        if (atomic_compare_exchange_strong(&l->slots[empty], &expected, fresh)) {
+        _Atomic uint32_t *slots = atomic_load_explicit(&l->slots, memory_order_acquire);
+        if (atomic_compare_exchange_strong(&slots[empty], &expected, fresh)) {
             atomic_fetch_add_explicit(&l->used, 1, memory_order_relaxed);
             return fresh;
         }
