@@ -22,6 +22,7 @@ PACKAGES=(
     libjemalloc-dev libjemalloc2 # the shim on top of jemalloc, and its tests
     libcmocka-dev                # unit tests
     jq                           # integration tests read the JSON report
+    help2man                     # make install: the man page, made from imgleak --help
     libjpeg62-turbo-dev libpng-dev libgif-dev libwebp-dev libmagickwand-6.q16-dev libcairo2-dev
                                  # workloads: real codec programs with known leaks
 )
@@ -31,6 +32,8 @@ TEST_PACKAGES=(
     libxml2-utils                # xmllint checks the JUnit XML
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
     g++ python3                  # the torture suite's C++ and Python programs
+    man-db                       # man -l renders the installed page
+    lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
@@ -44,7 +47,7 @@ if [ $install = 0 ]; then
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "imgleak needs these Debian packages; run:" >&2
-    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
     exit 1
 fi
 echo "installing: ${missing[*]}"
