@@ -146,6 +146,7 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 #define SNAPSHOT_WAIT_MS 5000
 
 static volatile sig_atomic_t pending[NFORWARDED];
+static volatile sig_atomic_t program_ended;
 
 typedef struct {
     struct sigaction old[NFORWARDED], old_chld;
@@ -157,6 +158,16 @@ typedef struct {
 static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 {
     (void)ctx;
+    if (program_ended) {
+        /* imgleak is writing the report. A terminal's ^C means stop; a kill() is the late echo of
+         * a stop meant for the program (timeout signals imgleak, then its whole process group),
+         * and the report is what whoever sent it needs */
+        if (info->si_code == SI_KERNEL) {
+            signal(sig, SIG_DFL);
+            raise(sig); /* delivered, by default, when the handler returns */
+        }
+        return;
+    }
     /* a terminal's ^C, ^\ or hangup (si_code SI_KERNEL) reached the program's process group
      * already; passing it on would deliver it twice */
     if (info->si_code == SI_KERNEL)
@@ -186,7 +197,9 @@ static void signals_take(signals_t *st)
     for (size_t i = 0; i < NFORWARDED; i++) {
         sigdelset(&st->wait_mask, forwarded[i]);
         pending[i] = 0;
-        struct sigaction sa = {.sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO};
+        /* SA_RESTART: the report's writes and opens, after the program ended, must not fail
+         * with EINTR; sigsuspend and ppoll return on a signal all the same */
+        struct sigaction sa = {.sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO | SA_RESTART};
         sa.sa_mask = block;
         sigaction(forwarded[i], NULL, &st->old[i]);
         st->installed[i] = st->old[i].sa_handler != SIG_IGN &&
@@ -197,19 +210,24 @@ static void signals_take(signals_t *st)
     sigaction(SIGCHLD, &chld, &st->old_chld);
 }
 
-/* Puts back what imgleak had; in the child before exec, in imgleak once the program ended.
- * Still-pending signals are taken by our handler first, so they do not end imgleak before it
- * reports: the program they were meant for is gone. */
-static void signals_restore(signals_t *st, int in_child)
+/* Puts back what imgleak had: in the child before exec, or when the program could not start. */
+static void signals_restore(signals_t *st)
 {
-    if (!in_child)
-        sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
     sigaction(SIGCHLD, &st->old_chld, NULL);
     for (size_t i = 0; i < NFORWARDED; i++)
         if (st->installed[i])
             sigaction(forwarded[i], &st->old[i], NULL);
-    if (in_child)
-        sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
+    sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
+}
+
+/* Once the program has ended: the handlers stay for the rest of imgleak's life, so that the
+ * signals still pending or on their way do not end imgleak before it reports (see
+ * on_forwarded). */
+static void signals_after_program(signals_t *st)
+{
+    program_ended = 1;
+    sigaction(SIGCHLD, &st->old_chld, NULL);
+    sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
 }
 
 /* The signal the shim takes snapshots on: IMGLEAK_SIGNAL as preload/config.c reads it, or 0. */
@@ -312,7 +330,7 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
      * already someone else */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(127);
-    signals_restore(st, 1);
+    signals_restore(st);
     const char *old = getenv("LD_PRELOAD");
     /* by name: the dynamic linker finds it the way it finds any library (dlopen-ing it here to
      * learn its path fails: jemalloc's initial-exec TLS cannot be loaded late) */
@@ -343,9 +361,10 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     signals_t st;
     signals_take(&st); /* before fork: a signal sent at once is passed on, not lost */
     pid_t parent = getpid();
+    program_ended = 0;
     pid_t pid = fork();
     if (pid < 0) {
-        signals_restore(&st, 0);
+        signals_restore(&st);
         list_free(&before);
         return error_set("cannot start %s: %s", argv[0], strerror(errno)), -1;
     }
@@ -353,7 +372,7 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
         child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
     wait_forwarding(pid, &st, res->dir, &status);
-    signals_restore(&st, 0);
+    signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (list_snapshots(res->dir, &after) < 0) {
         list_free(&before);

@@ -203,6 +203,21 @@ wait_ready "$WORK/ready" && kill -TERM "$TIMEOUT_PID"
 wait "$TIMEOUT_PID"
 check "run: under timeout -s TERM, the report is written" \
     grep -q "at main tests/integration/sigloop.c:$LOOP_LINE" "$WORK/timeout.txt"
+# A stop that arrives once the program has ended (timeout's signal to the process group can come
+# after the program already died of the one imgleak passed on) does not cost the report: with
+# the report going to a FIFO, imgleak waits in open() after the program ended.
+mkfifo "$WORK/fifo"
+"$IMGLEAK" run --report "$WORK/fifo" -- "$ROOT/$B/tests/leaky" leak 2> /dev/null &
+RUN_PID=$!
+for ((i = 0; i < 300; i++)); do
+    [ "$(cat "/proc/$RUN_PID/wchan" 2> /dev/null)" = wait_for_partner ] && break # open() of a FIFO
+    sleep 0.1
+done
+kill -TERM "$RUN_PID"
+timeout 60 cat "$WORK/fifo" > "$WORK/late.txt"
+wait "$RUN_PID"
+check "run: a SIGTERM after the program ended does not stop the report" \
+    bash -c 'test "$1" = 0 && grep -q "at load_config tests/integration/leaky.c" "$2"' _ $? "$WORK/late.txt"
 rm -f "$WORK/ready"
 "$IMGLEAK" run -- "$SIGLOOP" default "$WORK/ready" 2> /dev/null &
 RUN_PID=$!
