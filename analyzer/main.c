@@ -341,8 +341,11 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         /* imgleak help COMMAND, as git help does */
         const char *command = argc > 2 && strcmp(argv[1], "help") == 0 ? argv[2] : NULL;
-        if (help_write(stdout, command) < 0)
-            return usage_error("help: unknown command", NULL);
+        if (help_write(stdout, command) < 0) {
+            fprintf(stderr, "imgleak: help: unknown command '%s'\n", command);
+            help_write_usage(stderr, NULL);
+            return EXIT_BAD_INPUT;
+        }
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
