@@ -233,7 +233,7 @@ workload-check: all workloads
 
 check: deps-test
 	@$(MAKE) --no-print-directory check-run
-check-run: all unit sanitize tsan integration workload-check report-check torture fuzz-check
+check-run: all unit sanitize tsan integration workload-check report-check torture fuzz-check package-check
 	@echo "make check: all passed"
 
 demo:
@@ -245,6 +245,69 @@ deps:
 	@bash scripts/deps.sh --install
 deps-test:
 	@bash scripts/deps.sh --install --tests
+
+# ---- install, uninstall and the Debian package ----
+# make install [PREFIX=/usr/local] [DESTDIR=]: imgleak in bin/, the shim in lib/imgleak/ (where
+# the installed imgleak run looks for it: ../lib/imgleak beside its own bin/), the man page made
+# from imgleak --help by help2man, bash and zsh completion. The header and pkg-config file for the
+# program API (imgleak_set_tag, imgleak_snapshot) are left out until the shim provides it.
+# make deb: the same, staged with PREFIX=/usr and packed by dpkg-deb.
+PREFIX      ?= /usr/local
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+INSTALLED    = $(PREFIX)/bin/imgleak $(PREFIX)/lib/imgleak/libimgleak.so $(MANDIR)/man1/imgleak.1 \
+               $(BASHCOMPDIR)/imgleak $(ZSHCOMPDIR)/_imgleak
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB         := $(B)/imgleak_$(VERSION)_$(DEB_ARCH).deb
+DEB_MAINTAINER ?= imgleak maintainers <imgleak@example.org>
+# the date help2man writes into the page: the last commit's, so a rebuild gives the same page
+MAN_DATE     = $(shell git log -1 --format=%ct 2>/dev/null)
+.PHONY: install uninstall deb package-check
+
+$(B)/imgleak.1: $(B)/imgleak
+	@command -v help2man > /dev/null || { echo "the man page is made by help2man: apt-get install help2man" >&2; exit 1; }
+	SOURCE_DATE_EPOCH=$(MAN_DATE) help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
+	    --name="find the memory a program leaks and the line that allocated it" -o $@ ./$(B)/imgleak
+
+install: all $(B)/imgleak.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/imgleak $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(B)/imgleak $(DESTDIR)$(PREFIX)/bin/imgleak
+	install -m 644 $(B)/libimgleak.so $(DESTDIR)$(PREFIX)/lib/imgleak/libimgleak.so
+	install -m 644 $(B)/imgleak.1 $(DESTDIR)$(MANDIR)/man1/imgleak.1
+	install -m 644 completions/imgleak.bash $(DESTDIR)$(BASHCOMPDIR)/imgleak
+	install -m 644 completions/_imgleak $(DESTDIR)$(ZSHCOMPDIR)/_imgleak
+
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	rmdir $(DESTDIR)$(PREFIX)/lib/imgleak 2> /dev/null || true
+
+deb: $(DEB)
+$(DEB): all $(B)/imgleak.1 completions/imgleak.bash completions/_imgleak packaging/deb/control \
+        packaging/deb/copyright packaging/deb/changelog
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/root/DEBIAN $(B)/deb/src/debian
+	$(MAKE) --no-print-directory install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr \
+	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	cd $(B)/deb/root && strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+	    usr/bin/imgleak usr/lib/imgleak/libimgleak.so && gzip -9n usr/share/man/man1/imgleak.1
+	install -d $(B)/deb/root/usr/share/doc/imgleak
+	install -m 644 packaging/deb/copyright $(B)/deb/root/usr/share/doc/imgleak/copyright
+	gzip -9nc packaging/deb/changelog > $(B)/deb/root/usr/share/doc/imgleak/changelog.gz
+	printf 'Source: imgleak\n\nPackage: imgleak\nArchitecture: any\n' > $(B)/deb/src/debian/control
+	cd $(B)/deb/src && dpkg-shlibdeps -O ../root/usr/bin/imgleak ../root/usr/lib/imgleak/libimgleak.so \
+	    2> /dev/null | sed 's/^shlibs:Depends=//' > ../depends
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' \
+	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(B)/deb/root | cut -f1)/" \
+	    -e "s/@DEPENDS@/$$(cat $(B)/deb/depends)/" packaging/deb/control > $(B)/deb/root/DEBIAN/control
+	cd $(B)/deb/root && find usr -type f -exec md5sum {} + > DEBIAN/md5sums
+	dpkg-deb --root-owner-group --build $(B)/deb/root $@
+
+package-check: all $(B)/tests/sigloop $(B)/tests/leaky
+	@B=$(B) bash tests/integration/package.sh
+
+$(B)/tests/sigloop: tests/integration/sigloop.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 
 $(B)/shim $(B)/ana $(B)/tests $(B)/workloads $(B)/bench $(B)/fuzz $(B)/torture:
 	mkdir -p $@

@@ -4,6 +4,7 @@
 #include "error.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,30 +69,68 @@ static int parse_annotations(const char *what, cli_opts_t *o)
     return 0;
 }
 
+/* Every option, with the CLI_* bit a command must allow to take it (0: every command). */
+static const struct {
+    struct option opt;
+    unsigned bit;
+} options[] = {
+    {{"format", required_argument, NULL, 'f'}, CLI_FORMAT},
+    {{"report", required_argument, NULL, 'r'}, CLI_REPORT},
+    {{"allocator", required_argument, NULL, 'A'}, CLI_ALLOCATOR},
+    {{"app", required_argument, NULL, 'a'}, CLI_APP},
+    {{"suppressions", required_argument, NULL, 'S'}, CLI_SUPPRESS},
+    {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
+    {{"show-reachable", no_argument, NULL, 'R'}, CLI_SUPPRESS},
+    {{"show-indirect", no_argument, NULL, 'I'}, CLI_TEXT},
+    {{"sites", required_argument, NULL, 's'}, CLI_TEXT},
+    {{"frames", required_argument, NULL, 'F'}, CLI_TEXT},
+    {{"gate", no_argument, NULL, 'g'}, CLI_GATE},
+    {{"max-leaked-bytes", required_argument, NULL, 'b'}, CLI_GATE},
+    {{"max-leaked-handles", required_argument, NULL, 'H'}, CLI_GATE},
+    {{"baseline", required_argument, NULL, 'B'}, CLI_GATE},
+    {{"junit", required_argument, NULL, 'j'}, CLI_GATE},
+    {{"accept-dropped", no_argument, NULL, 'D'}, CLI_GATE},
+    {{"fail-on", required_argument, NULL, 'L'}, CLI_GATE},
+    {{"annotations", required_argument, NULL, 'n'}, CLI_GATE},
+    {{"annotations-root", required_argument, NULL, 'O'}, CLI_GATE},
+    {{"color", optional_argument, NULL, 'c'}, CLI_COLOR},
+    {{"help", no_argument, NULL, 'h'}, 0},
+};
+#define NOPTIONS (sizeof options / sizeof *options)
+
+const char *cli_option_list(unsigned allowed)
+{
+    static char list[512];
+    size_t len = 0;
+    list[0] = '\0';
+    if (allowed & CLI_OUT)
+        len += (size_t)snprintf(list, sizeof list, "-o, ");
+    for (size_t i = 0; i < NOPTIONS && len < sizeof list; i++)
+        if (!options[i].bit || (options[i].bit & allowed))
+            len += (size_t)snprintf(list + len, sizeof list - len, "--%s%s", options[i].opt.name,
+                                    i + 1 < NOPTIONS ? ", " : "");
+    return list;
+}
+
+/* --color[=WHEN]: without WHEN, always (as GNU ls) */
+static int parse_color(const char *when, int *out)
+{
+    if (!when || strcmp(when, "always") == 0)
+        *out = CLI_COLOR_ALWAYS;
+    else if (strcmp(when, "never") == 0)
+        *out = CLI_COLOR_NEVER;
+    else if (strcmp(when, "auto") == 0)
+        *out = CLI_COLOR_AUTO;
+    else
+        return error_set("--color takes auto, always or never"), -1;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
 {
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"app", required_argument, NULL, 'a'},
-        {"sites", required_argument, NULL, 's'},
-        {"frames", required_argument, NULL, 'F'},
-        {"report", required_argument, NULL, 'r'},
-        {"allocator", required_argument, NULL, 'A'},
-        {"suppressions", required_argument, NULL, 'S'},
-        {"no-default-suppressions", no_argument, NULL, 'N'},
-        {"show-reachable", no_argument, NULL, 'R'},
-        {"show-indirect", no_argument, NULL, 'I'},
-        {"gate", no_argument, NULL, 'g'},
-        {"max-leaked-bytes", required_argument, NULL, 'b'},
-        {"max-leaked-handles", required_argument, NULL, 'H'},
-        {"baseline", required_argument, NULL, 'B'},
-        {"junit", required_argument, NULL, 'j'},
-        {"accept-dropped", no_argument, NULL, 'D'},
-        {"fail-on", required_argument, NULL, 'L'},
-        {"annotations", required_argument, NULL, 'n'},
-        {"annotations-root", required_argument, NULL, 'O'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    struct option longopts[NOPTIONS + 1] = {{NULL, 0, NULL, 0}};
+    for (size_t i = 0; i < NOPTIONS; i++)
+        longopts[i] = options[i].opt;
     memset(o, 0, sizeof *o);
     o->format = "text";
     o->sites = 20;
@@ -154,23 +193,30 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             o->seen |= CLI_GATE;
             break;
         case 'O': o->annotations_root = optarg; o->seen |= CLI_GATE; break;
+        case 'c':
+            if (parse_color(optarg, &o->color) < 0)
+                return -1;
+            o->seen |= CLI_COLOR;
+            break;
         case 'h': return -2;
         case ':': return error_set("%s needs a value", argv[optind - 1]), -1;
         default:
+            o->bad_option = 1;
             return error_set("unknown option '%s'", argv[optind - 1]), -1;
         }
     }
     return optind;
 }
 
-int cli_only(const cli_opts_t *o, unsigned allowed, const char *command)
+int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
-                                        "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options"};
+                                        "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
+                                        "--color"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)
-            return error_set("%s does not take %s", command, names[i]), -1;
+            return o->bad_option = 1, error_set("%s does not take %s", command, names[i]), -1;
     return 0;
 }
 

@@ -30,12 +30,15 @@ typedef struct {
     int annotate_github;  /* --annotations github: workflow commands with the gate's lines */
     const char *gitlab_report;    /* --annotations gitlab=FILE: Code Quality report */
     const char *annotations_root; /* --annotations-root DIR (default: git top-level, or .) */
+    int color;            /* --color: CLI_COLOR_* */
     unsigned seen;        /* CLI_* bits of the options given */
+    int bad_option;       /* the error is an option the command does not take */
 } cli_opts_t;
 
 enum {
     CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
     CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
+    CLI_COLOR = 1u << 8,
 };
 
 /* What fails the gate (--fail-on): leaked memory (and memory not classified by a scan),
@@ -46,13 +49,17 @@ enum {
     CLI_FAIL_GROWTH = 1u << 3,
     CLI_FAIL_DEFAULT = CLI_FAIL_LEAKED | CLI_FAIL_POSSIBLE | CLI_FAIL_HANDLES,
 };
+enum { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
 
 /* Fills o (defaults first) from argv[1..]. Options may follow operands, unless stop_at_operand
  * (run: what follows is the program's); "--" ends them. Returns the index of the first operand
  * (they are moved to the end of argv), or -1 with error_get(). --help returns -2. */
 int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand);
-/* -1 with error_get() naming the first option given that `allowed` (CLI_* bits) does not take. */
-int cli_only(const cli_opts_t *o, unsigned allowed, const char *command);
+/* -1 with error_get() naming the first option given that `allowed` (CLI_* bits) does not take
+ * (and o->bad_option set). */
+int cli_only(cli_opts_t *o, unsigned allowed, const char *command);
+/* "-o, --format, ..., --help": the options a command taking `allowed` accepts, for messages. */
+const char *cli_option_list(unsigned allowed);
 void cli_free(cli_opts_t *o);
 
 #endif

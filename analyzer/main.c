@@ -5,6 +5,7 @@
 #include "diff.h"
 #include "error.h"
 #include "gate.h"
+#include "help.h"
 #include "inputs.h"
 #include "report.h"
 #include "run.h"
@@ -17,127 +18,10 @@
 
 #define EXIT_BAD_INPUT 2
 
-static const char usage_text[] =
-    "usage: imgleak run [-o DIR] [--report FILE] [--format FMT] [--allocator glibc|jemalloc]\n"
-    "                   [--gate [GATE OPTIONS]] [OPTIONS] -- CMD [ARGS...]\n"
-    "       imgleak report [-o FILE] [--format FMT] [OPTIONS] SNAPSHOT...\n"
-    "       imgleak growth [-o FILE] [--format text|json] [OPTIONS] SNAPSHOT...\n"
-    "       imgleak gate [GATE OPTIONS] [OPTIONS] SNAPSHOT...|REPORT.json\n"
-    "       imgleak diff [-o FILE] [--format text|json] [OPTIONS] BASE NEW\n"
-    "       imgleak suppress [-o FILE] [OPTIONS] SNAPSHOT... > my.supp\n"
-    "       imgleak --help | --version\n";
-
-static const char help_text[] =
-    "\n"
-    "Finds the memory a program keeps, and the line of its own code that allocated it.\n"
-    "\n"
-    "Commands:\n"
-    "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits (on stderr, so\n"
-    "                       CMD's own output stays as it was), and exit with CMD's status\n"
-    "                       (with --gate: 1 when the gate fails)\n"
-    "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
-    "                       latest snapshot counts; several snapshots of one process add how\n"
-    "                       each call site grew)\n"
-    "  growth SNAPSHOT...   how each call site grew over a series of snapshots of a running\n"
-    "                       process: slope (bytes/s and per snapshot), r² (how steady), first\n"
-    "                       and last bytes, age of the oldest live block; sites that grow\n"
-    "                       steadily to the end are leak suspects, caches that filled once not\n"
-    "  gate INPUT...        exit 0 when the program's leaks are within limits, 1 when not,\n"
-    "                       printing each offending site as 'file:line: N bytes in M blocks\n"
-    "                       leaked (function)'; INPUT is snapshots or a JSON report\n"
-    "  diff BASE NEW        sites new, grown, shrunk and gone between two reports (each a\n"
-    "                       snapshot or a JSON report), with byte and block deltas\n"
-    "  suppress SNAPSHOT... one leak: rule per leak of the program (its innermost program\n"
-    "                       frame's function), each after a comment naming its site and bytes,\n"
-    "                       as valgrind's --gen-suppressions: given back with --suppressions,\n"
-    "                       the gate passes on these leaks (lost data still fails it)\n"
-    "\n"
-    "Options:\n"
-    "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
-    "  -o FILE              report, growth, diff: write to FILE (default: standard output)\n"
-    "  --report FILE        run: write the report to FILE (default: standard error)\n"
-    "  --format FMT         text (default), json (docs/REPORT-JSON.md), pprof (gzipped\n"
-    "                       profile.proto for go tool pprof), collapsed (stacks for\n"
-    "                       flamegraph.pl, inferno, speedscope) or html (one self-contained\n"
-    "                       page with a flame graph); growth and diff: text or json\n"
-    "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
-    "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
-    "                       wildcard, on the path or its last component) as the application\n"
-    "  --suppressions FILE  leak:PATTERN lines, as LeakSanitizer reads them: a stack with a\n"
-    "                       frame whose function, file or module contains PATTERN ('*' any\n"
-    "                       run, '^' start, '$' end) is left out of the leaks and counted as\n"
-    "                       suppressed; repeatable\n"
-    "  --no-default-suppressions  report the one-time allocations of the C library, the\n"
-    "                       dynamic linker and the codec libraries too\n"
-    "  --show-reachable     also list blocks a pointer still reaches at exit (by default only\n"
-    "                       leaked, indirectly and possibly leaked ones are, as valgrind does)\n"
-    "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
-    "                       counted under the leak it hangs from either way)\n"
-    "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
-    "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
-    "\n"
-    "Gate options (gate, and run --gate):\n"
-    "  --max-leaked-bytes N    bytes the program may leak (default 0)\n"
-    "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
-    "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
-    "                          (function and file, so a line shift is not growth)\n"
-    "  --junit FILE            also write the verdict as JUnit XML (the Ant JUnit schema CI\n"
-    "                          servers read): a case per limit and one per leak root\n"
-    "  --fail-on LIST          what fails the gate, a comma list of leaked (and memory no scan\n"
-    "                          classified), possible (possibly leaked), handles (never\n"
-    "                          destroyed), growth (sites growing steadily over a series of\n"
-    "                          snapshots); default leaked,possible,handles\n"
-    "  --annotations github    also print each offending line as a GitHub Actions annotation,\n"
-    "                          '::error file=PATH,line=N,title=imgleak::MESSAGE', with the gate's\n"
-    "                          lines (stdout; run --gate: stderr)\n"
-    "  --annotations gitlab=FILE  write the offending lines as a GitLab Code Quality report\n"
-    "                          (JSON; artifacts:reports:codequality); both may be given\n"
-    "  --annotations-root DIR  annotation paths are relative to DIR (default: the git top-level\n"
-    "                          of the current directory, else the current directory); a source\n"
-    "                          path that is relative in the debug info is taken from the current\n"
-    "                          directory, one outside DIR is left as it is\n"
-    "  --accept-dropped        pass although data was lost: allocations or stacks the shim's\n"
-    "                          tables had no room for (IMGLEAK_MAX_LIVE, IMGLEAK_MAX_STACKS),\n"
-    "                          leaked blocks with no stack to charge, snapshots the program could\n"
-    "                          not write, an incomplete reachability scan; without it any of these\n"
-    "                          fails the gate (exit 1), since each may hide a leak\n"
-    "\n"
-    "Leaks are charged to the innermost frame of the application: the executable, or any module\n"
-    "outside the system library directories (/lib, /usr/lib, ...), never the C library, the\n"
-    "allocator or the shim. The gate counts only those: sites with no frame of the program are\n"
-    "reported, not counted. Leaks whose stack was not recorded (or was cut before any frame of\n"
-    "the program) are unattributed: they fail the gate as lost data.\n"
-    "\n"
-    "Processes are told apart by the instance id in their snapshots (format 1.4; pid and start\n"
-    "time in older ones), never by pid alone: pid 1 of two containers is two processes. A\n"
-    "snapshot that cannot be read is skipped with a warning naming it and why, and the report\n"
-    "counts it, unless it is the only input.\n"
-    "\n"
-    "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):\n"
-    "  IMGLEAK_OUT=DIR        where snapshots are written, as imgleak.<pid>.<instance>.<seq>.snap\n"
-    "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
-    "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
-    "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
-    "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
-    "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
-    "                         the report then gives unbiased estimates\n"
-    "  IMGLEAK_INTERVAL=SECS  also write a snapshot every SECS seconds (fractions allowed)\n"
-    "  IMGLEAK_SIGNAL=SIG     write a snapshot when the process receives SIG (default SIGUSR2;\n"
-    "                         SIGUSR1, SIGUSR2 or SIGRTMIN+N only; 0 or none turns it off); the\n"
-    "                         program's own handler for SIG still runs\n"
-    "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
-    "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
-    "                         (every snapshot; costs a pass over live memory), or off\n"
-    "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
-    "\n"
-    "Exit status: report, growth, diff: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
-    "fails); 2 on bad input or a failure of imgleak, and when a skipped snapshot may have\n"
-    "held some process's final state (no later snapshot of its pid was read): the report on\n"
-    "the readable ones is still written.\n";
-
-static int usage_error(const char *msg)
+static int usage_error(const char *msg, const char *command)
 {
-    fprintf(stderr, "imgleak: %s\n%s", msg, usage_text);
+    fprintf(stderr, "imgleak: %s\n", msg);
+    help_write_usage(stderr, command);
     return EXIT_BAD_INPUT;
 }
 
@@ -147,12 +31,15 @@ static int parse(int argc, char **argv, cli_opts_t *o, unsigned allowed)
 {
     int first = cli_parse(argc, argv, o, strcmp(argv[0], "run") == 0);
     if (first == -2) {
-        fputs(usage_text, stdout);
-        fputs(help_text, stdout);
+        help_write(stdout, argv[0]);
         return -2;
     }
     if (first < 0 || cli_only(o, allowed, argv[0]) < 0) {
-        usage_error(error_get());
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", error_get());
+        if (o->bad_option) /* name what the command does take */
+            error_set("%s (%s takes %s)", msg, argv[0], cli_option_list(allowed));
+        usage_error(error_get(), argv[0]);
         return -1;
     }
     return first;
@@ -184,10 +71,13 @@ static int close_output(FILE *out, FILE *fallback, const char *out_path, int rc)
     return rc;
 }
 
-static int want_color(FILE *out)
+/* --color=auto: a terminal that is not dumb, unless NO_COLOR (no-color.org) says otherwise */
+static int want_color(const cli_opts_t *o, FILE *out)
 {
-    const char *no_color = getenv("NO_COLOR");
-    return isatty(fileno(out)) && !(no_color && *no_color);
+    if (o->color != CLI_COLOR_AUTO)
+        return o->color == CLI_COLOR_ALWAYS;
+    const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+    return isatty(fileno(out)) && !(no_color && *no_color) && !(term && strcmp(term, "dumb") == 0);
 }
 
 /* The report on the rest was written, but the last word of some process may be missing. */
@@ -212,7 +102,7 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
     FILE *out = open_output(out_path, fallback);
     int rc = -1;
     if (out) {
-        report_opts_t ropts = {want_color(out), o->sites, o->frames, o->show_reachable,
+        report_opts_t ropts = {want_color(o, out), o->sites, o->frames, o->show_reachable,
                                o->show_indirect};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
         rc = close_output(out, fallback, out_path, rc);
@@ -292,7 +182,7 @@ static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, con
     FILE *out = open_output(o->out, stdout);
     if (!out)
         return -1;
-    int rc = strcmp(o->format, "json") == 0 ? json(a, b, out) : text(a, b, out, want_color(out));
+    int rc = strcmp(o->format, "json") == 0 ? json(a, b, out) : text(a, b, out, want_color(o, out));
     return close_output(out, stdout, o->out, rc);
 }
 
@@ -385,9 +275,9 @@ typedef struct {
 } command_t;
 
 static const command_t commands[] = {
-    {"report", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_TEXT, 1, 1, SIZE_MAX,
+    {"report", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_TEXT | CLI_COLOR, 1, 1, SIZE_MAX,
      "report needs at least one snapshot file", body_report},
-    {"growth", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS, 0, 2, SIZE_MAX,
+    {"growth", CLI_OUT | CLI_FORMAT | CLI_APP | CLI_SUPPRESS | CLI_COLOR, 0, 2, SIZE_MAX,
      "growth needs two or more snapshot files", body_growth},
     {"gate", CLI_APP | CLI_SUPPRESS | CLI_GATE, 0, 1, SIZE_MAX,
      "gate needs snapshot files or a JSON report", body_gate},
@@ -455,7 +345,7 @@ static int cmd_run(int argc, char **argv)
             error_set("run needs a command after --");
         inputs_opts_free(&io);
         cli_free(&o);
-        return usage_error(error_get());
+        return usage_error(error_get(), "run");
     }
     run_opts_t ropts = {o.out, o.allocator};
     run_result_t res;
@@ -500,14 +390,19 @@ out:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("no command");
+        return usage_error("no command", NULL);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        fputs(usage_text, stdout);
-        fputs(help_text, stdout);
+        /* imgleak help COMMAND, as git help does */
+        const char *command = argc > 2 && strcmp(argv[1], "help") == 0 ? argv[2] : NULL;
+        if (help_write(stdout, command) < 0) {
+            fprintf(stderr, "imgleak: help: unknown command '%s'\n", command);
+            help_write_usage(stderr, NULL);
+            return EXIT_BAD_INPUT;
+        }
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         printf("imgleak %s (snapshot format %d.%d)\n", IMGLEAK_VERSION, IMGLEAK_VERSION_MAJOR,
                IMGLEAK_VERSION_MINOR);
         return 0;
@@ -517,6 +412,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return run_command(&commands[i], argc - 1, argv + 1);
-    fprintf(stderr, "imgleak: unknown command '%s'\n%s", argv[1], usage_text);
+    fprintf(stderr, "imgleak: unknown command '%s'\n", argv[1]);
+    help_write_usage(stderr, NULL);
     return EXIT_BAD_INPUT;
 }

@@ -1,7 +1,10 @@
 /* imgleak run (see run.h). The program gets LD_PRELOAD with the shim first (anything already
  * preloaded stays, after it; with --allocator jemalloc, jemalloc right after the shim), LD_AUDIT
  * with the audit library beside the shim (run_audit.c), and IMGLEAK_OUT; the snapshots are the
- * imgleak.*.snap files that were not in the output directory before the program started. */
+ * imgleak.*.snap files that were not in the output directory before the program started.
+ * While it runs, imgleak passes SIGTERM, SIGINT, SIGHUP and SIGQUIT on to it (docker stop, a CI
+ * cancel and timeout signal imgleak, not the program) and reports after it ends; the program
+ * dies with imgleak (PR_SET_PDEATHSIG) rather than run on unobserved. */
 #define _GNU_SOURCE
 #include "run.h"
 
@@ -11,12 +14,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int run_find_shim(char *out, size_t size)
@@ -91,6 +97,20 @@ static void list_free(name_list_t *list)
     free(list->names);
 }
 
+/* Whether dir holds a snapshot of pid that is not in seen. */
+static int has_new_snapshot(const char *dir, pid_t pid, const name_list_t *seen)
+{
+    name_list_t now = {0};
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "imgleak.%ld.", (long)pid);
+    int found = 0;
+    if (list_snapshots(dir, &now) == 0)
+        for (size_t i = 0; i < now.count && !found; i++)
+            found = strncmp(now.names[i], prefix, (size_t)n) == 0 && !contains(seen, now.names[i]);
+    list_free(&now);
+    return found;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -116,9 +136,202 @@ static int prepare_dir(const run_opts_t *opts, run_result_t *res)
     return res->dir ? 0 : (error_set("out of memory"), -1);
 }
 
-static void child_exec(const run_opts_t *opts, const char *shim, const char *dir,
-                       char *const argv[])
+/* ---- passing signals on ---- */
+
+/* Signals that end a program by default and that a supervisor, not a terminal, sends to one
+ * process: docker stop (SIGTERM to PID 1), a CI cancel, timeout, a closed ssh session. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+#define NFORWARDED (sizeof forwarded / sizeof *forwarded)
+/* How long a program that would die of a forwarded signal gets to write a snapshot first:
+ * within docker stop's 10 s grace period, with room for the report. */
+#define SNAPSHOT_WAIT_MS 5000
+
+static volatile sig_atomic_t pending[NFORWARDED];
+static volatile sig_atomic_t program_ended;
+
+typedef struct {
+    struct sigaction old[NFORWARDED], old_chld;
+    int installed[NFORWARDED];
+    sigset_t old_mask; /* imgleak's mask before run, the program's too */
+    sigset_t wait_mask; /* old_mask without the forwarded signals and SIGCHLD: for sigsuspend */
+} signals_t;
+
+static void on_forwarded(int sig, siginfo_t *info, void *ctx)
 {
+    (void)ctx;
+    if (program_ended) {
+        /* imgleak is writing the report. A terminal's ^C means stop; a kill() is the late echo of
+         * a stop meant for the program (timeout signals imgleak, then its whole process group),
+         * and the report is what whoever sent it needs */
+        if (info->si_code == SI_KERNEL) {
+            signal(sig, SIG_DFL);
+            raise(sig); /* delivered, by default, when the handler returns */
+        }
+        return;
+    }
+    /* a terminal's ^C, ^\ or hangup (si_code SI_KERNEL) reached the program's process group
+     * already; passing it on would deliver it twice */
+    if (info->si_code == SI_KERNEL)
+        return;
+    for (size_t i = 0; i < NFORWARDED; i++)
+        if (forwarded[i] == sig)
+            pending[i] = 1;
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only wakes sigsuspend */
+}
+
+/* Installs the handlers with the signals blocked: they are taken only inside sigsuspend, so
+ * none arrives between looking at pending[] and waiting. A signal imgleak ignores (nohup, a
+ * background job) stays ignored, for the program too. */
+static void signals_take(signals_t *st)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    for (size_t i = 0; i < NFORWARDED; i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &st->old_mask);
+    st->wait_mask = st->old_mask;
+    for (size_t i = 0; i < NFORWARDED; i++) {
+        sigdelset(&st->wait_mask, forwarded[i]);
+        pending[i] = 0;
+        /* SA_RESTART: the report's writes and opens, after the program ended, must not fail
+         * with EINTR; sigsuspend and ppoll return on a signal all the same */
+        struct sigaction sa = {.sa_sigaction = on_forwarded, .sa_flags = SA_SIGINFO | SA_RESTART};
+        sa.sa_mask = block;
+        sigaction(forwarded[i], NULL, &st->old[i]);
+        st->installed[i] = st->old[i].sa_handler != SIG_IGN &&
+                           sigaction(forwarded[i], &sa, NULL) == 0;
+    }
+    sigdelset(&st->wait_mask, SIGCHLD);
+    struct sigaction chld = {.sa_handler = on_child, .sa_flags = SA_NOCLDSTOP};
+    sigaction(SIGCHLD, &chld, &st->old_chld);
+}
+
+/* Puts back what imgleak had: in the child before exec, or when the program could not start. */
+static void signals_restore(signals_t *st)
+{
+    sigaction(SIGCHLD, &st->old_chld, NULL);
+    for (size_t i = 0; i < NFORWARDED; i++)
+        if (st->installed[i])
+            sigaction(forwarded[i], &st->old[i], NULL);
+    sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
+}
+
+/* Once the program has ended: the handlers stay for the rest of imgleak's life, so that the
+ * signals still pending or on their way do not end imgleak before it reports (see
+ * on_forwarded). */
+static void signals_after_program(signals_t *st)
+{
+    program_ended = 1;
+    sigaction(SIGCHLD, &st->old_chld, NULL);
+    sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
+}
+
+/* The signal the shim takes snapshots on: IMGLEAK_SIGNAL as preload/config.c reads it, or 0. */
+static int snapshot_signal(void)
+{
+    const char *v = getenv("IMGLEAK_SIGNAL");
+    if (!v || !*v)
+        return SIGUSR2;
+    if (strncmp(v, "SIG", 3) == 0)
+        v += 3;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end != v && !*end)
+        return n > 0 && n < NSIG ? (int)n : 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && strcmp(name, v) == 0)
+            return sig;
+    }
+    return 0;
+}
+
+/* Whether pid has a handler for sig (SigCgt in /proc/PID/status). */
+static int process_catches(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    unsigned long long caught = 0;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigCgt: %llx", &caught) == 1)
+            break;
+    fclose(f);
+    return sig <= 64 && (caught >> (sig - 1) & 1);
+}
+
+static int child_exited(pid_t pid)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
+}
+
+/* Asks the program's shim for a snapshot and waits until it is written, the program ends, or
+ * SNAPSHOT_WAIT_MS pass. The shim renames a snapshot into place when complete, so one that
+ * appears is whole. */
+static void request_snapshot(pid_t pid, int snap_sig, const char *dir, const sigset_t *wait_mask)
+{
+    name_list_t seen = {0};
+    if (list_snapshots(dir, &seen) < 0 || kill(pid, snap_sig) < 0) {
+        list_free(&seen);
+        return;
+    }
+    const struct timespec tick = {0, 20 * 1000000};
+    for (int waited = 0; waited < SNAPSHOT_WAIT_MS; waited += 20) {
+        if (has_new_snapshot(dir, pid, &seen) || child_exited(pid))
+            break;
+        ppoll(NULL, 0, &tick, wait_mask); /* SIGCHLD cuts it short */
+    }
+    list_free(&seen);
+}
+
+/* Passes sig on. A program that would die of it (no handler of its own) writes no snapshot at
+ * exit, so it is asked for one first, while the shim can still take it. */
+static void forward_signal(pid_t pid, int sig, const char *dir, const sigset_t *wait_mask)
+{
+    int snap_sig = snapshot_signal();
+    if (!process_catches(pid, sig) && snap_sig && process_catches(pid, snap_sig))
+        request_snapshot(pid, snap_sig, dir, wait_mask);
+    kill(pid, sig);
+}
+
+/* Waits for the program, passing on what imgleak is sent meanwhile. */
+static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, int *status)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) {
+            if (r < 0)
+                *status = 127 << 8;
+            return;
+        }
+        int any = 0;
+        for (size_t i = 0; i < NFORWARDED; i++)
+            if (pending[i]) {
+                pending[i] = 0;
+                any = 1;
+                forward_signal(pid, forwarded[i], dir, &st->wait_mask);
+            }
+        if (!any)
+            sigsuspend(&st->wait_mask);
+    }
+}
+
+static void child_exec(const run_opts_t *opts, const char *shim, const char *dir,
+                       char *const argv[], signals_t *st, pid_t parent)
+{
+    /* killed with imgleak, even by SIGKILL; if imgleak died before the prctl, the parent is
+     * already someone else */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(127);
+    signals_restore(st);
     const char *old = getenv("LD_PRELOAD");
     /* by name: the dynamic linker finds it the way it finds any library (dlopen-ing it here to
      * learn its path fails: jemalloc's initial-exec TLS cannot be loaded late) */
@@ -147,22 +360,21 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
         list_snapshots(res->dir, &before) < 0)
         return -1;
     fflush(NULL);
+    signals_t st;
+    signals_take(&st); /* before fork: a signal sent at once is passed on, not lost */
+    pid_t parent = getpid();
+    program_ended = 0;
     pid_t pid = fork();
     if (pid < 0) {
+        signals_restore(&st);
         list_free(&before);
         return error_set("cannot start %s: %s", argv[0], strerror(errno)), -1;
     }
     if (pid == 0)
-        child_exec(opts, shim, res->dir, argv);
-    /* like system(): a ^C is for the program, imgleak still reports after it */
-    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_int, old_quit;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
+        child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGQUIT, &old_quit, NULL);
+    wait_forwarding(pid, &st, res->dir, &status);
+    signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (list_snapshots(res->dir, &after) < 0) {
         list_free(&before);

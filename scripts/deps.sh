@@ -23,6 +23,7 @@ PACKAGES=(
     libjemalloc-dev libjemalloc2 # the shim on top of jemalloc, and its tests
     libcmocka-dev                # unit tests
     jq                           # integration tests read the JSON report
+    help2man                     # make install: the man page, made from imgleak --help
     libjpeg62-turbo-dev libpng-dev libgif-dev libwebp-dev libmagickwand-6.q16-dev libcairo2-dev
                                  # workloads: real codec programs with known leaks
 )
@@ -34,6 +35,8 @@ TEST_PACKAGES=(
     lld                          # clang's LTO build in the inlined-frames test
     python3                      # the torture suite's Python program
     imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
+    man-db                       # man -l renders the installed page
+    lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
@@ -47,7 +50,7 @@ if [ $install = 0 ]; then
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "imgleak needs these Debian packages; run:" >&2
-    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
     exit 1
 fi
 echo "installing: ${missing[*]}"

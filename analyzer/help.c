@@ -1,0 +1,200 @@
+/* imgleak's help text (see help.h). Each part is tagged with the commands it is about; a heading
+ * is printed before the first part under it that is printed. */
+#include "help.h"
+
+#include <string.h>
+
+enum {
+    H_RUN = 1, H_REPORT = 2, H_GROWTH = 4, H_GATE = 8, H_DIFF = 16, H_SUPPRESS = 32,
+    H_ALL = 63,
+    H_TOP = 64, /* only in imgleak --help */
+};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+    const char *usage; /* after "Usage: "; one line, as help2man reads a synopsis */
+} commands[] = {
+    {"run", H_RUN,
+     "imgleak run [-o DIR] [--report FILE] [--format FMT] [OPTIONS] -- CMD [ARGS...]\n"},
+    {"report", H_REPORT, "imgleak report [-o FILE] [--format FMT] [OPTIONS] SNAPSHOT...\n"},
+    {"growth", H_GROWTH, "imgleak growth [-o FILE] [--format text|json] [OPTIONS] SNAPSHOT...\n"},
+    {"gate", H_GATE, "imgleak gate [GATE OPTIONS] [OPTIONS] SNAPSHOT...|REPORT.json\n"},
+    {"diff", H_DIFF, "imgleak diff [-o FILE] [--format text|json] [OPTIONS] BASE NEW\n"},
+    {"suppress", H_SUPPRESS, "imgleak suppress [-o FILE] [OPTIONS] SNAPSHOT... > my.supp\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const struct {
+    unsigned commands;
+    const char *heading; /* "" for none */
+    const char *text;
+} parts[] = {
+    {H_ALL | H_TOP, "", "Finds the memory a program keeps, and the line of its own code that "
+                        "allocated it.\n"},
+    {H_TOP, "Commands:", ""},
+    {H_RUN, "Commands:",
+     "  run -- CMD ARGS      run CMD under libimgleak.so, report when it exits (on stderr, so\n"
+     "                       CMD's own output stays as it was), and exit with CMD's status\n"
+     "                       (with --gate: 1 when the gate fails). SIGTERM, SIGINT, SIGHUP\n"
+     "                       and SIGQUIT sent to imgleak are passed on to CMD, which is first\n"
+     "                       asked for a snapshot if the signal would end it; the report\n"
+     "                       follows. CMD is killed if imgleak is.\n"},
+    {H_REPORT, "Commands:",
+     "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
+     "                       latest snapshot counts; several snapshots of one process add how\n"
+     "                       each call site grew)\n"},
+    {H_GROWTH, "Commands:",
+     "  growth SNAPSHOT...   how each call site grew over a series of snapshots of a running\n"
+     "                       process: slope (bytes/s and per snapshot), r² (how steady), first\n"
+     "                       and last bytes, age of the oldest live block; sites that grow\n"
+     "                       steadily to the end are leak suspects, caches that filled once not\n"},
+    {H_GATE, "Commands:",
+     "  gate INPUT...        exit 0 when the program's leaks are within limits, 1 when not,\n"
+     "                       printing each offending site as 'file:line: N bytes in M blocks\n"
+     "                       leaked (function)'; INPUT is snapshots or a JSON report\n"},
+    {H_DIFF, "Commands:",
+     "  diff BASE NEW        sites new, grown, shrunk and gone between two reports (each a\n"
+     "                       snapshot or a JSON report), with byte and block deltas\n"},
+    {H_SUPPRESS, "Commands:",
+     "  suppress SNAPSHOT... one leak: rule per leak of the program (its innermost program\n"
+     "                       frame's function), each after a comment naming its site and bytes,\n"
+     "                       as valgrind's --gen-suppressions: given back with --suppressions,\n"
+     "                       the gate passes on these leaks (lost data still fails it)\n"},
+    {H_RUN, "Options:",
+     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"},
+    {H_REPORT | H_GROWTH | H_DIFF | H_SUPPRESS, "Options:",
+     "  -o FILE              report, growth, diff, suppress: write to FILE (default: standard\n"
+     "                       output)\n"},
+    {H_RUN, "Options:",
+     "  --report FILE        run: write the report to FILE (default: standard error)\n"},
+    {H_RUN | H_REPORT, "Options:",
+     "  --format FMT         text (default), json (docs/REPORT-JSON.md), pprof (gzipped\n"
+     "                       profile.proto for go tool pprof), collapsed (stacks for\n"
+     "                       flamegraph.pl, inferno, speedscope) or html (one self-contained\n"
+     "                       page with a flame graph)\n"},
+    {H_GROWTH | H_DIFF, "Options:", "  --format FMT         growth, diff: text (default) or json\n"},
+    {H_RUN, "Options:",
+     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"},
+    {H_ALL, "Options:",
+     "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
+     "                       wildcard, on the path or its last component) as the application\n"
+     "  --suppressions FILE  leak:PATTERN lines, as LeakSanitizer reads them: a stack with a\n"
+     "                       frame whose function, file or module contains PATTERN ('*' any\n"
+     "                       run, '^' start, '$' end) is left out of the leaks and counted as\n"
+     "                       suppressed; repeatable\n"
+     "  --no-default-suppressions  report the one-time allocations of the C library, the\n"
+     "                       dynamic linker and the codec libraries too\n"
+     "  --show-reachable     also list blocks a pointer still reaches at exit (by default only\n"
+     "                       leaked, indirectly and possibly leaked ones are, as valgrind does)\n"},
+    {H_RUN | H_REPORT, "Options:",
+     "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
+     "                       counted under the leak it hangs from either way)\n"
+     "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
+     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"},
+    {H_RUN | H_REPORT | H_GROWTH, "Options:",
+     "  --color[=WHEN]       text: colour the output: auto (default: when writing to a terminal,\n"
+     "                       unless NO_COLOR is set or TERM is dumb), always (also --color\n"
+     "                       alone) or never\n"},
+    {H_ALL, "Options:", "  -h, --help           this help (after a command: that command's)\n"},
+    {H_TOP, "Options:", "  -V, --version        imgleak's version and snapshot format version\n"},
+    {H_RUN, "Gate options (gate, and run --gate):",
+     "  --gate                  run: also judge the leaks as gate does\n"},
+    {H_GATE | H_RUN, "Gate options (gate, and run --gate):",
+     "  --max-leaked-bytes N    bytes the program may leak (default 0)\n"
+     "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
+     "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
+     "                          (function and file, so a line shift is not growth)\n"
+     "  --junit FILE            also write the verdict as JUnit XML (the Ant JUnit schema CI\n"
+     "                          servers read): a case per limit and one per leak root\n"
+     "  --fail-on LIST          what fails the gate, a comma list of leaked (and memory no scan\n"
+     "                          classified), possible (possibly leaked), handles (never\n"
+     "                          destroyed), growth (sites growing steadily over a series of\n"
+     "                          snapshots); default leaked,possible,handles\n"
+     "  --annotations github    also print each offending line as a GitHub Actions annotation,\n"
+     "                          '::error file=PATH,line=N,title=imgleak::MESSAGE', with the gate's\n"
+     "                          lines (stdout; run --gate: stderr)\n"
+     "  --annotations gitlab=FILE  write the offending lines as a GitLab Code Quality report\n"
+     "                          (JSON; artifacts:reports:codequality); both may be given\n"
+     "  --annotations-root DIR  annotation paths are relative to DIR (default: the git top-level\n"
+     "                          of the current directory, else the current directory); a source\n"
+     "                          path that is relative in the debug info is taken from the current\n"
+     "                          directory, one outside DIR is left as it is\n"
+     "  --accept-dropped        pass although data was lost: allocations or stacks the shim's\n"
+     "                          tables had no room for (IMGLEAK_MAX_LIVE, IMGLEAK_MAX_STACKS),\n"
+     "                          leaked blocks with no stack to charge, snapshots the program could\n"
+     "                          not write, an incomplete reachability scan; without it any of these\n"
+     "                          fails the gate (exit 1), since each may hide a leak\n"},
+    {H_RUN | H_REPORT | H_GATE, "Attribution:",
+     "Leaks are charged to the innermost frame of the application: the executable, or any module\n"
+     "outside the system library directories (/lib, /usr/lib, ...), never the C library, the\n"
+     "allocator or the shim. The gate counts only those: sites with no frame of the program are\n"
+     "reported, not counted. Leaks whose stack was not recorded (or was cut before any frame of\n"
+     "the program) are unattributed: they fail the gate as lost data.\n"
+     "\n"
+     "Processes are told apart by the instance id in their snapshots (format 1.4; pid and start\n"
+     "time in older ones), never by pid alone: pid 1 of two containers is two processes. A\n"
+     "snapshot that cannot be read is skipped with a warning naming it and why, and the report\n"
+     "counts it, unless it is the only input.\n"},
+    {H_RUN, "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):",
+     "  IMGLEAK_OUT=DIR        where snapshots are written, as imgleak.<pid>.<instance>.<seq>.snap\n"
+     "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
+     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
+     "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
+     "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
+     "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
+     "                         the report then gives unbiased estimates\n"
+     "  IMGLEAK_INTERVAL=SECS  also write a snapshot every SECS seconds (fractions allowed)\n"
+     "  IMGLEAK_SIGNAL=SIG     write a snapshot when the process receives SIG (default SIGUSR2;\n"
+     "                         SIGUSR1, SIGUSR2 or SIGRTMIN+N only; 0 or none turns it off); the\n"
+     "                         program's own handler for SIG still runs\n"
+     "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
+     "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
+     "                         (every snapshot; costs a pass over live memory), or off\n"
+     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"},
+    {H_ALL | H_TOP, "Exit status:",
+     "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"
+     "2 on bad input or a failure of imgleak, and when a skipped snapshot may have held some\n"
+     "process's final state (no later snapshot of its pid was read): the report on the readable\n"
+     "ones is still written.\n"},
+};
+#define NPARTS (sizeof parts / sizeof *parts)
+
+void help_write_usage(FILE *out, const char *command)
+{
+    const char *prefix = "Usage: ";
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!command || strcmp(command, commands[i].name) == 0) {
+            fprintf(out, "%s%s", prefix, commands[i].usage);
+            prefix = "       ";
+        }
+    if (!command)
+        fprintf(out, "%simgleak --help | --version\n", prefix);
+}
+
+int help_write(FILE *out, const char *command)
+{
+    unsigned want = H_ALL | H_TOP;
+    if (command) {
+        want = 0;
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (strcmp(command, commands[i].name) == 0)
+                want = commands[i].bit;
+        if (!want)
+            return -1;
+    }
+    help_write_usage(out, command);
+    const char *heading = NULL;
+    for (size_t i = 0; i < NPARTS; i++) {
+        if (!(parts[i].commands & want))
+            continue;
+        if (!heading || strcmp(heading, parts[i].heading) != 0) {
+            heading = parts[i].heading;
+            /* one command's help has no list of commands to head */
+            int show = *heading && (want == H_TOP || strcmp(heading, "Commands:") != 0);
+            fprintf(out, "\n%s%s", show ? heading : "", show ? "\n" : "");
+        }
+        fputs(parts[i].text, out);
+    }
+    return 0;
+}

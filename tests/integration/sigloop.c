@@ -1,0 +1,55 @@
+/* A program that runs until it is signalled, for imgleak run's signal tests.
+ *   sigloop catch READY   handles SIGTERM, SIGINT, SIGHUP and SIGQUIT: returns from main, 0
+ *   sigloop default READY leaves them at their default action: dies of the signal
+ * Either way it first leaks 4000 bytes (LEAK(loop)), then writes its pid to the file READY (by
+ * rename, so the file appears whole) and works on, allocating as a service does (the shim's
+ * snapshot thread for IMGLEAK_SIGNAL starts on the program's next allocation). */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static int say_ready(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int catch = argc == 3 && strcmp(argv[1], "catch") == 0;
+    if (argc != 3 || (!catch && strcmp(argv[1], "default") != 0)) {
+        fputs("usage: sigloop catch|default READY\n", stderr);
+        return 2;
+    }
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    for (int i = 0; catch && i < 4; i++)
+        signal(sigs[i], on_stop);
+    char *volatile kept = malloc(4000); /* LEAK(loop) */
+    memset(kept, 1, 4000);
+    kept = NULL;
+    if (say_ready(argv[2]) < 0)
+        return 3;
+    const struct timespec tick = {0, 10 * 1000000};
+    while (!stop) {
+        free(malloc(64));
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
