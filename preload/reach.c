@@ -777,6 +777,12 @@ static void caller_roots(reach_t *r, uint64_t stack_hi)
         if (base == bases[0] || base == bases[1] || base == bases[2])
             continue;
         scan_sp = sp;
+        /* the executable's entry code (_start): main returned, so no frame of the program is
+         * live. The registers "restored" for this frame are whatever the exit path and the scan
+         * itself left in them (block addresses among them): no roots. */
+        uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY);
+        if (entry && ip >= entry && ip < entry + 64)
+            return;
         static const int saved[] = {
 #if defined(__x86_64__)
             UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13, UNW_X86_64_R14,

@@ -104,7 +104,7 @@
   /* where RSS went: one bar per process, its parts adding up to at most the whole */
   const bars = [...document.querySelectorAll("#memory .bar")];
   const widths = bars.map(b => [...b.children].reduce((sum, d) => sum + parseFloat(d.style.width || 0), 0));
-  say("rss", bars.length === DATA.processes.length && bars.length > 0 && bars.every(b => b.children.length === 4) &&
+  say("rss", bars.length === DATA.processes.length && bars.length > 0 && bars.every(b => b.children.length === 5) && /* heap, allocator, mappings, imgleak, rest */
       widths.every(w => w > 0 && w <= 100.5), bars.length + " bars, widths " + widths);
 
   /* a single snapshot per process: no growth section */

@@ -67,8 +67,13 @@ static __attribute__((noinline)) void churn(void)
         }
         free(p);
     }
-    while (nkeep > 0)
+    /* cleared as freed: a dangling pointer left in .bss would keep whichever later block reuses
+     * its address "reachable" (a conservative scan cannot tell), making load_config's leak
+     * depend on the heap's layout */
+    while (nkeep > 0) {
         free(keep[--nkeep]);
+        keep[nkeep] = NULL;
+    }
 }
 
 int main(int argc, char **argv)
