@@ -311,10 +311,8 @@ static uint64_t resident_range(const resident_t *rs, uint64_t start, uint64_t en
         if (n > 512)
             n = 512;
         if (rs->pagemap >= 0) {
-            ssize_t got = pread(rs->pagemap, entries, n * 8, (off_t)(start / page * 8));
-            if (got <= 0)
+            if (ownfd_pread_all(rs->pagemap, entries, n * 8, (off_t)(start / page * 8)) < 0)
                 return bytes;
-            n = (uint64_t)got / 8;
             for (uint64_t i = 0; i < n; i++)
                 bytes += (entries[i] >> 63) ? page : 0;
         } else if (mincore((void *)start, n * page, vec) == 0) {
@@ -476,16 +474,17 @@ static void smaps_line(smaps_walk_t *w, const char *line)
 static int smaps_read(smaps_walk_t *w)
 {
     enum { BUF = 64 * 1024 };
-    int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    /* through a slot of the shim's: the program may close_range() or dup2() meanwhile */
+    ownfd_t fd = ownfd_open("/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
     char *buf = fd >= 0 ? os_map(BUF) : NULL;
     size_t len = 0;
     if (!buf) {
         if (fd >= 0)
-            close(fd);
+            ownfd_close(fd);
         return -1;
     }
     for (;;) {
-        ssize_t n = read(fd, buf + len, BUF - 1 - len);
+        ssize_t n = ownfd_read(fd, buf + len, BUF - 1 - len);
         if (n <= 0)
             break;
         len += (size_t)n;
@@ -500,7 +499,7 @@ static int smaps_read(smaps_walk_t *w)
         memmove(buf, line, len);
     }
     vma_finish(w, NULL);
-    close(fd);
+    ownfd_close(fd);
     w->scratch = resident_range(w->rs, (uintptr_t)buf, (uintptr_t)buf + BUF);
     os_unmap(buf, BUF);
     return 0;
@@ -516,7 +515,7 @@ void procinfo_resident(imgleak_process_rec_t *rec)
     resident_t *rs = os_map(sizeof *rs);
     if (!rs)
         return;
-    rs->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    rs->pagemap = ownfd_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
     dl_iterate_phdr(find_shim, rs);
     smaps_walk_t w = {.rs = rs};
     if (smaps_read(&w) == 0 && w.total) {
@@ -545,6 +544,6 @@ void procinfo_resident(imgleak_process_rec_t *rec)
             rec->rss_measured = parts;
     }
     if (rs->pagemap >= 0)
-        close(rs->pagemap);
+        ownfd_close(rs->pagemap);
     os_unmap(rs, sizeof *rs);
 }

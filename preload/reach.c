@@ -18,6 +18,7 @@
 
 #include "maps.h"
 #include "os.h"
+#include "ownfd.h"
 #include "stacks.h"
 #include "table.h"
 #include "threads.h"
@@ -509,11 +510,11 @@ static uint64_t thread_sp(int tid)
     int n = snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
     if (n <= 0)
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ownfd_t fd = ownfd_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t got = ownfd_read(fd, buf, sizeof buf - 1);
+    ownfd_close(fd);
     if (got <= 0 || buf[0] == 'r') /* "running" */
         return 0;
     buf[got] = '\0';
@@ -555,14 +556,14 @@ static int hex_digit(char c)
 static void vmas_load(reach_t *r)
 {
     r->nvma = 0;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    ownfd_t fd = ownfd_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return;
     char buf[4096], perms[4] = {0};
     uint64_t lo = 0, hi = 0;
     int field = 0, np = 0;
     ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0) {
+    while ((got = ownfd_read(fd, buf, sizeof buf)) > 0) {
         for (ssize_t k = 0; k < got; k++) {
             char c = buf[k];
             if (c == '\n') {
@@ -591,7 +592,7 @@ static void vmas_load(reach_t *r)
             }
         }
     }
-    close(fd);
+    ownfd_close(fd);
 }
 
 static vma_t *vma_holding(reach_t *r, uint64_t addr)
@@ -627,11 +628,11 @@ static int is_shim_thread(int tid)
 {
     char path[64], name[32];
     snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ownfd_t fd = ownfd_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    ssize_t got = read(fd, name, sizeof name - 1);
-    close(fd);
+    ssize_t got = ownfd_read(fd, name, sizeof name - 1);
+    ownfd_close(fd);
     return got == 8 && memcmp(name, "imgleak\n", 8) == 0;
 }
 
@@ -919,7 +920,7 @@ static size_t first_block_from(const reach_t *r, uint64_t addr)
 #define PM_PRESENT (UINT64_C(1) << 63)
 #define PM_SWAPPED (UINT64_C(1) << 62)
 #define PM_EXCLUSIVE (UINT64_C(1) << 56)
-static void read_written(reach_t *r, int pagemap, uint64_t lo, uint64_t hi)
+static void read_written(reach_t *r, ownfd_t pagemap, uint64_t lo, uint64_t hi)
 {
     const uint64_t page = 4096;
     uint64_t entries[512];
@@ -927,7 +928,7 @@ static void read_written(reach_t *r, int pagemap, uint64_t lo, uint64_t hi)
         size_t n = (size_t)((hi - at + page - 1) / page);
         if (n > 512)
             n = 512;
-        if (pread(pagemap, entries, n * 8, (off_t)(at / page * 8)) != (ssize_t)(n * 8)) {
+        if (ownfd_pread_all(pagemap, entries, n * 8, (off_t)(at / page * 8)) < 0) {
             read_mapping_as(r, at < lo ? lo : at, hi, SIZE_MAX, mark_words, r->direct);
             return;
         }
@@ -957,7 +958,7 @@ static void read_written(reach_t *r, int pagemap, uint64_t lo, uint64_t hi)
  * something reaches them; of it, only the pages the child wrote (read_written). */
 static void inherited_roots(reach_t *r)
 {
-    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    ownfd_t pagemap = ownfd_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
     exclude_range(r, (uint64_t)(uintptr_t)r->mapping,
                   (uint64_t)(uintptr_t)r->mapping + r->mapped_bytes);
     os_foreach_region(exclude_region, r);
@@ -982,7 +983,7 @@ static void inherited_roots(reach_t *r)
         }
     }
     if (pagemap >= 0)
-        close(pagemap);
+        ownfd_close(pagemap);
 }
 
 static void scan_roots(reach_t *r)

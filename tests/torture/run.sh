@@ -155,7 +155,7 @@ check "Python: an image loop through ctypes and libwebp" \
 # (under plain LD_PRELOAD, libwebp loaded by ctypes after start is not bound to the codec hooks;
 # the buffers are still found as leaked heap blocks. imgleak run binds it: tests/integration/bind.sh)
 check "Python: the 20 WebP outputs never freed are found leaked" \
-    bash -c "'$IMGLEAK' report --format json $(snaps python | tail -1) |
+    bash -c "'$IMGLEAK' report --format json $(snaps python | tr '\n' ' ') |
              jq -e '[.leaks[] | select([.stack[].function] | index(\"WebPEncodeRGBA\")) | .blocks] | add >= 20' > /dev/null"
 
 # ------------------------------------------------ files
