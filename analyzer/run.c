@@ -6,6 +6,7 @@
 #include "run.h"
 
 #include "error.h"
+#include "supervise.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -144,6 +145,8 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (run_find_shim(shim, sizeof shim) < 0 || prepare_dir(opts, res) < 0 ||
         list_snapshots(res->dir, &before) < 0)
         return -1;
+    supervise_t sv;
+    supervise_begin(&sv);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -162,6 +165,8 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    supervise_wait_final(); /* the snapshot of an end no code in the program saw */
+    supervise_describe_end(&sv, status, res->end, sizeof res->end);
     if (list_snapshots(res->dir, &after) < 0) {
         list_free(&before);
         return -1;

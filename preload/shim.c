@@ -4,6 +4,7 @@
  * the real free runs, so an address reused by another thread is never confused with its old self. */
 #define _GNU_SOURCE
 #include "config.h"
+#include "final.h"
 #include "guard.h"
 #include "handles.h"
 #include "shim_api.h"
@@ -134,6 +135,7 @@ static void after_fork_child(void)
     maps_after_fork_child();
     snapshot_after_fork_child();
     periodic_after_fork_child();
+    final_after_fork_child();
 }
 
 /* Called with the guard up: at exit, or on the background thread. */
@@ -141,6 +143,14 @@ static void take_snapshot(uint64_t flags)
 {
     snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
     snapshot_write(&snap_ctx, flags);
+}
+
+/* In the sentinel, once the program is gone (final.h). */
+static void take_final_snapshot(long pid, long ppid)
+{
+    imgleak_guard.depth++;
+    snapshot_adopt(pid, ppid);
+    take_snapshot(IMGLEAK_SNAP_AT_EXIT);
 }
 
 static void take_periodic_snapshot(void)
@@ -213,6 +223,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     atomic_store(&state, STATE_READY);
     periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
+    final_start(take_final_snapshot, cfg.debug);
     imgleak_guard.depth--;
 }
 

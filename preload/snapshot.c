@@ -31,6 +31,20 @@ static uint64_t sequence;
 static snapfile_t file; /* 64 KiB buffer: static, so a snapshot needs no stack or heap for it */
 
 static int closed; /* under snap_lock: the exit snapshot is taken, no more are */
+static long adopted_pid, adopted_ppid; /* the final-snapshot sentinel writes for a dead program */
+
+void snapshot_adopt(long pid, long ppid)
+{
+    adopted_pid = pid;
+    adopted_ppid = ppid;
+    /* the program is gone: a thread killed in a snapshot left the lock held, and no one else */
+    pthread_mutex_init(&snap_lock, NULL);
+}
+
+static long snapshot_pid(void)
+{
+    return adopted_pid ? adopted_pid : (long)getpid();
+}
 
 void snapshot_after_fork_child(void)
 {
@@ -112,8 +126,8 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
 
     strbuf_add(&strings, ""); /* offset 0: the empty string */
     memset(&proc, 0, sizeof proc);
-    proc.pid = (uint64_t)getpid();
-    proc.ppid = (uint64_t)getppid();
+    proc.pid = (uint64_t)snapshot_pid();
+    proc.ppid = adopted_ppid ? (uint64_t)adopted_ppid : (uint64_t)getppid();
     proc.start_time_ns = ctx->start_time_ns;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -189,7 +203,7 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
     if (closed) /* the exit snapshot is written: a timed one now would be cut off by the exit */
         goto out;
     uint64_t seq = 0;
-    long pid = (long)getpid();
+    long pid = snapshot_pid();
     int fd = -1;
     /* a name taken (by a file or a link someone put there) is skipped, never followed */
     for (int tries = 0; fd < 0 && tries < 100; tries++) {

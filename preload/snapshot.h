@@ -22,5 +22,7 @@ enum { SNAPSHOT_SCAN_OFF = 0, SNAPSHOT_SCAN_AT_EXIT = 1, SNAPSHOT_SCAN_ALWAYS = 
 int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags);
 /* In a forked child: numbering starts again for the new pid. */
 void snapshot_after_fork_child(void);
+/* In the final-snapshot sentinel (final.h): snapshots are the dead program's, pid and parent. */
+void snapshot_adopt(long pid, long ppid);
 
 #endif

@@ -1,0 +1,201 @@
+/* The final-snapshot sentinel (see final.h).
+ *
+ * How the sentinel learns the end: the program holds the write end of a pipe (close-on-exec), the
+ * sentinel the read end; the read returns 0 once no process holds the write end any more, i.e.
+ * when the program has died (all its threads gone, so its memory is final) or exec'd. Which one is
+ * told by /proc/<pid>/stat: a dead program is gone or a zombie.
+ *
+ * Until the end the sentinel shares the thread pointer (and so the TLS, errno included) of the
+ * thread that made it, which runs on: it must touch nothing but its own stack, so it waits with
+ * raw system calls only. Once the program is gone nobody else uses that memory, and the ordinary
+ * snapshot code can run. */
+#define _GNU_SOURCE
+#include "final.h"
+
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SENTINEL_STACK (1024 * 1024) /* the snapshot (and the scan) run on it */
+#define SENTINEL_FD_MIN 256          /* out of the way of programs that expect low numbers */
+#define SENTINEL_DEADLINE_S 120      /* a lock a killed thread held must not keep it forever */
+
+static struct {
+    void (*take)(long pid, long ppid);
+    int keep_stderr;
+    int watch_fd; /* the program's end; -1 when there is no sentinel */
+    int read_fd;  /* the sentinel's end, closed in the program */
+    long pid, ppid;
+    void *stack;
+} final = {.watch_fd = -1, .read_fd = -1};
+
+/* A system call that sets no errno (the sentinel's errno is another thread's). */
+static long raw_syscall(long nr, long a, long b, long c, long d)
+{
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = nr;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    long ret = syscall(nr, a, b, c, d); /* errno may be touched: harmless but not clean */
+    return ret;
+#endif
+}
+
+#define TASK_PF_EXITING 0x4 /* include/linux/sched.h: set first thing in do_exit */
+
+/* 1 while pid runs on (after an exec, say); 0 once it is gone, a zombie, or on its way out: the
+ * pipe reaches EOF in do_exit before the process turns zombie, so "exiting" must count. */
+static int program_alive(long pid)
+{
+    char path[64] = "/proc/", digits[24], stat[512];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + pid % 10);
+    while ((pid /= 10) > 0);
+    size_t len = strlen(path);
+    while (n > 0)
+        path[len++] = digits[--n];
+    memcpy(path + len, "/stat", 6);
+    long fd = raw_syscall(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    long got = raw_syscall(SYS_read, fd, (long)stat, sizeof stat - 1, 0);
+    raw_syscall(SYS_close, fd, 0, 0, 0);
+    if (got <= 0)
+        return 0;
+    stat[got] = '\0';
+    const char *s = NULL;
+    for (const char *c = stat; *c; c++) /* the name may hold ')': the state follows the last */
+        if (*c == ')')
+            s = c;
+    if (!s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X' || s[2] == 'x')
+        return 0;
+    s += 3; /* past the state, field 3 */
+    for (int field = 3; field < 9 && *s; s++) /* to the start of field 9, the flags */
+        if (*s == ' ')
+            field++;
+    unsigned long flags = 0;
+    while (*s >= '0' && *s <= '9')
+        flags = flags * 10 + (unsigned long)(*s++ - '0');
+    return !(flags & TASK_PF_EXITING);
+}
+
+/* The sentinel: alone in its own process group (a ^C or a group kill is for the program, not
+ * for it), every signal blocked, no descriptor of the program held (a pipe the program closes
+ * must reach EOF for its reader). */
+static int sentinel_main(void *arg)
+{
+    int keep = (int)(intptr_t)arg; /* not final.read_fd: the program clears that meanwhile */
+    uint64_t all = ~UINT64_C(0);
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+    raw_syscall(SYS_setpgid, 0, 0, 0, 0);
+    raw_syscall(SYS_prctl, PR_SET_NAME, (long)"imgleak-final", 0, 0);
+    int low = final.keep_stderr ? 3 : 0;
+    if (final.keep_stderr)
+        raw_syscall(SYS_close_range, 0, 1, 0, 0);
+    if (raw_syscall(SYS_close_range, low, keep - 1, 0, 0) < 0 ||
+        raw_syscall(SYS_close_range, keep + 1, ~0U, 0, 0) < 0)
+        for (int fd = low; fd < 4096; fd++) /* kernels before 5.9 */
+            if (fd != keep)
+                raw_syscall(SYS_close, fd, 0, 0, 0);
+    for (int fd = low; fd < 3; fd++) /* a stray write to 0-2 must not land in a snapshot */
+        raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDWR, 0);
+    char byte;
+    long got;
+    while ((got = raw_syscall(SYS_read, keep, (long)&byte, 1, 0)) != 0)
+        if (got != -EINTR && got != 1)
+            return 0;
+    if (program_alive(final.pid))
+        return 0; /* exec'd, or it closed our descriptor: its memory is no longer the program's */
+    /* from here on this is the only user of the memory */
+#ifdef SYS_alarm
+    raw_syscall(SYS_alarm, SENTINEL_DEADLINE_S, 0, 0, 0);
+#endif
+    uint64_t alarm_only = ~(UINT64_C(1) << (SIGALRM - 1));
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&alarm_only, 0, sizeof alarm_only);
+    final.take(final.pid, final.ppid);
+    return 0;
+}
+
+static int move_high(int fd)
+{
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, SENTINEL_FD_MIN);
+    close(fd);
+    return high;
+}
+
+static int sentinel_spawn(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return os_log("final: no pipe"), -1;
+    final.read_fd = move_high(fds[0]);
+    final.watch_fd = move_high(fds[1]);
+    if (final.read_fd < 0 || final.watch_fd < 0)
+        goto fail;
+    if (!final.stack && !(final.stack = os_map(SENTINEL_STACK)))
+        goto fail;
+    final.pid = getpid();
+    final.ppid = getppid();
+    /* exit signal 0: the program's wait() never sees the sentinel (only __WALL or __WCLONE do) */
+    if (clone(sentinel_main, (char *)final.stack + SENTINEL_STACK, CLONE_VM,
+              (void *)(intptr_t)final.read_fd) < 0)
+        goto fail;
+    close(final.read_fd);
+    final.read_fd = -1;
+    return 0;
+fail:
+    os_log("final: cannot start the sentinel; no snapshot at an abrupt end");
+    if (final.read_fd >= 0)
+        close(final.read_fd);
+    if (final.watch_fd >= 0)
+        close(final.watch_fd);
+    final.read_fd = final.watch_fd = -1;
+    return -1;
+}
+
+int final_start(void (*take)(long pid, long ppid), int keep_stderr)
+{
+    final.take = take;
+    final.keep_stderr = keep_stderr;
+    return sentinel_spawn();
+}
+
+void final_after_fork_child(void)
+{
+    if (!final.take)
+        return;
+    /* the parent's write end: held here, it would hide the parent's end from its sentinel */
+    if (final.watch_fd >= 0)
+        close(final.watch_fd);
+    final.watch_fd = -1;
+    final.stack = NULL; /* the parent's sentinel runs on the parent's copy of it */
+    sentinel_spawn();
+}
+
+int final_watch_fd(void)
+{
+    return final.watch_fd;
+}
