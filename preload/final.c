@@ -27,6 +27,7 @@
 
 #define SENTINEL_STACK (1024 * 1024) /* the snapshot (and the scan) run on it */
 #define SENTINEL_FD_MIN 256          /* out of the way of programs that expect low numbers */
+#define SENTINEL_FD_RESERVED 64      /* below: /dev/null in the sentinel */
 #define SENTINEL_DEADLINE_S 120      /* a lock a killed thread held must not keep it forever */
 
 static struct {
@@ -120,8 +121,12 @@ static int sentinel_main(void *arg)
         for (int fd = low; fd < 4096; fd++) /* kernels before 5.9 */
             if (fd != keep)
                 raw_syscall(SYS_close, fd, 0, 0, 0);
-    for (int fd = low; fd < 3; fd++) /* a stray write to 0-2 must not land in a snapshot */
-        raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDWR, 0);
+    /* The low numbers go to /dev/null: a stray write to 0-2 must not land in a snapshot, and
+     * state the program keeps by descriptor number (libunwind's validation pipe, made after
+     * the sentinel was) must not find the snapshot file under its number and close it. */
+    for (int fd = low; fd < SENTINEL_FD_RESERVED; fd++)
+        if (raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDWR, 0) < 0)
+            break;
     char byte;
     long got;
     while ((got = raw_syscall(SYS_read, keep, (long)&byte, 1, 0)) != 0)
@@ -133,8 +138,10 @@ static int sentinel_main(void *arg)
 #ifdef SYS_alarm
     raw_syscall(SYS_alarm, SENTINEL_DEADLINE_S, 0, 0, 0);
 #endif
-    uint64_t alarm_only = ~(UINT64_C(1) << (SIGALRM - 1));
-    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&alarm_only, 0, sizeof alarm_only);
+    /* SIGALRM ends it; SIGSEGV and SIGBUS stay deliverable for the scan's borrowed handler */
+    uint64_t allowed = ~((UINT64_C(1) << (SIGALRM - 1)) | (UINT64_C(1) << (SIGSEGV - 1)) |
+                         (UINT64_C(1) << (SIGBUS - 1)));
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&allowed, 0, sizeof allowed);
     final.take(final.pid, final.ppid);
     return 0;
 }
