@@ -213,6 +213,7 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
     r->dropped_stacks = le64(p + 136);
     r->oversized_blocks = le64(p + 144);
     r->depth_limit = le32(p + 152);
+    r->go_resident_pages = le32(p + 156);
     r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
     if (ps->process.record_size >= 200) { /* 1.4 */
         r->instance_id = le64(p + 168);

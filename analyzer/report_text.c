@@ -35,9 +35,21 @@ static void put_memory(FILE *out, const report_process_t *rp)
     report_format_bytes(rp->allocator_free, kept, sizeof kept);
     if (!rp->allocator_held)
         return;
-    fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + mappings %s "
-                 "+ the rest %s (code, stacks, untracked mappings)\n",
-            rss, heap, over, maps, other);
+    if (rp->go_runtime_mmap || rp->go_resident) { /* a Go program: the split its users ask for */
+        char go[32], reserved[32], progmaps[32];
+        report_format_bytes(rp->go_resident, go, sizeof go);
+        report_format_bytes(rp->go_runtime_mmap, reserved, sizeof reserved);
+        report_format_bytes(rp->tracked_mmap > rp->go_runtime_mmap
+                                ? rp->tracked_mmap - rp->go_runtime_mmap : 0,
+                            progmaps, sizeof progmaps);
+        fprintf(out, "    RSS %s = Go heap %s (resident of %s the Go runtime reserved) + C heap live "
+                     "%s + allocator overhead and free-but-kept %s + mappings %s + the rest %s "
+                     "(code, stacks, untracked mappings)\n",
+                rss, go, reserved, heap, over, progmaps, other);
+    } else
+        fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + mappings %s "
+                     "+ the rest %s (code, stacks, untracked mappings)\n",
+                rss, heap, over, maps, other);
     if (!rp->retention)
         return;
     if (rp->snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC)
@@ -297,6 +309,13 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                      "(--format json lists them)\n",
                 hidden, (unsigned long long)t->suppressed_blocks,
                 (unsigned long long)t->suppressed_handles, rules, rules == 1 ? "" : "s");
+    }
+    if (t->go_runtime_blocks) {
+        char go[32];
+        report_format_bytes(t->go_runtime_bytes, go, sizeof go);
+        fprintf(out, "  Go runtime: %s in %llu blocks and mappings it made for itself (heap arenas, "
+                     "stacks, reservations): not a leak, not listed\n",
+                go, (unsigned long long)t->go_runtime_blocks);
     }
     if (t->mmap_blocks) {
         char heap[32], maps[32];

@@ -18,7 +18,9 @@
 #define _GNU_SOURCE
 #include "go.h"
 
+#include "maps.h"
 #include "os.h"
+#include "stacks.h"
 
 #define UNW_LOCAL_ONLY
 #include <elf.h>
@@ -40,6 +42,7 @@
 #define GO_STACK_MAX (UINT64_C(1) << 30) /* runtime.maxstacksize on 64-bit */
 
 static uint64_t asmcgocall_lo, asmcgocall_hi;
+static uint64_t cgo_mmap_lo, cgo_mmap_hi; /* runtime/cgo's mmap: all the runtime's mappings */
 static __thread uint64_t *cached_slot; /* where this thread's asmcgocall return address lives */
 
 /* The executable's load bias: 0 for a fixed-address (ET_EXEC) Go binary, else a PIE's base. */
@@ -50,9 +53,13 @@ static int first_module(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
-static void find_symbol(const unsigned char *elf, size_t size, uint64_t bias)
+/* [*lo, *hi) of the function name in the symbol table; Go's assembly symbols can have size 0,
+ * and then the next 256 bytes are taken (enough for what is looked up here). */
+static void find_symbol(const unsigned char *elf, size_t size, uint64_t bias, const char *want,
+                        uint64_t *lo, uint64_t *hi)
 {
     const Elf64_Ehdr *eh = (const void *)elf;
+    size_t len = strlen(want) + 1;
     if (size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
         eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size)
         return;
@@ -65,21 +72,13 @@ static void find_symbol(const unsigned char *elf, size_t size, uint64_t bias)
             return;
         const Elf64_Sym *sym = (const void *)(elf + sh[i].sh_offset);
         const char *names = (const char *)elf + strs->sh_offset;
-        /* the assembly body: ".abi0" since Go 1.17 (runtime.asmcgocall is then a wrapper) */
-        static const char want[] = "runtime.asmcgocall", abi0[] = ".abi0";
         for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++) {
-            const char *name = names + sym[k].st_name;
-            if (sym[k].st_name + sizeof want + sizeof abi0 > strs->sh_size || !sym[k].st_value ||
-                memcmp(name, want, sizeof want - 1) != 0)
+            if (sym[k].st_name + len > strs->sh_size || !sym[k].st_value ||
+                memcmp(names + sym[k].st_name, want, len) != 0)
                 continue;
-            int is_abi0 = memcmp(name + sizeof want - 1, abi0, sizeof abi0) == 0;
-            if (!is_abi0 && (name[sizeof want - 1] != '\0' || asmcgocall_lo))
-                continue;
-            asmcgocall_lo = sym[k].st_value + bias;
-            /* Go's assembly symbols can have size 0: the next symbol is far enough */
-            asmcgocall_hi = asmcgocall_lo + (sym[k].st_size ? sym[k].st_size : 256);
-            if (is_abi0)
-                return;
+            *lo = sym[k].st_value + bias;
+            *hi = *lo + (sym[k].st_size ? sym[k].st_size : 256);
+            return;
         }
     }
 }
@@ -97,7 +96,14 @@ void go_init(void)
             uint64_t bias = 0;
             if (((const Elf64_Ehdr *)elf)->e_type == ET_DYN)
                 dl_iterate_phdr(first_module, &bias);
-            find_symbol(elf, (size_t)st.st_size, bias);
+            /* the assembly body is runtime.asmcgocall.abi0 since Go 1.17 (runtime.asmcgocall
+             * is then a wrapper), runtime.asmcgocall before */
+            find_symbol(elf, (size_t)st.st_size, bias, "runtime.asmcgocall.abi0", &asmcgocall_lo,
+                        &asmcgocall_hi);
+            if (!asmcgocall_lo)
+                find_symbol(elf, (size_t)st.st_size, bias, "runtime.asmcgocall", &asmcgocall_lo,
+                            &asmcgocall_hi);
+            find_symbol(elf, (size_t)st.st_size, bias, "x_cgo_mmap", &cgo_mmap_lo, &cgo_mmap_hi);
             syscall(SYS_munmap, elf, (size_t)st.st_size);
         }
     }
@@ -173,4 +179,32 @@ unsigned go_append_frames(uint64_t *frames, unsigned depth, unsigned max, int *t
     if (depth == max && bp >= floor && bp + 16 <= hi)
         *truncated = 1;
     return depth;
+}
+
+/* Resident 4 KiB pages of one mapping the Go runtime made (its caller is x_cgo_mmap). */
+static void count_resident(const map_rec_t *m, void *ctx)
+{
+    stack_view_t st;
+    if (!stacks_get(m->stack_id, &st) || st.depth == 0 ||
+        st.frames[0] - cgo_mmap_lo >= cgo_mmap_hi - cgo_mmap_lo)
+        return;
+    unsigned char vec[4096];
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t *pages = ctx;
+    for (uint64_t at = m->start, end = m->start + m->length; at < end;) {
+        uint64_t chunk = end - at < sizeof vec * (uint64_t)page ? end - at : sizeof vec * (uint64_t)page;
+        if (mincore((void *)(uintptr_t)at, chunk, vec) < 0)
+            return;
+        for (uint64_t i = 0; i < (chunk + (uint64_t)page - 1) / (uint64_t)page; i++)
+            *pages += (vec[i] & 1) * ((uint64_t)page / 4096); /* in 4 KiB pages */
+        at += chunk;
+    }
+}
+
+uint32_t go_resident_pages(void)
+{
+    uint64_t pages = 0;
+    if (cgo_mmap_lo)
+        maps_foreach(count_resident, &pages);
+    return pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages;
 }

@@ -16,5 +16,8 @@ int go_is_cgo_return(uint64_t addr);
  * *truncated when the goroutine's stack went on beyond max. Never faults: what it reads is checked
  * against the goroutine's stack bounds, which are read with a system call that cannot fault. */
 unsigned go_append_frames(uint64_t *frames, unsigned depth, unsigned max, int *truncated);
+/* At a snapshot: 4 KiB pages resident in the mappings the Go runtime made through x_cgo_mmap (its heap
+ * arenas, spans, goroutine stacks), by mincore; 0 when the program is not Go. */
+uint32_t go_resident_pages(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "snapshot.h"
 
 #include "codecs.h"
+#include "go.h"
 #include "handles.h"
 #include "maps.h"
 #include "os.h"
@@ -139,6 +140,7 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     proc.dropped_stacks = stacks_dropped();
     proc.oversized_blocks = table_oversized();
     proc.depth_limit = ctx->depth_limit;
+    proc.go_resident_pages = go_resident_pages();
     proc.sample_bytes = ctx->sample_bytes;
     procinfo_modules(&mods, &strings);
 
