@@ -81,7 +81,12 @@ WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
-workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
+# Go workloads (cgo, standard library only): one directory each under workloads/go/
+GO_WORKLOADS := go go_service
+$(B)/workloads/wl_go%: workloads/go/wl_go%/main.go | $(B)/workloads
+	cd $(<D) && GOCACHE=$(abspath $(B))/workloads/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    go build -o $(abspath $@) main.go
+workloads: $(WORKLOADS:%=$(B)/workloads/wl_%) $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 
 # ---- benchmarks (make bench; never part of make check) ----
 BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
@@ -176,6 +181,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/reach.sh
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/final.sh
+	@B=$(B) bash tests/integration/go.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh

@@ -30,6 +30,31 @@ int golang_frame_is_glue(const frame_t *f)
            strcmp(fn, "runtime.cgocall") == 0;
 }
 
+/* 1 when closure is outer + ".func" + digits */
+static int is_closure_of(const char *closure, const char *outer)
+{
+    size_t n = strlen(outer);
+    if (strncmp(closure, outer, n) != 0 || strncmp(closure + n, ".func", 5) != 0 || !closure[n + 5])
+        return 0;
+    for (const char *d = closure + n + 5; *d; d++)
+        if (*d < '0' || *d > '9')
+            return 0;
+    return 1;
+}
+
+size_t golang_drop_cgo_closures(frame_t *frames, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        const frame_t *f = &frames[i], *next = i + 1 < n ? &frames[i + 1] : NULL;
+        if (next && f->function && next->function && f->line == next->line && f->file &&
+            next->file && strcmp(f->file, next->file) == 0 && is_closure_of(f->function, next->function))
+            continue;
+        frames[kept++] = *f;
+    }
+    return kept;
+}
+
 int golang_frame_is_runtime(const frame_t *f)
 {
     const char *fn = f->function, *file = f->file;

@@ -12,6 +12,9 @@
  * (_cgo_<hash>_Cfunc_f, in cgo-gcc-prolog), runtime.asmcgocall, runtime.cgocall and the Go
  * wrapper (main._Cfunc_f, in _cgo_gotypes.go). */
 int golang_frame_is_glue(const frame_t *f);
+/* Drops the closures cgo wraps a call with Go pointer arguments in (main.encode.func1 at the
+ * same line as main.encode, the frame after it); returns the new count. */
+size_t golang_drop_cgo_closures(frame_t *frames, size_t n);
 /* The Go runtime, runtime/cgo's C helpers (x_cgo_*) and the standard library from GOROOT. */
 int golang_frame_is_runtime(const frame_t *f);
 /* Memory the Go runtime made for itself: no frame of the application, some of the runtime

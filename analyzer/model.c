@@ -143,7 +143,7 @@ frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *d
             if (!golang_frame_is_glue(&fr[j])) /* the cgo call's own frames tell nothing */
                 out[n++] = fr[j];
     }
-    *depth = n;
+    *depth = golang_drop_cgo_closures(out, n);
     return out;
 }
 
