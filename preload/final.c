@@ -14,7 +14,10 @@
 
 #include "os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <sched.h>
@@ -25,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define SENTINEL_NAME "imgleak-final" /* analyzer/supervise.c looks for it */
 #define SENTINEL_STACK (1024 * 1024) /* the snapshot (and the scan) run on it */
 #define SENTINEL_FD_MIN 256          /* out of the way of programs that expect low numbers */
 #define SENTINEL_FD_RESERVED 64      /* below: /dev/null in the sentinel */
@@ -33,6 +37,7 @@
 static struct {
     void (*take)(long pid, long ppid);
     int keep_stderr;
+    _Atomic int exec_pending; /* the program is in exec: its end is not a death */
     int watch_fd; /* the program's end; -1 when there is no sentinel */
     int read_fd;  /* the sentinel's end, closed in the program */
     long pid, ppid;
@@ -112,7 +117,6 @@ static int sentinel_main(void *arg)
     uint64_t all = ~UINT64_C(0);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
     raw_syscall(SYS_setpgid, 0, 0, 0, 0);
-    raw_syscall(SYS_prctl, PR_SET_NAME, (long)"imgleak-final", 0, 0);
     int low = final.keep_stderr ? 3 : 0;
     if (final.keep_stderr)
         raw_syscall(SYS_close_range, 0, 1, 0, 0);
@@ -132,8 +136,10 @@ static int sentinel_main(void *arg)
     while ((got = raw_syscall(SYS_read, keep, (long)&byte, 1, 0)) != 0)
         if (got != -EINTR && got != 1)
             return 0;
-    if (program_alive(final.pid))
-        return 0; /* exec'd, or it closed our descriptor: its memory is no longer the program's */
+    /* exec'd (said by the exec hooks below, or, for a raw execve as Go's syscall.Exec, seen
+     * in /proc), or it closed our descriptor: either way the program lives on elsewhere */
+    if (atomic_load(&final.exec_pending) || program_alive(final.pid))
+        return 0;
     /* from here on this is the only user of the memory */
 #ifdef SYS_alarm
     raw_syscall(SYS_alarm, SENTINEL_DEADLINE_S, 0, 0, 0);
@@ -166,9 +172,16 @@ static int sentinel_spawn(void)
         goto fail;
     final.pid = getpid();
     final.ppid = getppid();
+    /* the sentinel is born with its name (it inherits the thread's): imgleak run, which waits
+     * for the children named so, must find it even if the program ends before it ever ran */
+    char name[16] = {0};
+    prctl(PR_GET_NAME, name);
+    prctl(PR_SET_NAME, SENTINEL_NAME);
     /* exit signal 0: the program's wait() never sees the sentinel (only __WALL or __WCLONE do) */
-    if (clone(sentinel_main, (char *)final.stack + SENTINEL_STACK, CLONE_VM,
-              (void *)(intptr_t)final.read_fd) < 0)
+    int child = clone(sentinel_main, (char *)final.stack + SENTINEL_STACK, CLONE_VM,
+                      (void *)(intptr_t)final.read_fd);
+    prctl(PR_SET_NAME, name);
+    if (child < 0)
         goto fail;
     close(final.read_fd);
     final.read_fd = -1;
@@ -205,4 +218,125 @@ void final_after_fork_child(void)
 int final_watch_fd(void)
 {
     return final.watch_fd;
+}
+
+/* ---- exec: the sentinel must know a new image, not a death, closed its pipe ----
+ * The flag lives in the memory the sentinel keeps; a vfork child (another pid, the same memory)
+ * must not set it for its parent. A failed exec clears it: the program runs on. */
+
+#define EXPORT __attribute__((visibility("default")))
+
+static void exec_begin(void)
+{
+    if (final.watch_fd >= 0 && getpid() == final.pid)
+        atomic_store(&final.exec_pending, 1);
+}
+
+static int exec_failed(int rc)
+{
+    int saved = errno;
+    if (getpid() == final.pid)
+        atomic_store(&final.exec_pending, 0);
+    errno = saved;
+    return rc;
+}
+
+#define REAL(name, type)                                                                   \
+    static type real_##name;                                                              \
+    if (!real_##name)                                                                     \
+        real_##name = (type)dlsym(RTLD_NEXT, #name);                                      \
+    if (!real_##name) {                                                                   \
+        errno = ENOSYS;                                                                   \
+        return -1;                                                                        \
+    }
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    REAL(execve, execve_fn);
+    exec_begin();
+    return exec_failed(real_execve(path, argv, envp));
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    REAL(execvpe, execve_fn);
+    exec_begin();
+    return exec_failed(real_execvpe(file, argv, envp));
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+    REAL(execv, execv_fn);
+    exec_begin();
+    return exec_failed(real_execv(path, argv));
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    REAL(execvp, execv_fn);
+    exec_begin();
+    return exec_failed(real_execvp(file, argv));
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    REAL(fexecve, fexecve_fn);
+    exec_begin();
+    return exec_failed(real_fexecve(fd, argv, envp));
+}
+
+/* execl, execlp, execle: glibc's call its internal execve, which no preload sees; the list
+ * becomes an argv here and goes through the hooks above */
+static int exec_list(int kind, const char *path, const char *arg0, va_list ap)
+{
+    size_t n = 0; /* arguments after arg0, up to the NULL that ends them */
+    va_list count;
+    va_copy(count, ap);
+    if (arg0)
+        while (va_arg(count, const char *))
+            n++;
+    va_end(count);
+    const char *argv[n + 2];
+    argv[0] = arg0;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = va_arg(ap, const char *);
+    argv[n + 1] = NULL;
+    if (kind == 'e') {
+        if (arg0)
+            (void)va_arg(ap, const char *); /* the NULL */
+        char *const *envp = va_arg(ap, char *const *);
+        return execve(path, (char *const *)argv, envp);
+    }
+    return kind == 'p' ? execvp(path, (char *const *)argv) : execv(path, (char *const *)argv);
+}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    int rc = exec_list('v', path, arg, ap);
+    va_end(ap);
+    return rc;
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    int rc = exec_list('p', file, arg, ap);
+    va_end(ap);
+    return rc;
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    int rc = exec_list('e', path, arg, ap);
+    va_end(ap);
+    return rc;
 }

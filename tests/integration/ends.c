@@ -73,5 +73,9 @@ int main(int argc, char **argv)
         return wait_all();
     if (!strcmp(how, "exec")) /* the image before the exec leaves no snapshot of its own */
         execl(argv[0], argv[0], "return", (char *)NULL);
+    if (!strcmp(how, "execfail")) { /* a failed exec: the program, and its sentinel, go on */
+        execl("/nonexistent/imgleak-test", "x", (char *)NULL);
+        _exit(7);
+    }
     return 0;
 }

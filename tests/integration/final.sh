@@ -57,6 +57,8 @@ check "wait() for all children ends (a sentinel is never one of them)" \
     quiet timeout 30 "$IMGLEAK" run -o "$WORK/wait" -- "$E" wait
 check "an exec: one final snapshot, the new image's" \
     bash -c "timeout 30 '$IMGLEAK' run -o '$WORK/exec' -- '$E' exec 2>/dev/null >/dev/null; ls '$WORK/exec' | grep -c '\.snap$' | grep -qx 1"
+check "a failed exec: the program goes on, and its _exit still leaves the report" \
+    ends $E execfail 7 "exited 7" leak_once ends.c "$c_line" 4321
 
 # plain LD_PRELOAD: nobody waits for the sentinel; the snapshot appears shortly after the end
 appears() { # appears DIR: a snapshot is written within 30 s
