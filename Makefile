@@ -158,10 +158,12 @@ $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/ends: tests/integration/ends.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/hog: tests/integration/hog.c | $(B)/tests
+	$(CC) -O1 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
 	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
-INTEGRATION_BINS := $(B)/tests/ends $(B)/tests/go_ends $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
+INTEGRATION_BINS := $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
                     $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host
 

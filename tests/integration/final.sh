@@ -73,4 +73,17 @@ for how in _exit kill; do
     (IMGLEAK_OUT="$WORK/plain-$how" LD_PRELOAD=$SHIM exec "$E" $how) 2>/dev/null
     check "plain LD_PRELOAD, $how: the sentinel writes the final snapshot" appears "$WORK/plain-$how"
 done
+# the OOM killer: it kills the sentinel too (it shares the memory), so the last timed snapshot is
+# what there is; run must still say what happened. Needs a memory cgroup of our own (v1 here).
+CG=/sys/fs/cgroup/memory/imgleak-final-$$
+if mkdir "$CG" 2>/dev/null && echo $((96 << 20)) > "$CG/memory.limit_in_bytes" 2>/dev/null; then
+    bash -c "echo \$\$ > '$CG/cgroup.procs' &&
+             IMGLEAK_INTERVAL=0.1 exec timeout 120 '$IMGLEAK' run -o '$WORK/oom' -- '$B/tests/hog'" \
+        > "$WORK/oom.out" 2> "$WORK/oom.err"
+    check "OOM kill: run says so" grep -qx "imgleak: $B/tests/hog killed by SIGKILL (out of memory)" "$WORK/oom.err"
+    check "OOM kill: the last timed snapshot is reported" grep -q "at main tests/integration/hog.c" "$WORK/oom.err"
+    rmdir "$CG" 2>/dev/null
+else
+    echo "skip OOM kill: no memory cgroup of our own (needs root and cgroup v1 memory here)"
+fi
 finish final

@@ -1,0 +1,14 @@
+/* Allocates and touches memory until the OOM killer ends it (tests/integration/final.sh runs it
+ * in a memory cgroup with a small limit). */
+#include <stdlib.h>
+#include <string.h>
+
+int main(void)
+{
+    for (;;) {
+        char *p = malloc(1 << 20); /* LEAK(hog) */
+        if (!p)
+            return 1;
+        memset(p, 1, 1 << 20);
+    }
+}
