@@ -41,7 +41,7 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -53,6 +53,10 @@ $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
 $(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
 $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
