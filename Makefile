@@ -181,7 +181,8 @@ tsan: $(B)/tsan/.built
 	@for t in test_table test_stacks; do echo "== tsan $$t"; \
 	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
 
-integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%)
+integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%) \
+             $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh

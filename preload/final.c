@@ -141,6 +141,14 @@ static int sentinel_main(void *arg)
     if (atomic_load(&final.exec_pending) || program_alive(final.pid))
         return 0;
     /* from here on this is the only user of the memory */
+    /* the handlers are a copy of the program's at the clone: SIGALRM must end the sentinel */
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } dfl = {SIG_DFL, 0, NULL, 0};
+    raw_syscall(SYS_rt_sigaction, SIGALRM, (long)&dfl, 0, sizeof dfl.mask);
 #ifdef SYS_alarm
     raw_syscall(SYS_alarm, SENTINEL_DEADLINE_S, 0, 0, 0);
 #endif
