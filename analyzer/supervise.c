@@ -5,9 +5,11 @@
  * program, run waits for every child named imgleak-final: they write the snapshot the report
  * needs. Nothing here runs while the program does; the cost per allocation is nil.
  *
- * The OOM killer leaves no mark in the wait status (it is a SIGKILL); its count in the cgroup
- * (memory.events, v2; memory.oom_control, v1) or, failing those, the system's (/proc/vmstat)
- * rising across the run says that a SIGKILL was its. */
+ * The OOM killer leaves no mark in the wait status (it is a SIGKILL); its count rising across the
+ * run, in imgleak run's cgroup (memory.events, v2; memory.oom_control, v1) or in the system's
+ * (/proc/vmstat: the program may have moved to a cgroup of its own, and a v1 count is not
+ * hierarchical), says that a SIGKILL was its. Another process's OOM kill in the same window
+ * would be taken for the program's: the window is the run, the case rare. */
 #define _GNU_SOURCE
 #include "supervise.h"
 
@@ -59,13 +61,14 @@ static int64_t count_oom_kills(void)
     }
     if (f)
         fclose(f);
-    return count >= 0 ? count : supervise_oom_kills("/proc/vmstat");
+    return count;
 }
 
 void supervise_begin(supervise_t *sv)
 {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sv->oom_kills = count_oom_kills();
+    sv->system_oom_kills = supervise_oom_kills("/proc/vmstat");
 }
 
 /* The pid of one child of ours named imgleak-final, or 0. */
@@ -116,7 +119,10 @@ void supervise_describe_end(const supervise_t *sv, int status, char *out, size_t
     }
     int sig = WTERMSIG(status);
     const char *name = sigabbrev_np(sig);
-    int oom = sig == SIGKILL && sv->oom_kills >= 0 && count_oom_kills() > sv->oom_kills;
+    int oom = sig == SIGKILL &&
+              ((sv->oom_kills >= 0 && count_oom_kills() > sv->oom_kills) ||
+               (sv->system_oom_kills >= 0 &&
+                supervise_oom_kills("/proc/vmstat") > sv->system_oom_kills));
     snprintf(out, size, "killed by SIG%s%s%s", name ? name : "?", WCOREDUMP(status) ? " (core dumped)" : "",
              oom ? " (out of memory)" : "");
 }

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 typedef struct {
-    int64_t oom_kills; /* the cgroup's oom_kill count before the program started; -1: unknown */
+    int64_t oom_kills;        /* the cgroup's oom_kill count before the program started; -1: unknown */
+    int64_t system_oom_kills; /* the system's (/proc/vmstat); -1: unknown */
 } supervise_t;
 
 /* Before the program starts: orphans of the program (its sentinel) come to imgleak run. */

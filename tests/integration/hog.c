@@ -1,7 +1,9 @@
 /* Allocates and touches memory until the OOM killer ends it (tests/integration/final.sh runs it
- * in a memory cgroup with a small limit). */
+ * in a memory cgroup with a small limit), at a pace a service would: a MiB every 3 ms, so that
+ * timed snapshots see it grow before the end. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int main(void)
 {
@@ -10,5 +12,6 @@ int main(void)
         if (!p)
             return 1;
         memset(p, 1, 1 << 20);
+        usleep(3000);
     }
 }

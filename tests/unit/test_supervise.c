@@ -15,7 +15,7 @@
 static void test_supervise_says_exit_status_and_signal(void **state)
 {
     (void)state;
-    supervise_t sv = {.oom_kills = -1};
+    supervise_t sv = {.oom_kills = -1, .system_oom_kills = -1};
     char end[80];
     supervise_describe_end(&sv, 0, end, sizeof end); /* W_EXITCODE(0, 0) */
     assert_string_equal(end, "exited 0");
