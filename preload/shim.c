@@ -223,7 +223,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     atomic_store(&state, STATE_READY);
     periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
-    final_start(take_final_snapshot, cfg.debug);
+    if (cfg.final)
+        final_start(take_final_snapshot, cfg.debug);
     imgleak_guard.depth--;
 }
 

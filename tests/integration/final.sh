@@ -60,6 +60,9 @@ check "an exec: one final snapshot, the new image's" \
 check "a failed exec: the program goes on, and its _exit still leaves the report" \
     ends $E execfail 7 "exited 7" leak_once ends.c "$c_line" 4321
 
+check "IMGLEAK_FINAL=0: no sentinel, and no snapshot at an _exit" \
+    bash -c "IMGLEAK_FINAL=0 '$IMGLEAK' run -- '$E' _exit 2>&1 | grep -q 'wrote no snapshot'"
+
 # plain LD_PRELOAD: nobody waits for the sentinel; the snapshot appears shortly after the end
 appears() { # appears DIR: a snapshot is written within 30 s
     for _ in $(seq 300); do
