@@ -161,7 +161,7 @@ $(B)/tests/tls_host: tests/integration/tls_host.c $(B)/tests/tls_plugin.so | $(B
 $(B)/tests/protected: tests/integration/protected.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/ends: tests/integration/ends.c | $(B)/tests
-	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/tests/hog: tests/integration/hog.c | $(B)/tests
 	$(CC) -O1 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests

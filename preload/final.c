@@ -13,6 +13,7 @@
 #include "final.h"
 
 #include "os.h"
+#include "procinfo.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -108,6 +110,33 @@ static int program_alive(long pid)
     return !(flags & TASK_PF_EXITING);
 }
 
+#define PROBE_WAIT_MS 2000 /* reading the allocator's figures takes microseconds */
+
+/* 1 when the allocator's figures can be read without waiting forever: a thread killed inside
+ * malloc leaves its arena's lock held, and mallinfo2 (or jemalloc's mallctl) would wait for it.
+ * A copy of the process (fork by the raw system call: no atfork handlers) reads them first; if
+ * it has not finished in time, it is killed and the snapshot goes without them. */
+static int allocator_readable(void)
+{
+    long child = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0);
+    if (child == 0) {
+        imgleak_process_rec_t rec;
+        procinfo_memory(&rec);
+        raw_syscall(SYS_exit_group, 0, 0, 0, 0);
+    }
+    if (child < 0)
+        return 0;
+    for (int waited = 0; waited < PROBE_WAIT_MS; waited += 10) {
+        int status;
+        if (waitpid((pid_t)child, &status, WNOHANG) == child)
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        usleep(10000);
+    }
+    kill((pid_t)child, SIGKILL);
+    waitpid((pid_t)child, NULL, 0);
+    return 0;
+}
+
 /* The sentinel: alone in its own process group (a ^C or a group kill is for the program, not
  * for it), every signal blocked, no descriptor of the program held (a pipe the program closes
  * must reach EOF for its reader). */
@@ -156,6 +185,10 @@ static int sentinel_main(void *arg)
     uint64_t allowed = ~((UINT64_C(1) << (SIGALRM - 1)) | (UINT64_C(1) << (SIGSEGV - 1)) |
                          (UINT64_C(1) << (SIGBUS - 1)));
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&allowed, 0, sizeof allowed);
+    if (!allocator_readable()) {
+        os_log("final: the allocator's lock is held by a killed thread; no allocator figures");
+        procinfo_skip_allocator();
+    }
     final.take(final.pid, final.ppid);
     return 0;
 }

@@ -248,8 +248,16 @@ static void read_allocator(imgleak_process_rec_t *rec)
     }
 }
 
+static int skip_allocator;
+
+void procinfo_skip_allocator(void)
+{
+    skip_allocator = 1;
+}
+
 void procinfo_memory(imgleak_process_rec_t *rec)
 {
     read_status(rec);
-    read_allocator(rec);
+    if (!skip_allocator)
+        read_allocator(rec);
 }

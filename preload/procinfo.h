@@ -31,5 +31,8 @@ void procinfo_modules_release(module_list_t *mods);
 
 /* RSS, peak RSS and the allocator's statistics, into the process record. */
 void procinfo_memory(imgleak_process_rec_t *rec);
+/* Leaves the allocator's own figures out of procinfo_memory from now on: their locks (malloc's
+ * arenas, jemalloc's ctl) may be held by a thread that was killed (the final-snapshot sentinel). */
+void procinfo_skip_allocator(void);
 
 #endif

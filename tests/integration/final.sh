@@ -38,6 +38,10 @@ check "C: killed by SIGKILL" ends $E kill 137 "killed by SIGKILL" leak_once ends
 check "C: SIGTERM with no handler" ends $E term 143 "killed by SIGTERM" leak_once ends.c "$c_line" 4321
 check "C: abort()" ends $E abort 134 "killed by SIGABRT" leak_once ends.c "$c_line" 4321
 check "C: SIGSEGV" ends $E segv 139 "killed by SIGSEGV" leak_once ends.c "$c_line" 4321
+check "C: SIGKILL while another thread holds malloc's lock (the sentinel must not wait on it)" \
+    ends $E lockedkill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
+check "... the snapshot then goes without the allocator's figures" \
+    jqe '.snapshots[0].allocator == "unknown"' "$WORK/lockedkill.ends.json"
 G=$B/tests/go_ends
 check "Go: returning from main.main (the runtime's exit_group), charged to the Go line" \
     ends $G return 0 "exited 0" main.leakBuffer go_ends/main.go "$go_line" 5555
