@@ -33,18 +33,13 @@ static snapfile_t file; /* 64 KiB buffer: static, so a snapshot needs no stack o
 
 static int closed; /* under snap_lock: the exit snapshot is taken, no more are */
 static long adopted_pid, adopted_ppid; /* the final-snapshot sentinel writes for a dead program */
-static char pending_tmp[4200];         /* the file being written, until it is renamed */
 
 void snapshot_adopt(long pid, long ppid)
 {
     adopted_pid = pid;
     adopted_ppid = ppid;
-    /* the program is gone: a thread killed in a snapshot left the lock held, and no one else;
-     * an attempt that was abandoned (stuck on such a lock) left its temporary file */
+    /* the program is gone: a thread killed in a snapshot left the lock held, and no one else */
     pthread_mutex_init(&snap_lock, NULL);
-    if (pending_tmp[0])
-        unlink(pending_tmp);
-    pending_tmp[0] = '\0';
 }
 
 static long snapshot_pid(void)
@@ -225,8 +220,6 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags)
         os_log("cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
-    if (adopted_pid)
-        memcpy(pending_tmp, tmp, sizeof pending_tmp);
     if (flags & IMGLEAK_SNAP_AT_EXIT)
         closed = 1;
     /* the scan first: the file's process figures then include what it took */
