@@ -2,8 +2,9 @@
  *
  * How the sentinel learns the end: the program holds the write end of a pipe (close-on-exec), the
  * sentinel the read end; the read returns 0 once no process holds the write end any more, i.e.
- * when the program has died (all its threads gone, so its memory is final) or exec'd. Which one is
- * told by /proc/<pid>/stat: a dead program is gone or a zombie.
+ * when the program has died (all its threads gone, so its memory is final) or exec'd. Which one:
+ * the exec hooks at the end of this file say an exec; otherwise /proc/<pid>/stat tells a dying
+ * program (gone, a zombie, or PF_EXITING) from one that exec'd by a raw system call.
  *
  * Until the end the sentinel shares the thread pointer (and so the TLS, errno included) of the
  * thread that made it, which runs on: it must touch nothing but its own stack, so it waits with
@@ -20,7 +21,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <fcntl.h>
-#include <linux/limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -137,12 +137,11 @@ static int allocator_readable(void)
     return 0;
 }
 
-/* The sentinel: alone in its own process group (a ^C or a group kill is for the program, not
- * for it), every signal blocked, no descriptor of the program held (a pipe the program closes
- * must reach EOF for its reader). */
-static int sentinel_main(void *arg)
+/* Alone in its own process group (a ^C or a group kill is for the program, not for it), every
+ * signal blocked, no descriptor of the program held (a pipe the program closes must reach EOF
+ * for its reader). Raw system calls only: see the top of the file. */
+static void sentinel_detach(int keep)
 {
-    int keep = (int)(intptr_t)arg; /* not final.read_fd: the program clears that meanwhile */
     uint64_t all = ~UINT64_C(0);
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
     raw_syscall(SYS_setpgid, 0, 0, 0, 0);
@@ -160,6 +159,11 @@ static int sentinel_main(void *arg)
     for (int fd = low; fd < SENTINEL_FD_RESERVED; fd++)
         if (raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDWR, 0) < 0)
             break;
+}
+
+/* Waits for the pipe's EOF; 1 when it means the program's death. */
+static int sentinel_wait(int keep)
+{
     char byte;
     long got;
     while ((got = raw_syscall(SYS_read, keep, (long)&byte, 1, 0)) != 0)
@@ -167,9 +171,12 @@ static int sentinel_main(void *arg)
             return 0;
     /* exec'd (said by the exec hooks below, or, for a raw execve as Go's syscall.Exec, seen
      * in /proc), or it closed our descriptor: either way the program lives on elsewhere */
-    if (atomic_load(&final.exec_pending) || program_alive(final.pid))
-        return 0;
-    /* from here on this is the only user of the memory */
+    return !atomic_load(&final.exec_pending) && !program_alive(final.pid);
+}
+
+/* The program is gone: from here on the sentinel is the only user of the memory. */
+static void sentinel_write(void)
+{
     /* the handlers are a copy of the program's at the clone: SIGALRM must end the sentinel */
     struct {
         void *handler;
@@ -190,6 +197,14 @@ static int sentinel_main(void *arg)
         procinfo_skip_allocator();
     }
     final.take(final.pid, final.ppid);
+}
+
+static int sentinel_main(void *arg)
+{
+    int keep = (int)(intptr_t)arg; /* not final.read_fd: the program clears that meanwhile */
+    sentinel_detach(keep);
+    if (sentinel_wait(keep))
+        sentinel_write();
     return 0;
 }
 
