@@ -46,6 +46,8 @@ G=$B/tests/go_ends
 check "Go: returning from main.main (the runtime's exit_group), charged to the Go line" \
     ends $G return 0 "exited 0" main.leakBuffer go_ends/main.go "$go_line" 5555
 check "Go: os.Exit(6)" ends $G exit 6 "exited 6" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: a panic (exit status 2)" ends $G panic 2 "exited 2" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: SIGTERM (docker stop)" ends $G term 143 "killed by SIGTERM" main.leakBuffer go_ends/main.go "$go_line" 5555
 check "Go: killed by SIGKILL" ends $G kill 137 "killed by SIGKILL" main.leakBuffer go_ends/main.go "$go_line" 5555
 check "Go: the cgo glue is not in the stack" \
     jqe '[.leaks[].stack[].function | select(. != null and (startswith("_cgo_") or contains("_Cfunc_")

@@ -1,6 +1,7 @@
 // Ends a Go program the way os.Args[1] names after a C allocation it never frees, so that the
 // final snapshot can be checked for each end (tests/integration/final.sh): "return" (the runtime
-// calls exit_group), "exit" (os.Exit), "kill" (SIGKILL to itself).
+// calls exit_group), "exit" (os.Exit), "panic", "term" (SIGTERM, as docker stop sends: the
+// runtime dies of it), "kill" (SIGKILL to itself).
 package main
 
 /*
@@ -29,6 +30,11 @@ func main() {
 	switch how {
 	case "exit":
 		os.Exit(6)
+	case "panic":
+		panic("go_ends: panic")
+	case "term":
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		select {}
 	case "kill":
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
