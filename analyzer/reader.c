@@ -218,6 +218,7 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
     if (ps->process.record_size >= 200) { /* 1.4 */
         r->instance_id = le64(p + 168);
         r->scan_flags = le32(p + 176);
+        r->go_heap_c_blocks = le32(p + 180);
         r->unscanned_bytes = le64(p + 184);
         r->failed_snapshots = le64(p + 192);
     }

@@ -63,13 +63,13 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
     fprintf(out, ",\"memory\":{\"rss\":%llu,\"tracked_heap\":%llu,\"tracked_mmap\":%llu,"
                  "\"allocator_held\":%llu,\"allocator_overhead\":%llu,\"allocator_free\":%llu,"
                  "\"other\":%llu,\"retention\":%s,\"go_runtime_heap\":%llu,"
-                 "\"go_runtime_mmap\":%llu,\"go_resident\":%llu}",
+                 "\"go_runtime_mmap\":%llu,\"go_resident\":%llu,\"go_heap_c_blocks\":%u}",
             (unsigned long long)p->rss_bytes, (unsigned long long)rp->tracked_heap,
             (unsigned long long)rp->tracked_mmap, (unsigned long long)rp->allocator_held,
             (unsigned long long)rp->allocator_overhead, (unsigned long long)rp->allocator_free,
             (unsigned long long)rp->other, rp->retention ? "true" : "false",
             (unsigned long long)rp->go_runtime_heap, (unsigned long long)rp->go_runtime_mmap,
-            (unsigned long long)rp->go_resident);
+            (unsigned long long)rp->go_resident, p->go_heap_c_blocks);
     fputc('}', out);
 }
 

@@ -46,6 +46,11 @@ static void put_memory(FILE *out, const report_process_t *rp)
                      "%s + allocator overhead and free-but-kept %s + mappings %s + the rest %s "
                      "(code, stacks, untracked mappings)\n",
                 rss, go, reserved, heap, over, progmaps, other);
+        if (rp->snap->process.go_heap_c_blocks)
+            fprintf(out, "    the Go heap holds the address of %u live C blocks: they count as still "
+                         "reachable, even those only dead Go objects or finished goroutines hold "
+                         "(a limit of conservative scanning)\n",
+                    rp->snap->process.go_heap_c_blocks);
     } else
         fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + mappings %s "
                      "+ the rest %s (code, stacks, untracked mappings)\n",

@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "os.h"
 #include "stacks.h"
+#include "table.h"
 
 #define UNW_LOCAL_ONLY
 #include <elf.h>
@@ -226,4 +227,86 @@ uint32_t go_resident_pages(void)
     if (cgo_mmap_lo)
         maps_foreach(count_resident, &pages);
     return pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages;
+}
+
+/* ---- C blocks the Go heap points to ----
+ * Every word of the runtime's resident pages that is the start of a live C heap block: such a
+ * block counts as reachable under the conservative scan, even when only a dead Go object or a
+ * finished goroutine's stack still holds it. Counted once each (a set of addresses in memory of
+ * the shim's own); pages are read with process_vm_readv, so a page that cannot be read is
+ * skipped, never faulted on. */
+
+typedef struct {
+    uint64_t *seen; /* open addressing; 0 is empty */
+    size_t mask;
+    uint32_t blocks;
+    uint64_t words[8192]; /* what one read brings */
+} c_refs_t;
+
+static void note_block(c_refs_t *c, uint64_t addr)
+{
+    live_info_t info;
+    if (addr < 4096 || (addr & 7) || !table_lookup(addr, &info))
+        return;
+    for (size_t i = (addr >> 4) * 0x9E3779B97F4A7C15u & c->mask;; i = (i + 1) & c->mask) {
+        if (c->seen[i] == addr)
+            return;
+        if (c->seen[i] == 0) {
+            c->seen[i] = addr;
+            c->blocks++;
+            return;
+        }
+    }
+}
+
+static void scan_range(c_refs_t *c, uint64_t at, uint64_t len)
+{
+    pid_t self = getpid();
+    while (len > 0 && c->blocks <= c->mask / 2) {
+        size_t n = len < sizeof c->words ? (size_t)len : sizeof c->words;
+        struct iovec local = {c->words, n}, remote = {(void *)(uintptr_t)at, n};
+        ssize_t got = syscall(SYS_process_vm_readv, self, &local, 1, &remote, 1, 0);
+        for (ssize_t i = 0; i < got / 8; i++)
+            note_block(c, c->words[i]);
+        at += n;
+        len -= n;
+    }
+}
+
+/* The resident runs of one of the runtime's mappings, scanned. */
+static void scan_mapping(const map_rec_t *m, void *ctx)
+{
+    stack_view_t st;
+    if (!stacks_get(m->stack_id, &st) || st.depth == 0 ||
+        st.frames[0] - cgo_mmap_lo >= cgo_mmap_hi - cgo_mmap_lo)
+        return;
+    unsigned char vec[4096];
+    const uint64_t page = 4096, span = sizeof vec * page;
+    for (uint64_t at = m->start, end = m->start + m->length; at < end; at += span) {
+        uint64_t chunk = end - at < span ? end - at : span;
+        if (mincore((void *)(uintptr_t)at, chunk, vec) < 0)
+            return;
+        for (uint64_t i = 0; i < chunk / page; i++)
+            if (vec[i] & 1)
+                scan_range(ctx, at + i * page, page);
+    }
+}
+
+uint32_t go_heap_c_blocks(void)
+{
+    if (!cgo_mmap_lo || table_live() == 0)
+        return 0;
+    size_t slots = 64;
+    while (slots < table_live() * 2)
+        slots *= 2;
+    size_t bytes = sizeof(c_refs_t) + slots * sizeof(uint64_t);
+    c_refs_t *c = os_map(bytes);
+    if (!c)
+        return 0;
+    c->seen = (uint64_t *)(c + 1);
+    c->mask = slots - 1;
+    maps_foreach(scan_mapping, c);
+    uint32_t blocks = c->blocks;
+    os_unmap(c, bytes);
+    return blocks;
 }

@@ -19,5 +19,7 @@ unsigned go_append_frames(uint64_t *frames, unsigned depth, unsigned max, int *t
 /* At a snapshot: 4 KiB pages resident in the mappings the Go runtime made through x_cgo_mmap (its heap
  * arenas, spans, goroutine stacks), by mincore; 0 when the program is not Go. */
 uint32_t go_resident_pages(void);
+/* At a snapshot: live C heap blocks whose address the Go runtime's resident memory holds. */
+uint32_t go_heap_c_blocks(void);
 
 #endif

@@ -83,7 +83,11 @@ typedef struct {
     /* 1.4: what the reachability scan could not do (IMGLEAK_SCAN_* flags) and how many bytes of
      * roots and blocks it could not read. A block that was not scanned is never called leaked. */
     uint32_t scan_flags;
-    uint32_t reserved2;
+    /* Go programs: live C heap blocks whose start address is held somewhere in the Go runtime's
+     * resident mappings (Go objects, goroutine stacks, dead ones too); the conservative scan counts
+     * them reachable even when only garbage holds them. 0 otherwise and in files before (was
+     * reserved, always 0). */
+    uint32_t go_heap_c_blocks;
     uint64_t unscanned_bytes;
     /* 1.4: snapshots this process tried to write before this one and could not (directory
      * missing or unwritable, disk full, descriptor closed under it) */

@@ -26,6 +26,11 @@ check "the Go runtime's memory is reported as its own kind" \
 check "where RSS went: the Go heap's resident pages are split out" \
     jqe '.snapshots[0].memory.go_resident > 0 and .snapshots[0].memory.go_runtime_mmap
          > .snapshots[0].memory.go_resident' "$WORK/leak.json"
+check "the C blocks the Go heap holds the address of are counted (the scan's blind spot)" \
+    jqe '.snapshots[0].memory.go_heap_c_blocks > 0' "$WORK/leak.json"
+"$IMGLEAK" run --format json --report "$WORK/clean.json" -- "$WL/wl_go" clean > /dev/null 2>&1
+check "... and none in the clean variant, which frees them all" \
+    jqe '.snapshots[0].memory.go_heap_c_blocks == 0' "$WORK/clean.json"
 
 # a Go service with a steady leak, snapshots on a timer, then growth over the series
 mkdir "$WORK/svc"
