@@ -141,7 +141,8 @@ static void write_sections(const snapshot_ctx_t *ctx, int fd, reach_t *reach)
     proc.oversized_blocks = table_oversized();
     proc.depth_limit = ctx->depth_limit;
     proc.go_resident_pages = go_resident_pages();
-    proc.go_heap_c_blocks = go_heap_c_blocks();
+    /* the scan's blind spot: only where there is a scan (it reads all the Go heap's pages) */
+    proc.go_heap_c_blocks = reach ? go_heap_c_blocks() : 0;
     proc.sample_bytes = ctx->sample_bytes;
     procinfo_modules(&mods, &strings);
 
