@@ -22,7 +22,7 @@ ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) 
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
@@ -45,7 +45,7 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -57,6 +57,10 @@ $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
 $(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
 $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
@@ -85,7 +89,14 @@ WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
+# Go workloads (cgo, standard library only): one directory each under workloads/go/; apart
+# from `workloads` (make demo) since they need Go, which only the test dependencies install
+GO_WORKLOADS := go go_service
+$(B)/workloads/wl_go%: workloads/go/wl_go%/main.go | $(B)/workloads
+	cd $(<D) && GOCACHE=$(abspath $(B))/workloads/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    go build -o $(abspath $@) main.go
 workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
+go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 
 # ---- benchmarks (make bench; never part of make check) ----
 BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
@@ -201,6 +212,14 @@ $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 INTEGRATION_BINS += $(B)/tests/outdir $(B)/tests/forker
+$(B)/tests/ends: tests/integration/ends.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/tests/hog: tests/integration/hog.c | $(B)/tests
+	$(CC) -O1 -g $(WARN) -std=gnu11 $< -o $@
+$(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
+	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    go build -o $(abspath $@) main.go
+INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -212,7 +231,8 @@ tsan: $(B)/tsan/.built
 	@for t in test_table test_stacks; do echo "== tsan $$t"; \
 	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
 
-integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%)
+integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%) \
+             $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/service.sh
@@ -221,6 +241,8 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/tracking.sh
 	@B=$(B) bash tests/integration/realprogs.sh
+	@B=$(B) bash tests/integration/final.sh
+	@B=$(B) bash tests/integration/go.sh
 
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
 	@B=$(B) bash tests/integration/reports.sh
@@ -228,7 +250,7 @@ report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jp
 	@B=$(B) bash tests/integration/entries.sh
 	@B=$(B) bash tests/integration/dataloss.sh
 
-workload-check: all workloads
+workload-check: all workloads go-workloads
 	@B=$(B) bash tests/integration/workloads.sh
 
 check: deps-test

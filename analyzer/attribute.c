@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "attribute.h"
 
+#include "golang.h"
+
 #include <fnmatch.h>
 #include <string.h>
 
@@ -37,6 +39,8 @@ int attribute_is_app(const frame_t *f, const attribute_opts_t *opts)
         return 0;
     if (matches(f->module, opts) || matches(f->file, opts))
         return 1;
+    if (golang_frame_is_runtime(f)) /* in the program's executable, but Go's, not the program's */
+        return 0;
     if (starts_with_any(f->file, system_sources, sizeof system_sources / sizeof *system_sources))
         return 0;
     if (f->module_flags & IMGLEAK_MODULE_MAIN)

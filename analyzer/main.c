@@ -355,9 +355,10 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     rc = res.exit_status;
+    fprintf(stderr, "imgleak: %s %s\n", argv[first], res.end);
     if (res.nsnapshots == 0) {
-        fprintf(stderr, "imgleak: %s wrote no snapshot (it may have ended by a signal or _exit, "
-                        "or be set-uid)\n", argv[first]);
+        fprintf(stderr, "imgleak: %s wrote no snapshot (it may be set-uid, have been killed by the "
+                        "OOM killer with no IMGLEAK_INTERVAL, or run with IMGLEAK_FINAL=0)\n", argv[first]);
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||

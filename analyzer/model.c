@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include "error.h"
+#include "golang.h"
 #include "growth.h"
 #include "progress.h"
 
@@ -138,10 +139,11 @@ frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *d
             }
             out = fresh;
         }
-        memcpy(out + n, fr, count * sizeof *fr);
-        n += count;
+        for (unsigned j = 0; j < count; j++)
+            if (!golang_frame_is_glue(&fr[j])) /* the cgo call's own frames tell nothing */
+                out[n++] = fr[j];
     }
-    *depth = n;
+    *depth = golang_drop_cgo_closures(out, n);
     return out;
 }
 
@@ -173,6 +175,18 @@ static void count_unattributed(report_totals_t *t, const snap_stack_t *st, int i
     t->unattributed_blocks += blocks;
 }
 
+/* The Go runtime's own memory: counted apart, in no class, at no site (golang.h). */
+static void charge_go_runtime(report_t *rep, const stack_total_t *t)
+{
+    report_process_t *p = &rep->processes[rep->nprocesses - 1];
+    for (unsigned slot = 0; slot < NSLOT; slot++) {
+        uint64_t bytes = (uint64_t)llround(t->bytes[slot]);
+        rep->totals.go_runtime_bytes += bytes;
+        rep->totals.go_runtime_blocks += (uint64_t)llround(t->blocks[slot]);
+        *(slot / NCLASS == IMGLEAK_KIND_HEAP ? &p->go_runtime_heap : &p->go_runtime_mmap) += bytes;
+    }
+}
+
 /* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
  * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. */
 static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
@@ -194,6 +208,11 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
     for (size_t k = 0; st && k < depth; k++)
         frames[k].app = attribute_is_app(&frames[k], &opts->attribute);
     int in_app = st && frames[at].app;
+    if (st && !in_app && golang_stack_is_runtime(frames, depth)) {
+        charge_go_runtime(rep, t);
+        free(frames);
+        return 0;
+    }
     long rule = suppress_match(opts->suppress, frames, depth);
     int owned = 0; /* frames belong to a report stack */
     for (unsigned slot = 0; slot < NSLOT; slot++) {
@@ -334,7 +353,9 @@ static void reconcile_resident(report_process_t *p)
         p->allocator_free = smaller(p->allocator_free, r->glibc_free);
     else if (r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC)
         p->allocator_free = smaller(p->allocator_free, minus(r->je_resident, r->je_allocated));
-    p->mappings = r->rss_mmap;
+    /* the Go runtime's mappings are tracked mappings; what of them is resident is the Go heap */
+    p->go_resident = (uint64_t)r->go_resident_pages * 4096;
+    p->mappings = minus(r->rss_mmap, p->go_resident);
     p->shim = r->rss_shim;
     p->other = r->rss_rest;
     p->resident = r->rss_measured;
@@ -359,9 +380,13 @@ static void reconcile_rss(report_process_t *p)
         p->allocator_free = minus(r->je_resident, r->je_allocated);
     }
     p->allocator_overhead = minus(p->allocator_held, p->tracked_heap);
-    p->other = minus(r->rss_bytes, p->allocator_held + p->tracked_mmap);
+    /* the Go runtime's reservations are mostly untouched address space: only what of them is
+     * resident is in RSS, as the Go heap */
+    p->go_resident = (uint64_t)r->go_resident_pages * 4096;
+    p->other = minus(r->rss_bytes, p->allocator_held + minus(p->tracked_mmap, p->go_runtime_mmap) +
+                                        p->go_resident);
     p->live_heap = p->tracked_heap;
-    p->mappings = p->tracked_mmap;
+    p->mappings = minus(p->tracked_mmap, p->go_runtime_mmap);
     p->resident = r->rss_bytes;
     p->retention = is_retention(p->allocator_free, r->rss_bytes);
 }

@@ -98,6 +98,8 @@ typedef struct {
     uint64_t live_heap; /* the resident part of the program's live heap blocks */
     uint64_t mappings;  /* the resident part of the program's tracked mappings */
     uint64_t shim;      /* imgleak's own: its libraries and tables */
+    uint64_t go_runtime_heap, go_runtime_mmap; /* the Go runtime's own (golang.h), in the above */
+    uint64_t go_resident;                /* of go_runtime_mmap, resident: the Go heap in RSS */
 } report_process_t;
 
 struct growth;
@@ -132,6 +134,8 @@ typedef struct {
     struct {
         uint64_t bytes, blocks;
     } by_class[IMGLEAK_CLASS_INDIRECT + 1]; /* live memory by IMGLEAK_CLASS_* (suppressed not) */
+    /* memory the Go runtime made for itself (golang.h): its own kind, never a leak */
+    uint64_t go_runtime_bytes, go_runtime_blocks;
     int scanned;   /* some snapshot was classified by the reachability scan */
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;

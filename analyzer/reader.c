@@ -213,10 +213,12 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
     r->dropped_stacks = le64(p + 136);
     r->oversized_blocks = le64(p + 144);
     r->depth_limit = le32(p + 152);
+    r->go_resident_pages = le32(p + 156);
     r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
     if (ps->process.record_size >= 200) { /* 1.4 */
         r->instance_id = le64(p + 168);
         r->scan_flags = le32(p + 176);
+        r->go_heap_c_blocks = le32(p + 180);
         r->unscanned_bytes = le64(p + 184);
         r->failed_snapshots = le64(p + 192);
     }

@@ -63,14 +63,17 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
     fprintf(out, ",\"memory\":{\"rss\":%llu,\"tracked_heap\":%llu,\"tracked_mmap\":%llu,"
                  "\"allocator_held\":%llu,\"allocator_overhead\":%llu,\"allocator_free\":%llu,"
                  "\"other\":%llu,\"retention\":%s,\"measured\":%s,\"resident\":%llu,"
-                 "\"live_heap\":%llu,\"mappings\":%llu,\"shim\":%llu}",
+                 "\"live_heap\":%llu,\"mappings\":%llu,\"shim\":%llu,\"go_runtime_heap\":%llu,"
+                 "\"go_runtime_mmap\":%llu,\"go_resident\":%llu,\"go_heap_c_blocks\":%u}",
             (unsigned long long)p->rss_bytes, (unsigned long long)rp->tracked_heap,
             (unsigned long long)rp->tracked_mmap, (unsigned long long)rp->allocator_held,
             (unsigned long long)rp->allocator_overhead, (unsigned long long)rp->allocator_free,
             (unsigned long long)rp->other, rp->retention ? "true" : "false",
             rp->measured ? "true" : "false", (unsigned long long)rp->resident,
             (unsigned long long)rp->live_heap, (unsigned long long)rp->mappings,
-            (unsigned long long)rp->shim);
+            (unsigned long long)rp->shim, (unsigned long long)rp->go_runtime_heap,
+            (unsigned long long)rp->go_runtime_mmap, (unsigned long long)rp->go_resident,
+            p->go_heap_c_blocks);
     fputc('}', out);
 }
 
@@ -178,7 +181,8 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
         fprintf(out, "%s\"%s\":{\"bytes\":%llu,\"blocks\":%llu}", c ? "," : "",
                 report_class_name(c), (unsigned long long)t->by_class[c].bytes,
                 (unsigned long long)t->by_class[c].blocks);
-    fputs("},", out);
+    fprintf(out, "},\"go_runtime\":{\"bytes\":%llu,\"blocks\":%llu},",
+            (unsigned long long)t->go_runtime_bytes, (unsigned long long)t->go_runtime_blocks);
     report_json_dropped(out, t);
     fputs("},\n\"snapshots\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {

@@ -36,15 +36,34 @@ static void put_memory(FILE *out, const report_process_t *rp)
     report_format_bytes(rp->shim, shim, sizeof shim);
     if (!rp->allocator_held && !rp->measured)
         return;
+    char go[32] = "";
+    int is_go = rp->go_runtime_mmap || rp->go_resident; /* the split Go users ask for */
+    if (is_go) {
+        char reserved[32];
+        report_format_bytes(rp->go_resident, reserved, sizeof reserved);
+        snprintf(go, sizeof go, "%s", reserved);
+    }
     if (rp->measured)
-        fprintf(out, "    RSS %s = live heap %s + allocator's free and overhead %s + mappings %s "
+        fprintf(out, "    RSS %s = %s%s%slive heap %s + allocator's free and overhead %s + mappings %s "
                      "+ imgleak itself %s + the rest %s (code, stacks, untracked mappings); "
                      "all resident\n",
-                rss, heap, over, maps, shim, other);
+                rss, is_go ? "Go heap " : "", go, is_go ? " + C " : "", heap, over, maps, shim,
+                other);
     else
-        fprintf(out, "    RSS %s = live heap %s + allocator overhead and free-but-kept %s + "
+        fprintf(out, "    RSS %s = %s%s%slive heap %s + allocator overhead and free-but-kept %s + "
                      "mappings %s + the rest %s (code, stacks, untracked mappings)\n",
-                rss, heap, over, maps, other);
+                rss, is_go ? "Go heap " : "", go, is_go ? " + C " : "", heap, over, maps, other);
+    if (is_go) {
+        char reserved[32];
+        report_format_bytes(rp->go_runtime_mmap, reserved, sizeof reserved);
+        fprintf(out, "    the Go runtime reserved %s of address space; only its resident part, the Go "
+                     "heap, is in RSS, and none of it is a leak\n", reserved);
+    }
+    if (rp->snap->process.go_heap_c_blocks)
+        fprintf(out, "    the Go heap holds the address of %u live C blocks: they count as still "
+                     "reachable, even those only dead Go objects or finished goroutines hold "
+                     "(a limit of conservative scanning)\n",
+                rp->snap->process.go_heap_c_blocks);
     if (!rp->retention)
         return;
     if (rp->snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC)
@@ -314,6 +333,13 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                      "(--format json lists them)\n",
                 hidden, (unsigned long long)t->suppressed_blocks,
                 (unsigned long long)t->suppressed_handles, rules, rules == 1 ? "" : "s");
+    }
+    if (t->go_runtime_blocks) {
+        char go[32];
+        report_format_bytes(t->go_runtime_bytes, go, sizeof go);
+        fprintf(out, "  Go runtime: %s in %llu blocks and mappings it made for itself (heap arenas, "
+                     "stacks, reservations): not a leak, not listed\n",
+                go, (unsigned long long)t->go_runtime_blocks);
     }
     if (t->mmap_blocks) {
         char heap[32], maps[32];

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "run_audit.h"
+#include "supervise.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -359,6 +360,8 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (run_find_shim(shim, sizeof shim) < 0 || prepare_dir(opts, res) < 0 ||
         list_snapshots(res->dir, &before) < 0)
         return -1;
+    supervise_t sv;
+    supervise_begin(&sv);
     fflush(NULL);
     signals_t st;
     signals_take(&st); /* before fork: a signal sent at once is passed on, not lost */
@@ -376,6 +379,8 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     wait_forwarding(pid, &st, res->dir, &status);
     signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    supervise_wait_final(); /* the snapshot of an end no code in the program saw */
+    supervise_describe_end(&sv, status, res->end, sizeof res->end);
     if (list_snapshots(res->dir, &after) < 0) {
         list_free(&before);
         return -1;

@@ -15,6 +15,7 @@ typedef struct {
     size_t nsnapshots;
     char *dir;          /* where they are */
     int temporary;      /* dir was made for this run */
+    char end[80];       /* how the program ended: "exited 0", "killed by SIGKILL", ... */
 } run_result_t;
 
 /* 0, or -1 with error_get() when the program could not be started. */

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "symbolize.h"
 
+#include "golang.h"
+
 #include "error.h"
 
 #include <dwarf.h>
@@ -475,6 +477,9 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
         file = dwarf_linesrc(dl, NULL, NULL);
         dwarf_lineno(dl, &line);
     }
+    Dwarf_Attribute attr;
+    const char *producer =
+        dwarf_attr(cudie, DW_AT_producer, &attr) ? dwarf_formstring(&attr) : NULL;
     Dwarf_Die scopes[SCOPE_DEPTH_MAX];
     int nscopes = concrete_scopes(cudie, pc - bias, scopes, SCOPE_DEPTH_MAX);
     unsigned n = 0;
@@ -492,7 +497,7 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
             break;
         /* the next frame outward is where this one was inlined */
         file = call_file(cudie, &scopes[i]);
-        line = (int)call_line(&scopes[i]);
+        line = (int)golang_call_line(producer, source_path(sym, cudie, file), call_line(&scopes[i]));
     }
     if (n == 0 && file) {
         out[0] = *base;

@@ -174,6 +174,8 @@ void config_read(config_t *cfg)
     parse_signal(secure_getenv("IMGLEAK_SIGNAL"), &cfg->signal);
     if (parse_size("IMGLEAK_KEEP", secure_getenv("IMGLEAK_KEEP"), 0, 1u << 30, &n))
         cfg->keep = (unsigned)n;
+    v = secure_getenv("IMGLEAK_FINAL");
+    cfg->final = !(v && (strcmp(v, "0") == 0 || strcmp(v, "off") == 0));
     cfg->scan = 1;
     const char *scan = secure_getenv("IMGLEAK_SCAN");
     if (scan && *scan) {

@@ -10,6 +10,7 @@ typedef struct {
     int out_dir_too_long; /* IMGLEAK_OUT (or cwd + it) does not fit: every snapshot fails */
     unsigned depth;      /* IMGLEAK_DEPTH: frames kept per stack (default 32, 1..256) */
     int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
+    int final;           /* IMGLEAK_FINAL (default 1): a sentinel writes the final snapshot */
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */
     size_t max_live;     /* IMGLEAK_MAX_LIVE: live table slots at most (default 0: no limit) */
     size_t sample_bytes; /* IMGLEAK_SAMPLE: one sample per this many bytes (default 0: all) */

@@ -269,10 +269,17 @@ static void read_allocator(imgleak_process_rec_t *rec)
 
 /* may_block 0: this thread was interrupted inside the allocator, whose statistics take the
  * locks it holds; they are left out (the record says allocator unknown). */
+static int skip_allocator;
+
+void procinfo_skip_allocator(void)
+{
+    skip_allocator = 1;
+}
+
 void procinfo_memory(imgleak_process_rec_t *rec, int may_block)
 {
     read_status(rec);
-    if (may_block)
+    if (may_block && !skip_allocator)
         read_allocator(rec);
 }
 

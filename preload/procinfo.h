@@ -40,5 +40,8 @@ void procinfo_init(void);
  * apart, the program's tracked mappings, the shim itself, the rest. After procinfo_memory (it
  * needs the allocator). */
 void procinfo_resident(imgleak_process_rec_t *rec);
+/* Leaves the allocator's own figures out of procinfo_memory from now on: their locks (malloc's
+ * arenas, jemalloc's ctl) may be held by a thread that was killed (the final-snapshot sentinel). */
+void procinfo_skip_allocator(void);
 
 #endif

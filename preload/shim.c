@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "bind.h"
 #include "config.h"
+#include "final.h"
 #include "guard.h"
 #include "handles.h"
 #include "shim_api.h"
@@ -158,6 +159,7 @@ static void after_fork_child(void)
     ownfd_after_fork_child();
     snapshot_after_fork_child();
     periodic_after_fork_child();
+    final_after_fork_child();
 }
 
 /* Called with the guard up: at exit, or on the background thread. */
@@ -165,6 +167,16 @@ static void take_snapshot(uint64_t flags, int interrupted)
 {
     snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
     snapshot_write(&snap_ctx, flags, interrupted);
+}
+
+/* In the sentinel, once the program is gone (final.h). */
+static void take_final_snapshot(long pid, long ppid)
+{
+    imgleak_guard.depth++;
+    snapshot_adopt(pid, ppid);
+    /* not "interrupted": the program's threads are gone, and final.c has already checked that
+     * the allocator's lock is free (procinfo_skip_allocator when it is not) */
+    take_snapshot(IMGLEAK_SNAP_AT_EXIT, 0);
 }
 
 static void take_periodic_snapshot(void)
@@ -245,6 +257,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     at_quick_exit(shim_quick_exit); /* quick_exit() runs no destructor */
     atomic_store(&state, STATE_READY);
     periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
+    if (cfg.final)
+        final_start(take_final_snapshot, cfg.debug);
     imgleak_guard.depth--;
 }
 

@@ -4,6 +4,7 @@
 #include "snapshot.h"
 
 #include "codecs.h"
+#include "go.h"
 #include "handles.h"
 #include "maps.h"
 #include "os.h"
@@ -72,6 +73,21 @@ void snapshot_init(void)
 uint64_t snapshot_instance(void)
 {
     return instance;
+}
+
+static long adopted_pid, adopted_ppid; /* the final-snapshot sentinel writes for a dead program */
+
+void snapshot_adopt(long pid, long ppid)
+{
+    adopted_pid = pid;
+    adopted_ppid = ppid;
+    /* the program is gone: a thread killed in a snapshot left the lock held, and no one else */
+    pthread_mutex_init(&snap_lock, NULL);
+}
+
+static long snapshot_pid(void)
+{
+    return adopted_pid ? adopted_pid : (long)getpid();
 }
 
 void snapshot_after_fork_child(void)
@@ -151,8 +167,8 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
 
     strbuf_add(&strings, ""); /* offset 0: the empty string */
     memset(&proc, 0, sizeof proc);
-    proc.pid = (uint64_t)getpid();
-    proc.ppid = (uint64_t)getppid();
+    proc.pid = (uint64_t)snapshot_pid();
+    proc.ppid = adopted_ppid ? (uint64_t)adopted_ppid : (uint64_t)getppid();
     proc.start_time_ns = ctx->start_time_ns;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -168,6 +184,9 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
     proc.dropped_stacks = stacks_dropped();
     proc.oversized_blocks = table_oversized();
     proc.depth_limit = ctx->depth_limit;
+    proc.go_resident_pages = go_resident_pages();
+    /* the scan's blind spot: only where there is a scan (it reads all the Go heap's pages) */
+    proc.go_heap_c_blocks = reach ? go_heap_c_blocks() : 0;
     proc.sample_bytes = ctx->sample_bytes;
     proc.scan_flags = reach_scan_flags(reach);
     proc.unscanned_bytes = reach_unscanned(reach);
@@ -264,7 +283,7 @@ static int snapshot_name(char *out, size_t cap, const char *dir, int temporary, 
     out[0] = '\0';
     return put_text(out, cap, &len, dir) || put_text(out, cap, &len, "/") ||
                    put_text(out, cap, &len, temporary ? ".imgleak." : "imgleak.") ||
-                   put_number(out, cap, &len, (uint64_t)getpid(), 10, 1) ||
+                   put_number(out, cap, &len, (uint64_t)snapshot_pid(), 10, 1) ||
                    put_text(out, cap, &len, ".") || put_number(out, cap, &len, instance, 16, 16) ||
                    put_text(out, cap, &len, ".") || put_number(out, cap, &len, seq, 10, 1) ||
                    put_text(out, cap, &len, temporary ? ".tmp" : ".snap")
@@ -392,7 +411,7 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags, int interrupted)
     reach_free(reach);
     imgleak_file_header_t hdr;
     memset(&hdr, 0, sizeof hdr);
-    hdr.pid = (uint64_t)getpid();
+    hdr.pid = (uint64_t)snapshot_pid();
     hdr.sequence = seq;
     hdr.time_ns = now_ns(CLOCK_REALTIME);
     hdr.flags = flags;

@@ -29,5 +29,7 @@ uint64_t snapshot_instance(void);
 int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags, int interrupted);
 /* In a forked child: a new instance, numbering starts again. */
 void snapshot_after_fork_child(void);
+/* In the final-snapshot sentinel (final.h): snapshots are the dead program's, pid and parent. */
+void snapshot_adopt(long pid, long ppid);
 
 #endif

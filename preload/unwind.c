@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "unwind.h"
 
+#include "go.h"
+
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
@@ -32,6 +34,7 @@ void unwind_init(void)
 {
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&unwind_init);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    go_init();
 }
 
 int unwind_in_shim(uintptr_t addr)
@@ -53,5 +56,7 @@ unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
     for (int i = skip; i < n && depth < max; i++)
         frames[depth++] = (uintptr_t)ips[i];
     *truncated = n == (int)want || n - skip > (int)max;
+    if (!*truncated) /* a cgo call: libunwind stopped where the goroutine's frames begin */
+        depth = go_append_frames(frames, depth, max, truncated);
     return depth;
 }

@@ -69,7 +69,10 @@ typedef struct {
     uint64_t dropped_stacks;     /* allocations with no stack: stack table full */
     uint64_t oversized_blocks;   /* sizes that did not fit the table; recorded as the maximum */
     uint32_t depth_limit;
-    uint32_t reserved;
+    /* Go programs: 4 KiB pages of the Go runtime's own mappings (x_cgo_mmap: heap arenas, spans,
+     * goroutine stacks) resident when the snapshot was taken (mincore); 0 otherwise and in files
+     * written before it was defined (the field was reserved, always 0) */
+    uint32_t go_resident_pages;
     /* 1.1: IMGLEAK_SAMPLE; 0 when every allocation is recorded. A heap block of size s was
      * recorded with probability 1 - exp(-s / sample_bytes). */
     uint64_t sample_bytes;
@@ -80,7 +83,11 @@ typedef struct {
     /* 1.4: what the reachability scan could not do (IMGLEAK_SCAN_* flags) and how many bytes of
      * roots and blocks it could not read. A block that was not scanned is never called leaked. */
     uint32_t scan_flags;
-    uint32_t reserved2;
+    /* Go programs: live C heap blocks whose start address is held somewhere in the Go runtime's
+     * resident mappings (Go objects, goroutine stacks, dead ones too); the conservative scan counts
+     * them reachable even when only garbage holds them. 0 otherwise and in files before (was
+     * reserved, always 0). */
+    uint32_t go_heap_c_blocks;
     uint64_t unscanned_bytes;
     /* 1.4: snapshots this process tried to write before this one and could not (directory
      * missing or unwritable, disk full, descriptor closed under it) */

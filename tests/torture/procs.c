@@ -1,7 +1,7 @@
 /* Process torture: a fork storm (children that fork again), fork+exec and posix_spawn of this
  * program, vfork+_exit, vfork+exec, a child ending in _exit and one killed by SIGKILL. Every
- * process that ends with exit() writes its own snapshot; the others write none and leave no
- * partial file. Prints a summary that must be the same with and without the shim.
+ * process writes its own final snapshot (exit() in the shim's destructor, _exit and SIGKILL by
+ * its sentinel); a vfork child, which has no memory of its own, writes none; no partial file. Prints a summary that must be the same with and without the shim.
  *   procs          the storm
  *   procs leaf     what exec and spawn start: allocate a little and exit */
 #include <signal.h>
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     }
     if (fork() == 0) {
         work(10);
-        _exit(0); /* no snapshot */
+        _exit(0); /* its sentinel writes the snapshot */
     }
     pid_t victim = fork();
     if (victim == 0) {

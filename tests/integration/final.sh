@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A final snapshot however the process ends (preload/final.c, analyzer/supervise.c): under imgleak
+# run, every end below must give a report holding the one block the program leaked, charged to
+# its line, and run must say how the program ended. Then the cases the sentinel must not disturb:
+# a wait() for children, a pipe's EOF, an exec; and plain LD_PRELOAD without imgleak run.
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+IMGLEAK=$B/imgleak
+SHIM=$(readlink -f "$B/libimgleak.so")
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/tests/integration/lib.sh"
+export IMGLEAK_SCAN=off
+c_line=$(grep -n 'LEAK(ends)' tests/integration/ends.c | cut -d: -f1)
+go_line=$(grep -n 'LEAK(go_ends)' tests/integration/go_ends/main.go | cut -d: -f1)
+
+# ends PROGRAM HOW STATUS SAID FUNCTION FILE LINE BYTES: run under imgleak run, check all
+ends() {
+    local prog=$1 how=$2 status=$3 said=$4 fn=$5 file=$6 line=$7 bytes=$8 out=$WORK/$2.$(basename "$1")
+    timeout 60 "$IMGLEAK" run --format json --report "$out.json" -- "$prog" "$how" > "$out.out" 2> "$out.err"
+    local rc=$?
+    [ "$rc" = "$status" ] || { echo "     status $rc, expected $status: $(head -c 300 "$out.err")"; return 1; }
+    grep -qx "imgleak: $prog $said" "$out.err" || { echo "     run said: $(head -n 3 "$out.err")"; return 1; }
+    jqe --arg f "$fn" --arg file "$file" --argjson l "$line" --argjson b "$bytes" \
+        '[.leaks[] | select(.in_app and .site.function == $f and .site.line == $l and .bytes == $b
+                            and (.site.file | endswith($file)))] | length == 1' "$out.json" ||
+        { echo "     report: $(jq -c '[.leaks[] | [.site.function, .site.file, .site.line, .bytes]]' "$out.json" 2>&1 | head -c 300)"; return 1; }
+}
+
+E=$B/tests/ends
+check "C: return from main leaves the report" ends $E return 0 "exited 0" leak_once ends.c "$c_line" 4321
+check "C: exit(4)" ends $E exit 4 "exited 4" leak_once ends.c "$c_line" 4321
+check "C: _exit(3): no destructor runs, the sentinel writes it" ends $E _exit 3 "exited 3" leak_once ends.c "$c_line" 4321
+check "C: quick_exit(5)" ends $E quick_exit 5 "exited 5" leak_once ends.c "$c_line" 4321
+check "C: killed by SIGKILL" ends $E kill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
+check "C: SIGTERM with no handler" ends $E term 143 "killed by SIGTERM" leak_once ends.c "$c_line" 4321
+check "C: abort()" ends $E abort 134 "killed by SIGABRT" leak_once ends.c "$c_line" 4321
+check "C: SIGSEGV" ends $E segv 139 "killed by SIGSEGV" leak_once ends.c "$c_line" 4321
+check "C: SIGKILL while another thread holds malloc's lock (the sentinel must not wait on it)" \
+    ends $E lockedkill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
+check "... the snapshot then goes without the allocator's figures" \
+    jqe '.snapshots[0].allocator == "unknown"' "$WORK/lockedkill.ends.json"
+G=$B/tests/go_ends
+check "Go: returning from main.main (the runtime's exit_group), charged to the Go line" \
+    ends $G return 0 "exited 0" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: os.Exit(6)" ends $G exit 6 "exited 6" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: a panic (exit status 2)" ends $G panic 2 "exited 2" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: SIGTERM (docker stop)" ends $G term 143 "killed by SIGTERM" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: killed by SIGKILL" ends $G kill 137 "killed by SIGKILL" main.leakBuffer go_ends/main.go "$go_line" 5555
+check "Go: the cgo glue is not in the stack" \
+    jqe '[.leaks[].stack[].function | select(. != null and (startswith("_cgo_") or contains("_Cfunc_")
+          or . == "runtime.cgocall" or startswith("runtime.asmcgocall")))] | length == 0' "$WORK/return.go_ends.json"
+check "Go: the runtime's own memory is counted apart, never a leak" \
+    jqe '.totals.go_runtime.bytes > 100000000 and .totals.leaked_bytes == 5555' "$WORK/return.go_ends.json"
+
+# what the sentinel must leave alone
+quiet() { "$@" > /dev/null 2>&1; }
+check "a child's pipe reaches EOF (the sentinels hold none of the program's descriptors)" \
+    quiet timeout 30 "$IMGLEAK" run -o "$WORK/pipe" -- "$E" pipe
+check "wait() for all children ends (a sentinel is never one of them)" \
+    quiet timeout 30 "$IMGLEAK" run -o "$WORK/wait" -- "$E" wait
+check "an exec: one final snapshot, the new image's" \
+    bash -c "timeout 30 '$IMGLEAK' run -o '$WORK/exec' -- '$E' exec 2>/dev/null >/dev/null; ls '$WORK/exec' | grep -c '\.snap$' | grep -qx 1"
+check "a failed exec: the program goes on, and its _exit still leaves the report" \
+    ends $E execfail 7 "exited 7" leak_once ends.c "$c_line" 4321
+
+check "IMGLEAK_FINAL=0: no sentinel, and no snapshot at an _exit" \
+    bash -c "IMGLEAK_FINAL=0 '$IMGLEAK' run -- '$E' _exit 2>&1 | grep -q 'wrote no snapshot'"
+
+# plain LD_PRELOAD: nobody waits for the sentinel; the snapshot appears shortly after the end
+appears() { # appears DIR: a snapshot is written within 30 s
+    for _ in $(seq 300); do
+        ls "$1"/imgleak.*.snap >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+for how in _exit kill; do
+    mkdir -p "$WORK/plain-$how"
+    (IMGLEAK_OUT="$WORK/plain-$how" LD_PRELOAD=$SHIM exec "$E" $how) 2>/dev/null
+    check "plain LD_PRELOAD, $how: the sentinel writes the final snapshot" appears "$WORK/plain-$how"
+done
+# the OOM killer: it kills the sentinel too (it shares the memory), so the last timed snapshot is
+# what there is; run must still say what happened. Needs a memory cgroup of our own (v1 here).
+CG=/sys/fs/cgroup/memory/imgleak-final-$$
+if mkdir "$CG" 2>/dev/null && echo $((96 << 20)) > "$CG/memory.limit_in_bytes" 2>/dev/null; then
+    # only the program in the small cgroup: imgleak run must have room to read and report
+    IMGLEAK_INTERVAL=0.05 timeout 120 "$IMGLEAK" run -o "$WORK/oom" -- \
+        bash -c "echo \$\$ > '$CG/cgroup.procs' && exec '$B/tests/hog'" > "$WORK/oom.out" 2> "$WORK/oom.err"
+    check "OOM kill: run says so" grep -qx "imgleak: bash killed by SIGKILL (out of memory)" "$WORK/oom.err"
+    check "OOM kill: the last timed snapshot is reported" grep -q "at main tests/integration/hog.c" "$WORK/oom.err"
+    rmdir "$CG" 2>/dev/null
+else
+    echo "skip OOM kill: no memory cgroup of our own (needs root and cgroup v1 memory here)"
+fi
+finish final
