@@ -8,6 +8,7 @@
 #include "inputs.h"
 #include "report.h"
 #include "run.h"
+#include "safeopen.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -160,7 +161,7 @@ static int want_color(FILE *out)
 static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const *paths, size_t n,
                         const char *out_path, FILE *fallback)
 {
-    report_t rep;
+    report_t rep = {0};
     if (inputs_report(&rep, paths, n, mo) < 0) {
         report_free(&rep);
         return -1;
@@ -189,9 +190,10 @@ static int check_format(const cli_opts_t *o, int any_writer)
 /* The summary of a report: of paths[] read as snapshots, or of one JSON report. */
 static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs_opts_t *io)
 {
+    *s = (summary_t){0}; /* summary_free() is safe on it whatever fails below */
     if (n == 1 && inputs_is_json(paths[0]))
         return summary_load_json(s, paths[0], &io->suppress);
-    report_t rep;
+    report_t rep = {0};
     int rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
     report_free(&rep);
     if (rc < 0)
@@ -203,7 +205,7 @@ static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs
 static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *paths, size_t n,
                     FILE *out)
 {
-    summary_t now, base;
+    summary_t now = {0}, base = {0};
     if (load_summary(&now, paths, n, io) < 0)
         return -1;
     char *baseline = (char *)o->baseline;
@@ -286,7 +288,7 @@ static int diff_text(const void *base, const void *now, FILE *out, int color)
 
 static int body_diff(const command_ctx_t *c)
 {
-    summary_t base, now;
+    summary_t base = {0}, now = {0};
     if (load_summary(&base, c->args, 1, c->io) < 0)
         return -1;
     int rc = -1;
@@ -320,7 +322,7 @@ static const command_t commands[] = {
 
 static int run_command(const command_t *cmd, int argc, char **argv)
 {
-    cli_opts_t o;
+    cli_opts_t o = {0};
     inputs_opts_t io = {0};
     int first = parse(argc, argv, &o, cmd->options);
     if (first < 0) {
@@ -328,6 +330,9 @@ static int run_command(const command_t *cmd, int argc, char **argv)
         return done(first);
     }
     size_t nargs = (size_t)(argc - first);
+    /* a file named twice counts once (diff's two operands may be one file: no change) */
+    if (cmd->max_args == SIZE_MAX)
+        nargs = safeopen_unique(argv + first, nargs);
     int rc = -1;
     if (nargs < cmd->min_args || nargs > cmd->max_args)
         error_set("%s", cmd->args_error);
@@ -361,7 +366,7 @@ static int check_allocator(const cli_opts_t *o, const run_result_t *res)
 
 static int cmd_run(int argc, char **argv)
 {
-    cli_opts_t o;
+    cli_opts_t o = {0};
     inputs_opts_t io = {0};
     int first = parse(argc, argv, &o, ~0u);
     if (first < 0) {
@@ -376,7 +381,7 @@ static int cmd_run(int argc, char **argv)
         return usage_error(error_get());
     }
     run_opts_t ropts = {o.out, o.allocator};
-    run_result_t res;
+    run_result_t res = {0};
     int rc = EXIT_BAD_INPUT;
     if (run_program(&ropts, argv + first, &res) < 0) {
         error_print();

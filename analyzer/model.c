@@ -200,18 +200,17 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         rep->totals.by_class[cls].blocks += blocks;
         if (cls == IMGLEAK_CLASS_REACHABLE && !opts->show_reachable)
             continue;
+        /* the slots of one stack share its frames: a copy each would let a crafted file
+         * multiply its stacks' size by the number of slots */
         frame_t *mine = frames;
-        if (owned && !(mine = malloc(depth * sizeof *mine)))
-            return -1;
-        if (owned)
-            memcpy(mine, frames, depth * sizeof *mine);
         report_stack_t *rs = add_stack(rep, stacks_cap);
         if (!rs) {
-            free(mine); /* the frames, or this slot's copy of them */
+            if (!owned)
+                free(frames);
             return -1;
         }
+        *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks, owned};
         owned = 1;
-        *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks};
         leak_site_t *s = set_find_or_add(set, &mine[at], kind, cls, in_app);
         if (!s)
             return -1;
@@ -431,7 +430,8 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
 void report_free(report_t *rep)
 {
     for (size_t i = 0; i < rep->nstacks; i++)
-        free(rep->stacks[i].frames);
+        if (!rep->stacks[i].frames_shared)
+            free(rep->stacks[i].frames);
     free(rep->stacks);
     free(rep->suppressed);
     free(rep->sites);

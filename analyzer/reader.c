@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "progress.h"
+#include "safeopen.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +61,8 @@ static int fail(const parse_t *ps, const char *what)
     return -1;
 }
 
+static int parse_header_fields(parse_t *ps, snapshot_t *snap);
+
 static int parse_header(parse_t *ps, snapshot_t *snap)
 {
     const unsigned char *d = ps->data;
@@ -71,6 +74,15 @@ static int parse_header(parse_t *ps, snapshot_t *snap)
                  sizeof(imgleak_file_header_t), ps->size);
         return fail(ps, msg);
     }
+    return parse_header_fields(ps, snap);
+}
+
+/* The header's fields, checked against ps->size (the whole file's size; ps->data may hold only
+ * the header). */
+static int parse_header_fields(parse_t *ps, snapshot_t *snap)
+{
+    const unsigned char *d = ps->data;
+    char msg[256];
     imgleak_file_header_t *h = &snap->header;
     memcpy(h->magic, d, IMGLEAK_MAGIC_LEN);
     h->version_major = le16(d + 8);
@@ -476,20 +488,38 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     return snap;
 }
 
+/* The header alone, checked against the file's real size before anything else is read: a
+ * garbage or sparse file is refused after 64 bytes, not after reading it whole. */
+static int check_header_first(const char *path, FILE *f, size_t size)
+{
+    unsigned char head[sizeof(imgleak_file_header_t)];
+    size_t got = fread(head, 1, sizeof head, f);
+    parse_t ps = {.name = path, .data = head, .size = got};
+    snapshot_t probe = {0};
+    if (got < sizeof head)
+        return parse_header(&ps, &probe); /* bad magic, or a truncated header */
+    ps.size = size;
+    if (parse_header_fields(&ps, &probe) < 0)
+        return -1;
+    return fseek(f, 0, SEEK_SET) == 0 ? 0 : (error_set("%s: %s", path, strerror(errno)), -1);
+}
+
 snapshot_t *reader_load(const char *path)
 {
-    FILE *f = fopen(path, "rb");
     struct stat st;
-    if (!f) {
-        error_set("%s: %s", path, strerror(errno));
+    FILE *f = safeopen_fopen(path, &st);
+    if (!f)
         return NULL;
-    }
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        error_set("%s: not a regular file", path);
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+        error_set("%s: too large (%llu bytes)", path, (unsigned long long)st.st_size);
         fclose(f);
         return NULL;
     }
     size_t size = (size_t)st.st_size;
+    if (check_header_first(path, f, size) < 0) {
+        fclose(f);
+        return NULL;
+    }
     unsigned char *data = malloc(size ? size : 1);
     if (!data) {
         error_set("%s: out of memory reading %zu bytes", path, size);
