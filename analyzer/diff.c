@@ -2,6 +2,7 @@
 #include "diff.h"
 
 #include "report.h"
+#include "saturate.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -28,9 +29,9 @@ static change_t *compare(const summary_entry_t *base, size_t nbase, const summar
     *n = 0;
     for (size_t i = 0; i < nnow; i++) {
         const summary_entry_t *b = summary_find(base, nbase, now[i].key);
-        change_t c = {NULL, b, &now[i], (int64_t)now[i].bytes - (b ? (int64_t)b->bytes : 0),
-                      (int64_t)now[i].blocks - (b ? (int64_t)b->blocks : 0),
-                      (int64_t)now[i].count - (b ? (int64_t)b->count : 0)};
+        change_t c = {NULL, b, &now[i], sat_delta(now[i].bytes, b ? b->bytes : 0),
+                      sat_delta(now[i].blocks, b ? b->blocks : 0),
+                      sat_delta(now[i].count, b ? b->count : 0)};
         int64_t key = now[i].count || (b && b->count) ? c.count : c.bytes;
         c.change = !b ? "new" : key > 0 ? "grown" : key < 0 ? "shrunk" : NULL;
         if (c.change)
@@ -38,8 +39,8 @@ static change_t *compare(const summary_entry_t *base, size_t nbase, const summar
     }
     for (size_t i = 0; i < nbase; i++)
         if (!summary_find(now, nnow, base[i].key))
-            out[(*n)++] = (change_t){"gone", &base[i], NULL, -(int64_t)base[i].bytes,
-                                     -(int64_t)base[i].blocks, -(int64_t)base[i].count};
+            out[(*n)++] = (change_t){"gone", &base[i], NULL, sat_delta(0, base[i].bytes),
+                                     sat_delta(0, base[i].blocks), sat_delta(0, base[i].count)};
     return out;
 }
 
@@ -98,11 +99,11 @@ int diff_write_text(const summary_t *base, const summary_t *now, FILE *out)
     int rc = build(base, now, &leaks, &nleaks, &handles, &nhandles);
     if (rc == 0) {
         char delta[40];
-        signed_bytes((int64_t)now->leaked_bytes - (int64_t)base->leaked_bytes, delta, sizeof delta);
+        signed_bytes(sat_delta(now->leaked_bytes, base->leaked_bytes), delta, sizeof delta);
         fprintf(out, "imgleak diff: the program's leaks %s (%+" PRId64 " blocks), %+" PRId64
                      " handles never destroyed; %zu sites and %zu handle groups changed\n",
-                delta, (int64_t)now->leaked_blocks - (int64_t)base->leaked_blocks,
-                (int64_t)now->leaked_handles - (int64_t)base->leaked_handles, nleaks, nhandles);
+                delta, sat_delta(now->leaked_blocks, base->leaked_blocks),
+                sat_delta(now->leaked_handles, base->leaked_handles), nleaks, nhandles);
         put_text_changes(out, leaks, nleaks, 0);
         put_text_changes(out, handles, nhandles, 1);
     }

@@ -2,6 +2,7 @@
 #include "gate.h"
 
 #include "error.h"
+#include "saturate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,10 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n,
         out->list = grown;
         grown[out->n++] = o;
         if (handles)
-            out->handles += o.count;
+            sat_inc(&out->handles, o.count);
         else {
-            out->bytes += o.bytes;
-            out->blocks += o.blocks;
+            sat_inc(&out->bytes, o.bytes);
+            sat_inc(&out->blocks, o.blocks);
         }
     }
     return 0;

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "report.h"
+#include "saturate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -114,8 +115,8 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         double r2_index;
         fit(t, series[k].bytes, n, &gs->slope_bytes_per_s, &gs->r2);
         fit(index, series[k].bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
-        gs->first_bytes = (uint64_t)series[k].bytes[0];
-        gs->last_bytes = (uint64_t)series[k].bytes[n - 1];
+        gs->first_bytes = sat_from_double(series[k].bytes[0]);
+        gs->last_bytes = sat_from_double(series[k].bytes[n - 1]);
         gs->suspect = is_suspect(t, series[k].bytes, n, gs->slope_bytes_per_s, gs->r2);
         if (gs->last_bytes && series[k].site->oldest_birth_s != UINT32_MAX) {
             double now = (double)(last->header.time_ns - last->process.start_time_ns) / 1e9;

@@ -4,6 +4,7 @@
  * calls: blocks whose stack passes through the create call's return address. */
 #include "error.h"
 #include "model.h"
+#include "saturate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,8 @@ static void add_retained(report_t *rep, const snapshot_t *snap, create_site_t *s
             create_site_t *hit = bsearch(&key, sites, n, sizeof *sites, by_address);
             if (hit) {
                 handle_group_t *g = &rep->handles[hit->group_index];
-                g->retained_bytes += l->size;
-                g->retained_blocks++;
+                sat_inc(&g->retained_bytes, l->size);
+                sat_inc(&g->retained_blocks, 1);
                 break;
             }
         }
@@ -133,8 +134,8 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         int in_app = depth && attribute_is_app(&frames[at], &opts->attribute);
         long rule = leaked ? suppress_match(opts->suppress, frames, depth) : -1;
         if (rule >= 0) {
-            rep->suppressed[rule].handles += h->count;
-            rep->totals.suppressed_handles += h->count;
+            sat_inc(&rep->suppressed[rule].handles, h->count);
+            sat_inc(&rep->totals.suppressed_handles, h->count);
             free(frames);
             continue;
         }
@@ -148,15 +149,15 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
             free(heap);
             return error_set("out of memory"), -1;
         }
-        g->count += h->count;
+        sat_inc(&g->count, h->count);
         if (leaked) {
-            rep->totals.leaked_handles += h->count;
+            sat_inc(&rep->totals.leaked_handles, h->count);
             if (h->state == IMGLEAK_HANDLE_ABANDONED)
-                g->abandoned += h->count;
+                sat_inc(&g->abandoned, h->count);
             if (st && st->depth)
                 sites[nsites++] = (create_site_t){st->frames[0], NULL, (size_t)(g - rep->handles)};
         } else {
-            rep->totals.misused_handles += h->count;
+            sat_inc(&rep->totals.misused_handles, h->count);
         }
     }
     add_retained(rep, snap, sites, nsites);

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "growth.h"
 #include "progress.h"
+#include "saturate.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -188,16 +189,16 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         unsigned kind = slot / NCLASS, cls = slot % NCLASS;
         if (!t->blocks[slot])
             continue;
-        uint64_t bytes = (uint64_t)llround(t->bytes[slot]), blocks = (uint64_t)llround(t->blocks[slot]);
+        uint64_t bytes = sat_from_double(t->bytes[slot]), blocks = sat_from_double(t->blocks[slot]);
         if (rule >= 0) {
-            rep->suppressed[rule].bytes += bytes;
-            rep->suppressed[rule].blocks += blocks;
-            rep->totals.suppressed_bytes += bytes;
-            rep->totals.suppressed_blocks += blocks;
+            sat_inc(&rep->suppressed[rule].bytes, bytes);
+            sat_inc(&rep->suppressed[rule].blocks, blocks);
+            sat_inc(&rep->totals.suppressed_bytes, bytes);
+            sat_inc(&rep->totals.suppressed_blocks, blocks);
             continue;
         }
-        rep->totals.by_class[cls].bytes += bytes;
-        rep->totals.by_class[cls].blocks += blocks;
+        sat_inc(&rep->totals.by_class[cls].bytes, bytes);
+        sat_inc(&rep->totals.by_class[cls].blocks, blocks);
         if (cls == IMGLEAK_CLASS_REACHABLE && !opts->show_reachable)
             continue;
         /* the slots of one stack share its frames: a copy each would let a crafted file
@@ -215,8 +216,8 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         if (!s)
             return -1;
         t->site[slot] = (size_t)(s - set->sites) + 1;
-        s->bytes += bytes;
-        s->blocks += blocks;
+        sat_inc(&s->bytes, bytes);
+        sat_inc(&s->blocks, blocks);
         if (t->oldest_birth_s[slot] < s->oldest_birth_s)
             s->oldest_birth_s = t->oldest_birth_s[slot];
         s->nstacks++;
@@ -251,8 +252,9 @@ static int by_bytes(const void *a, const void *b)
     const leak_site_t *x = a, *y = b;
     if (class_rank(x->cls) != class_rank(y->cls))
         return class_rank(x->cls) - class_rank(y->cls);
-    if (x->bytes + x->indirect_bytes != y->bytes + y->indirect_bytes)
-        return x->bytes + x->indirect_bytes > y->bytes + y->indirect_bytes ? -1 : 1;
+    uint64_t xb = sat_add(x->bytes, x->indirect_bytes), yb = sat_add(y->bytes, y->indirect_bytes);
+    if (xb != yb)
+        return xb > yb ? -1 : 1;
     if (x->blocks != y->blocks)
         return x->blocks > y->blocks ? -1 : 1;
     return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
@@ -271,15 +273,15 @@ static void reconcile_rss(report_process_t *p)
 {
     const imgleak_process_rec_t *r = &p->snap->process;
     if (r->allocator == IMGLEAK_ALLOCATOR_GLIBC) {
-        p->allocator_held = r->glibc_arena + r->glibc_mmapped;
+        p->allocator_held = sat_add(r->glibc_arena, r->glibc_mmapped);
         p->allocator_free = r->glibc_free;
     } else if (r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC) {
         p->allocator_held = r->je_resident;
         p->allocator_free = minus(r->je_resident, r->je_allocated);
     }
     p->allocator_overhead = minus(p->allocator_held, p->tracked_heap);
-    p->other = minus(r->rss_bytes, p->allocator_held + p->tracked_mmap);
-    p->retention = p->allocator_free >= (8u << 20) && p->allocator_free * 4 >= r->rss_bytes;
+    p->other = minus(r->rss_bytes, sat_add(p->allocator_held, p->tracked_mmap));
+    p->retention = p->allocator_free >= (8u << 20) && p->allocator_free >= r->rss_bytes / 4;
 }
 
 /* Indirectly leaked blocks also count under the site of the leak they hang from, so that one
@@ -294,8 +296,8 @@ static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack
         size_t site = totals[k].site[root->kind * NCLASS + IMGLEAK_CLASS_LEAKED];
         if (!site)
             continue; /* the root was suppressed */
-        set->sites[site - 1].indirect_bytes += r->indirect_bytes;
-        set->sites[site - 1].indirect_blocks += r->indirect_blocks;
+        sat_inc(&set->sites[site - 1].indirect_bytes, r->indirect_bytes);
+        sat_inc(&set->sites[site - 1].indirect_blocks, r->indirect_blocks);
     }
 }
 
@@ -327,8 +329,8 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         totals[k].blocks[slot] += weight;
         if (l->birth_s < totals[k].oldest_birth_s[slot])
             totals[k].oldest_birth_s[slot] = l->birth_s;
-        *(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap) +=
-            (uint64_t)llround((double)l->size * weight);
+        sat_inc(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap,
+                sat_from_double((double)l->size * weight));
     }
     progress_end();
     if (rate > 0)
@@ -352,10 +354,10 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     charge_indirect(set, snap, totals);
     free(totals);
     reconcile_rss(proc);
-    rep->totals.dropped_table_full += snap->process.dropped_table_full;
-    rep->totals.truncated_stacks += snap->process.truncated_stacks;
-    rep->totals.dropped_stacks += snap->process.dropped_stacks;
-    rep->totals.oversized_blocks += snap->process.oversized_blocks;
+    sat_inc(&rep->totals.dropped_table_full, snap->process.dropped_table_full);
+    sat_inc(&rep->totals.truncated_stacks, snap->process.truncated_stacks);
+    sat_inc(&rep->totals.dropped_stacks, snap->process.dropped_stacks);
+    sat_inc(&rep->totals.oversized_blocks, snap->process.oversized_blocks);
     return 0;
 }
 
@@ -417,10 +419,10 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
         const leak_site_t *s = &set.sites[i];
         if (s->cls == IMGLEAK_CLASS_REACHABLE)
             continue; /* listed with --show-reachable, never counted as leaked */
-        rep->totals.leaked_bytes += s->bytes;
-        rep->totals.leaked_blocks += s->blocks;
-        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes) += s->bytes;
-        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_blocks : &rep->totals.mmap_blocks) += s->blocks;
+        sat_inc(&rep->totals.leaked_bytes, s->bytes);
+        sat_inc(&rep->totals.leaked_blocks, s->blocks);
+        sat_inc(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes, s->bytes);
+        sat_inc(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_blocks : &rep->totals.mmap_blocks, s->blocks);
     }
     rep->sites = set.sites;
     rep->nsites = set.count;

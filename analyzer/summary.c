@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "report.h"
+#include "saturate.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -61,9 +62,9 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
             continue;
         if (bytes > e->bytes)
             e->line = site->line;
-        e->bytes += bytes;
-        e->blocks += blocks;
-        e->count += count;
+        sat_inc(&e->bytes, bytes);
+        sat_inc(&e->blocks, blocks);
+        sat_inc(&e->count, count);
         free(key);
         return 0;
     }
@@ -103,12 +104,12 @@ static void finish(summary_t *s)
 static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, uint64_t handles)
 {
     if (in_app) {
-        s->leaked_bytes += bytes;
-        s->leaked_blocks += blocks;
-        s->leaked_handles += handles;
+        sat_inc(&s->leaked_bytes, bytes);
+        sat_inc(&s->leaked_blocks, blocks);
+        sat_inc(&s->leaked_handles, handles);
     } else {
-        s->other_bytes += bytes;
-        s->other_handles += handles;
+        sat_inc(&s->other_bytes, bytes);
+        sat_inc(&s->other_handles, handles);
     }
 }
 
@@ -212,7 +213,7 @@ static int read_entries(summary_t *s, json_t *array, int handles, const suppress
         if (cls && strcmp(cls, "reachable") == 0)
             continue;
         if (suppressed(e, suppress)) {
-            *(handles ? &s->suppressed_handles : &s->suppressed_bytes) += handles ? count : bytes;
+            sat_inc(handles ? &s->suppressed_handles : &s->suppressed_bytes, handles ? count : bytes);
             continue;
         }
         if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
@@ -242,9 +243,9 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     json_t *totals = json_object_get(root, "totals");
     uint64_t v;
     if (rc == 0 && u64_of(totals, "suppressed_bytes", &v) == 0)
-        s->suppressed_bytes += v;
+        sat_inc(&s->suppressed_bytes, v);
     if (rc == 0 && u64_of(totals, "suppressed_handles", &v) == 0)
-        s->suppressed_handles += v;
+        sat_inc(&s->suppressed_handles, v);
     json_decref(root);
     if (rc == 0)
         finish(s);
