@@ -1,6 +1,7 @@
 /* imgleak diff (see diff.h). */
 #include "diff.h"
 
+#include "escape.h"
 #include "report.h"
 #include "saturate.h"
 
@@ -70,13 +71,14 @@ static void put_text_changes(FILE *out, const change_t *c, size_t n, int handles
         char delta[40];
         signed_bytes(c[i].bytes, delta, sizeof delta);
         if (handles)
-            fprintf(out, "  %-7s %+" PRId64 " %s (%s)  %s ", c[i].change, c[i].count, e->what,
-                    e->creator, delta);
+            fprintf(out, "  %-7s %+" PRId64 " %s (%s)  %s ", c[i].change, c[i].count,
+                    escape_text(e->what), escape_text(e->creator), delta);
         else
             fprintf(out, "  %-7s %s %+" PRId64 " blocks (%s)  ", c[i].change, delta, c[i].blocks,
-                    e->what);
-        fprintf(out, "%s %s:%u%s\n", e->function ? e->function : "??",
-                e->file ? e->file : "<unknown>", e->line, e->in_app ? "" : "  (not the program's)");
+                    escape_text(e->what));
+        fprintf(out, "%s %s:%u%s\n", e->function ? escape_text(e->function) : "??",
+                e->file ? escape_text(e->file) : "<unknown>", e->line,
+                e->in_app ? "" : "  (not the program's)");
     }
 }
 

@@ -2,6 +2,7 @@
 #include "gate.h"
 
 #include "error.h"
+#include "escape.h"
 #include "saturate.h"
 
 #include <stdlib.h>
@@ -54,18 +55,19 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n,
 
 static void put_location(FILE *out, const summary_entry_t *e)
 {
-    fprintf(out, "%s:%u: ", e->file ? e->file : "<unknown>", e->line);
+    fprintf(out, "%s:%u: ", e->file ? escape_text(e->file) : "<unknown>", e->line);
 }
 
 /* One line per offence, in the compiler-diagnostic form. */
 static void put_offence(FILE *out, const offence_t *o, int handles, int baseline)
 {
     const summary_entry_t *e = o->entry;
-    const char *fn = e->function ? e->function : "??";
+    const char *fn = e->function ? escape_text(e->function) : "??";
     put_location(out, e);
     if (handles)
         fprintf(out, "%llu %s handle%s never destroyed (%s, created by %s)",
-                (unsigned long long)o->count, e->what, o->count == 1 ? "" : "s", fn, e->creator);
+                (unsigned long long)o->count, escape_text(e->what), o->count == 1 ? "" : "s", fn,
+                escape_text(e->creator));
     else
         fprintf(out, "%llu bytes in %llu blocks leaked (%s)", (unsigned long long)o->bytes,
                 (unsigned long long)o->blocks, fn);
@@ -77,17 +79,7 @@ static void put_offence(FILE *out, const offence_t *o, int handles, int baseline
 
 static void put_xml(FILE *out, const char *s)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-                fputc(*s, out);
-        }
-    }
+    escape_xml(out, s);
 }
 
 static void put_case(FILE *out, const char *name, const char *failure)

@@ -1,4 +1,5 @@
 /* Writing growth over time (growth.h): on its own (imgleak growth) or inside a report. */
+#include "escape.h"
 #include "growth.h"
 #include "report.h"
 
@@ -6,9 +7,9 @@
 
 static void put_site(FILE *out, const frame_t *f)
 {
-    fputs(f->function ? f->function : "??", out);
+    fputs(f->function ? escape_text(f->function) : "??", out);
     if (f->file)
-        fprintf(out, " %s:%u", f->file, f->line);
+        fprintf(out, " %s:%u", escape_text(f->file), f->line);
 }
 
 int growth_write_text(const growth_t *g, FILE *out, int color)

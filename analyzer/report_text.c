@@ -1,4 +1,5 @@
 /* The text report for a terminal: totals first, then each call site with a short stack. */
+#include "escape.h"
 #include "growth.h"
 #include "report.h"
 
@@ -12,11 +13,12 @@ static const char *base_name(const char *path)
 
 static void put_location(FILE *out, const frame_t *f)
 {
-    fputs(f->function ? f->function : "??", out);
+    fputs(f->function ? escape_text(f->function) : "??", out);
     if (f->file)
-        fprintf(out, " %s:%u", f->file, f->line);
+        fprintf(out, " %s:%u", escape_text(f->file), f->line);
     else if (f->module)
-        fprintf(out, " (%s+0x%llx)", base_name(f->module), (unsigned long long)f->offset);
+        fprintf(out, " (%s+0x%llx)", escape_text(base_name(f->module)),
+                (unsigned long long)f->offset);
     else
         fprintf(out, " (0x%llx)", (unsigned long long)f->address);
     if (f->inlined)
@@ -57,7 +59,8 @@ static void put_process(FILE *out, const snapshot_t *snap)
     report_format_bytes(snap->process.rss_bytes, rss, sizeof rss);
     report_format_bytes(snap->process.peak_rss_bytes, peak, sizeof peak);
     fprintf(out, "  pid %llu  %s  (%s)\n    RSS %s, peak %s",
-            (unsigned long long)snap->header.pid, snap->exe, snap->path, rss, peak);
+            (unsigned long long)snap->header.pid, escape_text(snap->exe), escape_text(snap->path),
+            rss, peak);
     if (snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC) {
         char in_use[32], free_b[32];
         report_format_bytes(snap->process.glibc_in_use, in_use, sizeof in_use);
@@ -97,8 +100,8 @@ static void put_handles(FILE *out, const report_t *rep, const report_opts_t *opt
         char held[32];
         report_format_bytes(g->retained_bytes, held, sizeof held);
         fprintf(out, "\n%s%llu %s%s created by %s() never destroyed%s, holding %s in %llu blocks, at ",
-                bold, (unsigned long long)g->count, g->type, g->count == 1 ? "" : "s", g->function,
-                off, held, (unsigned long long)g->retained_blocks);
+                bold, (unsigned long long)g->count, escape_text(g->type), g->count == 1 ? "" : "s",
+                escape_text(g->function), off, held, (unsigned long long)g->retained_blocks);
         put_location(out, &g->site);
         fputc('\n', out);
         if (g->abandoned)
@@ -113,7 +116,7 @@ static void put_handles(FILE *out, const report_t *rep, const report_opts_t *opt
                                ? "destroyed with another type's function"
                                : "destroyed but never seen created";
         fprintf(out, "\n%smisuse: %llu %s %s by %s()%s at ", bold, (unsigned long long)g->count,
-                g->type, what, g->function, off);
+                escape_text(g->type), what, escape_text(g->function), off);
         put_location(out, &g->site);
         fputc('\n', out);
         put_stack(out, g->stack, g->depth, g->site_index, 0, opts);

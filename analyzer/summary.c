@@ -2,6 +2,7 @@
 #include "summary.h"
 
 #include "error.h"
+#include "escape.h"
 #include "report.h"
 #include "saturate.h"
 
@@ -16,9 +17,11 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Names are kept in the one UTF-8 reading of escape.h, the reading the JSON report was written
+ * in, so that a name read from a snapshot matches the same name read back from JSON. */
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? escape_utf8_dup(s) : NULL;
 }
 
 static char *make_key(const char *function, const char *file, const char *what,
@@ -26,9 +29,12 @@ static char *make_key(const char *function, const char *file, const char *what,
 {
     const char *f = function ? function : "??", *b = file ? base_name(file) : "";
     size_t len = strlen(f) + strlen(b) + strlen(what) + (creator ? strlen(creator) : 0) + 4;
-    char *key = malloc(len);
-    if (key)
-        snprintf(key, len, "%s|%s|%s|%s", f, b, what, creator ? creator : "");
+    char *raw = malloc(len);
+    if (!raw)
+        return NULL;
+    snprintf(raw, len, "%s|%s|%s|%s", f, b, what, creator ? creator : "");
+    char *key = escape_utf8_dup(raw); /* as dup_or_null reads the names */
+    free(raw);
     return key;
 }
 
@@ -76,7 +82,7 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
     *list = grown;
     summary_entry_t *e = &grown[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
-                           strdup(what), dup_or_null(creator), in_app, bytes, blocks, count, key};
+                           dup_or_null(what), dup_or_null(creator), in_app, bytes, blocks, count, key};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
         (creator && !e->creator))
         return error_set("out of memory"), -1;
