@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "escape.h"
+#include "outfile.h"
 #include "saturate.h"
 
 #include <stdlib.h>
@@ -99,9 +100,10 @@ static void put_case(FILE *out, const char *name, const char *failure)
 static int write_junit(const char *path, const cli_opts_t *o, const offences_t *mem,
                        const offences_t *hdl, int mem_failed, int hdl_failed)
 {
-    FILE *out = fopen(path, "w");
-    if (!out)
-        return error_set("%s: cannot write", path), -1;
+    outfile_t of;
+    if (outfile_open(&of, path) < 0)
+        return -1;
+    FILE *out = of.f;
     size_t tests = 2 + (mem_failed ? mem->n : 0) + (hdl_failed ? hdl->n : 0);
     size_t failures = (size_t)mem_failed + (size_t)hdl_failed + (mem_failed ? mem->n : 0) +
                       (hdl_failed ? hdl->n : 0);
@@ -140,10 +142,7 @@ static int write_junit(const char *path, const cli_opts_t *o, const offences_t *
         }
     }
     fputs("  </testsuite>\n</testsuites>\n", out);
-    int failed = ferror(out);
-    if (fclose(out) != 0 || failed)
-        return error_set("%s: write error", path), -1;
-    return 0;
+    return outfile_commit(&of, 1);
 }
 
 int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base, FILE *out)

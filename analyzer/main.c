@@ -7,6 +7,7 @@
 #include "gate.h"
 #include "inputs.h"
 #include "report.h"
+#include "outfile.h"
 #include "run.h"
 #include "safeopen.h"
 
@@ -130,22 +131,21 @@ static int done(int rc)
     return rc == -2 ? 0 : EXIT_BAD_INPUT;
 }
 
-static FILE *open_output(const char *out_path, FILE *fallback)
+/* out_path through outfile (no following a link, no half-written file left), or fallback */
+static FILE *open_output(outfile_t *of, const char *out_path, FILE *fallback)
 {
-    FILE *out = out_path ? fopen(out_path, "w") : fallback;
-    if (!out)
-        error_set("%s: cannot write: %s", out_path, strerror(errno));
-    return out;
+    *of = (outfile_t){0};
+    if (!out_path)
+        return fallback;
+    return outfile_open(of, out_path) < 0 ? NULL : of->f;
 }
 
-static int close_output(FILE *out, FILE *fallback, const char *out_path, int rc)
+static int close_output(outfile_t *of, FILE *out, FILE *fallback, int rc)
 {
+    if (out != fallback)
+        return outfile_commit(of, rc == 0) < 0 ? -1 : rc;
     if (fflush(out) != 0 || ferror(out)) {
-        error_set("%s: write error", out_path ? out_path : "standard output");
-        rc = -1;
-    }
-    if (out != fallback && fclose(out) != 0 && rc == 0) {
-        error_set("%s: write error", out_path);
+        error_set("standard %s: write error", out == stderr ? "error" : "output");
         rc = -1;
     }
     return rc;
@@ -166,12 +166,13 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
         report_free(&rep);
         return -1;
     }
-    FILE *out = open_output(out_path, fallback);
+    outfile_t of;
+    FILE *out = open_output(&of, out_path, fallback);
     int rc = -1;
     if (out) {
         report_opts_t ropts = {want_color(out), o->sites, o->frames, o->show_reachable};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
-        rc = close_output(out, fallback, out_path, rc);
+        rc = close_output(&of, out, fallback, rc);
     }
     report_free(&rep);
     return rc;
@@ -235,11 +236,12 @@ static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, con
                               int (*text)(const void *, const void *, FILE *, int), const void *a,
                               const void *b)
 {
-    FILE *out = open_output(o->out, stdout);
+    outfile_t of;
+    FILE *out = open_output(&of, o->out, stdout);
     if (!out)
         return -1;
     int rc = strcmp(o->format, "json") == 0 ? json(a, b, out) : text(a, b, out, want_color(out));
-    return close_output(out, stdout, o->out, rc);
+    return close_output(&of, out, stdout, rc);
 }
 
 static int body_report(const command_ctx_t *c)

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "escape.h"
+#include "safeopen.h"
 #include "report.h"
 #include "saturate.h"
 
@@ -234,7 +235,11 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
 {
     memset(s, 0, sizeof *s);
     json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
+    FILE *f = safeopen_fopen(path, NULL);
+    if (!f)
+        return -1;
+    json_t *root = json_loadf(f, 0, &err);
+    fclose(f);
     if (!root)
         return error_set("%s:%d: not valid JSON: %s", path, err.line, err.text), -1;
     int rc = -1;

@@ -2,8 +2,8 @@
 #include "suppress.h"
 
 #include "error.h"
+#include "safeopen.h"
 
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,9 +88,9 @@ static int parse(suppressions_t *s, char *text, const char *origin)
 
 int suppress_load_file(suppressions_t *s, const char *path)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = safeopen_fopen(path, NULL);
     if (!f)
-        return error_set("%s: %s", path, strerror(errno)), -1;
+        return -1;
     char *text = NULL;
     size_t len = 0, cap = 0, got;
     char buf[4096];
