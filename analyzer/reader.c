@@ -496,8 +496,8 @@ static int check_header_first(const char *path, FILE *f, size_t size)
     size_t got = fread(head, 1, sizeof head, f);
     parse_t ps = {.name = path, .data = head, .size = got};
     snapshot_t probe = {0};
-    if (got < sizeof head)
-        return parse_header(&ps, &probe); /* bad magic, or a truncated header */
+    if (got < sizeof head || memcmp(head, IMGLEAK_MAGIC, IMGLEAK_MAGIC_LEN) != 0)
+        return parse_header(&ps, &probe) < 0 ? -1 : fail(&ps, "read error");
     ps.size = size;
     if (parse_header_fields(&ps, &probe) < 0)
         return -1;

@@ -6,7 +6,8 @@ program would never write, made to find what a hostile or broken file does to th
 KIND: plain      one leak of 100 bytes at a frame of module ARG (default /nonexistent/prog)
       huge       sizes near 2^56 in 300 leaks at distinct sites, so sums pass 2^64
       amplify    ARG stacks (default 2000) of 256 distinct frames, a block in every kind and class
-      strings    exe, module path and handle names with terminal escapes, newlines, Latin-1
+      strings    exe, module path and handle names with terminal escapes, newlines, Latin-1;
+                 ARG seconds later than the default time (for a series)
 """
 import struct
 import sys
@@ -32,7 +33,7 @@ def size_kind(size, kind, cls):
 
 
 def snapshot(exe=b"/nonexistent/prog", module=b"/nonexistent/prog", stacks=(), live=(),
-             names=(), handles=(), pid=4242):
+             names=(), handles=(), pid=4242, time_ns=2 * 10**18):
     st = Strings()
     exe_off = st.add(exe)
     mod_off = st.add(module)
@@ -63,7 +64,7 @@ def snapshot(exe=b"/nonexistent/prog", module=b"/nonexistent/prog", stacks=(), l
         body += b"\0" * (-len(body) % 8)
     total = offset + len(body)
     head = struct.pack("<8sHHIIIQQQQQ", b"IMGLEAK\x1a", 1, 4, header_size, len(sections), entry,
-                       total, pid, 1, 2 * 10**18, 1)
+                       total, pid, 1, time_ns, 1)
     return head + bytes(table) + bytes(body)
 
 
@@ -87,8 +88,11 @@ def main():
         data = snapshot(stacks=stacks, live=live)
     elif kind == "strings":
         evil = b"/tmp/\x1b[31mred\x1b]0;pwned\x07\nimgleak: fake line\r/caf\xe9"
+        grow = int(arg or 0)
         data = snapshot(exe=evil, module=evil, stacks=[(1, [0x401000])],
-                        live=[(0x1000, size_kind(100, HEAP, LEAKED), 1)],
+                        live=[(0x1000 + 64 * i, size_kind(100, HEAP, LEAKED), 1)
+                              for i in range(1 + grow)],
+                        time_ns=2 * 10**18 + grow * 10**9,
                         names=[(0, 1, b"Evil\x1b[2JType", b"lib\x1b[1mx.so"),
                                (1, 1, b"create\nevil", b"")],
                         handles=[(0x2000, 1, 1, 1)])
