@@ -166,8 +166,12 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/reach.sh
 
+# reports, gate, diff and bad input: with the plain build, then all again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick
 	@B=$(B) bash tests/integration/reports.sh
+	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
+	@B=$(B) bash tests/integration/robust.sh
+	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/robust.sh
 
 workload-check: all workloads
 	@B=$(B) bash tests/integration/workloads.sh
