@@ -21,15 +21,17 @@ static const summary_entry_t *describe(const change_t *c)
 }
 
 /* The changes of one list, largest byte (or count) change first. */
-static change_t *compare(const summary_entry_t *base, size_t nbase, const summary_entry_t *now,
-                         size_t nnow, size_t *n)
+static change_t *compare(const summary_t *bs, const summary_t *ns, int handles, size_t *n)
 {
+    const summary_entry_t *base = handles ? bs->handles : bs->leaks;
+    const summary_entry_t *now = handles ? ns->handles : ns->leaks;
+    size_t nbase = handles ? bs->nhandles : bs->nleaks, nnow = handles ? ns->nhandles : ns->nleaks;
     change_t *out = calloc(nbase + nnow + 1, sizeof *out);
     if (!out)
         return NULL;
     *n = 0;
     for (size_t i = 0; i < nnow; i++) {
-        const summary_entry_t *b = summary_find(base, nbase, now[i].key);
+        const summary_entry_t *b = summary_find(bs, handles, now[i].key);
         change_t c = {NULL, b, &now[i], sat_delta(now[i].bytes, b ? b->bytes : 0),
                       sat_delta(now[i].blocks, b ? b->blocks : 0),
                       sat_delta(now[i].count, b ? b->count : 0)};
@@ -39,7 +41,7 @@ static change_t *compare(const summary_entry_t *base, size_t nbase, const summar
             out[(*n)++] = c;
     }
     for (size_t i = 0; i < nbase; i++)
-        if (!summary_find(now, nnow, base[i].key))
+        if (!summary_find(ns, handles, base[i].key))
             out[(*n)++] = (change_t){"gone", &base[i], NULL, sat_delta(0, base[i].bytes),
                                      sat_delta(0, base[i].blocks), sat_delta(0, base[i].count)};
     return out;
@@ -85,8 +87,8 @@ static void put_text_changes(FILE *out, const change_t *c, size_t n, int handles
 static int build(const summary_t *base, const summary_t *now, change_t **leaks, size_t *nleaks,
                  change_t **handles, size_t *nhandles)
 {
-    *leaks = compare(base->leaks, base->nleaks, now->leaks, now->nleaks, nleaks);
-    *handles = compare(base->handles, base->nhandles, now->handles, now->nhandles, nhandles);
+    *leaks = compare(base, now, 0, nleaks);
+    *handles = compare(base, now, 1, nhandles);
     if (!*leaks || !*handles)
         return -1;
     qsort(*leaks, *nleaks, sizeof **leaks, by_magnitude);

@@ -27,14 +27,14 @@ static uint64_t over(uint64_t now, uint64_t before)
 }
 
 /* The program's entries that leak more than the baseline holds for them. */
-static int collect(offences_t *out, const summary_entry_t *now, size_t n,
-                   const summary_entry_t *base, size_t nbase, int handles)
+static int collect(offences_t *out, const summary_entry_t *now, size_t n, const summary_t *base,
+                   int handles)
 {
     for (size_t i = 0; i < n; i++) {
         const summary_entry_t *e = &now[i];
         if (!e->in_app)
             continue;
-        const summary_entry_t *b = base ? summary_find(base, nbase, e->key) : NULL;
+        const summary_entry_t *b = base ? summary_find(base, handles, e->key) : NULL;
         offence_t o = {e, over(e->bytes, b ? b->bytes : 0), over(e->blocks, b ? b->blocks : 0),
                        over(e->count, b ? b->count : 0), b ? b->bytes : 0, b ? b->count : 0};
         if (handles ? o.count == 0 : o.bytes == 0)
@@ -149,10 +149,8 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
 {
     offences_t mem = {0}, hdl = {0};
     int rc = -1;
-    if (collect(&mem, now->leaks, now->nleaks, base ? base->leaks : NULL, base ? base->nleaks : 0,
-                0) < 0 ||
-        collect(&hdl, now->handles, now->nhandles, base ? base->handles : NULL,
-                base ? base->nhandles : 0, 1) < 0)
+    if (collect(&mem, now->leaks, now->nleaks, base, 0) < 0 ||
+        collect(&hdl, now->handles, now->nhandles, base, 1) < 0)
         goto out;
     int mem_failed = mem.bytes > o->max_bytes, hdl_failed = hdl.handles > o->max_handles;
     for (size_t i = 0; mem_failed && i < mem.n; i++)

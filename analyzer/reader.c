@@ -397,12 +397,27 @@ static int parse_leak_roots(parse_t *ps, snapshot_t *snap)
     return rc;
 }
 
+static int by_name_id(const void *a, const void *b)
+{
+    uint32_t x = ((const snap_name_t *)a)->id, y = ((const snap_name_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* names[] is sorted by id (parse_handles): a search, not a scan, for each of many handles */
 static const snap_name_t *name_in(const snap_name_t *names, size_t n, uint32_t id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (names[i].id == id)
-            return &names[i];
-    return NULL;
+    snap_name_t key = {.id = id};
+    return n ? bsearch(&key, names, n, sizeof *names, by_name_id) : NULL;
+}
+
+static int sort_names(parse_t *ps, snap_name_t *names, size_t n)
+{
+    if (n)
+        qsort(names, n, sizeof *names, by_name_id);
+    for (size_t i = 1; i < n; i++)
+        if (names[i].id == names[i - 1].id)
+            return fail(ps, "duplicate handle type or function id");
+    return 0;
 }
 
 const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id)
@@ -443,6 +458,9 @@ static int parse_handles(parse_t *ps, snapshot_t *snap)
         else
             return fail(ps, "handle name of unknown kind");
     }
+    if (sort_names(ps, snap->handle_types, snap->nhandle_types) < 0 ||
+        sort_names(ps, snap->handle_functions, snap->nhandle_functions) < 0)
+        return -1;
     for (uint64_t i = 0; i < ps->handles.count; i++) {
         const unsigned char *p = ps->data + ps->handles.offset + i * ps->handles.record_size;
         snap_handle_t *h = &snap->handles[i];

@@ -39,12 +39,61 @@ static char *make_key(const char *function, const char *file, const char *what,
     return key;
 }
 
-const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key)
+/* Open addressing over each list by key (a slot holds 1 + the entry's index, 0 when empty):
+ * a report of many thousands of sites must not make merging, gate or diff quadratic. */
+typedef struct {
+    size_t *slots;
+    size_t capacity;
+} key_index_t;
+
+struct summary_index {
+    key_index_t leaks, handles;
+};
+
+static uint64_t key_hash(const char *key)
 {
+    uint64_t h = 1469598103934665603u;
+    while (*key)
+        h = (h ^ (unsigned char)*key++) * 1099511628211u;
+    return h;
+}
+
+static size_t *key_slot(const key_index_t *ix, const summary_entry_t *list, const char *key)
+{
+    size_t mask = ix->capacity - 1, j = key_hash(key) & mask;
+    while (ix->slots[j] && strcmp(list[ix->slots[j] - 1].key, key) != 0)
+        j = (j + 1) & mask;
+    return &ix->slots[j];
+}
+
+/* (Re)makes ix over list[0..n) with room for one more entry. */
+static int key_index_build(key_index_t *ix, const summary_entry_t *list, size_t n)
+{
+    size_t cap = 64;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(ix->slots);
+    *ix = (key_index_t){slots, cap};
     for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i].key, key) == 0)
-            return &list[i];
-    return NULL;
+        *key_slot(ix, list, list[i].key) = i + 1;
+    return 0;
+}
+
+static key_index_t *index_of(const summary_t *s, int handles)
+{
+    return handles ? &s->index->handles : &s->index->leaks;
+}
+
+const summary_entry_t *summary_find(const summary_t *s, int handles, const char *key)
+{
+    const summary_entry_t *list = handles ? s->handles : s->leaks;
+    if (!s->index || !index_of(s, handles)->slots)
+        return NULL;
+    size_t at = *key_slot(index_of(s, handles), list, key);
+    return at ? &list[at - 1] : NULL;
 }
 
 static void entry_free(summary_entry_t *e)
@@ -57,16 +106,22 @@ static void entry_free(summary_entry_t *e)
 }
 
 /* Adds an entry, or merges it into the one with the same key (the line of the larger kept). */
-static int add(summary_entry_t **list, size_t *n, const frame_t *site, const char *what,
+static int add(summary_t *s, int handles, const frame_t *site, const char *what,
                const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count)
 {
+    summary_entry_t **list = handles ? &s->handles : &s->leaks;
+    size_t *n = handles ? &s->nhandles : &s->nleaks;
+    if (!s->index && !(s->index = calloc(1, sizeof *s->index)))
+        return error_set("out of memory"), -1;
+    key_index_t *ix = index_of(s, handles);
+    if ((!ix->slots || (*n + 1) * 2 > ix->capacity) && key_index_build(ix, *list, *n) < 0)
+        return error_set("out of memory"), -1;
     char *key = make_key(site->function, site->file, what, creator);
     if (!key)
         return error_set("out of memory"), -1;
-    for (size_t i = 0; i < *n; i++) {
-        summary_entry_t *e = &(*list)[i];
-        if (strcmp(e->key, key) != 0)
-            continue;
+    size_t *slot = key_slot(ix, *list, key);
+    if (*slot) {
+        summary_entry_t *e = &(*list)[*slot - 1];
         if (bytes > e->bytes)
             e->line = site->line;
         sat_inc(&e->bytes, bytes);
@@ -80,6 +135,7 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
         free(key);
         return error_set("out of memory"), -1;
     }
+    *slot = *n + 1;
     *list = grown;
     summary_entry_t *e = &grown[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
@@ -100,12 +156,19 @@ static int by_size(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
-static void finish(summary_t *s)
+/* Sorts both lists and indexes them again at their new places. */
+static int finish(summary_t *s)
 {
     if (s->nleaks)
         qsort(s->leaks, s->nleaks, sizeof *s->leaks, by_size);
     if (s->nhandles)
         qsort(s->handles, s->nhandles, sizeof *s->handles, by_size);
+    if (!s->index && !(s->index = calloc(1, sizeof *s->index)))
+        return error_set("out of memory"), -1;
+    if (key_index_build(&s->index->leaks, s->leaks, s->nleaks) < 0 ||
+        key_index_build(&s->index->handles, s->handles, s->nhandles) < 0)
+        return error_set("out of memory"), -1;
+    return 0;
 }
 
 static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, uint64_t handles)
@@ -127,22 +190,21 @@ int summary_from_report(summary_t *s, const report_t *rep)
         const leak_site_t *l = &rep->sites[i];
         if (l->cls == IMGLEAK_CLASS_REACHABLE)
             continue; /* listed with --show-reachable; never a leak */
-        if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
-                l->bytes, l->blocks, 0) < 0)
+        if (add(s, 0, &l->site, report_kind_name(l->kind), NULL, l->in_app, l->bytes, l->blocks,
+                0) < 0)
             return -1;
         count_in(s, l->in_app, l->bytes, l->blocks, 0);
     }
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
-        if (add(&s->handles, &s->nhandles, &g->site, g->type, g->function, g->in_app,
-                g->retained_bytes, g->retained_blocks, g->count) < 0)
+        if (add(s, 1, &g->site, g->type, g->function, g->in_app, g->retained_bytes,
+                g->retained_blocks, g->count) < 0)
             return -1;
         count_in(s, g->in_app, 0, 0, g->count);
     }
     s->suppressed_bytes = rep->totals.suppressed_bytes;
     s->suppressed_handles = rep->totals.suppressed_handles;
-    finish(s);
-    return 0;
+    return finish(s);
 }
 
 /* ---- reading a JSON report ---- */
@@ -223,8 +285,7 @@ static int read_entries(summary_t *s, json_t *array, int handles, const suppress
             sat_inc(handles ? &s->suppressed_handles : &s->suppressed_bytes, handles ? count : bytes);
             continue;
         }
-        if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
-                what, creator, json_is_true(in_app), bytes, blocks, count) < 0)
+        if (add(s, handles, &site, what, creator, json_is_true(in_app), bytes, blocks, count) < 0)
             return -1;
         count_in(s, json_is_true(in_app), handles ? 0 : bytes, handles ? 0 : blocks, count);
     }
@@ -258,9 +319,7 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     if (rc == 0 && u64_of(totals, "suppressed_handles", &v) == 0)
         sat_inc(&s->suppressed_handles, v);
     json_decref(root);
-    if (rc == 0)
-        finish(s);
-    return rc;
+    return rc == 0 ? finish(s) : rc;
 }
 
 void summary_free(summary_t *s)
@@ -271,5 +330,10 @@ void summary_free(summary_t *s)
         entry_free(&s->handles[i]);
     free(s->leaks);
     free(s->handles);
+    if (s->index) {
+        free(s->index->leaks.slots);
+        free(s->index->handles.slots);
+        free(s->index);
+    }
     memset(s, 0, sizeof *s);
 }

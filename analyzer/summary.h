@@ -26,13 +26,16 @@ typedef struct {
     uint64_t leaked_bytes, leaked_blocks, leaked_handles; /* the program's (in_app) */
     uint64_t other_bytes, other_handles;                  /* at sites outside the program */
     uint64_t suppressed_bytes, suppressed_handles;
+    struct summary_index *index; /* the entries by key (owned; NULL until the first entry) */
 } summary_t;
 
 int summary_from_report(summary_t *s, const report_t *rep);
 /* Reads a report written by imgleak --format json; suppress (may be NULL) is applied to each
  * entry's stack. 0, or -1 with error_get(). */
 int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress);
-const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key);
+/* The entry of s's leaks (handles: of its handles) with that key, or NULL; in constant time, as
+ * gate and diff look up every entry of one summary in another. */
+const summary_entry_t *summary_find(const summary_t *s, int handles, const char *key);
 void summary_free(summary_t *s);
 
 #endif

@@ -6,6 +6,9 @@ program would never write, made to find what a hostile or broken file does to th
 KIND: plain      one leak of 100 bytes at a frame of module ARG (default /nonexistent/prog)
       huge       sizes near 2^56 in 300 leaks at distinct sites, so sums pass 2^64
       amplify    ARG stacks (default 2000) of 256 distinct frames, a block in every kind and class
+      sites      ARG = N:T: N leaks at sites of their own, T seconds after the default time
+      handles    ARG handles (default 100000), each created at a site of its own
+      names      ARG handle types and functions (default 100000), ARG handles naming the last
       strings    exe, module path and handle names with terminal escapes, newlines, Latin-1;
                  ARG seconds later than the default time (for a series)
 """
@@ -96,6 +99,21 @@ def main():
                         names=[(0, 1, b"Evil\x1b[2JType", b"lib\x1b[1mx.so"),
                                (1, 1, b"create\nevil", b"")],
                         handles=[(0x2000, 1, 1, 1)])
+    elif kind == "sites":
+        n, later = (int(x) for x in (arg or "100000:0").split(":"))
+        data = snapshot(stacks=[(i + 1, [0x401000 + 16 * i]) for i in range(n)],
+                        live=[(0x1000 + 64 * i, size_kind(100 + later, HEAP, LEAKED), i + 1)
+                              for i in range(n)], time_ns=2 * 10**18 + later * 10**9)
+    elif kind == "handles":
+        n = int(arg or 100000)
+        data = snapshot(stacks=[(i + 1, [0x401000 + 16 * i]) for i in range(n)],
+                        names=[(0, 1, b"Type", b"lib.so"), (1, 1, b"create", b"")],
+                        handles=[(0x10000 + 64 * i, 1, 1, i + 1) for i in range(n)])
+    elif kind == "names":
+        n = int(arg or 100000)
+        data = snapshot(stacks=[(1, [0x401000])],
+                        names=[(i % 2, i // 2 + 1, b"N", b"") for i in range(2 * n)],
+                        handles=[(0x10000 + 64 * i, n, n, 1) for i in range(n)])
     else:
         sys.exit("craft.py: unknown kind " + kind)
     with open(out, "wb") as f:
