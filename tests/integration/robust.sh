@@ -136,6 +136,30 @@ if [ "$LABEL" = robust ] && [ -x /usr/bin/time ]; then
     done
 fi
 
+# ------------------------------------------------ crafted: nothing quadratic (each took a minute or more)
+within() { # within SECONDS COMMAND...: finishes (any status but a timeout) in time
+    local secs=$1; shift
+    timeout "$secs" "$@" > /dev/null 2> "$WORK/err"
+    local rc=$?
+    [ $rc != 124 ] || { echo "     still running after $secs s"; return 1; }
+    sanitizer_quiet
+}
+$CRAFT handles "$WORK/handles.snap" 40000
+check "40000 handles at distinct sites: grouped in linear time" within 20 $IMGLEAK report -o /dev/null "$WORK/handles.snap"
+$CRAFT names "$WORK/names.snap" 60000
+check "60000 handle names: looked up, not scanned" within 20 $IMGLEAK report -o /dev/null "$WORK/names.snap"
+$CRAFT sites "$WORK/g0.snap" 60000:0
+$CRAFT sites "$WORK/g1.snap" 60000:1
+check "two snapshots of 60000 sites: growth matches them in linear time" \
+    within 20 $IMGLEAK growth -o /dev/null "$WORK/g0.snap" "$WORK/g1.snap"
+python3 -c 'import json, sys
+leaks = [{"kind": "heap", "class": "leaked", "in_app": True, "bytes": 10, "blocks": 1,
+          "site": {"function": "f%d" % i, "file": "a.c", "line": 1}, "stack": []}
+         for i in range(80000)]
+json.dump({"imgleak_report": 1, "leaks": leaks, "handles": [], "totals": {}}, open(sys.argv[1], "w"))' "$WORK/many.json"
+check "a JSON report of 80000 sites: gate in linear time" within 20 $IMGLEAK gate "$WORK/many.json"
+check "... diff of it against itself too" within 20 $IMGLEAK diff "$WORK/many.json" "$WORK/many.json"
+
 # ------------------------------------------------ crafted: a module path that is a FIFO
 $CRAFT plain "$WORK/fifomod.snap" "$WORK/fifo"
 check "a module named in a snapshot is a FIFO: the report is written" \
