@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "escape.h"
+#include "grow.h"
 #include "outfile.h"
 #include "saturate.h"
 
@@ -39,11 +40,9 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n, const 
                        over(e->count, b ? b->count : 0), b ? b->bytes : 0, b ? b->count : 0};
         if (handles ? o.count == 0 : o.bytes == 0)
             continue;
-        offence_t *grown = realloc(out->list, (out->n + 1) * sizeof *grown);
-        if (!grown)
+        if (grow_for(&out->list, out->n, sizeof *out->list) < 0)
             return error_set("out of memory"), -1;
-        out->list = grown;
-        grown[out->n++] = o;
+        out->list[out->n++] = o;
         if (handles)
             sat_inc(&out->handles, o.count);
         else {

@@ -3,6 +3,7 @@
 #include "growth.h"
 
 #include "error.h"
+#include "grow.h"
 #include "report.h"
 #include "saturate.h"
 
@@ -138,10 +139,8 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
             size_t *slot = series_slot(&ix, series, site);
             size_t k = *slot ? *slot - 1 : nseries;
             if (k == nseries) {
-                series_t *grown = realloc(series, (nseries + 1) * sizeof *grown);
-                if (!grown)
+                if (grow_for(&series, nseries, sizeof *series) < 0)
                     goto oom;
-                series = grown;
                 series[nseries].site = site;
                 if (!(series[nseries].bytes = calloc(n, sizeof(double))))
                     goto oom;

@@ -3,6 +3,7 @@
  * and call site. A group's retained bytes are the live heap blocks allocated inside its create
  * calls: blocks whose stack passes through the create call's return address. */
 #include "error.h"
+#include "grow.h"
 #include "model.h"
 #include "saturate.h"
 
@@ -87,14 +88,12 @@ static handle_group_t *group_for(handle_group_t **groups, size_t *n, group_index
         free(frames);
         return &(*groups)[*slot - 1];
     }
-    handle_group_t *grown = realloc(*groups, (*n + 1) * sizeof *grown);
-    if (!grown) {
+    if (grow_for(groups, *n, sizeof **groups) < 0) {
         free(frames);
         return NULL;
     }
     *slot = *n + 1;
-    *groups = grown;
-    handle_group_t *g = &grown[(*n)++];
+    handle_group_t *g = &(*groups)[(*n)++];
     memset(g, 0, sizeof *g);
     g->type = type->name;
     g->library = type->library;

@@ -3,8 +3,9 @@
 
 #include "error.h"
 #include "escape.h"
-#include "safeopen.h"
+#include "grow.h"
 #include "report.h"
+#include "safeopen.h"
 #include "saturate.h"
 
 #include <jansson.h>
@@ -130,14 +131,12 @@ static int add(summary_t *s, int handles, const frame_t *site, const char *what,
         free(key);
         return 0;
     }
-    summary_entry_t *grown = realloc(*list, (*n + 1) * sizeof *grown);
-    if (!grown) {
+    if (grow_for(list, *n, sizeof **list) < 0) {
         free(key);
         return error_set("out of memory"), -1;
     }
     *slot = *n + 1;
-    *list = grown;
-    summary_entry_t *e = &grown[(*n)++];
+    summary_entry_t *e = &(*list)[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
                            dup_or_null(what), dup_or_null(creator), in_app, bytes, blocks, count, key};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
