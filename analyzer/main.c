@@ -53,6 +53,8 @@ static const char help_text[] =
     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"
     "  -o FILE              report, growth, diff: write to FILE (default: standard output)\n"
     "  --report FILE        run: write the report to FILE (default: standard error)\n"
+    "                       (-o FILE, --report, --junit: written whole and renamed into place;\n"
+    "                       a symbolic link, directory or FIFO there is refused)\n"
     "  --format FMT         text (default), json (docs/REPORT-JSON.md), pprof (gzipped\n"
     "                       profile.proto for go tool pprof), collapsed (stacks for\n"
     "                       flamegraph.pl, inferno, speedscope) or html (one self-contained\n"
