@@ -6,6 +6,7 @@
 #include "error.h"
 #include "progress.h"
 #include "safeopen.h"
+#include "saturate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,14 @@ static uint32_t le32(const unsigned char *p)
 static uint64_t le64(const unsigned char *p)
 {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* A count, size, id or time, capped at SAT_MAX: no real one comes near 2^63, and the reports
+ * write them as JSON integers that signed-64-bit parsers (gate, diff) must read back. */
+static uint64_t figure(const unsigned char *p)
+{
+    uint64_t v = le64(p);
+    return v > SAT_MAX ? SAT_MAX : v;
 }
 
 typedef struct {
@@ -91,9 +100,9 @@ static int parse_header_fields(parse_t *ps, snapshot_t *snap)
     h->section_count = le32(d + 16);
     h->section_entry_size = le32(d + 20);
     h->file_size = le64(d + 24);
-    h->pid = le64(d + 32);
-    h->sequence = le64(d + 40);
-    h->time_ns = le64(d + 48);
+    h->pid = figure(d + 32);
+    h->sequence = figure(d + 40);
+    h->time_ns = figure(d + 48);
     h->flags = le64(d + 56);
     if (h->version_major != IMGLEAK_VERSION_MAJOR) {
         snprintf(msg, sizeof msg, "format version %u.%u is not supported (this imgleak reads %u.x)",
@@ -204,33 +213,33 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
         return fail(ps, "process section must hold exactly one record");
     const unsigned char *p = ps->data + ps->process.offset;
     imgleak_process_rec_t *r = &snap->process;
-    r->pid = le64(p);
-    r->ppid = le64(p + 8);
-    r->start_time_ns = le64(p + 16);
-    r->rss_bytes = le64(p + 24);
-    r->peak_rss_bytes = le64(p + 32);
+    r->pid = figure(p);
+    r->ppid = figure(p + 8);
+    r->start_time_ns = figure(p + 16);
+    r->rss_bytes = figure(p + 24);
+    r->peak_rss_bytes = figure(p + 32);
     r->exe_string = le32(p + 40);
     r->allocator = le32(p + 44);
-    r->glibc_arena = le64(p + 48);
-    r->glibc_mmapped = le64(p + 56);
-    r->glibc_in_use = le64(p + 64);
-    r->glibc_free = le64(p + 72);
-    r->je_allocated = le64(p + 80);
-    r->je_active = le64(p + 88);
-    r->je_resident = le64(p + 96);
-    r->je_retained = le64(p + 104);
-    r->je_mapped = le64(p + 112);
-    r->dropped_table_full = le64(p + 120);
-    r->truncated_stacks = le64(p + 128);
-    r->dropped_stacks = le64(p + 136);
-    r->oversized_blocks = le64(p + 144);
+    r->glibc_arena = figure(p + 48);
+    r->glibc_mmapped = figure(p + 56);
+    r->glibc_in_use = figure(p + 64);
+    r->glibc_free = figure(p + 72);
+    r->je_allocated = figure(p + 80);
+    r->je_active = figure(p + 88);
+    r->je_resident = figure(p + 96);
+    r->je_retained = figure(p + 104);
+    r->je_mapped = figure(p + 112);
+    r->dropped_table_full = figure(p + 120);
+    r->truncated_stacks = figure(p + 128);
+    r->dropped_stacks = figure(p + 136);
+    r->oversized_blocks = figure(p + 144);
     r->depth_limit = le32(p + 152);
     r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
     if (ps->process.record_size >= 200) { /* 1.4 */
         r->instance_id = le64(p + 168);
         r->scan_flags = le32(p + 176);
-        r->unscanned_bytes = le64(p + 184);
-        r->failed_snapshots = le64(p + 192);
+        r->unscanned_bytes = figure(p + 184);
+        r->failed_snapshots = figure(p + 192);
     }
     return string_at(ps, snap, r->exe_string, &snap->exe);
 }

@@ -4,6 +4,7 @@ program would never write, made to find what a hostile or broken file does to th
 
     craft.py KIND OUT [ARG]
 KIND: plain      one leak of 100 bytes at a frame of module ARG (default /nonexistent/prog)
+      bigfields  pid and RSS of 2^64 - 1
       huge       sizes near 2^56 in 300 leaks at distinct sites, so sums pass 2^64
       amplify    ARG stacks (default 2000) of 256 distinct frames, a block in every kind and class
       sites      ARG = N:T: N leaks at sites of their own, T seconds after the default time
@@ -36,12 +37,12 @@ def size_kind(size, kind, cls):
 
 
 def snapshot(exe=b"/nonexistent/prog", module=b"/nonexistent/prog", stacks=(), live=(),
-             names=(), handles=(), pid=4242, time_ns=2 * 10**18):
+             names=(), handles=(), pid=4242, time_ns=2 * 10**18, rss=1 << 20):
     st = Strings()
     exe_off = st.add(exe)
     mod_off = st.add(module)
     proc = bytearray(200)
-    struct.pack_into("<QQQQQII", proc, 0, pid, 1, 10**18, 1 << 20, 1 << 20, exe_off, 0)
+    struct.pack_into("<QQQQQII", proc, 0, pid, 1, 10**18, rss, rss, exe_off, 0)
     struct.pack_into("<I", proc, 152, 256)
     modules = struct.pack("<QQQQIHH32s", 0x400000, 0x800000, 0x400000, 0, mod_off, 0, 1, b"")
     stack_blob = bytearray()
@@ -77,6 +78,9 @@ def main():
     if kind == "plain":
         mod = (arg or "/nonexistent/prog").encode("latin-1")
         data = snapshot(exe=mod, module=mod, stacks=[(1, [0x401000])],
+                        live=[(0x1000, size_kind(100, HEAP, LEAKED), 1)])
+    elif kind == "bigfields":
+        data = snapshot(stacks=[(1, [0x401000])], pid=2**64 - 1, rss=2**64 - 1,
                         live=[(0x1000, size_kind(100, HEAP, LEAKED), 1)])
     elif kind == "huge":
         n = 300

@@ -110,6 +110,11 @@ r["leaks"][0]["bytes"] = 2**64
 json.dump(r, open(sys.argv[2], "w"))' "$WORK/base.json" "$WORK/over.json"
 check "JSON with a figure past 2^64: bad input, one line" bad_input $IMGLEAK gate "$WORK/over.json"
 
+$CRAFT bigfields "$WORK/bigfields.snap"
+check "a pid and RSS of 2^64-1: the JSON report is written" \
+    status_is 0 $IMGLEAK report --format json -o "$WORK/bigfields.json" "$WORK/bigfields.snap"
+check "... and gate reads it back (figures capped at 2^63-1)" status_is 1 $IMGLEAK gate "$WORK/bigfields.json"
+
 # ------------------------------------------------ crafted: the header first, memory bounded by the file
 { printf 'garbage!'; head -c 56 /dev/zero; } > "$WORK/sparse.snap"
 truncate -s 3G "$WORK/sparse.snap"
