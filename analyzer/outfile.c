@@ -30,9 +30,19 @@ static char *temp_name(const char *path)
     return t;
 }
 
+/* A character device: O_NONBLOCK so that the open cannot wait (a FIFO swapped in since lstat
+ * fails instead), then blocking writes, as a terminal needs. */
 static int open_device(outfile_t *of)
 {
+    struct stat st;
     int fd = open(of->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))) {
+        close(fd);
+        error_set("%s: not a regular file; not written", of->path);
+        return -1;
+    }
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (fd < 0 || !(of->f = fdopen(fd, "w"))) {
         error_set("%s: cannot write: %s", of->path, strerror(errno));
         if (fd >= 0)
