@@ -28,6 +28,13 @@ static int put(const char *path, const uint8_t *data, size_t size)
     return fclose(f) == 0 && n == size ? 0 : -1;
 }
 
+static void remove_dir(void)
+{
+    unlink(path_a);
+    unlink(path_b);
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -37,6 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     snprintf(path_a, sizeof path_a, "%s/a", dir);
     snprintf(path_b, sizeof path_b, "%s/b", dir);
+    atexit(remove_dir);
     return 0;
 }
 
