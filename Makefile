@@ -20,7 +20,10 @@ SHIM_LIBS   := $(shell pkg-config --libs libunwind 2>/dev/null) -ldl -lpthread -
 ANA_CFLAGS  := -std=gnu11 $(shell pkg-config --cflags libdw libelf jansson zlib 2>/dev/null)
 ANA_LIBS    := $(shell pkg-config --libs libdw libelf jansson zlib 2>/dev/null) -lstdc++ -lm -ldl
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
-SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# pattern: an uninitialised local holds garbage, not whatever zeros the stack happened to hold,
+# so using one (freeing a struct never initialised) fails here on every machine
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+               -ftrivial-auto-var-init=pattern
 
 .PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
@@ -122,12 +125,21 @@ $(B)/torture/cgo: tests/torture/cgo/main.go | $(B)/torture
 torture: all $(TORTURE_BINS) $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/asan/.built
 	@B=$(B) bash tests/torture/run.sh
 
-# ---- fuzzing the snapshot reader (libFuzzer, clang): 30 s in make check, longer by make fuzz ----
+# ---- fuzzing (libFuzzer, clang): the snapshot reader, and every command; 30 s in make check,
+# longer by make fuzz ----
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/reader.c analyzer/error.c analyzer/progress.c \
+                       analyzer/escape.c analyzer/safeopen.c \
                        $(wildcard include/imgleak/*.h analyzer/*.h) | $(B)/fuzz
 	clang $(CPPFLAGS) -Ianalyzer -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
-FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/tests/leaky $(B)/tests/reach $(B)/tests/jpeg_misuse all
+# every command in process (analyzer/main.c's main renamed), on snapshots and JSON reports
+$(B)/fuzz/fuzz_commands: tests/fuzz/fuzz_commands.c $(ANA_SRC) analyzer/assets.S suppressions/default.supp \
+                         analyzer/report.html $(wildcard include/imgleak/*.h analyzer/*.h) | $(B)/fuzz
+	clang $(CPPFLAGS) -Ianalyzer -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
+	    $(filter %.c %.S,$^) -o $@ $(ANA_LIBS)
+FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/fuzz/fuzz_commands $(B)/tests/leaky $(B)/tests/reach \
+             $(B)/tests/jpeg_misuse all
+# FUZZ_SECONDS (or 30 in make check) is shared between the two targets
 fuzz-check: $(FUZZ_DEPS)
 	@B=$(B) bash tests/fuzz/run.sh 30
 fuzz: $(FUZZ_DEPS)
@@ -244,8 +256,12 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
 
+# reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
 	@B=$(B) bash tests/integration/reports.sh
+	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
+	@B=$(B) bash tests/integration/robust.sh
+	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/robust.sh
 	@B=$(B) bash tests/integration/ci.sh
 	@B=$(B) bash tests/integration/entries.sh
 	@B=$(B) bash tests/integration/dataloss.sh

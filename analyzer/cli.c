@@ -3,6 +3,7 @@
 
 #include "error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,11 @@
 static int parse_u64(const char *text, uint64_t *out)
 {
     char *end;
-    if (!*text || text[0] == '-')
+    if (text[0] < '0' || text[0] > '9') /* strtoull would take " 1", "+1" and "-1" (as 2^64-1) */
         return -1;
+    errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (*end)
+    if (*end || errno == ERANGE)
         return -1;
     *out = v;
     return 0;

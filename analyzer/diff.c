@@ -1,7 +1,9 @@
 /* imgleak diff (see diff.h). */
 #include "diff.h"
 
+#include "escape.h"
 #include "report.h"
+#include "saturate.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -19,27 +21,29 @@ static const summary_entry_t *describe(const change_t *c)
 }
 
 /* The changes of one list, largest byte (or count) change first. */
-static change_t *compare(const summary_entry_t *base, size_t nbase, const summary_entry_t *now,
-                         size_t nnow, size_t *n)
+static change_t *compare(const summary_t *bs, const summary_t *ns, int handles, size_t *n)
 {
+    const summary_entry_t *base = handles ? bs->handles : bs->leaks;
+    const summary_entry_t *now = handles ? ns->handles : ns->leaks;
+    size_t nbase = handles ? bs->nhandles : bs->nleaks, nnow = handles ? ns->nhandles : ns->nleaks;
     change_t *out = calloc(nbase + nnow + 1, sizeof *out);
     if (!out)
         return NULL;
     *n = 0;
     for (size_t i = 0; i < nnow; i++) {
-        const summary_entry_t *b = summary_find(base, nbase, now[i].key);
-        change_t c = {NULL, b, &now[i], (int64_t)now[i].bytes - (b ? (int64_t)b->bytes : 0),
-                      (int64_t)now[i].blocks - (b ? (int64_t)b->blocks : 0),
-                      (int64_t)now[i].count - (b ? (int64_t)b->count : 0)};
+        const summary_entry_t *b = summary_find(bs, handles, now[i].key);
+        change_t c = {NULL, b, &now[i], sat_delta(now[i].bytes, b ? b->bytes : 0),
+                      sat_delta(now[i].blocks, b ? b->blocks : 0),
+                      sat_delta(now[i].count, b ? b->count : 0)};
         int64_t key = now[i].count || (b && b->count) ? c.count : c.bytes;
         c.change = !b ? "new" : key > 0 ? "grown" : key < 0 ? "shrunk" : NULL;
         if (c.change)
             out[(*n)++] = c;
     }
     for (size_t i = 0; i < nbase; i++)
-        if (!summary_find(now, nnow, base[i].key))
-            out[(*n)++] = (change_t){"gone", &base[i], NULL, -(int64_t)base[i].bytes,
-                                     -(int64_t)base[i].blocks, -(int64_t)base[i].count};
+        if (!summary_find(ns, handles, base[i].key))
+            out[(*n)++] = (change_t){"gone", &base[i], NULL, sat_delta(0, base[i].bytes),
+                                     sat_delta(0, base[i].blocks), sat_delta(0, base[i].count)};
     return out;
 }
 
@@ -69,21 +73,22 @@ static void put_text_changes(FILE *out, const change_t *c, size_t n, int handles
         char delta[40];
         signed_bytes(c[i].bytes, delta, sizeof delta);
         if (handles)
-            fprintf(out, "  %-7s %+" PRId64 " %s (%s)  %s ", c[i].change, c[i].count, e->what,
-                    e->creator, delta);
+            fprintf(out, "  %-7s %+" PRId64 " %s (%s)  %s ", c[i].change, c[i].count,
+                    escape_text(e->what), escape_text(e->creator), delta);
         else
             fprintf(out, "  %-7s %s %+" PRId64 " blocks (%s)  ", c[i].change, delta, c[i].blocks,
-                    e->what);
-        fprintf(out, "%s %s:%u%s\n", e->function ? e->function : "??",
-                e->file ? e->file : "<unknown>", e->line, e->in_app ? "" : "  (not the program's)");
+                    escape_text(e->what));
+        fprintf(out, "%s %s:%u%s\n", e->function ? escape_text(e->function) : "??",
+                e->file ? escape_text(e->file) : "<unknown>", e->line,
+                e->in_app ? "" : "  (not the program's)");
     }
 }
 
 static int build(const summary_t *base, const summary_t *now, change_t **leaks, size_t *nleaks,
                  change_t **handles, size_t *nhandles)
 {
-    *leaks = compare(base->leaks, base->nleaks, now->leaks, now->nleaks, nleaks);
-    *handles = compare(base->handles, base->nhandles, now->handles, now->nhandles, nhandles);
+    *leaks = compare(base, now, 0, nleaks);
+    *handles = compare(base, now, 1, nhandles);
     if (!*leaks || !*handles)
         return -1;
     qsort(*leaks, *nleaks, sizeof **leaks, by_magnitude);
@@ -98,11 +103,11 @@ int diff_write_text(const summary_t *base, const summary_t *now, FILE *out)
     int rc = build(base, now, &leaks, &nleaks, &handles, &nhandles);
     if (rc == 0) {
         char delta[40];
-        signed_bytes((int64_t)now->leaked_bytes - (int64_t)base->leaked_bytes, delta, sizeof delta);
+        signed_bytes(sat_delta(now->leaked_bytes, base->leaked_bytes), delta, sizeof delta);
         fprintf(out, "imgleak diff: the program's leaks %s (%+" PRId64 " blocks), %+" PRId64
                      " handles never destroyed; %zu sites and %zu handle groups changed\n",
-                delta, (int64_t)now->leaked_blocks - (int64_t)base->leaked_blocks,
-                (int64_t)now->leaked_handles - (int64_t)base->leaked_handles, nleaks, nhandles);
+                delta, sat_delta(now->leaked_blocks, base->leaked_blocks),
+                sat_delta(now->leaked_handles, base->leaked_handles), nleaks, nhandles);
         put_text_changes(out, leaks, nleaks, 0);
         put_text_changes(out, handles, nhandles, 1);
     }

@@ -1,5 +1,8 @@
-/* Error and warning messages (see error.h). */
+/* Error and warning messages (see error.h). Messages name files and strings from the inputs:
+ * they are escaped (escape.h) so that each stays one line and cannot drive the terminal. */
 #include "error.h"
+
+#include "escape.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,10 +11,12 @@ static char message[1024] = "unknown error";
 
 void error_set(const char *fmt, ...)
 {
+    char raw[sizeof message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    escape_text_to(message, sizeof message, raw);
 }
 
 const char *error_get(void)
@@ -26,10 +31,11 @@ void error_print(void)
 
 void warn(const char *fmt, ...)
 {
+    char raw[1024], line[1024];
     va_list ap;
-    fputs("imgleak: warning: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    escape_text_to(line, sizeof line, raw);
+    fprintf(stderr, "imgleak: warning: %s\n", line);
 }

@@ -3,6 +3,10 @@
 
 #include "annotate.h"
 #include "error.h"
+#include "escape.h"
+#include "grow.h"
+#include "outfile.h"
+#include "saturate.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,14 +51,16 @@ static void counted(const summary_entry_t *e, unsigned fail_on, uint64_t *bytes,
 
 /* The program's entries that leak more than the baseline holds for them. kind: what the list
  * holds (memory, handles, or growth suspects, which have no baseline). */
-static int collect(offences_t *out, const summary_entry_t *now, size_t n,
-                   const summary_entry_t *base, size_t nbase, int kind, unsigned fail_on)
+static int collect(offences_t *out, const summary_entry_t *now, size_t n, const summary_t *base,
+                   int kind, unsigned fail_on)
 {
     for (size_t i = 0; i < n; i++) {
         const summary_entry_t *e = &now[i];
         if (!e->in_app)
             continue;
-        const summary_entry_t *b = base ? summary_find(base, nbase, e->key) : NULL;
+        const summary_entry_t *b =
+            base && kind != OFFENCE_GROWTH ? summary_find(base, kind == OFFENCE_HANDLES, e->key)
+                                           : NULL;
         uint64_t bytes = e->bytes, blocks = e->blocks, base_bytes = 0, base_blocks = 0;
         if (kind == OFFENCE_MEMORY) {
             counted(e, fail_on, &bytes, &blocks);
@@ -65,16 +71,14 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n,
                        over(e->count, b ? b->count : 0), base_bytes, b ? b->count : 0};
         if (kind == OFFENCE_HANDLES ? o.count == 0 : o.bytes == 0)
             continue;
-        offence_t *grown = realloc(out->list, (out->n + 1) * sizeof *grown);
-        if (!grown)
+        if (grow_for(&out->list, out->n, sizeof *out->list) < 0)
             return error_set("out of memory"), -1;
-        out->list = grown;
-        grown[out->n++] = o;
+        out->list[out->n++] = o;
         if (kind == OFFENCE_HANDLES)
-            out->handles += o.count;
+            sat_inc(&out->handles, o.count);
         else {
-            out->bytes += o.bytes;
-            out->blocks += o.blocks;
+            sat_inc(&out->bytes, o.bytes);
+            sat_inc(&out->blocks, o.blocks);
         }
     }
     return 0;
@@ -110,7 +114,7 @@ static void put_message(FILE *out, const offence_t *o, int kind, const offence_t
                         int baseline)
 {
     const summary_entry_t *e = o->entry;
-    const char *fn = e->function ? e->function : "??";
+    const char *fn = e->function ? escape_text(e->function) : "??";
     if (kind == OFFENCE_GROWTH) {
         fprintf(out, "grew steadily by %.0f bytes/s to %llu bytes, a leak suspect (%s)", e->slope,
                 (unsigned long long)e->bytes, fn);
@@ -118,7 +122,8 @@ static void put_message(FILE *out, const offence_t *o, int kind, const offence_t
     }
     if (kind == OFFENCE_HANDLES)
         fprintf(out, "%llu %s handle%s never destroyed (%s, created by %s)",
-                (unsigned long long)o->count, e->what, o->count == 1 ? "" : "s", fn, e->creator);
+                (unsigned long long)o->count, escape_text(e->what), o->count == 1 ? "" : "s", fn,
+                escape_text(e->creator));
     else
         fprintf(out, "%llu bytes in %llu blocks leaked (%s)", (unsigned long long)o->bytes,
                 (unsigned long long)o->blocks, fn);
@@ -175,7 +180,7 @@ static void print_one(void *ctx, const offence_t *o, int kind, const offence_t *
 {
     print_ctx_t *p = ctx;
     const summary_entry_t *e = o->entry;
-    fprintf(p->out, "%s:%u: ", e->file ? e->file : "<unknown>", e->line);
+    fprintf(p->out, "%s:%u: ", e->file ? escape_text(e->file) : "<unknown>", e->line);
     put_message(p->out, o, kind, mem, p->baseline);
     fputc('\n', p->out);
     p->count++;
@@ -242,17 +247,7 @@ static int write_annotations(const cli_opts_t *o, const verdict_t *v, FILE *out)
 
 static void put_xml(FILE *out, const char *s)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-                fputc(*s, out);
-        }
-    }
+    escape_xml(out, s);
 }
 
 /* One test case; failure NULL: it passed. The Ant JUnit schema (tests/junit/JUnit.xsd), which
@@ -361,9 +356,10 @@ static void put_utc_now(FILE *out)
 static int write_junit(const char *path, const cli_opts_t *o, const verdict_t *v,
                        size_t offending, const char *lost_failure)
 {
-    FILE *out = fopen(path, "w");
-    if (!out)
-        return error_set("%s: cannot write", path), -1;
+    outfile_t of;
+    if (outfile_open(&of, path) < 0)
+        return -1;
+    FILE *out = of.f;
     int growth = (o->fail_on & CLI_FAIL_GROWTH) != 0;
     size_t tests = 3 + (size_t)growth + offending;
     size_t failures = (size_t)v->mem_failed + (size_t)v->hdl_failed + (size_t)v->grow_failed +
@@ -399,21 +395,16 @@ static int write_junit(const char *path, const cli_opts_t *o, const verdict_t *v
     junit_ctx_t ctx = {out, v->baseline};
     each_offence(v, junit_one, &ctx);
     fputs("    <system-out/>\n    <system-err/>\n  </testsuite>\n</testsuites>\n", out);
-    int failed = ferror(out);
-    if (fclose(out) != 0 || failed)
-        return error_set("%s: write error", path), -1;
-    return 0;
+    return outfile_commit(&of, 1);
 }
 
 int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base, FILE *out)
 {
     verdict_t v = {.baseline = base != NULL};
     int rc = -1;
-    if (collect(&v.mem, now->leaks, now->nleaks, base ? base->leaks : NULL,
-                base ? base->nleaks : 0, OFFENCE_MEMORY, o->fail_on) < 0 ||
-        collect(&v.hdl, now->handles, now->nhandles, base ? base->handles : NULL,
-                base ? base->nhandles : 0, OFFENCE_HANDLES, o->fail_on) < 0 ||
-        collect(&v.grow, now->growing, now->ngrowing, NULL, 0, OFFENCE_GROWTH, o->fail_on) < 0)
+    if (collect(&v.mem, now->leaks, now->nleaks, base, OFFENCE_MEMORY, o->fail_on) < 0 ||
+        collect(&v.hdl, now->handles, now->nhandles, base, OFFENCE_HANDLES, o->fail_on) < 0 ||
+        collect(&v.grow, now->growing, now->ngrowing, NULL, OFFENCE_GROWTH, o->fail_on) < 0)
         goto out;
     v.mem_failed = v.mem.bytes > o->max_bytes;
     v.hdl_failed = (o->fail_on & CLI_FAIL_HANDLES) && v.hdl.handles > o->max_handles;

@@ -3,7 +3,9 @@
 #include "growth.h"
 
 #include "error.h"
+#include "grow.h"
 #include "report.h"
+#include "saturate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -64,8 +66,60 @@ typedef struct {
     double *bytes; /* per snapshot of the process */
 } series_t;
 
+/* The series by a hash of their site (open addressing; a slot holds 1 + the series' index):
+ * snapshots of many thousands of sites must not make matching them quadratic. */
+typedef struct {
+    size_t *slots;
+    size_t capacity;
+} series_index_t;
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+    while (s && *s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h * 31 + 7;
+}
+
+static uint64_t site_hash(const leak_site_t *s)
+{
+    const frame_t *f = &s->site;
+    uint64_t h = mix(mix(mix(1469598103934665603u, f->function), f->file), f->module);
+    h ^= f->line * 0x9e3779b97f4a7c15u + s->kind;
+    if (!f->function && !f->file) /* unknown frames differ by address (model_frames_equal) */
+        h ^= f->offset * 0xff51afd7ed558ccdu;
+    return h;
+}
+
+static size_t *series_slot(const series_index_t *ix, const series_t *series, const leak_site_t *s)
+{
+    size_t mask = ix->capacity - 1, j = site_hash(s) & mask;
+    while (ix->slots[j] && !(series[ix->slots[j] - 1].site->kind == s->kind &&
+                             model_frames_equal(&series[ix->slots[j] - 1].site->site, &s->site)))
+        j = (j + 1) & mask;
+    return &ix->slots[j];
+}
+
+/* Room for one more series (n now), the index at most half full. */
+static int series_reserve(series_index_t *ix, const series_t *series, size_t n)
+{
+    if (ix->slots && (n + 1) * 2 <= ix->capacity)
+        return 0;
+    size_t cap = ix->capacity ? ix->capacity : 256;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(ix->slots);
+    *ix = (series_index_t){slots, cap};
+    for (size_t k = 0; k < n; k++)
+        *series_slot(ix, series, series[k].site) = k + 1;
+    return 0;
+}
+
 static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, size_t n)
 {
+    series_index_t ix = {0};
     double *t = calloc(n, sizeof *t);
     double *index = calloc(n, sizeof *index);
     series_t *series = NULL;
@@ -81,19 +135,17 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         for (size_t s = 0; s < reps[i].nsites + reps[i].nindirect; s++) {
             const leak_site_t *site = s < reps[i].nsites ? &reps[i].sites[s]
                                                          : &reps[i].indirect[s - reps[i].nsites];
-            size_t k = 0;
-            while (k < nseries && !(series[k].site->kind == site->kind &&
-                                    model_frames_equal(&series[k].site->site, &site->site)))
-                k++;
+            if (series_reserve(&ix, series, nseries) < 0)
+                goto oom;
+            size_t *slot = series_slot(&ix, series, site);
+            size_t k = *slot ? *slot - 1 : nseries;
             if (k == nseries) {
-                series_t *grown = realloc(series, (nseries + 1) * sizeof *grown);
-                if (!grown)
+                if (grow_for(&series, nseries, sizeof *series) < 0)
                     goto oom;
-                series = grown;
                 series[nseries].site = site;
                 if (!(series[nseries].bytes = calloc(n, sizeof(double))))
                     goto oom;
-                nseries++;
+                *slot = ++nseries;
             }
             series[k].bytes[i] += (double)site->bytes;
             series[k].site = site; /* the latest one describes it */
@@ -116,8 +168,8 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         double r2_index;
         fit(t, series[k].bytes, n, &gs->slope_bytes_per_s, &gs->r2);
         fit(index, series[k].bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
-        gs->first_bytes = (uint64_t)series[k].bytes[0];
-        gs->last_bytes = (uint64_t)series[k].bytes[n - 1];
+        gs->first_bytes = sat_from_double(series[k].bytes[0]);
+        gs->last_bytes = sat_from_double(series[k].bytes[n - 1]);
         gs->suspect = is_suspect(t, series[k].bytes, n, gs->slope_bytes_per_s, gs->r2);
         gs->time_at = malloc(n * sizeof *gs->time_at);
         if (!gs->time_at)
@@ -143,6 +195,7 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
     free(series);
     free(t);
     free(index);
+    free(ix.slots);
     return 0;
 oom:
     for (size_t k = 0; k < nseries; k++)
@@ -150,6 +203,7 @@ oom:
     free(series);
     free(t);
     free(index);
+    free(ix.slots);
     return error_set("out of memory"), -1;
 }
 

@@ -3,7 +3,9 @@
  * and call site. A group's retained bytes are the live heap blocks allocated inside its create
  * calls: blocks whose stack passes through the create call's return address. */
 #include "error.h"
+#include "grow.h"
 #include "model.h"
+#include "saturate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +17,83 @@ static int same_group(const handle_group_t *g, const char *type, const char *fun
            model_frames_equal(&g->site, site);
 }
 
+/* The groups of one list by a hash of their key (open addressing; a slot holds 1 + the group's
+ * index, 0 when empty): a crafted snapshot of many handles at distinct sites must not make the
+ * grouping quadratic. Made for each snapshot over the groups of earlier ones too. */
+typedef struct {
+    size_t *slots;
+    size_t capacity;
+} group_index_t;
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+    while (s && *s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h * 31 + 7;
+}
+
+static uint64_t group_hash(const char *type, const char *function, unsigned state,
+                           const frame_t *site)
+{
+    uint64_t h = mix(mix(mix(mix(1469598103934665603u, type), function), site->function),
+                     site->file);
+    h = mix(h, site->module) ^ (site->line * 0x9e3779b97f4a7c15u + state);
+    if (!site->function && !site->file) /* unknown frames differ by address */
+        h ^= site->offset * 0xff51afd7ed558ccdu;
+    return h;
+}
+
+static size_t *index_slot(const group_index_t *ix, const handle_group_t *groups, const char *type,
+                          const char *function, unsigned state, const frame_t *site)
+{
+    size_t mask = ix->capacity - 1, j = group_hash(type, function, state, site) & mask;
+    while (ix->slots[j] && !same_group(&groups[ix->slots[j] - 1], type, function, state, site))
+        j = (j + 1) & mask;
+    return &ix->slots[j];
+}
+
+/* Room for one more group (n now): the index at most half full. */
+static int index_reserve(group_index_t *ix, const handle_group_t *groups, size_t n)
+{
+    if (ix->slots && (n + 1) * 2 <= ix->capacity)
+        return 0;
+    size_t cap = ix->capacity ? ix->capacity : 256;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(ix->slots);
+    *ix = (group_index_t){slots, cap};
+    for (size_t i = 0; i < n; i++)
+        *index_slot(ix, groups, groups[i].type, groups[i].function, groups[i].state,
+                    &groups[i].site) = i + 1;
+    return 0;
+}
+
 /* Finds or adds the group; takes ownership of frames (freed when the group has its own). */
-static handle_group_t *group_for(handle_group_t **groups, size_t *n, const snap_name_t *type,
-                                 const snap_name_t *function, unsigned state, frame_t *frames,
-                                 size_t depth, size_t at, int in_app)
+static handle_group_t *group_for(handle_group_t **groups, size_t *n, group_index_t *ix,
+                                 const snap_name_t *type, const snap_name_t *function,
+                                 unsigned state, frame_t *frames, size_t depth, size_t at,
+                                 int in_app)
 {
     static const frame_t no_stack = {.function = "(no stack recorded)"};
     const frame_t *site = depth ? &frames[at] : &no_stack;
-    for (size_t i = 0; i < *n; i++) {
-        if (same_group(&(*groups)[i], type->name, function->name, state, site)) {
-            free(frames);
-            return &(*groups)[i];
-        }
-    }
-    handle_group_t *grown = realloc(*groups, (*n + 1) * sizeof *grown);
-    if (!grown) {
+    if (index_reserve(ix, *groups, *n) < 0) {
         free(frames);
         return NULL;
     }
-    *groups = grown;
-    handle_group_t *g = &grown[(*n)++];
+    size_t *slot = index_slot(ix, *groups, type->name, function->name, state, site);
+    if (*slot) {
+        free(frames);
+        return &(*groups)[*slot - 1];
+    }
+    if (grow_for(groups, *n, sizeof **groups) < 0) {
+        free(frames);
+        return NULL;
+    }
+    *slot = *n + 1;
+    handle_group_t *g = &(*groups)[(*n)++];
     memset(g, 0, sizeof *g);
     g->type = type->name;
     g->library = type->library;
@@ -97,8 +156,8 @@ static void add_retained(report_t *rep, const snapshot_t *snap, create_site_t *s
             create_site_t *hit = bsearch(&key, sites, n, sizeof *sites, by_address);
             if (hit) {
                 handle_group_t *g = &rep->handles[hit->group_index];
-                g->retained_bytes += l->size;
-                g->retained_blocks++;
+                sat_inc(&g->retained_bytes, l->size);
+                sat_inc(&g->retained_blocks, 1);
                 break;
             }
         }
@@ -111,6 +170,7 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
     create_site_t *sites = calloc(snap->nhandles ? snap->nhandles : 1, sizeof *sites);
     size_t nsites = 0, nheap = 0;
     uint64_t *heap = NULL;
+    group_index_t leaks_ix = {0}, misuse_ix = {0};
     if (!sites)
         return error_set("out of memory"), -1;
     for (size_t i = 0; i < snap->nhandles; i++) {
@@ -127,41 +187,47 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         if (st && !frames) {
             free(sites);
             free(heap);
+            free(leaks_ix.slots);
+            free(misuse_ix.slots);
             return error_set("out of memory"), -1;
         }
         size_t at = depth ? attribute_site(frames, depth, &opts->attribute) : 0;
         int in_app = depth && attribute_is_app(&frames[at], &opts->attribute);
         long rule = leaked ? suppress_match(opts->suppress, frames, depth) : -1;
         if (rule >= 0) {
-            rep->suppressed[rule].handles += h->count;
-            rep->totals.suppressed_handles += h->count;
+            sat_inc(&rep->suppressed[rule].handles, h->count);
+            sat_inc(&rep->totals.suppressed_handles, h->count);
             free(frames);
             continue;
         }
         handle_group_t *g =
-            leaked ? group_for(&rep->handles, &rep->nhandles, type, function, IMGLEAK_HANDLE_LIVE,
-                               frames, depth, at, in_app)
-                   : group_for(&rep->misuse, &rep->nmisuse, type, function, h->state, frames,
-                               depth, at, in_app);
+            leaked ? group_for(&rep->handles, &rep->nhandles, &leaks_ix, type, function,
+                               IMGLEAK_HANDLE_LIVE, frames, depth, at, in_app)
+                   : group_for(&rep->misuse, &rep->nmisuse, &misuse_ix, type, function, h->state,
+                               frames, depth, at, in_app);
         if (!g) {
             free(sites);
             free(heap);
+            free(leaks_ix.slots);
+            free(misuse_ix.slots);
             return error_set("out of memory"), -1;
         }
-        g->count += h->count;
+        sat_inc(&g->count, h->count);
         if (leaked) {
-            rep->totals.leaked_handles += h->count;
+            sat_inc(&rep->totals.leaked_handles, h->count);
             if (h->state == IMGLEAK_HANDLE_ABANDONED)
-                g->abandoned += h->count;
+                sat_inc(&g->abandoned, h->count);
             if (st && st->depth)
                 sites[nsites++] = (create_site_t){st->frames[0], NULL, (size_t)(g - rep->handles)};
         } else {
-            rep->totals.misused_handles += h->count;
+            sat_inc(&rep->totals.misused_handles, h->count);
         }
     }
     add_retained(rep, snap, sites, nsites);
     free(sites);
     free(heap);
+    free(leaks_ix.slots);
+    free(misuse_ix.slots);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "inputs.h"
 
 #include "error.h"
+#include "safeopen.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -256,7 +257,7 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
 
 int inputs_is_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = safeopen_fopen(path, NULL); /* a FIFO is refused, not waited on */
     int c = EOF;
     if (!f)
         return 0;

@@ -8,7 +8,9 @@
 #include "help.h"
 #include "inputs.h"
 #include "report.h"
+#include "outfile.h"
 #include "run.h"
+#include "safeopen.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,22 +52,21 @@ static int done(int rc)
     return rc == -2 ? 0 : EXIT_BAD_INPUT;
 }
 
-static FILE *open_output(const char *out_path, FILE *fallback)
+/* out_path through outfile (no following a link, no half-written file left), or fallback */
+static FILE *open_output(outfile_t *of, const char *out_path, FILE *fallback)
 {
-    FILE *out = out_path ? fopen(out_path, "w") : fallback;
-    if (!out)
-        error_set("%s: cannot write: %s", out_path, strerror(errno));
-    return out;
+    *of = (outfile_t){0};
+    if (!out_path)
+        return fallback;
+    return outfile_open(of, out_path) < 0 ? NULL : of->f;
 }
 
-static int close_output(FILE *out, FILE *fallback, const char *out_path, int rc)
+static int close_output(outfile_t *of, FILE *out, FILE *fallback, int rc)
 {
+    if (out != fallback)
+        return outfile_commit(of, rc == 0) < 0 ? -1 : rc;
     if (fflush(out) != 0 || ferror(out)) {
-        error_set("%s: write error", out_path ? out_path : "standard output");
-        rc = -1;
-    }
-    if (out != fallback && fclose(out) != 0 && rc == 0) {
-        error_set("%s: write error", out_path);
+        error_set("standard %s: write error", out == stderr ? "error" : "output");
         rc = -1;
     }
     return rc;
@@ -93,19 +94,20 @@ static int final_missing_error(void)
 static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const *paths, size_t n,
                         const char *out_path, FILE *fallback)
 {
-    report_t rep;
+    report_t rep = {0};
     if (inputs_report(&rep, paths, n, mo) < 0) {
         report_free(&rep);
         return -1;
     }
     inputs_warn_skipped(rep.skipped, rep.nskipped);
-    FILE *out = open_output(out_path, fallback);
+    outfile_t of;
+    FILE *out = open_output(&of, out_path, fallback);
     int rc = -1;
     if (out) {
         report_opts_t ropts = {want_color(o, out), o->sites, o->frames, o->show_reachable,
                                o->show_indirect};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
-        rc = close_output(out, fallback, out_path, rc);
+        rc = close_output(&of, out, fallback, rc);
     }
     if (rc == 0 && rep.totals.final_missing)
         rc = -final_missing_error();
@@ -128,16 +130,16 @@ static int check_format(const cli_opts_t *o, int any_writer)
 static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs_opts_t *io,
                         int warn_skipped)
 {
-    memset(s, 0, sizeof *s); /* freed below whatever happens */
+    *s = (summary_t){0}; /* summary_free() is safe on it whatever fails below */
     if (n == 1 && inputs_is_json(paths[0]))
         return summary_load_json(s, paths[0], &io->suppress);
-    report_t rep;
+    report_t rep = {0};
     int rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
     if (rc == 0 && warn_skipped)
         inputs_warn_skipped(rep.skipped, rep.nskipped);
     report_free(&rep);
     if (rc < 0)
-        summary_free(s);
+        summary_free(s); /* what was read before the error */
     return rc;
 }
 
@@ -147,7 +149,7 @@ static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs
 static int run_gate(const cli_opts_t *o, const inputs_opts_t *io, char *const *paths, size_t n,
                     FILE *out, int said_skipped)
 {
-    summary_t now, base;
+    summary_t now = {0}, base = {0};
     if (load_summary(&now, paths, n, io, !said_skipped) < 0)
         return -1;
     char *baseline = (char *)o->baseline;
@@ -179,11 +181,12 @@ static int write_text_or_json(const cli_opts_t *o, int (*json)(const void *, con
                               int (*text)(const void *, const void *, FILE *, int), const void *a,
                               const void *b)
 {
-    FILE *out = open_output(o->out, stdout);
+    outfile_t of;
+    FILE *out = open_output(&of, o->out, stdout);
     if (!out)
         return -1;
     int rc = strcmp(o->format, "json") == 0 ? json(a, b, out) : text(a, b, out, want_color(o, out));
-    return close_output(out, stdout, o->out, rc);
+    return close_output(&of, out, stdout, rc);
 }
 
 static int body_report(const command_ctx_t *c)
@@ -230,11 +233,12 @@ static int body_suppress(const command_ctx_t *c)
         return -1;
     }
     inputs_warn_skipped(rep.skipped, rep.nskipped);
-    FILE *out = open_output(c->o->out, stdout);
+    outfile_t of;
+    FILE *out = open_output(&of, c->o->out, stdout);
     int rc = -1;
     if (out) {
         rc = report_write_suppressions(&rep, out, NULL);
-        rc = close_output(out, stdout, c->o->out, rc);
+        rc = close_output(&of, out, stdout, rc);
     }
     report_free(&rep);
     return rc;
@@ -253,7 +257,7 @@ static int diff_text(const void *base, const void *now, FILE *out, int color)
 
 static int body_diff(const command_ctx_t *c)
 {
-    summary_t base, now;
+    summary_t base = {0}, now = {0};
     if (load_summary(&base, c->args, 1, c->io, 1) < 0)
         return -1;
     int rc = -1;
@@ -289,7 +293,7 @@ static const command_t commands[] = {
 
 static int run_command(const command_t *cmd, int argc, char **argv)
 {
-    cli_opts_t o;
+    cli_opts_t o = {0};
     inputs_opts_t io = {0};
     int first = parse(argc, argv, &o, cmd->options);
     if (first < 0) {
@@ -297,6 +301,9 @@ static int run_command(const command_t *cmd, int argc, char **argv)
         return done(first);
     }
     size_t nargs = (size_t)(argc - first);
+    /* a file named twice counts once (diff's two operands may be one file: no change) */
+    if (cmd->max_args == SIZE_MAX)
+        nargs = safeopen_unique(argv + first, nargs);
     int rc = -1;
     if (nargs < cmd->min_args || nargs > cmd->max_args)
         error_set("%s", cmd->args_error);
@@ -333,7 +340,7 @@ static int check_allocator(const cli_opts_t *o, const run_result_t *res)
 
 static int cmd_run(int argc, char **argv)
 {
-    cli_opts_t o;
+    cli_opts_t o = {0};
     inputs_opts_t io = {0};
     int first = parse(argc, argv, &o, ~0u);
     if (first < 0) {
@@ -348,7 +355,7 @@ static int cmd_run(int argc, char **argv)
         return usage_error(error_get(), "run");
     }
     run_opts_t ropts = {o.out, o.allocator};
-    run_result_t res;
+    run_result_t res = {0};
     int rc = EXIT_BAD_INPUT, written = 0;
     if (run_program(&ropts, argv + first, &res) < 0) {
         error_print();

@@ -6,6 +6,7 @@
 #include "golang.h"
 #include "growth.h"
 #include "progress.h"
+#include "saturate.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,16 +220,16 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         unsigned kind = slot / NCLASS, cls = slot % NCLASS;
         if (!t->blocks[slot])
             continue;
-        uint64_t bytes = (uint64_t)llround(t->bytes[slot]), blocks = (uint64_t)llround(t->blocks[slot]);
+        uint64_t bytes = sat_from_double(t->bytes[slot]), blocks = sat_from_double(t->blocks[slot]);
         if (rule >= 0) {
-            rep->suppressed[rule].bytes += bytes;
-            rep->suppressed[rule].blocks += blocks;
-            rep->totals.suppressed_bytes += bytes;
-            rep->totals.suppressed_blocks += blocks;
+            sat_inc(&rep->suppressed[rule].bytes, bytes);
+            sat_inc(&rep->suppressed[rule].blocks, blocks);
+            sat_inc(&rep->totals.suppressed_bytes, bytes);
+            sat_inc(&rep->totals.suppressed_blocks, blocks);
             continue;
         }
-        rep->totals.by_class[cls].bytes += bytes;
-        rep->totals.by_class[cls].blocks += blocks;
+        sat_inc(&rep->totals.by_class[cls].bytes, bytes);
+        sat_inc(&rep->totals.by_class[cls].blocks, blocks);
         if (unclassified == UNCLASSIFIED_INHERITED && cls == IMGLEAK_CLASS_UNKNOWN) {
             /* a forked child's own blocks its scan could not prove reachable: not lost data */
             rep->totals.child_unclassified_bytes += bytes;
@@ -244,25 +245,24 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         count_unattributed(&rep->totals, st, in_app, cls, bytes, blocks);
         if (cls == IMGLEAK_CLASS_REACHABLE && !opts->show_reachable)
             continue;
+        /* the slots of one stack share its frames: a copy each would let a crafted file
+         * multiply its stacks' size by the number of slots */
         frame_t *mine = frames;
-        if (owned && !(mine = malloc(depth * sizeof *mine)))
-            return -1;
-        if (owned)
-            memcpy(mine, frames, depth * sizeof *mine);
         report_stack_t *rs = add_stack(rep, stacks_cap);
         if (!rs) {
-            free(mine); /* the frames, or this slot's copy of them */
+            if (!owned)
+                free(frames);
             return -1;
         }
+        *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks, owned};
         owned = 1;
-        *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks};
         leak_site_t *s = set_find_or_add(set, &mine[at], kind, cls, in_app);
         if (!s)
             return -1;
         t->site[slot] = (size_t)(s - set->sites) + 1;
         s->no_stack = !st;
-        s->bytes += bytes;
-        s->blocks += blocks;
+        sat_inc(&s->bytes, bytes);
+        sat_inc(&s->blocks, blocks);
         if (t->oldest_birth_s[slot] < s->oldest_birth_s)
             s->oldest_birth_s = t->oldest_birth_s[slot];
         s->nstacks++;
@@ -296,9 +296,9 @@ static int class_rank(unsigned cls)
  * charged elsewhere (or was not scanned), what their create calls allocated. */
 static uint64_t site_weight(const leak_site_t *s)
 {
-    uint64_t w = s->bytes + s->indirect_bytes;
+    uint64_t w = sat_add(s->bytes, s->indirect_bytes);
     for (size_t i = 0; !s->blocks && i < s->ngroups; i++)
-        w += s->groups[i]->retained_bytes;
+        sat_inc(&w, s->groups[i]->retained_bytes);
     return w;
 }
 
@@ -373,7 +373,7 @@ static void reconcile_rss(report_process_t *p)
         return;
     }
     if (r->allocator == IMGLEAK_ALLOCATOR_GLIBC) {
-        p->allocator_held = r->glibc_arena + r->glibc_mmapped;
+        p->allocator_held = sat_add(r->glibc_arena, r->glibc_mmapped);
         p->allocator_free = r->glibc_free;
     } else if (r->allocator == IMGLEAK_ALLOCATOR_JEMALLOC) {
         p->allocator_held = r->je_resident;
@@ -383,8 +383,9 @@ static void reconcile_rss(report_process_t *p)
     /* the Go runtime's reservations are mostly untouched address space: only what of them is
      * resident is in RSS, as the Go heap */
     p->go_resident = (uint64_t)r->go_resident_pages * 4096;
-    p->other = minus(r->rss_bytes, p->allocator_held + minus(p->tracked_mmap, p->go_runtime_mmap) +
-                                        p->go_resident);
+    p->other = minus(r->rss_bytes, sat_add(sat_add(p->allocator_held,
+                                                   minus(p->tracked_mmap, p->go_runtime_mmap)),
+                                           p->go_resident));
     p->live_heap = p->tracked_heap;
     p->mappings = minus(p->tracked_mmap, p->go_runtime_mmap);
     p->resident = r->rss_bytes;
@@ -403,8 +404,8 @@ static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack
         size_t site = totals[k].site[root->kind * NCLASS + IMGLEAK_CLASS_LEAKED];
         if (!site)
             continue; /* the root was suppressed */
-        set->sites[site - 1].indirect_bytes += r->indirect_bytes;
-        set->sites[site - 1].indirect_blocks += r->indirect_blocks;
+        sat_inc(&set->sites[site - 1].indirect_bytes, r->indirect_bytes);
+        sat_inc(&set->sites[site - 1].indirect_blocks, r->indirect_blocks);
     }
 }
 
@@ -436,8 +437,8 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         totals[k].blocks[slot] += weight;
         if (l->birth_s < totals[k].oldest_birth_s[slot])
             totals[k].oldest_birth_s[slot] = l->birth_s;
-        *(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap) +=
-            (uint64_t)llround((double)l->size * weight);
+        sat_inc(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap,
+                sat_from_double((double)l->size * weight));
     }
     progress_end();
     if (rate > 0)
@@ -462,17 +463,17 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     charge_indirect(set, snap, totals);
     free(totals);
     reconcile_rss(proc);
-    rep->totals.dropped_table_full += snap->process.dropped_table_full;
-    rep->totals.truncated_stacks += snap->process.truncated_stacks;
-    rep->totals.dropped_stacks += snap->process.dropped_stacks;
-    rep->totals.oversized_blocks += snap->process.oversized_blocks;
-    rep->totals.failed_snapshots += snap->process.failed_snapshots;
+    sat_inc(&rep->totals.dropped_table_full, snap->process.dropped_table_full);
+    sat_inc(&rep->totals.truncated_stacks, snap->process.truncated_stacks);
+    sat_inc(&rep->totals.dropped_stacks, snap->process.dropped_stacks);
+    sat_inc(&rep->totals.oversized_blocks, snap->process.oversized_blocks);
+    sat_inc(&rep->totals.failed_snapshots, snap->process.failed_snapshots);
     rep->totals.scan_incomplete += (snap->process.scan_flags & IMGLEAK_SCAN_INCOMPLETE) != 0;
     rep->totals.scan_skipped += (snap->process.scan_flags & IMGLEAK_SCAN_SKIPPED) != 0;
     rep->totals.scan_inherited +=
         (snap->process.scan_flags & (IMGLEAK_SCAN_INHERITED | IMGLEAK_SCAN_INCOMPLETE)) ==
         IMGLEAK_SCAN_INHERITED;
-    rep->totals.unscanned_bytes += snap->process.unscanned_bytes;
+    sat_inc(&rep->totals.unscanned_bytes, snap->process.unscanned_bytes);
     return 0;
 }
 
@@ -572,10 +573,10 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
         const leak_site_t *s = &set.sites[i];
         if (s->cls == IMGLEAK_CLASS_REACHABLE)
             continue; /* listed with --show-reachable, never counted as leaked */
-        rep->totals.leaked_bytes += s->bytes;
-        rep->totals.leaked_blocks += s->blocks;
-        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes) += s->bytes;
-        *(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_blocks : &rep->totals.mmap_blocks) += s->blocks;
+        sat_inc(&rep->totals.leaked_bytes, s->bytes);
+        sat_inc(&rep->totals.leaked_blocks, s->blocks);
+        sat_inc(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_bytes : &rep->totals.mmap_bytes, s->bytes);
+        sat_inc(s->kind == IMGLEAK_KIND_HEAP ? &rep->totals.heap_blocks : &rep->totals.mmap_blocks, s->blocks);
     }
     rep->sites = set.sites;
     rep->nsites = set.count;
@@ -585,7 +586,8 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
 void report_free(report_t *rep)
 {
     for (size_t i = 0; i < rep->nstacks; i++)
-        free(rep->stacks[i].frames);
+        if (!rep->stacks[i].frames_shared)
+            free(rep->stacks[i].frames);
     free(rep->stacks);
     free(rep->suppressed);
     for (size_t i = 0; i < rep->nsites; i++)

@@ -29,6 +29,8 @@ typedef struct {
     unsigned cls; /* IMGLEAK_CLASS_* */
     int in_app;
     uint64_t bytes, blocks;
+    int frames_shared; /* frames belong to an earlier report stack (the same snapshot stack in
+                          another kind or class): not freed with this one */
 } report_stack_t;
 
 /* What one suppression rule hid in this report. */

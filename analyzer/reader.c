@@ -5,6 +5,8 @@
 
 #include "error.h"
 #include "progress.h"
+#include "safeopen.h"
+#include "saturate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,14 @@ static uint32_t le32(const unsigned char *p)
 static uint64_t le64(const unsigned char *p)
 {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* A count, size, id or time, capped at SAT_MAX: no real one comes near 2^63, and the reports
+ * write them as JSON integers that signed-64-bit parsers (gate, diff) must read back. */
+static uint64_t figure(const unsigned char *p)
+{
+    uint64_t v = le64(p);
+    return v > SAT_MAX ? SAT_MAX : v;
 }
 
 typedef struct {
@@ -60,6 +70,8 @@ static int fail(const parse_t *ps, const char *what)
     return -1;
 }
 
+static int parse_header_fields(parse_t *ps, snapshot_t *snap);
+
 static int parse_header(parse_t *ps, snapshot_t *snap)
 {
     const unsigned char *d = ps->data;
@@ -71,6 +83,15 @@ static int parse_header(parse_t *ps, snapshot_t *snap)
                  sizeof(imgleak_file_header_t), ps->size);
         return fail(ps, msg);
     }
+    return parse_header_fields(ps, snap);
+}
+
+/* The header's fields, checked against ps->size (the whole file's size; ps->data may hold only
+ * the header). */
+static int parse_header_fields(parse_t *ps, snapshot_t *snap)
+{
+    const unsigned char *d = ps->data;
+    char msg[256];
     imgleak_file_header_t *h = &snap->header;
     memcpy(h->magic, d, IMGLEAK_MAGIC_LEN);
     h->version_major = le16(d + 8);
@@ -79,9 +100,9 @@ static int parse_header(parse_t *ps, snapshot_t *snap)
     h->section_count = le32(d + 16);
     h->section_entry_size = le32(d + 20);
     h->file_size = le64(d + 24);
-    h->pid = le64(d + 32);
-    h->sequence = le64(d + 40);
-    h->time_ns = le64(d + 48);
+    h->pid = figure(d + 32);
+    h->sequence = figure(d + 40);
+    h->time_ns = figure(d + 48);
     h->flags = le64(d + 56);
     if (h->version_major != IMGLEAK_VERSION_MAJOR) {
         snprintf(msg, sizeof msg, "format version %u.%u is not supported (this imgleak reads %u.x)",
@@ -192,26 +213,26 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
         return fail(ps, "process section must hold exactly one record");
     const unsigned char *p = ps->data + ps->process.offset;
     imgleak_process_rec_t *r = &snap->process;
-    r->pid = le64(p);
-    r->ppid = le64(p + 8);
-    r->start_time_ns = le64(p + 16);
-    r->rss_bytes = le64(p + 24);
-    r->peak_rss_bytes = le64(p + 32);
+    r->pid = figure(p);
+    r->ppid = figure(p + 8);
+    r->start_time_ns = figure(p + 16);
+    r->rss_bytes = figure(p + 24);
+    r->peak_rss_bytes = figure(p + 32);
     r->exe_string = le32(p + 40);
     r->allocator = le32(p + 44);
-    r->glibc_arena = le64(p + 48);
-    r->glibc_mmapped = le64(p + 56);
-    r->glibc_in_use = le64(p + 64);
-    r->glibc_free = le64(p + 72);
-    r->je_allocated = le64(p + 80);
-    r->je_active = le64(p + 88);
-    r->je_resident = le64(p + 96);
-    r->je_retained = le64(p + 104);
-    r->je_mapped = le64(p + 112);
-    r->dropped_table_full = le64(p + 120);
-    r->truncated_stacks = le64(p + 128);
-    r->dropped_stacks = le64(p + 136);
-    r->oversized_blocks = le64(p + 144);
+    r->glibc_arena = figure(p + 48);
+    r->glibc_mmapped = figure(p + 56);
+    r->glibc_in_use = figure(p + 64);
+    r->glibc_free = figure(p + 72);
+    r->je_allocated = figure(p + 80);
+    r->je_active = figure(p + 88);
+    r->je_resident = figure(p + 96);
+    r->je_retained = figure(p + 104);
+    r->je_mapped = figure(p + 112);
+    r->dropped_table_full = figure(p + 120);
+    r->truncated_stacks = figure(p + 128);
+    r->dropped_stacks = figure(p + 136);
+    r->oversized_blocks = figure(p + 144);
     r->depth_limit = le32(p + 152);
     r->go_resident_pages = le32(p + 156);
     r->sample_bytes = ps->process.record_size >= 168 ? le64(p + 160) : 0; /* 1.1 */
@@ -219,8 +240,8 @@ static int parse_process(parse_t *ps, snapshot_t *snap)
         r->instance_id = le64(p + 168);
         r->scan_flags = le32(p + 176);
         r->go_heap_c_blocks = le32(p + 180);
-        r->unscanned_bytes = le64(p + 184);
-        r->failed_snapshots = le64(p + 192);
+        r->unscanned_bytes = figure(p + 184);
+        r->failed_snapshots = figure(p + 192);
     }
     if (ps->process.record_size >= 256) { /* 1.5 */
         r->rss_measured = le64(p + 200);
@@ -396,12 +417,27 @@ static int parse_leak_roots(parse_t *ps, snapshot_t *snap)
     return rc;
 }
 
+static int by_name_id(const void *a, const void *b)
+{
+    uint32_t x = ((const snap_name_t *)a)->id, y = ((const snap_name_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* names[] is sorted by id (parse_handles): a search, not a scan, for each of many handles */
 static const snap_name_t *name_in(const snap_name_t *names, size_t n, uint32_t id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (names[i].id == id)
-            return &names[i];
-    return NULL;
+    snap_name_t key = {.id = id};
+    return n ? bsearch(&key, names, n, sizeof *names, by_name_id) : NULL;
+}
+
+static int sort_names(parse_t *ps, snap_name_t *names, size_t n)
+{
+    if (n)
+        qsort(names, n, sizeof *names, by_name_id);
+    for (size_t i = 1; i < n; i++)
+        if (names[i].id == names[i - 1].id)
+            return fail(ps, "duplicate handle type or function id");
+    return 0;
 }
 
 const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id)
@@ -442,6 +478,9 @@ static int parse_handles(parse_t *ps, snapshot_t *snap)
         else
             return fail(ps, "handle name of unknown kind");
     }
+    if (sort_names(ps, snap->handle_types, snap->nhandle_types) < 0 ||
+        sort_names(ps, snap->handle_functions, snap->nhandle_functions) < 0)
+        return -1;
     for (uint64_t i = 0; i < ps->handles.count; i++) {
         const unsigned char *p = ps->data + ps->handles.offset + i * ps->handles.record_size;
         snap_handle_t *h = &snap->handles[i];
@@ -487,20 +526,38 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     return snap;
 }
 
+/* The header alone, checked against the file's real size before anything else is read: a
+ * garbage or sparse file is refused after 64 bytes, not after reading it whole. */
+static int check_header_first(const char *path, FILE *f, size_t size)
+{
+    unsigned char head[sizeof(imgleak_file_header_t)];
+    size_t got = fread(head, 1, sizeof head, f);
+    parse_t ps = {.name = path, .data = head, .size = got};
+    snapshot_t probe = {0};
+    if (got < sizeof head || memcmp(head, IMGLEAK_MAGIC, IMGLEAK_MAGIC_LEN) != 0)
+        return parse_header(&ps, &probe) < 0 ? -1 : fail(&ps, "read error");
+    ps.size = size;
+    if (parse_header_fields(&ps, &probe) < 0)
+        return -1;
+    return fseek(f, 0, SEEK_SET) == 0 ? 0 : (error_set("%s: %s", path, strerror(errno)), -1);
+}
+
 snapshot_t *reader_load(const char *path)
 {
-    FILE *f = fopen(path, "rb");
     struct stat st;
-    if (!f) {
-        error_set("%s: %s", path, strerror(errno));
+    FILE *f = safeopen_fopen(path, &st);
+    if (!f)
         return NULL;
-    }
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        error_set("%s: not a regular file", path);
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+        error_set("%s: too large (%llu bytes)", path, (unsigned long long)st.st_size);
         fclose(f);
         return NULL;
     }
     size_t size = (size_t)st.st_size;
+    if (check_header_first(path, f, size) < 0) {
+        fclose(f);
+        return NULL;
+    }
     unsigned char *data = malloc(size ? size : 1);
     if (!data) {
         error_set("%s: out of memory reading %zu bytes", path, size);

@@ -1,6 +1,7 @@
 /* The registry of output formats and helpers they share (see report.h). */
 #include "report.h"
 
+#include "escape.h"
 #include "imgleak/format.h"
 
 #include <string.h>
@@ -78,21 +79,7 @@ const char *report_kind_name(unsigned kind)
 
 void report_json_string(FILE *out, const char *s, int in_html)
 {
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || (in_html && (c == '<' || c == '>' || c == '&')))
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
+    escape_json(out, s, in_html);
 }
 
 /* totals.dropped: everything recorded in part or not at all (docs/REPORT-JSON.md). */

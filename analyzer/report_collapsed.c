@@ -2,19 +2,21 @@
  * stack of live memory, frames from the outermost to the innermost joined by ';', then a space and
  * the bytes. Inlined frames are frames of their own. The lines add up to the report's leaked
  * bytes. */
+#include "escape.h"
 #include "report.h"
 
 #include <string.h>
 
-/* A frame's name: function, or module+offset; ';' and line breaks would break the format. */
+/* A frame's name: function, or module+offset; ';' would break the format, and control
+ * characters are escaped as in text. */
 static void put_frame(FILE *out, const frame_t *f)
 {
     char name[512];
     report_frame_name(f, name, sizeof name);
     for (char *c = name; *c; c++)
-        if (*c == ';' || *c == '\n' || *c == '\r')
+        if (*c == ';')
             *c = ':';
-    fputs(name, out);
+    fputs(escape_text(name), out);
 }
 
 int report_write_collapsed(const report_t *rep, FILE *out, const report_opts_t *opts)

@@ -1,14 +1,16 @@
 /* Writing growth over time (growth.h): on its own (imgleak growth) or inside a report. */
+#include "escape.h"
 #include "growth.h"
 #include "report.h"
+#include "saturate.h"
 
 #include <math.h>
 
 static void put_site(FILE *out, const frame_t *f)
 {
-    fputs(f->function ? f->function : "??", out);
+    fputs(f->function ? escape_text(f->function) : "??", out);
     if (f->file)
-        fprintf(out, " %s:%u", f->file, f->line);
+        fprintf(out, " %s:%u", escape_text(f->file), f->line);
 }
 
 int growth_write_text(const growth_t *g, FILE *out, int color)
@@ -37,7 +39,7 @@ int growth_write_text(const growth_t *g, FILE *out, int color)
         char first[32], last[32], rate[32];
         report_format_bytes(s->first_bytes, first, sizeof first);
         report_format_bytes(s->last_bytes, last, sizeof last);
-        report_format_bytes((uint64_t)fabs(s->slope_bytes_per_s), rate, sizeof rate);
+        report_format_bytes(sat_from_double(fabs(s->slope_bytes_per_s)), rate, sizeof rate);
         fprintf(out, "  %s%-8s%s %s%s/s (r² %.2f) %s -> %s", s->suspect ? red : "",
                 s->suspect ? "SUSPECT" : "", s->suspect ? off : "",
                 s->slope_bytes_per_s < 0 ? "-" : "+", rate, s->r2, first, last);

@@ -193,9 +193,7 @@ static int gzip_to(FILE *out, const unsigned char *data, size_t len)
 int report_write_pprof(const report_t *rep, FILE *out, const report_opts_t *opts)
 {
     (void)opts;
-    pprof_t p;
-    memset(&p, 0, sizeof p);
-    p.rep = rep;
+    pprof_t p = {.rep = rep};
     pbuf_string(&p.out, P_STRING_TABLE, "");
     value_type(&p, P_SAMPLE_TYPE, "leaked_objects", "count");
     uint64_t space = value_type(&p, P_SAMPLE_TYPE, "leaked_space", "bytes");

@@ -1,4 +1,5 @@
 /* The text report for a terminal: totals first, then each call site with a short stack. */
+#include "escape.h"
 #include "growth.h"
 #include "report.h"
 
@@ -12,11 +13,12 @@ static const char *base_name(const char *path)
 
 static void put_location(FILE *out, const frame_t *f)
 {
-    fputs(f->function ? f->function : "??", out);
+    fputs(f->function ? escape_text(f->function) : "??", out);
     if (f->file)
-        fprintf(out, " %s:%u", f->file, f->line);
+        fprintf(out, " %s:%u", escape_text(f->file), f->line);
     else if (f->module)
-        fprintf(out, " (%s+0x%llx)", base_name(f->module), (unsigned long long)f->offset);
+        fprintf(out, " (%s+0x%llx)", escape_text(base_name(f->module)),
+                (unsigned long long)f->offset);
     else
         fprintf(out, " (0x%llx)", (unsigned long long)f->address);
     if (f->inlined)
@@ -105,7 +107,8 @@ static void put_process(FILE *out, const snapshot_t *snap)
     fprintf(out, "  pid %llu", (unsigned long long)snap->header.pid);
     if (snap->process.instance_id) /* two processes may share a pid */
         fprintf(out, " (instance %016llx)", (unsigned long long)snap->process.instance_id);
-    fprintf(out, "  %s  (%s)\n    RSS %s, peak %s", snap->exe, snap->path, rss, peak);
+    fprintf(out, "  %s  (%s)\n    RSS %s, peak %s", escape_text(snap->exe), escape_text(snap->path),
+            rss, peak);
     if (snap->process.allocator == IMGLEAK_ALLOCATOR_GLIBC) {
         char in_use[32], free_b[32];
         report_format_bytes(snap->process.glibc_in_use, in_use, sizeof in_use);
@@ -201,7 +204,7 @@ static void put_misuse(FILE *out, const report_t *rep, const report_opts_t *opts
                                ? "destroyed with another type's function"
                                : "destroyed but never seen created";
         fprintf(out, "\n%smisuse: %llu %s %s by %s()%s at ", bold, (unsigned long long)g->count,
-                g->type, what, g->function, off);
+                escape_text(g->type), what, escape_text(g->function), off);
         put_location(out, &g->site);
         fputc('\n', out);
         put_stack(out, g->stack, g->depth, g->site_index, 0, opts);
@@ -221,7 +224,7 @@ static void put_handle_headline(FILE *out, const leak_site_t *s, const report_op
             blocks += g->retained_blocks;
         }
         fprintf(out, "%s%llu %s%s created by %s()", k ? " and " : "", (unsigned long long)g->count,
-                g->type, g->count == 1 ? "" : "s", g->function);
+                escape_text(g->type), g->count == 1 ? "" : "s", escape_text(g->function));
     }
     char held[32];
     report_format_bytes(bytes, held, sizeof held);
@@ -233,7 +236,7 @@ static void put_handle_headline(FILE *out, const leak_site_t *s, const report_op
         if (s->groups[k]->abandoned)
             fprintf(out, "    (%llu of the %ss were created again in the same place, or reset, "
                          "without a destroy)\n",
-                    (unsigned long long)s->groups[k]->abandoned, s->groups[k]->type);
+                    (unsigned long long)s->groups[k]->abandoned, escape_text(s->groups[k]->type));
 }
 
 /* The first line of an entry of memory alone. */

@@ -2,8 +2,12 @@
 #include "summary.h"
 
 #include "error.h"
+#include "escape.h"
+#include "grow.h"
 #include "growth.h"
 #include "report.h"
+#include "safeopen.h"
+#include "saturate.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,9 +20,11 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Names are kept in the one UTF-8 reading of escape.h, the reading the JSON report was written
+ * in, so that a name read from a snapshot matches the same name read back from JSON. */
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? escape_utf8_dup(s) : NULL;
 }
 
 static char *make_key(const char *function, const char *file, const char *what,
@@ -26,18 +32,70 @@ static char *make_key(const char *function, const char *file, const char *what,
 {
     const char *f = function ? function : "??", *b = file ? base_name(file) : "";
     size_t len = strlen(f) + strlen(b) + strlen(what) + (creator ? strlen(creator) : 0) + 4;
-    char *key = malloc(len);
-    if (key)
-        snprintf(key, len, "%s|%s|%s|%s", f, b, what, creator ? creator : "");
+    char *raw = malloc(len);
+    if (!raw)
+        return NULL;
+    snprintf(raw, len, "%s|%s|%s|%s", f, b, what, creator ? creator : "");
+    char *key = escape_utf8_dup(raw); /* as dup_or_null reads the names */
+    free(raw);
     return key;
 }
 
-const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key)
+/* Open addressing over each list by key (a slot holds 1 + the entry's index, 0 when empty):
+ * a report of many thousands of sites must not make merging, gate or diff quadratic. */
+typedef struct {
+    size_t *slots;
+    size_t capacity;
+} key_index_t;
+
+struct summary_index {
+    key_index_t leaks, handles;
+};
+
+static uint64_t key_hash(const char *key)
 {
+    uint64_t h = 1469598103934665603u;
+    while (*key)
+        h = (h ^ (unsigned char)*key++) * 1099511628211u;
+    return h;
+}
+
+static size_t *key_slot(const key_index_t *ix, const summary_entry_t *list, const char *key)
+{
+    size_t mask = ix->capacity - 1, j = key_hash(key) & mask;
+    while (ix->slots[j] && strcmp(list[ix->slots[j] - 1].key, key) != 0)
+        j = (j + 1) & mask;
+    return &ix->slots[j];
+}
+
+/* (Re)makes ix over list[0..n) with room for one more entry. */
+static int key_index_build(key_index_t *ix, const summary_entry_t *list, size_t n)
+{
+    size_t cap = 64;
+    while ((n + 1) * 2 > cap)
+        cap *= 2;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(ix->slots);
+    *ix = (key_index_t){slots, cap};
     for (size_t i = 0; i < n; i++)
-        if (strcmp(list[i].key, key) == 0)
-            return &list[i];
-    return NULL;
+        *key_slot(ix, list, list[i].key) = i + 1;
+    return 0;
+}
+
+static key_index_t *index_of(const summary_t *s, int handles)
+{
+    return handles ? &s->index->handles : &s->index->leaks;
+}
+
+const summary_entry_t *summary_find(const summary_t *s, int handles, const char *key)
+{
+    const summary_entry_t *list = handles ? s->handles : s->leaks;
+    if (!s->index || !index_of(s, handles)->slots)
+        return NULL;
+    size_t at = *key_slot(index_of(s, handles), list, key);
+    return at ? &list[at - 1] : NULL;
 }
 
 static void entry_free(summary_entry_t *e)
@@ -50,38 +108,43 @@ static void entry_free(summary_entry_t *e)
 }
 
 /* Adds an entry, or merges it into the one with the same key (the line of the larger kept). */
-static int add(summary_entry_t **list, size_t *n, const frame_t *site, const char *what,
+static int add(summary_t *s, int handles, const frame_t *site, const char *what,
                const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count,
                int possible)
 {
+    summary_entry_t **list = handles ? &s->handles : &s->leaks;
+    size_t *n = handles ? &s->nhandles : &s->nleaks;
+    if (!s->index && !(s->index = calloc(1, sizeof *s->index)))
+        return error_set("out of memory"), -1;
+    key_index_t *ix = index_of(s, handles);
+    if ((!ix->slots || (*n + 1) * 2 > ix->capacity) && key_index_build(ix, *list, *n) < 0)
+        return error_set("out of memory"), -1;
     char *key = make_key(site->function, site->file, what, creator);
     if (!key)
         return error_set("out of memory"), -1;
-    for (size_t i = 0; i < *n; i++) {
-        summary_entry_t *e = &(*list)[i];
-        if (strcmp(e->key, key) != 0)
-            continue;
+    size_t *slot = key_slot(ix, *list, key);
+    if (*slot) {
+        summary_entry_t *e = &(*list)[*slot - 1];
         if (bytes > e->bytes)
             e->line = site->line;
-        e->bytes += bytes;
-        e->blocks += blocks;
-        e->count += count;
+        sat_inc(&e->bytes, bytes);
+        sat_inc(&e->blocks, blocks);
+        sat_inc(&e->count, count);
         if (possible) {
-            e->possible_bytes += bytes;
-            e->possible_blocks += blocks;
+            sat_inc(&e->possible_bytes, bytes);
+            sat_inc(&e->possible_blocks, blocks);
         }
         free(key);
         return 0;
     }
-    summary_entry_t *grown = realloc(*list, (*n + 1) * sizeof *grown);
-    if (!grown) {
+    if (grow_for(list, *n, sizeof **list) < 0) {
         free(key);
         return error_set("out of memory"), -1;
     }
-    *list = grown;
-    summary_entry_t *e = &grown[(*n)++];
+    *slot = *n + 1;
+    summary_entry_t *e = &(*list)[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
-                           strdup(what), dup_or_null(creator), in_app, bytes, blocks, count,
+                           dup_or_null(what), dup_or_null(creator), in_app, bytes, blocks, count,
                            possible ? bytes : 0, possible ? blocks : 0, 0, key};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
         (creator && !e->creator))
@@ -89,19 +152,33 @@ static int add(summary_entry_t **list, size_t *n, const frame_t *site, const cha
     return 0;
 }
 
-/* A growth suspect of the program; of one site in several processes, the steepest slope. */
+/* A growth suspect of the program; of one site in several processes, the steepest slope. The
+ * suspects are few: a list searched in turn. */
 static int add_growing(summary_t *s, const frame_t *site, const char *kind, uint64_t last_bytes,
                        double slope)
 {
-    if (add(&s->growing, &s->ngrowing, site, kind, NULL, 1, last_bytes, 0, 0, 0) < 0)
-        return -1;
     char *key = make_key(site->function, site->file, kind, NULL);
-    summary_entry_t *e = key ? (summary_entry_t *)summary_find(s->growing, s->ngrowing, key) : NULL;
-    free(key);
-    if (!e)
+    if (!key)
         return error_set("out of memory"), -1;
-    if (slope > e->slope)
-        e->slope = slope;
+    for (size_t i = 0; i < s->ngrowing; i++) {
+        summary_entry_t *e = &s->growing[i];
+        if (strcmp(e->key, key) != 0)
+            continue;
+        free(key);
+        sat_inc(&e->bytes, last_bytes);
+        if (slope > e->slope)
+            e->slope = slope;
+        return 0;
+    }
+    if (grow_for(&s->growing, s->ngrowing, sizeof *s->growing) < 0) {
+        free(key);
+        return error_set("out of memory"), -1;
+    }
+    summary_entry_t *e = &s->growing[s->ngrowing++];
+    *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
+                           dup_or_null(kind), NULL, 1, last_bytes, 0, 0, 0, 0, slope, key};
+    if (!e->what || (site->function && !e->function) || (site->file && !e->file))
+        return error_set("out of memory"), -1;
     return 0;
 }
 
@@ -115,23 +192,30 @@ static int by_size(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
-static void finish(summary_t *s)
+/* Sorts both lists and indexes them again at their new places. */
+static int finish(summary_t *s)
 {
     if (s->nleaks)
         qsort(s->leaks, s->nleaks, sizeof *s->leaks, by_size);
     if (s->nhandles)
         qsort(s->handles, s->nhandles, sizeof *s->handles, by_size);
+    if (!s->index && !(s->index = calloc(1, sizeof *s->index)))
+        return error_set("out of memory"), -1;
+    if (key_index_build(&s->index->leaks, s->leaks, s->nleaks) < 0 ||
+        key_index_build(&s->index->handles, s->handles, s->nhandles) < 0)
+        return error_set("out of memory"), -1;
+    return 0;
 }
 
 static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, uint64_t handles)
 {
     if (in_app) {
-        s->leaked_bytes += bytes;
-        s->leaked_blocks += blocks;
-        s->leaked_handles += handles;
+        sat_inc(&s->leaked_bytes, bytes);
+        sat_inc(&s->leaked_blocks, blocks);
+        sat_inc(&s->leaked_handles, handles);
     } else {
-        s->other_bytes += bytes;
-        s->other_handles += handles;
+        sat_inc(&s->other_bytes, bytes);
+        sat_inc(&s->other_handles, handles);
     }
 }
 
@@ -169,9 +253,10 @@ int summary_from_report(summary_t *s, const report_t *rep)
         const leak_site_t *l = &rep->sites[i];
         if (l->cls == IMGLEAK_CLASS_REACHABLE || !l->blocks)
             continue; /* listed with --show-reachable; never a leak. No memory: handles only */
-        uint64_t bytes = l->bytes + l->indirect_bytes, blocks = l->blocks + l->indirect_blocks;
-        if (add(&s->leaks, &s->nleaks, &l->site, report_kind_name(l->kind), NULL, l->in_app,
-                bytes, blocks, 0, l->cls == IMGLEAK_CLASS_POSSIBLE) < 0)
+        uint64_t bytes = sat_add(l->bytes, l->indirect_bytes);
+        uint64_t blocks = sat_add(l->blocks, l->indirect_blocks);
+        if (add(s, 0, &l->site, report_kind_name(l->kind), NULL, l->in_app, bytes, blocks, 0,
+                l->cls == IMGLEAK_CLASS_POSSIBLE) < 0)
             return -1;
         if (l->no_stack)
             no_stack_bytes += bytes; /* unattributed, not "outside the program" */
@@ -183,8 +268,8 @@ int summary_from_report(summary_t *s, const report_t *rep)
     s->estimated = rep->totals.estimated;
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
-        if (add(&s->handles, &s->nhandles, &g->site, g->type, g->function, g->in_app,
-                g->retained_bytes, g->retained_blocks, g->count, 0) < 0)
+        if (add(s, 1, &g->site, g->type, g->function, g->in_app, g->retained_bytes,
+                g->retained_blocks, g->count, 0) < 0)
             return -1;
         count_in(s, g->in_app, 0, 0, g->count);
     }
@@ -197,8 +282,7 @@ int summary_from_report(summary_t *s, const report_t *rep)
     }
     s->suppressed_bytes = rep->totals.suppressed_bytes;
     s->suppressed_handles = rep->totals.suppressed_handles;
-    finish(s);
-    return 0;
+    return finish(s);
 }
 
 /* ---- reading a JSON report ---- */
@@ -280,17 +364,16 @@ static int read_entries(summary_t *s, json_t *array, int handles, int entries,
                              handles ? "handles" : "leaks", i), -1;
         if (!handles && entries && !blocks)
             continue; /* an entry of handles alone: they are in handles[] */
-        bytes += hanging_bytes;
-        blocks += hanging_blocks;
+        sat_inc(&bytes, hanging_bytes);
+        sat_inc(&blocks, hanging_blocks);
         const char *cls = handles ? NULL : str_of(e, "class");
         if (cls && strcmp(cls, "reachable") == 0)
             continue;
         if (suppressed(e, suppress)) {
-            *(handles ? &s->suppressed_handles : &s->suppressed_bytes) += handles ? count : bytes;
+            sat_inc(handles ? &s->suppressed_handles : &s->suppressed_bytes, handles ? count : bytes);
             continue;
         }
-        if (add(handles ? &s->handles : &s->leaks, handles ? &s->nhandles : &s->nleaks, &site,
-                what, creator, json_is_true(in_app), bytes, blocks, count,
+        if (add(s, handles, &site, what, creator, json_is_true(in_app), bytes, blocks, count,
                 cls && strcmp(cls, "possible") == 0) < 0)
             return -1;
         if (!handles && json_is_true(json_object_get(e, "no_stack")))
@@ -360,7 +443,11 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     memset(s, 0, sizeof *s);
     json_error_t err;
     uint64_t no_stack_bytes = 0;
-    json_t *root = json_load_file(path, 0, &err);
+    FILE *f = safeopen_fopen(path, NULL);
+    if (!f)
+        return -1;
+    json_t *root = json_loadf(f, 0, &err);
+    fclose(f);
     if (!root)
         return error_set("%s:%d: not valid JSON: %s", path, err.line, err.text), -1;
     int rc = -1;
@@ -386,13 +473,11 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     }
     uint64_t v;
     if (rc == 0 && u64_of(totals, "suppressed_bytes", &v) == 0)
-        s->suppressed_bytes += v;
+        sat_inc(&s->suppressed_bytes, v);
     if (rc == 0 && u64_of(totals, "suppressed_handles", &v) == 0)
-        s->suppressed_handles += v;
+        sat_inc(&s->suppressed_handles, v);
     json_decref(root);
-    if (rc == 0)
-        finish(s);
-    return rc;
+    return rc == 0 ? finish(s) : rc;
 }
 
 void summary_free(summary_t *s)
@@ -406,5 +491,10 @@ void summary_free(summary_t *s)
     free(s->leaks);
     free(s->handles);
     free(s->growing);
+    if (s->index) {
+        free(s->index->leaks.slots);
+        free(s->index->handles.slots);
+        free(s->index);
+    }
     memset(s, 0, sizeof *s);
 }

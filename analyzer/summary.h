@@ -45,6 +45,7 @@ typedef struct {
     uint64_t suppressed_bytes, suppressed_handles;
     summary_dropped_t dropped;
     int estimated; /* sampled: the figures are estimates */
+    struct summary_index *index; /* the entries by key (owned; NULL until the first entry) */
 } summary_t;
 
 /* Data was lost in a way that may hide leaks: dropped, unattributed, unwritten or unscanned. */
@@ -54,7 +55,9 @@ int summary_from_report(summary_t *s, const report_t *rep);
 /* Reads a report written by imgleak --format json; suppress (may be NULL) is applied to each
  * entry's stack. 0, or -1 with error_get(). */
 int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress);
-const summary_entry_t *summary_find(const summary_entry_t *list, size_t n, const char *key);
+/* The entry of s's leaks (handles: of its handles) with that key, or NULL; in constant time, as
+ * gate and diff look up every entry of one summary in another. */
+const summary_entry_t *summary_find(const summary_t *s, int handles, const char *key);
 void summary_free(summary_t *s);
 
 #endif

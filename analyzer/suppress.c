@@ -2,8 +2,9 @@
 #include "suppress.h"
 
 #include "error.h"
+#include "grow.h"
+#include "safeopen.h"
 
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,8 @@ static int add_rule(suppressions_t *s, const char *pattern, const char *origin, 
     size_t body_len = len - (size_t)head - (size_t)tail;
     if (body_len == 0)
         return error_set("%s:%u: empty pattern", origin, line), -1;
-    suppress_rule_t *grown = realloc(s->rules, (s->nrules + 1) * sizeof *grown);
-    if (!grown)
+    if (grow_for(&s->rules, s->nrules, sizeof *s->rules) < 0)
         return error_set("out of memory"), -1;
-    s->rules = grown;
     suppress_rule_t *r = &s->rules[s->nrules];
     memset(r, 0, sizeof *r);
     r->pattern = strdup(pattern);
@@ -88,9 +87,9 @@ static int parse(suppressions_t *s, char *text, const char *origin)
 
 int suppress_load_file(suppressions_t *s, const char *path)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = safeopen_fopen(path, NULL);
     if (!f)
-        return error_set("%s: %s", path, strerror(errno)), -1;
+        return -1;
     char *text = NULL;
     size_t len = 0, cap = 0, got;
     char buf[4096];

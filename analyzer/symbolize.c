@@ -7,6 +7,7 @@
 #include "golang.h"
 
 #include "error.h"
+#include "safeopen.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -102,13 +103,21 @@ static void hex_build_id(const uint8_t *id, unsigned len, char *out)
 static void report_module(symbolizer_t *sym, size_t i)
 {
     const snap_module_t *m = &sym->snap->modules[i];
-    if (!m->path[0] || access(m->path, R_OK) != 0) {
-        if (m->path[0] && strncmp(m->path, "linux-vdso", 10) != 0)
+    if (!m->path[0] || strncmp(m->path, "linux-vdso", 10) == 0)
+        return;
+    /* the path comes from the snapshot: a FIFO or a device there must not hang the report */
+    struct stat st;
+    int fd = safeopen_read(m->path, &st);
+    if (fd < 0) {
+        if (access(m->path, F_OK) != 0)
             warn("%s: not found; its frames are shown as module+offset", m->path);
+        else
+            warn("%s; its frames are shown as module+offset", error_get());
         return;
     }
-    Dwfl_Module *mod = dwfl_report_elf(sym->dwfl, m->path, m->path, -1, m->bias, true);
-    if (!mod) {
+    Dwfl_Module *mod = dwfl_report_elf(sym->dwfl, m->path, m->path, fd, m->bias, true);
+    if (!mod) { /* on success libdwfl owns fd */
+        close(fd);
         warn("%s: cannot read as ELF (%s); its frames are shown as module+offset", m->path,
              dwfl_errmsg(-1));
         return;

@@ -2,12 +2,14 @@
 # The CI side and the output formats: gate exit codes, baselines that tolerate a line shift but
 # catch growth, suppressions that hide exactly what they name, diff, JUnit, pprof read by go tool
 # pprof, collapsed stacks that add up, and the HTML report in headless Chromium. Prints
-# "N passed, M failed".
+# "N passed, M failed". make check runs it twice: with the plain build, and with IMGLEAK set to
+# the ASan/UBSan build (snapshots are made by the plain one either way: its shim is beside it).
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-IMGLEAK=$B/imgleak
+IMGLEAK=${IMGLEAK:-$B/imgleak}
+RUNNER=$B/imgleak
 SRC=tests/integration
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -17,11 +19,12 @@ status_is() { # status_is WANT COMMAND...: the command exits with WANT
     "$@" > "$WORK/out" 2> "$WORK/err"
     local got=$?
     [ "$got" = "$want" ] || { echo "     exit $got, expected $want: $(head -c 300 "$WORK/err")"; return 1; }
+    ! grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$WORK/err" || { head -5 "$WORK/err"; return 1; }
 }
 line_of() { grep -nF "/* $2 */" "$1" | head -n1 | cut -d: -f1; }
 report() { # report NAME PROGRAM ARGS...: snapshots in $WORK/NAME, JSON report in $WORK/NAME.json
     local name=$1; shift
-    $IMGLEAK run -o "$WORK/$name" --format json --report "$WORK/$name.json" -- "$@" > /dev/null 2>&1
+    $RUNNER run -o "$WORK/$name" --format json --report "$WORK/$name.json" -- "$@" > /dev/null 2>&1
 }
 differ() { ! cmp -s "$1" "$2"; }
 
@@ -67,8 +70,8 @@ check "gate: ... naming the handles" grep -q "MagickWand handles never destroyed
 check "gate: handles within --max-leaked-handles pass" \
     status_is 0 $IMGLEAK gate --max-leaked-bytes 1000000000 --max-leaked-handles 120 "$WORK/magick.json"
 
-check "run --gate: a clean program exits 0" status_is 0 $IMGLEAK run --gate -- "$WORK/bin/leaky" clean
-check "run --gate: a leaking program exits 1" status_is 1 $IMGLEAK run --gate -- "$WORK/bin/leaky" leak
+check "run --gate: a clean program exits 0" status_is 0 $RUNNER run --gate -- "$WORK/bin/leaky" clean
+check "run --gate: a leaking program exits 1" status_is 1 $RUNNER run --gate -- "$WORK/bin/leaky" leak
 check "run --gate: the offenders are on stderr" grep -q "leaked (map_tiles)" "$WORK/err"
 
 # ------------------------------------------------ baselines
@@ -230,4 +233,4 @@ check "asan: diff of a report and snapshots" asan_clean 0 $ASAN_IMGLEAK diff --f
     "$WORK/base.json" "$WORK"/magick/*.snap
 check "asan: gate on a malformed report" asan_clean 2 $ASAN_IMGLEAK gate "$WORK/broken.json"
 
-finish reports
+case $IMGLEAK in *asan*) finish "reports (asan)" ;; *) finish reports ;; esac
