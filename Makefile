@@ -95,7 +95,7 @@ $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_web
 # Go workloads (cgo, standard library only): one directory each under workloads/go/; apart
 # from `workloads` (make demo) since they need Go, which only the test dependencies install
 GO_WORKLOADS := go go_service
-$(B)/workloads/wl_go%: workloads/go/wl_go%/main.go | $(B)/workloads
+$(GO_WORKLOADS:%=$(B)/workloads/wl_%): $(B)/workloads/wl_%: workloads/go/wl_%/main.go | $(B)/workloads
 	cd $(<D) && GOCACHE=$(abspath $(B))/workloads/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
 workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
