@@ -67,9 +67,13 @@ $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp analyzer/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h)
+# The shim itself is not built with ASan (it goes into programs that are not): the ASan analyzer's
+# imgleak run finds the plain one beside it.
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp analyzer/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h) \
+                  $(B)/libimgleak.so $(B)/libimgleak_audit.so
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
+	ln -sf ../libimgleak.so ../libimgleak_audit.so $(B)/asan/
 	touch $@
 
 # ThreadSanitizer for the lock-free tables.
