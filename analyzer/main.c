@@ -131,13 +131,16 @@ static int load_summary(summary_t *s, char *const *paths, size_t n, const inputs
                         int warn_skipped)
 {
     *s = (summary_t){0}; /* summary_free() is safe on it whatever fails below */
-    if (n == 1 && inputs_is_json(paths[0]))
-        return summary_load_json(s, paths[0], &io->suppress);
-    report_t rep = {0};
-    int rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
-    if (rc == 0 && warn_skipped)
-        inputs_warn_skipped(rep.skipped, rep.nskipped);
-    report_free(&rep);
+    int rc;
+    if (n == 1 && inputs_is_json(paths[0])) {
+        rc = summary_load_json(s, paths[0], &io->suppress);
+    } else {
+        report_t rep = {0};
+        rc = inputs_report(&rep, paths, n, &io->model) < 0 ? -1 : summary_from_report(s, &rep);
+        if (rc == 0 && warn_skipped)
+            inputs_warn_skipped(rep.skipped, rep.nskipped);
+        report_free(&rep);
+    }
     if (rc < 0)
         summary_free(s); /* what was read before the error */
     return rc;

@@ -30,19 +30,24 @@ static char *temp_name(const char *path)
     return t;
 }
 
-/* A character device: O_NONBLOCK so that the open cannot wait (a FIFO swapped in since lstat
- * fails instead), then blocking writes, as a terminal needs. */
+static int is_stream(mode_t mode)
+{
+    return S_ISCHR(mode) || S_ISFIFO(mode) || S_ISSOCK(mode);
+}
+
+/* A stream: a character device (/dev/null, a terminal), a FIFO or a socket, also through a
+ * link (/dev/stdout, a shell's >(...)): written as it is, since nothing on it can be clobbered.
+ * A FIFO's open waits for its reader, as any Unix program's does. What it is is checked again
+ * on the descriptor: a file swapped in since the stat is refused. */
 static int open_device(outfile_t *of)
 {
     struct stat st;
-    int fd = open(of->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))) {
+    int fd = open(of->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !is_stream(st.st_mode))) {
         close(fd);
         error_set("%s: not a regular file; not written", of->path);
         return -1;
     }
-    if (fd >= 0)
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (fd < 0 || !(of->f = fdopen(fd, "w"))) {
         error_set("%s: cannot write: %s", of->path, strerror(errno));
         if (fd >= 0)
@@ -63,11 +68,14 @@ int outfile_open(outfile_t *of, const char *path)
         error_set("%s: cannot write: %s", path, strerror(errno));
         return release(of), -1;
     }
+    struct stat target;
+    if (exists && S_ISLNK(st.st_mode) && stat(path, &target) == 0 && is_stream(target.st_mode))
+        return open_device(of) < 0 ? (release(of), -1) : 0;
     if (exists && S_ISLNK(st.st_mode)) {
         error_set("%s: is a symbolic link; not written (name the file it points to)", path);
         return release(of), -1;
     }
-    if (exists && S_ISCHR(st.st_mode))
+    if (exists && is_stream(st.st_mode))
         return open_device(of) < 0 ? (release(of), -1) : 0;
     if (exists && !S_ISREG(st.st_mode)) {
         error_set("%s: not a regular file; not written", path);

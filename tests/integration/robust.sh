@@ -231,7 +231,11 @@ check "... its target untouched" grep -qx precious "$WORK/target"
 check "run --report onto a symbolic link: refused" \
     status_is 2 $IMGLEAK run --report "$WORK/link" -- "$WORK/leaky" clean
 check "... its target untouched" grep -qx precious "$WORK/target"
-check "-o onto a FIFO: refused, not waited on" bad_input $IMGLEAK report -o "$WORK/fifo" "$SNAP"
+check "-o onto a FIFO: written to its reader" \
+    bash -c "cat '$WORK/fifo' > '$WORK/from-fifo.txt' & $IMGLEAK report -o '$WORK/fifo' '$SNAP' && wait &&
+             cmp -s '$WORK/from-fifo.txt' '$WORK/once.txt'"
+check "-o /dev/stdout (a link to a stream): written" \
+    bash -c "$IMGLEAK report -o /dev/stdout '$SNAP' | cmp -s - '$WORK/once.txt'"
 check "-o onto a directory: refused" bad_input $IMGLEAK report -o "$WORK/dir.snap" "$SNAP"
 check "-o /dev/null: written (a character device)" status_is 0 $IMGLEAK report -o /dev/null "$SNAP"
 echo old > "$WORK/existing.txt"
