@@ -298,7 +298,8 @@ PREFIX      ?= /usr/local
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
-INSTALLED    = $(PREFIX)/bin/imgleak $(PREFIX)/lib/imgleak/libimgleak.so $(MANDIR)/man1/imgleak.1 \
+INSTALLED    = $(PREFIX)/bin/imgleak $(PREFIX)/lib/imgleak/libimgleak.so \
+               $(PREFIX)/lib/imgleak/libimgleak_audit.so $(MANDIR)/man1/imgleak.1 \
                $(BASHCOMPDIR)/imgleak $(ZSHCOMPDIR)/_imgleak
 DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
 DEB         := $(B)/imgleak_$(VERSION)_$(DEB_ARCH).deb
@@ -317,6 +318,7 @@ install: all $(B)/imgleak.1
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(B)/imgleak $(DESTDIR)$(PREFIX)/bin/imgleak
 	install -m 644 $(B)/libimgleak.so $(DESTDIR)$(PREFIX)/lib/imgleak/libimgleak.so
+	install -m 644 $(B)/libimgleak_audit.so $(DESTDIR)$(PREFIX)/lib/imgleak/libimgleak_audit.so
 	install -m 644 $(B)/imgleak.1 $(DESTDIR)$(MANDIR)/man1/imgleak.1
 	install -m 644 completions/imgleak.bash $(DESTDIR)$(BASHCOMPDIR)/imgleak
 	install -m 644 completions/_imgleak $(DESTDIR)$(ZSHCOMPDIR)/_imgleak
@@ -332,12 +334,14 @@ $(DEB): all $(B)/imgleak.1 completions/imgleak.bash completions/_imgleak packagi
 	$(MAKE) --no-print-directory install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr \
 	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions
 	cd $(B)/deb/root && strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-	    usr/bin/imgleak usr/lib/imgleak/libimgleak.so && gzip -9n usr/share/man/man1/imgleak.1
+	    usr/bin/imgleak usr/lib/imgleak/libimgleak.so usr/lib/imgleak/libimgleak_audit.so && \
+	    gzip -9n usr/share/man/man1/imgleak.1
 	install -d $(B)/deb/root/usr/share/doc/imgleak
 	install -m 644 packaging/deb/copyright $(B)/deb/root/usr/share/doc/imgleak/copyright
 	gzip -9nc packaging/deb/changelog > $(B)/deb/root/usr/share/doc/imgleak/changelog.gz
 	printf 'Source: imgleak\n\nPackage: imgleak\nArchitecture: any\n' > $(B)/deb/src/debian/control
 	cd $(B)/deb/src && dpkg-shlibdeps -O ../root/usr/bin/imgleak ../root/usr/lib/imgleak/libimgleak.so \
+	    ../root/usr/lib/imgleak/libimgleak_audit.so \
 	    2> /dev/null | sed 's/^shlibs:Depends=//' > ../depends
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' \
 	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(B)/deb/root | cut -f1)/" \

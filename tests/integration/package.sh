@@ -26,7 +26,7 @@ PREFIX=/opt/imgleak-test
 make --no-print-directory -s install B="$B" DESTDIR="$STAGE" PREFIX="$PREFIX" > "$WORK/install.log" 2>&1
 check "install: make install DESTDIR PREFIX succeeds" test $? = 0
 INST=$STAGE$PREFIX
-for f in bin/imgleak lib/imgleak/libimgleak.so share/man/man1/imgleak.1 \
+for f in bin/imgleak lib/imgleak/libimgleak.so lib/imgleak/libimgleak_audit.so share/man/man1/imgleak.1 \
     share/bash-completion/completions/imgleak share/zsh/site-functions/_imgleak; do
     check "install: $f is installed" test -s "$INST/$f"
 done
@@ -38,6 +38,10 @@ check "install: imgleak is executable, the shim and page are not" \
     grep -m1 libimgleak.so /proc/self/maps > "$WORK/maps.txt" 2> "$WORK/inst.err")
 check "install: the installed imgleak run preloads the installed shim" \
     grep -qF "$INST/lib/imgleak/libimgleak.so" "$WORK/maps.txt"
+(cd "$WORK" && "$INST/bin/imgleak" run --report "$WORK/inst2.txt" -- \
+    grep -m1 libimgleak_audit.so /proc/self/maps > "$WORK/audit.txt" 2> /dev/null)
+check "install: ... with the installed audit library (codec hooks in libraries loaded later)" \
+    grep -qF "$INST/lib/imgleak/libimgleak_audit.so" "$WORK/audit.txt"
 "$INST/bin/imgleak" run --format json --report "$WORK/inst.json" -- "$ROOT/$B/tests/leaky" leak 2> /dev/null
 check "install: the installed imgleak reports leaky's leak at its line" \
     jqe --argjson l "$(line_of leaky.c 'LEAK(direct)')" \
