@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include "final.h"
 
+#include "ownfd.h"
+
 #include "os.h"
 #include "procinfo.h"
 
@@ -40,11 +42,12 @@ static struct {
     void (*take)(long pid, long ppid);
     int keep_stderr;
     _Atomic int exec_pending; /* the program is in exec: its end is not a death */
-    int watch_fd; /* the program's end; -1 when there is no sentinel */
+    int watch_fd;       /* the program's end; -1 when there is no sentinel */
+    ownfd_t watch_slot; /* where watch_fd is kept from the program's close calls; -1: not */
     int read_fd;  /* the sentinel's end, closed in the program */
     long pid, ppid;
     void *stack;
-} final = {.watch_fd = -1, .read_fd = -1};
+} final = {.watch_fd = -1, .watch_slot = -1, .read_fd = -1};
 
 /* A system call that sets no errno (the sentinel's errno is another thread's). */
 static long raw_syscall(long nr, long a, long b, long c, long d)
@@ -241,6 +244,9 @@ static int sentinel_spawn(void)
         goto fail;
     close(final.read_fd);
     final.read_fd = -1;
+    /* a daemon that closes every descriptor it does not know must not close this one: the
+     * sentinel would take that for the program's death */
+    final.watch_slot = ownfd_take(final.watch_fd);
     return 0;
 fail:
     os_log("final: cannot start the sentinel; no snapshot at an abrupt end");
@@ -263,10 +269,12 @@ void final_after_fork_child(void)
 {
     if (!final.take)
         return;
-    /* the parent's write end: held here, it would hide the parent's end from its sentinel */
-    if (final.watch_fd >= 0)
+    /* the parent's write end: held here, it would hide the parent's end from its sentinel (in
+     * a slot, ownfd_after_fork_child, which runs first, has closed it already) */
+    if (final.watch_slot < 0 && final.watch_fd >= 0)
         close(final.watch_fd);
     final.watch_fd = -1;
+    final.watch_slot = -1;
     final.stack = NULL; /* the parent's sentinel runs on the parent's copy of it */
     sentinel_spawn();
 }

@@ -105,6 +105,25 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode)
     return slot;
 }
 
+ownfd_t ownfd_take(int fd)
+{
+    sigset_t saved;
+    int slot = -1;
+    if (fd <= 0)
+        return -1;
+    atomic_fetch_add(&of.busy, 1);
+    lock(&saved);
+    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
+        if (of.fd[i] == 0)
+            slot = i;
+    if (slot >= 0)
+        of.fd[slot] = move_high(fd);
+    unlock(&saved);
+    if (slot < 0)
+        atomic_fetch_sub(&of.busy, 1);
+    return slot;
+}
+
 int ownfd_close(ownfd_t slot)
 {
     sigset_t saved;

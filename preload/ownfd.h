@@ -20,6 +20,10 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode);
  * that the shim's messages never land in a file the program opens after closing fd 2. -1 when
  * fd is not open. */
 ownfd_t ownfd_adopt(int fd);
+/* An open descriptor of the shim's into a slot (moved above the numbers programs use): from now
+ * on the program cannot close or replace it; a forked child closes it as the slots it opened.
+ * -1 when no slot is free (fd is left as it is). */
+ownfd_t ownfd_take(int fd);
 /* Closes and frees the slot; 0, or -1 (errno). */
 int ownfd_close(ownfd_t slot);
 /* write(2) all of it, retrying on EINTR and short writes; 0, or -1 (errno). */

@@ -34,6 +34,8 @@ check "C: return from main leaves the report" ends $E return 0 "exited 0" leak_o
 check "C: exit(4)" ends $E exit 4 "exited 4" leak_once ends.c "$c_line" 4321
 check "C: _exit(3): no destructor runs, the sentinel writes it" ends $E _exit 3 "exited 3" leak_once ends.c "$c_line" 4321
 check "C: quick_exit(5)" ends $E quick_exit 5 "exited 5" leak_once ends.c "$c_line" 4321
+check "C: a daemon closes every descriptor it did not open, then _exit(6): the sentinel stays" \
+    ends $E daemon 6 "exited 6" leak_once ends.c "$c_line" 4321
 check "C: killed by SIGKILL" ends $E kill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
 check "C: SIGTERM with no handler" ends $E term 143 "killed by SIGTERM" leak_once ends.c "$c_line" 4321
 check "C: abort()" ends $E abort 134 "killed by SIGABRT" leak_once ends.c "$c_line" 4321
