@@ -7,6 +7,7 @@
  * entry of its own. */
 #include "error.h"
 #include "model.h"
+#include "slots.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +25,6 @@ static int join_rank(unsigned cls)
     case IMGLEAK_CLASS_REACHABLE: return 3;
     default: return 4;
     }
-}
-
-static uint64_t mix(uint64_t h, const char *s)
-{
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h * 31 + 7;
-}
-
-static uint64_t frame_hash(const frame_t *f)
-{
-    uint64_t h = mix(mix(mix(1469598103934665603u, f->function), f->file), f->module);
-    h ^= f->line * 0x9e3779b97f4a7c15u;
-    if (!f->function && !f->file) /* unknown frames differ by address */
-        h ^= f->offset * 0xff51afd7ed558ccdu;
-    return h;
 }
 
 /* Open addressing from a site's frame to the best heap site there to join. */
@@ -62,7 +47,7 @@ static int index_build(site_index_t *ix, const leak_site_t *sites, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (sites[i].kind != IMGLEAK_KIND_HEAP)
             continue;
-        size_t j = frame_hash(&sites[i].site) & ix->mask;
+        size_t j = slots_hash_frame(&sites[i].site) & ix->mask;
         for (; ix->slots[j] != NONE; j = (j + 1) & ix->mask) {
             const leak_site_t *there = &sites[ix->slots[j]];
             if (model_frames_equal(&there->site, &sites[i].site))
@@ -76,7 +61,7 @@ static int index_build(site_index_t *ix, const leak_site_t *sites, size_t n)
 
 static size_t index_find(const site_index_t *ix, const leak_site_t *sites, const frame_t *f)
 {
-    for (size_t j = frame_hash(f) & ix->mask; ix->slots[j] != NONE; j = (j + 1) & ix->mask)
+    for (size_t j = slots_hash_frame(f) & ix->mask; ix->slots[j] != NONE; j = (j + 1) & ix->mask)
         if (model_frames_equal(&sites[ix->slots[j]].site, f))
             return ix->slots[j];
     return NONE;

@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "report.h"
 #include "saturate.h"
+#include "slots.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -66,60 +67,27 @@ typedef struct {
     double *bytes; /* per snapshot of the process */
 } series_t;
 
-/* The series by a hash of their site (open addressing; a slot holds 1 + the series' index):
- * snapshots of many thousands of sites must not make matching them quadratic. */
-typedef struct {
-    size_t *slots;
-    size_t capacity;
-} series_index_t;
-
-static uint64_t mix(uint64_t h, const char *s)
+/* The series by their site (slots.h): snapshots of many thousands of sites must not make
+ * matching them quadratic. */
+static uint64_t series_hash(const leak_site_t *s)
 {
-    while (s && *s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211u;
-    return h * 31 + 7;
+    return slots_hash_frame(&s->site) + s->kind;
 }
 
-static uint64_t site_hash(const leak_site_t *s)
+static uint64_t series_hash_of(size_t item, const void *ctx)
 {
-    const frame_t *f = &s->site;
-    uint64_t h = mix(mix(mix(1469598103934665603u, f->function), f->file), f->module);
-    h ^= f->line * 0x9e3779b97f4a7c15u + s->kind;
-    if (!f->function && !f->file) /* unknown frames differ by address (model_frames_equal) */
-        h ^= f->offset * 0xff51afd7ed558ccdu;
-    return h;
+    return series_hash(((const series_t *)ctx)[item].site);
 }
 
-static size_t *series_slot(const series_index_t *ix, const series_t *series, const leak_site_t *s)
+static int same_series(size_t item, const void *key, const void *ctx)
 {
-    size_t mask = ix->capacity - 1, j = site_hash(s) & mask;
-    while (ix->slots[j] && !(series[ix->slots[j] - 1].site->kind == s->kind &&
-                             model_frames_equal(&series[ix->slots[j] - 1].site->site, &s->site)))
-        j = (j + 1) & mask;
-    return &ix->slots[j];
-}
-
-/* Room for one more series (n now), the index at most half full. */
-static int series_reserve(series_index_t *ix, const series_t *series, size_t n)
-{
-    if (ix->slots && (n + 1) * 2 <= ix->capacity)
-        return 0;
-    size_t cap = ix->capacity ? ix->capacity : 256;
-    while ((n + 1) * 2 > cap)
-        cap *= 2;
-    size_t *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -1;
-    free(ix->slots);
-    *ix = (series_index_t){slots, cap};
-    for (size_t k = 0; k < n; k++)
-        *series_slot(ix, series, series[k].site) = k + 1;
-    return 0;
+    const leak_site_t *a = ((const series_t *)ctx)[item].site, *b = key;
+    return a->kind == b->kind && model_frames_equal(&a->site, &b->site);
 }
 
 static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, size_t n)
 {
-    series_index_t ix = {0};
+    slots_t ix = {NULL, 0};
     double *t = calloc(n, sizeof *t);
     double *index = calloc(n, sizeof *index);
     series_t *series = NULL;
@@ -135,9 +103,9 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
         for (size_t s = 0; s < reps[i].nsites + reps[i].nindirect; s++) {
             const leak_site_t *site = s < reps[i].nsites ? &reps[i].sites[s]
                                                          : &reps[i].indirect[s - reps[i].nsites];
-            if (series_reserve(&ix, series, nseries) < 0)
+            if (slots_reserve(&ix, nseries, series_hash_of, series) < 0)
                 goto oom;
-            size_t *slot = series_slot(&ix, series, site);
+            size_t *slot = slots_find(&ix, series_hash(site), same_series, site, series);
             size_t k = *slot ? *slot - 1 : nseries;
             if (k == nseries) {
                 if (grow_for(&series, nseries, sizeof *series) < 0)
@@ -195,7 +163,7 @@ static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, si
     free(series);
     free(t);
     free(index);
-    free(ix.slots);
+    slots_free(&ix);
     return 0;
 oom:
     for (size_t k = 0; k < nseries; k++)
@@ -203,7 +171,7 @@ oom:
     free(series);
     free(t);
     free(index);
-    free(ix.slots);
+    slots_free(&ix);
     return error_set("out of memory"), -1;
 }
 

@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "model.h"
 #include "saturate.h"
+#include "slots.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,73 +18,50 @@ static int same_group(const handle_group_t *g, const char *type, const char *fun
            model_frames_equal(&g->site, site);
 }
 
-/* The groups of one list by a hash of their key (open addressing; a slot holds 1 + the group's
- * index, 0 when empty): a crafted snapshot of many handles at distinct sites must not make the
- * grouping quadratic. Made for each snapshot over the groups of earlier ones too. */
+/* The groups of one list by their key (slots.h): a crafted snapshot of many handles at
+ * distinct sites must not make the grouping quadratic. Made for each snapshot over the groups
+ * of earlier ones too. */
 typedef struct {
-    size_t *slots;
-    size_t capacity;
-} group_index_t;
+    const char *type, *function;
+    unsigned state;
+    const frame_t *site;
+} group_key_t;
 
-static uint64_t mix(uint64_t h, const char *s)
+static uint64_t group_hash(const group_key_t *k)
 {
-    while (s && *s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211u;
-    return h * 31 + 7;
+    uint64_t h = slots_hash_string(slots_hash_string(slots_hash_frame(k->site), k->type),
+                                   k->function);
+    return h ^ k->state;
 }
 
-static uint64_t group_hash(const char *type, const char *function, unsigned state,
-                           const frame_t *site)
+static uint64_t group_hash_of(size_t item, const void *ctx)
 {
-    uint64_t h = mix(mix(mix(mix(1469598103934665603u, type), function), site->function),
-                     site->file);
-    h = mix(h, site->module) ^ (site->line * 0x9e3779b97f4a7c15u + state);
-    if (!site->function && !site->file) /* unknown frames differ by address */
-        h ^= site->offset * 0xff51afd7ed558ccdu;
-    return h;
+    const handle_group_t *g = &((const handle_group_t *)ctx)[item];
+    group_key_t k = {g->type, g->function, g->state, &g->site};
+    return group_hash(&k);
 }
 
-static size_t *index_slot(const group_index_t *ix, const handle_group_t *groups, const char *type,
-                          const char *function, unsigned state, const frame_t *site)
+static int same_group_key(size_t item, const void *key, const void *ctx)
 {
-    size_t mask = ix->capacity - 1, j = group_hash(type, function, state, site) & mask;
-    while (ix->slots[j] && !same_group(&groups[ix->slots[j] - 1], type, function, state, site))
-        j = (j + 1) & mask;
-    return &ix->slots[j];
-}
-
-/* Room for one more group (n now): the index at most half full. */
-static int index_reserve(group_index_t *ix, const handle_group_t *groups, size_t n)
-{
-    if (ix->slots && (n + 1) * 2 <= ix->capacity)
-        return 0;
-    size_t cap = ix->capacity ? ix->capacity : 256;
-    while ((n + 1) * 2 > cap)
-        cap *= 2;
-    size_t *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -1;
-    free(ix->slots);
-    *ix = (group_index_t){slots, cap};
-    for (size_t i = 0; i < n; i++)
-        *index_slot(ix, groups, groups[i].type, groups[i].function, groups[i].state,
-                    &groups[i].site) = i + 1;
-    return 0;
+    const group_key_t *k = key;
+    return same_group(&((const handle_group_t *)ctx)[item], k->type, k->function, k->state,
+                      k->site);
 }
 
 /* Finds or adds the group; takes ownership of frames (freed when the group has its own). */
-static handle_group_t *group_for(handle_group_t **groups, size_t *n, group_index_t *ix,
+static handle_group_t *group_for(handle_group_t **groups, size_t *n, slots_t *ix,
                                  const snap_name_t *type, const snap_name_t *function,
                                  unsigned state, frame_t *frames, size_t depth, size_t at,
                                  int in_app)
 {
     static const frame_t no_stack = {.function = "(no stack recorded)"};
     const frame_t *site = depth ? &frames[at] : &no_stack;
-    if (index_reserve(ix, *groups, *n) < 0) {
+    if (slots_reserve(ix, *n, group_hash_of, *groups) < 0) {
         free(frames);
         return NULL;
     }
-    size_t *slot = index_slot(ix, *groups, type->name, function->name, state, site);
+    group_key_t key = {type->name, function->name, state, site};
+    size_t *slot = slots_find(ix, group_hash(&key), same_group_key, &key, *groups);
     if (*slot) {
         free(frames);
         return &(*groups)[*slot - 1];
@@ -170,7 +148,7 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
     create_site_t *sites = calloc(snap->nhandles ? snap->nhandles : 1, sizeof *sites);
     size_t nsites = 0, nheap = 0;
     uint64_t *heap = NULL;
-    group_index_t leaks_ix = {0}, misuse_ix = {0};
+    slots_t leaks_ix = {NULL, 0}, misuse_ix = {NULL, 0};
     if (!sites)
         return error_set("out of memory"), -1;
     for (size_t i = 0; i < snap->nhandles; i++) {
@@ -187,8 +165,8 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         if (st && !frames) {
             free(sites);
             free(heap);
-            free(leaks_ix.slots);
-            free(misuse_ix.slots);
+            slots_free(&leaks_ix);
+            slots_free(&misuse_ix);
             return error_set("out of memory"), -1;
         }
         size_t at = depth ? attribute_site(frames, depth, &opts->attribute) : 0;
@@ -208,8 +186,8 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         if (!g) {
             free(sites);
             free(heap);
-            free(leaks_ix.slots);
-            free(misuse_ix.slots);
+            slots_free(&leaks_ix);
+            slots_free(&misuse_ix);
             return error_set("out of memory"), -1;
         }
         sat_inc(&g->count, h->count);
@@ -226,8 +204,8 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
     add_retained(rep, snap, sites, nsites);
     free(sites);
     free(heap);
-    free(leaks_ix.slots);
-    free(misuse_ix.slots);
+    slots_free(&leaks_ix);
+    slots_free(&misuse_ix);
     return 0;
 }
 

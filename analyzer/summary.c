@@ -8,6 +8,7 @@
 #include "report.h"
 #include "safeopen.h"
 #include "saturate.h"
+#include "slots.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -41,50 +42,40 @@ static char *make_key(const char *function, const char *file, const char *what,
     return key;
 }
 
-/* Open addressing over each list by key (a slot holds 1 + the entry's index, 0 when empty):
- * a report of many thousands of sites must not make merging, gate or diff quadratic. */
-typedef struct {
-    size_t *slots;
-    size_t capacity;
-} key_index_t;
-
+/* Each list by key (slots.h): a report of many thousands of sites must not make merging, gate
+ * or diff quadratic. */
 struct summary_index {
-    key_index_t leaks, handles;
+    slots_t leaks, handles;
 };
 
 static uint64_t key_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603u;
-    while (*key)
-        h = (h ^ (unsigned char)*key++) * 1099511628211u;
-    return h;
+    return slots_hash_string(1469598103934665603u, key);
 }
 
-static size_t *key_slot(const key_index_t *ix, const summary_entry_t *list, const char *key)
+static uint64_t key_hash_of(size_t item, const void *ctx)
 {
-    size_t mask = ix->capacity - 1, j = key_hash(key) & mask;
-    while (ix->slots[j] && strcmp(list[ix->slots[j] - 1].key, key) != 0)
-        j = (j + 1) & mask;
-    return &ix->slots[j];
+    return key_hash(((const summary_entry_t *)ctx)[item].key);
+}
+
+static int same_key(size_t item, const void *key, const void *ctx)
+{
+    return strcmp(((const summary_entry_t *)ctx)[item].key, key) == 0;
+}
+
+static size_t *key_slot(const slots_t *ix, const summary_entry_t *list, const char *key)
+{
+    return slots_find(ix, key_hash(key), same_key, key, list);
 }
 
 /* (Re)makes ix over list[0..n) with room for one more entry. */
-static int key_index_build(key_index_t *ix, const summary_entry_t *list, size_t n)
+static int key_index_build(slots_t *ix, const summary_entry_t *list, size_t n)
 {
-    size_t cap = 64;
-    while ((n + 1) * 2 > cap)
-        cap *= 2;
-    size_t *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -1;
-    free(ix->slots);
-    *ix = (key_index_t){slots, cap};
-    for (size_t i = 0; i < n; i++)
-        *key_slot(ix, list, list[i].key) = i + 1;
-    return 0;
+    slots_free(ix);
+    return slots_reserve(ix, n, key_hash_of, list);
 }
 
-static key_index_t *index_of(const summary_t *s, int handles)
+static slots_t *index_of(const summary_t *s, int handles)
 {
     return handles ? &s->index->handles : &s->index->leaks;
 }
@@ -116,8 +107,8 @@ static int add(summary_t *s, int handles, const frame_t *site, const char *what,
     size_t *n = handles ? &s->nhandles : &s->nleaks;
     if (!s->index && !(s->index = calloc(1, sizeof *s->index)))
         return error_set("out of memory"), -1;
-    key_index_t *ix = index_of(s, handles);
-    if ((!ix->slots || (*n + 1) * 2 > ix->capacity) && key_index_build(ix, *list, *n) < 0)
+    slots_t *ix = index_of(s, handles);
+    if (slots_reserve(ix, *n, key_hash_of, *list) < 0)
         return error_set("out of memory"), -1;
     char *key = make_key(site->function, site->file, what, creator);
     if (!key)
@@ -492,8 +483,8 @@ void summary_free(summary_t *s)
     free(s->handles);
     free(s->growing);
     if (s->index) {
-        free(s->index->leaks.slots);
-        free(s->index->handles.slots);
+        slots_free(&s->index->leaks);
+        slots_free(&s->index->handles);
         free(s->index);
     }
     memset(s, 0, sizeof *s);
