@@ -52,6 +52,8 @@ void growth_free(growth_t *g);
 int growth_is_series(snapshot_t *const *snaps, size_t n);
 
 int growth_write_text(const growth_t *g, FILE *out, int color);
+/* the processes of a series, as the elements of a JSON array: {"pid","instance","snapshots","duration_s"},... */
+void growth_write_json_processes(const growth_t *g, FILE *out);
 void growth_write_json_array(const growth_t *g, FILE *out); /* "[...]" */
 int growth_write_json(const growth_t *g, FILE *out);
 

@@ -81,15 +81,20 @@ void growth_write_json_array(const growth_t *g, FILE *out)
     fputs("\n]", out);
 }
 
-int growth_write_json(const growth_t *g, FILE *out)
+void growth_write_json_processes(const growth_t *g, FILE *out)
 {
-    fputs("{\"imgleak_growth\":1,\"processes\":[", out);
     for (size_t p = 0; p < g->nprocesses; p++)
         fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"snapshots\":%zu,"
                      "\"duration_s\":%.3f}",
                 p ? "," : "", (unsigned long long)g->processes[p].pid,
                 (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
                 g->processes[p].duration_s);
+}
+
+int growth_write_json(const growth_t *g, FILE *out)
+{
+    fputs("{\"imgleak_growth\":1,\"processes\":[", out);
+    growth_write_json_processes(g, out);
     fputs("],\n\"skipped\":", out);
     report_json_skipped(out, g->skipped, g->nskipped);
     fprintf(out, ",\"final_missing\":%s,\n\"growth\":", g->final_missing ? "true" : "false");

@@ -94,12 +94,7 @@ static void put_growth(FILE *out, const struct growth *g)
         return;
     }
     fputs("{\"processes\":[", out);
-    for (size_t p = 0; p < g->nprocesses; p++)
-        fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"snapshots\":%zu,"
-                     "\"duration_s\":%.3f}",
-                p ? "," : "", (unsigned long long)g->processes[p].pid,
-                (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
-                g->processes[p].duration_s);
+    growth_write_json_processes(g, out);
     fputs("],\"sites\":[", out);
     for (size_t i = 0, shown = 0; i < g->nsites && shown < GROWTH_SITES_SHOWN; i++) {
         const growth_site_t *s = &g->sites[i];

@@ -182,11 +182,11 @@ int ownfd_write_all(ownfd_t slot, const void *buf, size_t len)
     return 0;
 }
 
-int ownfd_pwrite_all(ownfd_t slot, const void *buf, size_t len, off_t at)
+/* pwrite ('W') or pread ('R') of all of buf at at; a call that moves nothing is EIO. */
+static int transfer_all(ownfd_t slot, int op, char *p, size_t len, off_t at)
 {
-    const char *p = buf;
     while (len > 0) {
-        ssize_t n = call(slot, 'W', (void *)p, len, at);
+        ssize_t n = call(slot, op, p, len, at);
         if (n <= 0) {
             if (n == 0)
                 errno = EIO;
@@ -199,21 +199,14 @@ int ownfd_pwrite_all(ownfd_t slot, const void *buf, size_t len, off_t at)
     return 0;
 }
 
+int ownfd_pwrite_all(ownfd_t slot, const void *buf, size_t len, off_t at)
+{
+    return transfer_all(slot, 'W', (char *)buf, len, at);
+}
+
 int ownfd_pread_all(ownfd_t slot, void *buf, size_t len, off_t at)
 {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = call(slot, 'R', p, len, at);
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += n;
-        at += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return transfer_all(slot, 'R', buf, len, at);
 }
 
 ssize_t ownfd_read(ownfd_t slot, void *buf, size_t len)
