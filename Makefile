@@ -9,9 +9,18 @@ CFLAGS    ?= -O2 -g
 CPPFLAGS  += -Iinclude -DIMGLEAK_VERSION='"$(VERSION)"'
 DEPFLAGS   = -MMD -MP
 
-SHIM_SRC  := $(wildcard preload/*.c)
-ANA_SRC   := $(wildcard analyzer/*.c)
-ANA_OBJ    = $(ANA_SRC:analyzer/%.c=$(B)/ana/%.o) $(B)/ana/assets.o
+# The shim and the analyzer are grouped by stage (docs/ARCHITECTURE.md); objects are built flat,
+# one directory each, so every base name is unique within its program.
+SHIM_DIRS := preload/hooks preload/tables preload/snapshot preload/runtimes preload/base
+ANA_DIRS  := analyzer/read analyzer/model analyzer/commands analyzer/writers
+SHIM_INC  := $(addprefix -I,$(SHIM_DIRS))
+ANA_INC   := $(addprefix -I,$(ANA_DIRS))
+SHIM_SRC  := $(wildcard $(SHIM_DIRS:%=%/*.c))
+ANA_SRC   := $(wildcard $(ANA_DIRS:%=%/*.c))
+SHIM_HDR  := $(wildcard $(SHIM_DIRS:%=%/*.h))
+ANA_HDR   := $(wildcard $(ANA_DIRS:%=%/*.h))
+SHIM_OBJ   = $(addprefix $(B)/shim/,$(notdir $(SHIM_SRC:.c=.o)))
+ANA_OBJ    = $(addprefix $(B)/ana/,$(notdir $(ANA_SRC:.c=.o))) $(B)/ana/assets.o
 ANA_LIB    = $(filter-out $(B)/ana/main.o,$(ANA_OBJ))
 
 SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
@@ -29,20 +38,26 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
-$(B)/shim/%.o: preload/%.c | $(B)/shim
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
-$(B)/libimgleak.so: $(SHIM_SRC:preload/%.c=$(B)/shim/%.o)
+define shim_rule
+$$(B)/shim/%.o: $(1)/%.c | $$(B)/shim
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(WARN) $$(SHIM_CFLAGS) $$(SHIM_INC) $$(DEPFLAGS) -c $$< -o $$@
+endef
+$(foreach d,$(SHIM_DIRS),$(eval $(call shim_rule,$(d))))
+$(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
 
-# The LD_AUDIT library that binds the codec hooks of libraries loaded by dlopen (preload/bind.c).
-$(B)/libimgleak_audit.so: preload/audit/audit.c | $(B)/shim
+# The LD_AUDIT library that binds the codec hooks of libraries loaded by dlopen (preload/hooks/bind.c).
+$(B)/libimgleak_audit.so: preload/hooks/audit/audit.c | $(B)/shim
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -fPIC -shared -fvisibility=hidden $< -o $@
 
 # ---- the analyzer ----
-$(B)/ana/%.o: analyzer/%.c | $(B)/ana
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) $(DEPFLAGS) -c $< -o $@
-# files built into the binary (analyzer/assets.S)
-$(B)/ana/assets.o: analyzer/assets.S suppressions/default.supp analyzer/report.html | $(B)/ana
+define ana_rule
+$$(B)/ana/%.o: $(1)/%.c | $$(B)/ana
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(WARN) $$(ANA_CFLAGS) $$(ANA_INC) $$(DEPFLAGS) -c $$< -o $$@
+endef
+$(foreach d,$(ANA_DIRS),$(eval $(call ana_rule,$(d))))
+# files built into the binary (analyzer/writers/assets.S)
+$(B)/ana/assets.o: analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html | $(B)/ana
 	$(CC) -c $< -o $@
 $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
@@ -52,24 +67,24 @@ UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_g
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload $^ -o $@ $(TEST_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ipreload -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS) -lpthread
 $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 $(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 -Ianalyzer $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
 # The shim itself is not built with ASan (it goes into programs that are not): the ASan analyzer's
 # imgleak run finds the plain one beside it.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/assets.S suppressions/default.supp analyzer/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h analyzer/*.h preload/*.h) \
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
                   $(B)/libimgleak.so $(B)/libimgleak_audit.so
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
@@ -132,14 +147,14 @@ torture: all $(TORTURE_BINS) $(B)/tests/leaky $(B)/tests/stress $(B)/tests/seman
 # ---- fuzzing (libFuzzer, clang): the snapshot reader, and every command; 30 s in make check,
 # longer by make fuzz ----
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/reader.c analyzer/error.c analyzer/progress.c \
-                       analyzer/escape.c analyzer/safeopen.c \
-                       $(wildcard include/imgleak/*.h analyzer/*.h) | $(B)/fuzz
-	clang $(CPPFLAGS) -Ianalyzer -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
-# every command in process (analyzer/main.c's main renamed), on snapshots and JSON reports
-$(B)/fuzz/fuzz_commands: tests/fuzz/fuzz_commands.c $(ANA_SRC) analyzer/assets.S suppressions/default.supp \
-                         analyzer/report.html $(wildcard include/imgleak/*.h analyzer/*.h) | $(B)/fuzz
-	clang $(CPPFLAGS) -Ianalyzer -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
+$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/commands/error.c \
+                       analyzer/commands/progress.c analyzer/writers/escape.c analyzer/read/safeopen.c \
+                       $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
+	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
+# every command in process (analyzer/commands/main.c's main renamed), on snapshots and JSON reports
+$(B)/fuzz/fuzz_commands: tests/fuzz/fuzz_commands.c $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp \
+                         analyzer/writers/report.html $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
+	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
 	    $(filter %.c %.S,$^) -o $@ $(ANA_LIBS)
 FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/fuzz/fuzz_commands $(B)/tests/leaky $(B)/tests/reach \
              $(B)/tests/jpeg_misuse all

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int imgleak_main(int argc, char **argv); /* analyzer/main.c, built with -Dmain=imgleak_main */
+int imgleak_main(int argc, char **argv); /* analyzer/commands/main.c, built with -Dmain=imgleak_main */
 
 #define SPLIT "\n--imgleak-fuzz-split--\n"
 

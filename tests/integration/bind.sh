@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the codec hooks bind (preload/bind.c, preload/audit/audit.c): programs that load and unload
+# How the codec hooks bind (preload/hooks/bind.c, preload/hooks/audit/audit.c): programs that load and unload
 # codec libraries, reach codec functions with dlsym, have functions named like a codec's, or rely
 # on what glibc resolves from the caller (DT_RUNPATH, RTLD_NEXT) run exactly as natively, under
 # LD_PRELOAD and under imgleak run, and their codec handles are counted. Prints "N passed, M failed".

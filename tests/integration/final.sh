@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A final snapshot however the process ends (preload/final.c, analyzer/supervise.c): under imgleak
+# A final snapshot however the process ends (preload/snapshot/final.c, analyzer/commands/supervise.c): under imgleak
 # run, every end below must give a report holding the one block the program leaked, charged to
 # its line, and run must say how the program ended. Then the cases the sentinel must not disturb:
 # a wait() for children, a pipe's EOF, an exec; and plain LD_PRELOAD without imgleak run.

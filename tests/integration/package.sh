@@ -76,7 +76,8 @@ check "bash completion: --format values" test "$(complete_words imgleak report -
 check "zsh completion: the script parses" zsh -n completions/_imgleak
 
 # ------------------------------------------------------------------ the Debian package
-DEB=$(make --no-print-directory -s deb B="$B" 2>&1 > "$WORK/deb.log"; ls "$B"/imgleak_*.deb 2> /dev/null | head -n1)
+make --no-print-directory -s deb B="$B" > "$WORK/deb.log" 2>&1
+DEB=$(ls "$B"/imgleak_*.deb 2> /dev/null | head -n1)
 check "deb: make deb builds a package" test -n "$DEB" -a -s "$DEB"
 if command -v lintian > /dev/null && [ -n "$DEB" ]; then
     lintian "$DEB" > "$WORK/lintian.txt" 2>&1

@@ -66,7 +66,7 @@ fi
 # ------------------------------------------------ processes
 check "processes: fork storm, fork+exec, posix_spawn, vfork, _exit, SIGKILL" same procs -- "$T/procs"
 # 44 processes exit normally; the child ending in _exit and the one killed by SIGKILL get theirs
-# from their sentinels (preload/final.c), which nobody waits for without imgleak run: their files
+# from their sentinels (preload/snapshot/final.c), which nobody waits for without imgleak run: their files
 # may come a moment after the program ends. vfork children share their parent's and write none.
 for _ in $(seq 300); do
     [ "$(snaps procs | wc -l)" -ge 46 ] && break

@@ -1,4 +1,4 @@
-/* Go frames in reports (analyzer/golang.c): cgo glue hidden, the runtime never the application,
+/* Go frames in reports (analyzer/model/golang.c): cgo glue hidden, the runtime never the application,
  * the runtime's own memory recognised, cgo's closures dropped, inlined call lines corrected. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* imgleak run's account of the program's end (analyzer/supervise.c). */
+/* imgleak run's account of the program's end (analyzer/commands/supervise.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

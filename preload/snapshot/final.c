@@ -32,7 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SENTINEL_NAME "imgleak-final" /* analyzer/supervise.c looks for it */
+#define SENTINEL_NAME "imgleak-final" /* analyzer/commands/supervise.c looks for it */
 #define SENTINEL_STACK (1024 * 1024) /* the snapshot (and the scan) run on it */
 #define SENTINEL_FD_MIN 256          /* out of the way of programs that expect low numbers */
 #define SENTINEL_FD_RESERVED 64      /* below: /dev/null in the sentinel */

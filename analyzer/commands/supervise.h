@@ -1,4 +1,4 @@
-/* imgleak run's watch over the program's end: the shim's sentinel (preload/final.c) writes the
+/* imgleak run's watch over the program's end: the shim's sentinel (preload/snapshot/final.c) writes the
  * final snapshot after the program is gone, however it ended; run waits for it, and says how the
  * program ended. */
 #ifndef IMGLEAK_SUPERVISE_H

@@ -1,4 +1,4 @@
-/* libimgleak_audit.so: the LD_AUDIT half of the codec hooks' binding (preload/bind.c), which
+/* libimgleak_audit.so: the LD_AUDIT half of the codec hooks' binding (preload/hooks/bind.c), which
  * imgleak run adds beside LD_PRELOAD. glibc calls la_objopen for each object as soon as it is
  * mapped, before anything is relocated against it: the one moment at which a codec library that
  * a dlopen brings in can be bound before any of its callers, without interposing dlopen (whose

@@ -364,7 +364,7 @@ static void bind_all(void)
 }
 
 /* imgleak run raised the static TLS surplus for this program and added the audit library
- * (analyzer/run_audit.c); the program's children get the environment they would have had. */
+ * (analyzer/commands/run_audit.c); the program's children get the environment they would have had. */
 static void bind_restore_environment(void)
 {
     static const char *const names[] = {"LD_AUDIT", "GLIBC_TUNABLES"};

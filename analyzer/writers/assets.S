@@ -9,7 +9,7 @@ imgleak_default_suppressions:
     .global imgleak_report_html
     .type imgleak_report_html, @object
 imgleak_report_html:
-    .incbin "analyzer/report.html"
+    .incbin "analyzer/writers/report.html"
     .byte 0
     .size imgleak_report_html, . - imgleak_report_html
     .section .note.GNU-stack, "", @progbits

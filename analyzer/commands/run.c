@@ -232,7 +232,7 @@ static void signals_after_program(signals_t *st)
     sigprocmask(SIG_SETMASK, &st->old_mask, NULL);
 }
 
-/* The signal the shim takes snapshots on: IMGLEAK_SIGNAL as preload/config.c reads it, or 0. */
+/* The signal the shim takes snapshots on: IMGLEAK_SIGNAL as preload/base/config.c reads it, or 0. */
 static int snapshot_signal(void)
 {
     const char *v = getenv("IMGLEAK_SIGNAL");

@@ -1,4 +1,4 @@
-/* The HTML report: analyzer/report.html (built into imgleak by assets.S) with the report's data
+/* The HTML report: analyzer/writers/report.html (built into imgleak by assets.S) with the report's data
  * as one JSON object where the page says IMGLEAK_DATA. One file, no network: the page's script
  * draws the totals, the RSS reconciliation, sortable tables of sites and handles, and a flame
  * graph of live bytes from the stacks. */

@@ -1,5 +1,5 @@
 /* imgleak run's LD_AUDIT: the audit library beside the shim binds the codec hooks of libraries
- * that a dlopen brings in (preload/bind.c, preload/audit/audit.c). */
+ * that a dlopen brings in (preload/hooks/bind.c, preload/hooks/audit/audit.c). */
 #ifndef IMGLEAK_RUN_AUDIT_H
 #define IMGLEAK_RUN_AUDIT_H
 
