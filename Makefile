@@ -19,8 +19,11 @@ SHIM_SRC  := $(wildcard $(SHIM_DIRS:%=%/*.c))
 ANA_SRC   := $(wildcard $(ANA_DIRS:%=%/*.c))
 SHIM_HDR  := $(wildcard $(SHIM_DIRS:%=%/*.h))
 ANA_HDR   := $(wildcard $(ANA_DIRS:%=%/*.h))
-SHIM_OBJ   = $(addprefix $(B)/shim/,$(notdir $(SHIM_SRC:.c=.o)))
-ANA_OBJ    = $(addprefix $(B)/ana/,$(notdir $(ANA_SRC:.c=.o))) $(B)/ana/assets.o
+SHIM_OBJ   = $(addprefix $(B)/shim/,$(notdir $(SHIM_SRC:.c=.o))) $(B)/shim/declared_stubs.o \
+             $(B)/shim/builtin_handles.o
+# the analyzer checks a handle declaration file (imgleak run --handles) with the shim's parser
+ANA_OBJ    = $(addprefix $(B)/ana/,$(notdir $(ANA_SRC:.c=.o))) $(B)/ana/assets.o \
+             $(B)/ana/declfile.o $(B)/ana/builtin_handles.o
 ANA_LIB    = $(filter-out $(B)/ana/main.o,$(ANA_OBJ))
 
 SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
@@ -43,6 +46,14 @@ $$(B)/shim/%.o: $(1)/%.c | $$(B)/shim
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(WARN) $$(SHIM_CFLAGS) $$(SHIM_INC) $$(DEPFLAGS) -c $$< -o $$@
 endef
 $(foreach d,$(SHIM_DIRS),$(eval $(call shim_rule,$(d))))
+# the trampolines of declared handle functions, and the built-in declarations' text
+$(B)/shim/declared_stubs.o: preload/hooks/declared_stubs.S | $(B)/shim
+	$(CC) -c $< -o $@
+$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/hooks/builtin_handles.S preload/hooks/builtin.handles
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@
+$(B)/ana/declfile.o: preload/hooks/declfile.c preload/hooks/declfile.h preload/hooks/codecs.def | $(B)/ana
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) -Ipreload/hooks $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
 
@@ -98,7 +109,7 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	touch $@
 
 # ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
-WORKLOADS := jpeg png gif webp magick cairo mixed service
+WORKLOADS := jpeg png gif webp magick cairo mixed service userbuf vips opencv
 WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
 WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
 WL_LIBS_gif    := -lgif
@@ -107,9 +118,18 @@ WL_LIBS_magick := $(shell pkg-config --libs MagickWand 2>/dev/null)
 WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
 WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
 WL_LIBS_service := $(WL_LIBS_webp)
+WL_LIBS_userbuf := -L$(B)/workloads -luserbuf -Wl,-rpath,'$$ORIGIN'
+WL_LIBS_vips   := $(shell pkg-config --libs vips 2>/dev/null)
+WL_LIBS_opencv := -lopencv_core
+WL_CFLAGS_vips := $(shell pkg-config --cflags vips 2>/dev/null)
+WL_CFLAGS_opencv := -I/usr/include/opencv4
 WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
-	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $(WL_CFLAGS_$*) $< -o $@ $(WL_LIBS_$*)
+# a program's own library, whose handles workloads/userbuf/userbuf.handles declares
+$(B)/workloads/libuserbuf.so: workloads/userbuf/userbuf.c workloads/userbuf/userbuf.h | $(B)/workloads
+	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
+$(B)/workloads/wl_userbuf: $(B)/workloads/libuserbuf.so workloads/userbuf/userbuf.h
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
 # Go workloads (cgo, standard library only): one directory each under workloads/go/; apart
 # from `workloads` (make demo) since they need Go, which only the test dependencies install
