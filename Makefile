@@ -11,7 +11,7 @@ DEPFLAGS   = -MMD -MP
 
 # The shim and the analyzer are grouped by stage (docs/ARCHITECTURE.md); objects are built flat,
 # one directory each, so every base name is unique within its program.
-SHIM_DIRS := preload/hooks preload/tables preload/snapshot preload/runtimes preload/base
+SHIM_DIRS := preload/catalog preload/hooks preload/tables preload/snapshot preload/runtimes preload/base
 ANA_DIRS  := analyzer/read analyzer/model analyzer/commands analyzer/writers
 SHIM_INC  := $(addprefix -I,$(SHIM_DIRS))
 ANA_INC   := $(addprefix -I,$(ANA_DIRS))
@@ -49,10 +49,10 @@ $(foreach d,$(SHIM_DIRS),$(eval $(call shim_rule,$(d))))
 # the trampolines of declared handle functions, and the built-in declarations' text
 $(B)/shim/declared_stubs.o: preload/hooks/declared_stubs.S | $(B)/shim
 	$(CC) -c $< -o $@
-$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/hooks/builtin_handles.S preload/hooks/builtin.handles
+$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/catalog/builtin_handles.S preload/catalog/builtin.handles
 	@mkdir -p $(@D)
 	$(CC) -c $< -o $@
-$(B)/ana/declfile.o: preload/hooks/declfile.c preload/hooks/declfile.h preload/hooks/codecs.def | $(B)/ana
+$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h preload/hooks/codecs.def | $(B)/ana
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) -Ipreload/hooks $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete

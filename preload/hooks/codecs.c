@@ -14,7 +14,7 @@
 #include "codecs.h"
 
 #include "declared.h"
-#include "declfile.h"
+#include "imgleak/declfile.h"
 
 #include "guard.h"
 #include "handles.h"

@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "declared.h"
 
-#include "declfile.h"
+#include "imgleak/declfile.h"
 #include "guard.h"
 #include "handles.h"
 #include "imgleak/format.h"

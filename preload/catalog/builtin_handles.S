@@ -5,7 +5,7 @@
     .hidden imgleak_builtin_handles
     .type imgleak_builtin_handles, @object
 imgleak_builtin_handles:
-    .incbin "preload/hooks/builtin.handles"
+    .incbin "preload/catalog/builtin.handles"
     .byte 0
     .size imgleak_builtin_handles, . - imgleak_builtin_handles
     .section .note.GNU-stack, "", @progbits

@@ -6,7 +6,7 @@
  *   reset   TYPE[,TYPE...] FUNCTION arg=N [lib=LIB]
  * '#' starts a comment. Every mistake is refused with its line: a file that is half understood
  * would give a report that is half true. Used by the shim at start, so: no allocation, no stdio. */
-#include "declfile.h"
+#include "imgleak/declfile.h"
 
 #include <string.h>
 
