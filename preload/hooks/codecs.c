@@ -194,14 +194,18 @@ static inline void *real_of(unsigned fn)
     return atomic_load_explicit(&real_fns[fn], memory_order_acquire);
 }
 
-/* The library calling into itself (or ImageMagick's coder modules calling MagickCore), or a
- * codec function called from within another hooked one. */
+/* The library calling into itself (or ImageMagick's coder modules calling MagickCore), a
+ * library of a declared type calling it, or a codec function called from within another hooked
+ * one. */
 static int called_from_lib(const void *caller, unsigned lib)
 {
     Dl_info info;
     if (unwind_in_shim((uintptr_t)caller))
         return 1;
-    return dladdr(caller, &info) && path_in_lib(info.dli_fname, lib);
+    /* libvips decoding a JPEG: the jpeg_decompress_struct is libvips's own, and the program's
+     * handle is the VipsImage that holds it (retaining its memory) */
+    return dladdr(caller, &info) &&
+           (path_in_lib(info.dli_fname, lib) || declared_is_type_library(info.dli_fname));
 }
 
 /* After the real call: keeps it out of tail position (see the top of the file). */

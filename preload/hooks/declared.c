@@ -96,6 +96,14 @@ int declared_function_in_library(unsigned i, const char *path)
     return i < set.function_count && lib_matches(path, set.functions[i].lib);
 }
 
+int declared_is_type_library(const char *path)
+{
+    for (unsigned t = 0; t < set.type_count; t++)
+        if (lib_matches(path, set.types[t].lib))
+            return 1;
+    return 0;
+}
+
 void *declared_hook(unsigned i)
 {
 #if HAVE_TRAMPOLINES

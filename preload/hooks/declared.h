@@ -21,6 +21,8 @@ const codec_type_info_t *declared_type(unsigned i);
 unsigned declared_function_count(void);
 const char *declared_function_name(unsigned i);
 int declared_function_in_library(unsigned i, const char *path);
+/* 1 when path is a library of a declared type (libvips): a codec handle it creates is its own. */
+int declared_is_type_library(const char *path);
 /* The trampoline of declared function i. */
 void *declared_hook(unsigned i);
 void *declared_real(unsigned i);
