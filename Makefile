@@ -74,7 +74,8 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise \
+              test_declfile
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -89,13 +90,15 @@ $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 $(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_declfile: tests/unit/test_declfile.c $(B)/ana/declfile.o $(B)/ana/builtin_handles.o | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $^ -o $@ $(TEST_LIBS)
 $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
 # The shim itself is not built with ASan (it goes into programs that are not): the ASan analyzer's
 # imgleak run finds the plain one beside it.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) preload/catalog/builtin.handles analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
                   $(B)/libimgleak.so $(B)/libimgleak_audit.so
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
@@ -271,6 +274,10 @@ $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
 	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
 INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends
+# declared.sh's host that dlopens libuserbuf
+$(B)/tests/declared_dlopen: tests/integration/declared_dlopen.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/workloads/libuserbuf.so
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -286,6 +293,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
              $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
+	@B=$(B) bash tests/integration/declared.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/output.sh
 	@B=$(B) bash tests/integration/reach.sh

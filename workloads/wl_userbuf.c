@@ -3,10 +3,21 @@
  * bug of a service whose finalizer never ran: process_request frees the buffer it opened but
  * forgets the scaled one it made from it. clean mode releases both. Every call checks what the
  * library computed from its arguments, so a hook that disturbed one (a double, a stack argument,
- * a variadic one, the returned double) ends the program with an error. */
+ * a variadic one, the returned double) ends the program with an error; an error callback
+ * longjmps out of the library on every request, as libjpeg's error_exit does. */
 #include "common.h"
 
 #include "userbuf/userbuf.h"
+
+#include <setjmp.h>
+
+static jmp_buf on_error_jump;
+
+static void on_error(const char *what)
+{
+    (void)what;
+    longjmp(on_error_jump, 1); /* out of buf_new_checked, through imgleak's hook */
+}
 
 static void expect(size_t got, size_t want, const char *what)
 {
@@ -31,6 +42,11 @@ static __attribute__((noinline)) double process_request(long n, int leak)
     userbuf_t *sum = buf_new_sum(4, 10, 2.5, 20, 7.5);
     expect(buf_size(sum), 40, "buf_new_sum");
     double mean = buf_mean(in, 2.0);
+    userbuf_t *volatile checked = NULL;
+    if (setjmp(on_error_jump) == 0)
+        checked = buf_new_checked(0, on_error);
+    if (checked)
+        wl_die("userbuf: buf_new_checked of nothing returned");
     buf_free(sum);
     buf_release(&in);
     if (in)

@@ -235,6 +235,8 @@ static int parse_types(const decl_set_t *set, const token_t *tok, unsigned line,
         int t = decl_type_find(set, name);
         if (t < 0)
             return error_put(err, line, "type %s is not declared (a type line must come first)", name, NULL), -1;
+        if (*mask & (UINT64_C(1) << t))
+            return error_put(err, line, "type %s is named twice", name, NULL), -1;
         if (!*mask)
             *first = (unsigned)t;
         *mask |= UINT64_C(1) << t;

@@ -41,6 +41,15 @@ int buf_open(const char *name, size_t size, userbuf_t **out)
     return 0;
 }
 
+userbuf_t *buf_new_checked(size_t size, void (*on_error)(const char *what))
+{
+    if (size == 0) {
+        on_error("buf_new_checked: size 0");
+        return NULL;
+    }
+    return make(size);
+}
+
 userbuf_t *buf_new_scaled(size_t w, size_t h, double scale, int a, int b, int c, int d, long e,
                           long f)
 {

@@ -17,6 +17,9 @@ userbuf_t *buf_new_scaled(size_t w, size_t h, double scale, int a, int b, int c,
                           long f);
 /* size = the sum of count variadic ints and doubles, alternating */
 userbuf_t *buf_new_sum(int count, ...);
+/* as buf_new, but a size of 0 calls on_error, which need not return (a decoder's error_exit
+ * that longjmps, as libjpeg's does) */
+userbuf_t *buf_new_checked(size_t size, void (*on_error)(const char *what));
 size_t buf_size(const userbuf_t *b);
 double buf_mean(const userbuf_t *b, double weight); /* returns a double: xmm0 after the call */
 void buf_free(userbuf_t *b);

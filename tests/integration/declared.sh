@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Declared handle types (docs/HANDLES.md): imgleak run --handles refuses a malformed file with the
+# line that is wrong, before the program runs; the shim given one by IMGLEAK_HANDLES says so and
+# leaves the program untracked, its output unchanged; a declared pair is counted in the report and
+# by the gate's --max-leaked-handles, in a library loaded at start and in one loaded by dlopen.
+# (workloads.sh holds the userbuf, vips and opencv workloads to their truth.) Prints "N passed, M failed".
+set -u
+B=${B:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+IMGLEAK=$ROOT/$B/imgleak
+SHIM=$ROOT/$B/libimgleak.so
+WL=$ROOT/$B/workloads
+DECL=$ROOT/workloads/userbuf/userbuf.handles
+export IMGLEAK_SCAN=off
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+. "$ROOT/tests/integration/lib.sh"
+
+# ---- a malformed file: refused with its line, the program never started ----
+printf 'type UserBuf lib=libuserbuf.so\n\n# a comment\ncreate UserBuf buf_new retrun\n' > "$WORK/bad.handles"
+"$IMGLEAK" run --handles "$WORK/bad.handles" -- touch "$WORK/ran" > "$WORK/bad.out" 2> "$WORK/bad.err"
+rc=$?
+check "run --handles with a bad line exits 2 (got $rc)" [ "$rc" = 2 ]
+check "the error names the file and line 4" grep -q "^imgleak: $WORK/bad.handles:4: unknown word 'retrun'" "$WORK/bad.err"
+check "the program did not run" [ ! -e "$WORK/ran" ]
+"$IMGLEAK" run --handles "$WORK/missing.handles" -- true 2> "$WORK/missing.err"
+rc=$?
+check "run --handles with a missing file exits 2 (got $rc)" [ "$rc" = 2 ] && grep -q "missing.handles" "$WORK/missing.err"
+
+# ---- the shim given the bad file directly: said, untracked, output unchanged ----
+native=$("$WL/wl_userbuf" clean --iterations 3)
+got=$(cd "$WORK" && IMGLEAK_OUT="$WORK/direct" IMGLEAK_HANDLES="$WORK/bad.handles" LD_PRELOAD="$SHIM" \
+      "$WL/wl_userbuf" clean --iterations 3 2> "$WORK/direct.err")
+check "the program's output is unchanged ($got)" [ "$got" = "$native" ]
+check "the shim says the line and that the process runs untracked" \
+    grep -q "bad.handles:4: .*this process runs untracked" "$WORK/direct.err"
+check "no snapshot is written (untracked, not half-tracked)" [ -z "$(ls "$WORK/direct" 2>/dev/null)" ]
+
+# ---- a good file: the handles in the report, the gate counts them ----
+"$IMGLEAK" run --handles "$DECL" --format json --report "$WORK/leak.json" -- "$WL/wl_userbuf" leak --iterations 7 \
+    > "$WORK/leak.out" 2> "$WORK/leak.err"
+check "7 UserBuf handles from buf_new_scaled at process_request" \
+    jqe '[.handles[] | select(.type == "UserBuf" and .function == "buf_new_scaled"
+           and .site.function == "process_request") | .count] == [7]' "$WORK/leak.json"
+check "they retain the buffers' bytes" jqe '.handles[0].retained_bytes >= 7 * 1158' "$WORK/leak.json"
+check "none misused (buf_release's arg=*1, the failed buf_open, the longjmp out of buf_new_checked)" \
+    jqe '.totals.misused_handles == 0' "$WORK/leak.json"
+"$IMGLEAK" run --handles "$DECL" --gate --max-leaked-handles 6 --max-leaked-bytes 100000000 -- \
+    "$WL/wl_userbuf" leak --iterations 7 > "$WORK/gate6.out" 2>&1
+rc=$?
+check "the gate fails with 7 handles over --max-leaked-handles 6 (exit $rc)" [ "$rc" != 0 ]
+"$IMGLEAK" run --handles "$DECL" --gate --max-leaked-handles 7 --max-leaked-bytes 100000000 -- \
+    "$WL/wl_userbuf" leak --iterations 7 > "$WORK/gate7.out" 2>&1
+rc=$?
+check "the gate passes with --max-leaked-handles 7 (exit $rc)" [ "$rc" = 0 ]
+"$IMGLEAK" run --handles "$DECL" --gate -- "$WL/wl_userbuf" clean --iterations 7 > "$WORK/clean.out" 2>&1
+rc=$?
+check "the clean variant passes the gate (exit $rc)" [ "$rc" = 0 ]
+
+# ---- a library loaded later by dlopen and reached by dlsym ----
+"$IMGLEAK" run --handles "$DECL" --format json --report "$WORK/dl.json" -- "$ROOT/$B/tests/declared_dlopen" \
+    "$WL/libuserbuf.so" > "$WORK/dl.out" 2> "$WORK/dl.err"
+check "the dlopen host runs as natively ($(cat "$WORK/dl.out"))" [ "$(cat "$WORK/dl.out")" = 60 ]
+check "its 2 kept buffers are UserBuf handles, the freed one is not" \
+    jqe '[.handles[] | select(.type == "UserBuf") | .count] | add == 2' "$WORK/dl.json"
+finish declared
