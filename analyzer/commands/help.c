@@ -75,7 +75,10 @@ static const struct {
      "                       page with a flame graph)\n"},
     {H_GROWTH | H_DIFF, "Options:", "  --format FMT         growth, diff: text (default) or json\n"},
     {H_RUN, "Options:",
-     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"},
+     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
+     "  --handles FILE       run: also track the handle types FILE declares, one per line\n"
+     "                       (type NAME lib=LIB / create|destroy|ref|reset TYPE FUNCTION ...;\n"
+     "                       docs/HANDLES.md); a bad line is refused with its number\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"
@@ -151,6 +154,7 @@ static const struct {
      "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
      "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
      "                         (every snapshot; costs a pass over live memory), or off\n"
+     "  IMGLEAK_HANDLES=FILE   handle declarations, as --handles (a bad line: untracked)\n"
      "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"},
     {H_ALL | H_TOP, "Exit status:",
      "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"

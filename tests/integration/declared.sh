@@ -49,7 +49,7 @@ check "none misused (buf_release's arg=*1, the failed buf_open, the longjmp out 
 "$IMGLEAK" run --handles "$DECL" --gate --max-leaked-handles 6 --max-leaked-bytes 100000000 -- \
     "$WL/wl_userbuf" leak --iterations 7 > "$WORK/gate6.out" 2>&1
 rc=$?
-check "the gate fails with 7 handles over --max-leaked-handles 6 (exit $rc)" [ "$rc" != 0 ]
+check "the gate fails with 7 handles over --max-leaked-handles 6 (exit $rc)" [ "$rc" = 1 ]
 "$IMGLEAK" run --handles "$DECL" --gate --max-leaked-handles 7 --max-leaked-bytes 100000000 -- \
     "$WL/wl_userbuf" leak --iterations 7 > "$WORK/gate7.out" 2>&1
 rc=$?
