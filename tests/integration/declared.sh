@@ -2,7 +2,8 @@
 # Declared handle types (docs/HANDLES.md): imgleak run --handles refuses a malformed file with the
 # line that is wrong, before the program runs; the shim given one by IMGLEAK_HANDLES says so and
 # leaves the program untracked, its output unchanged; a declared pair is counted in the report and
-# by the gate's --max-leaked-handles, in a library loaded at start and in one loaded by dlopen.
+# by the gate's --max-leaked-handles, in a library loaded at start and in one loaded by dlopen,
+# from threads, with C++ exceptions crossing the hook; vipsthumbnail's images are all released.
 # (workloads.sh holds the userbuf, vips and opencv workloads to their truth.) Prints "N passed, M failed".
 set -u
 B=${B:-build}
@@ -64,4 +65,28 @@ check "the clean variant passes the gate (exit $rc)" [ "$rc" = 0 ]
 check "the dlopen host runs as natively ($(cat "$WORK/dl.out"))" [ "$(cat "$WORK/dl.out")" = 60 ]
 check "its 2 kept buffers are UserBuf handles, the freed one is not" \
     jqe '[.handles[] | select(.type == "UserBuf") | .count] | add == 2' "$WORK/dl.json"
+# ---- threads, and a C++ exception thrown through the hook ----
+printf 'type Obj lib=libdeclared_cxx.so\ncreate Obj obj_new return\ndestroy Obj obj_free arg=1\n' > "$WORK/cxx.handles"
+native=$("$ROOT/$B/tests/declared_cxx")
+"$IMGLEAK" run --handles "$WORK/cxx.handles" --format json --report "$WORK/cxx.json" -- "$ROOT/$B/tests/declared_cxx" \
+    > "$WORK/cxx.out" 2> "$WORK/cxx.err"
+check "4 threads, 800 exceptions through the hook: output as natively ($(cat "$WORK/cxx.out"))" \
+    [ "$(cat "$WORK/cxx.out")" = "$native" ] && [ "$native" = "800 3600.0" ]
+check "the 3 objects kept are the only Obj handles, none misused" \
+    jqe '([.handles[] | select(.type == "Obj") | .count] | add) == 3 and .totals.misused_handles == 0' "$WORK/cxx.json"
+
+# ---- a real libvips program we did not write: its images all released, none misused ----
+if command -v vipsthumbnail > /dev/null && command -v vips > /dev/null; then
+    mkdir "$WORK/vt"
+    (cd "$WORK/vt" && vips black black.v 200 150 --bands 3 && vips linear black.v in.jpg 1 100) > /dev/null
+    (cd "$WORK/vt" && IMGLEAK_DEBUG=1 "$IMGLEAK" run --format json --report "$WORK/vt.json" -- \
+        vipsthumbnail in.jpg -s 64 -o thumb.png > "$WORK/vt.out" 2> "$WORK/vt.err")
+    check "vipsthumbnail ran and wrote its thumbnail" [ -s "$WORK/vt/thumb.png" ]
+    check "the VipsImage hooks were bound to libvips (the check means something)" \
+        grep -q "hooks bound to .*/libvips.so" "$WORK/vt.err"
+    check "vipsthumbnail leaves no handle and misuses none" \
+        jqe '(.handles | length) == 0 and .totals.misused_handles == 0' "$WORK/vt.json"
+else
+    bad "vipsthumbnail is not installed (scripts/deps.sh --tests: libvips-tools)"
+fi
 finish declared
