@@ -105,7 +105,7 @@ static const struct {
      "  --gate                  run: also judge the leaks as gate does\n"},
     {H_GATE | H_RUN, "Gate options (gate, and run --gate):",
      "  --max-leaked-bytes N    bytes the program may leak (default 0)\n"
-     "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
+     "  --max-leaked-handles N  handles it may leave undestroyed (default 0)\n"
      "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
      "                          (function and file, so a line shift is not growth)\n"
      "  --junit FILE            also write the verdict as JUnit XML (the Ant JUnit schema CI\n"
