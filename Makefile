@@ -281,7 +281,10 @@ $(B)/tests/libdeclared_cxx.so: tests/integration/declared_cxx_lib.cc | $(B)/test
 	g++ -O2 -g $(WARN) -std=c++17 -fPIC -shared $< -o $@
 $(B)/tests/declared_cxx: tests/integration/declared_cxx.cc $(B)/tests/libdeclared_cxx.so | $(B)/tests
 	g++ -O2 -g $(WARN) -std=c++17 $< -o $@ -L$(B)/tests -ldeclared_cxx -Wl,-rpath,'$$ORIGIN' -lpthread
-INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/tests/declared_cxx $(B)/workloads/libuserbuf.so
+$(B)/tests/declared_ort: tests/integration/declared_ort.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/tests/declared_cxx $(B)/tests/declared_ort \
+                    $(B)/workloads/libuserbuf.so
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done

@@ -21,7 +21,7 @@ enum { /* type flags */
     DECL_TYPE_LENIENT = 4,
 };
 
-enum { DECL_CREATE = 1, DECL_DESTROY, DECL_REF, DECL_RESET };
+enum { DECL_CREATE = 1, DECL_DESTROY, DECL_REF, DECL_RESET, DECL_API };
 
 enum {                  /* where the handle is */
     DECL_FROM_RETURN = 1, /* the return value (create) */
@@ -44,8 +44,10 @@ typedef struct {
 } decl_type_t;
 
 typedef struct {
-    char name[DECL_NAME_MAX];
+    char name[DECL_NAME_MAX]; /* a symbol, or TABLE.MEMBER for an entry of a function table */
     char lib[DECL_LIB_MAX]; /* the library that defines it: lib= on the line, else the type's */
+    int table_index;        /* TABLE.MEMBER: the member's index in the table; -1 for a symbol */
+    char table[DECL_NAME_MAX]; /* api: the table the function hands out */
     unsigned kind;          /* DECL_CREATE .. */
     uint64_t types;         /* bit t: declared type t (a destroy or reset may take several) */
     unsigned type;          /* the first of them */
@@ -72,6 +74,11 @@ typedef struct {
 /* Adds the declarations of text (len bytes, need not end in NUL) to set. 0, or -1 with err set
  * and set left as it was before the call. */
 int decl_parse(decl_set_t *set, const char *text, size_t len, decl_error_t *err);
+
+/* Function tables whose layout imgleak knows: `api OrtApi OrtGetApiBase lib=libonnxruntime.so`
+ * hooks the function that hands the table out, and `TABLE.MEMBER` names a member of it. The
+ * member's index, or -1 for a table or member imgleak does not know. */
+int decl_table_member(const char *table, const char *member);
 
 /* The index of the type or function named name, or -1. */
 int decl_type_find(const decl_set_t *set, const char *name);

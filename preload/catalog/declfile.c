@@ -4,6 +4,8 @@
  *   destroy TYPE[,TYPE...] FUNCTION arg=N|arg=*N [lib=LIB]
  *   ref     TYPE FUNCTION arg=N [lib=LIB]
  *   reset   TYPE[,TYPE...] FUNCTION arg=N [lib=LIB]
+ *   api     TABLE FUNCTION lib=LIB       (a function table imgleak knows the layout of: OrtApi)
+ * where FUNCTION may also be TABLE.MEMBER, an entry of such a table.
  * '#' starts a comment. Every mistake is refused with its line: a file that is half understood
  * would give a report that is half true. Used by the shim at start, so: no allocation, no stdio. */
 #include "imgleak/declfile.h"
@@ -29,6 +31,41 @@ typedef struct {
     const char *at;
     size_t len;
 } token_t;
+
+/* ONNX Runtime's OrtApi: its members' indices, from onnxruntime_c_api.h. ORT only ever appends
+ * members, so these hold for every version of the API that has them. */
+static const struct {
+    const char *name;
+    int index;
+} ort_api_members[] = {
+    {"CreateEnv", 3},
+    {"CreateSession", 7},
+    {"CreateSessionFromArray", 8},
+    {"CreateSessionOptions", 10},
+    {"CreateTensorAsOrtValue", 48},
+    {"CreateTensorWithDataAsOrtValue", 49},
+    {"CreateCpuMemoryInfo", 69},
+    {"ReleaseEnv", 92},
+    {"ReleaseStatus", 93},
+    {"ReleaseMemoryInfo", 94},
+    {"ReleaseSession", 95},
+    {"ReleaseValue", 96},
+    {"ReleaseSessionOptions", 100},
+};
+
+static int api_find(const decl_set_t *set, const char *table);
+
+int decl_table_member(const char *table, const char *member)
+{
+    if (strcmp(table, "OrtApi") != 0)
+        return -1;
+    if (!member)
+        return 0;
+    for (size_t i = 0; i < sizeof ort_api_members / sizeof *ort_api_members; i++)
+        if (strcmp(ort_api_members[i].name, member) == 0)
+            return ort_api_members[i].index;
+    return -1;
+}
 
 /* A bounded formatter for the error text: %s (a NUL string), %t (a token), %u. */
 static void error_put(decl_error_t *err, unsigned line, const char *fmt, const void *a,
@@ -268,8 +305,24 @@ static int parse_function(decl_set_t *set, unsigned kind, const token_t *tok, in
         return error_put(err, line, "%s takes one type", verbs[kind], NULL), -1;
     if (kind == DECL_REF && !(set->types[f.type].flags & DECL_TYPE_REFCOUNTED))
         return error_put(err, line, "ref needs a type declared refcounted", NULL, NULL), -1;
-    if (!is_identifier(tok[2].at, tok[2].len) || copy_name(f.name, sizeof f.name, tok[2].at, tok[2].len) < 0)
+    f.table_index = -1;
+    const char *dot = memchr(tok[2].at, '.', tok[2].len);
+    size_t head = dot ? (size_t)(dot - tok[2].at) : tok[2].len;
+    if (!is_identifier(tok[2].at, head) || (dot && !is_identifier(dot + 1, tok[2].len - head - 1)) ||
+        copy_name(f.name, sizeof f.name, tok[2].at, tok[2].len) < 0)
         return error_put(err, line, "bad function name '%t'", &tok[2], NULL), -1;
+    if (dot) {
+        f.name[head] = 0;
+        int api = api_find(set, f.name);
+        int index = decl_table_member(f.name, f.name + head + 1);
+        f.name[head] = '.';
+        if (api < 0)
+            return error_put(err, line, "%s: its table needs an api line first", f.name, NULL), -1;
+        if (index < 0)
+            return error_put(err, line, "%s: imgleak does not know that member's place in the table",
+                             f.name, NULL), -1;
+        f.table_index = index;
+    }
     int other = decl_function_find(set, f.name);
     if (other >= 0)
         return error_put(err, line, "%s is declared already, at line %u", f.name,
@@ -317,6 +370,50 @@ static int parse_function(decl_set_t *set, unsigned kind, const token_t *tok, in
     return 0;
 }
 
+/* The api line of table, or -1. */
+static int api_find(const decl_set_t *set, const char *table)
+{
+    for (unsigned i = 0; i < set->function_count; i++)
+        if (set->functions[i].kind == DECL_API && strcmp(set->functions[i].table, table) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* api TABLE FUNCTION lib=LIB: FUNCTION hands out the table (OrtGetApiBase), and is hooked by its
+ * symbol, like any declared function. */
+static int parse_api(decl_set_t *set, const token_t *tok, int n, unsigned line, decl_error_t *err)
+{
+    decl_function_t f;
+    memset(&f, 0, sizeof f);
+    f.kind = DECL_API;
+    f.line = line;
+    f.table_index = -1;
+    if (n != 4)
+        return error_put(err, line, "api needs a table, the function that returns it, and lib=LIBRARY",
+                         NULL, NULL), -1;
+    if (set->function_count == DECL_FUNCTIONS_MAX) {
+        unsigned max = DECL_FUNCTIONS_MAX;
+        return error_put(err, line, "more than %u functions", &max, NULL), -1;
+    }
+    if (copy_name(f.table, sizeof f.table, tok[1].at, tok[1].len) < 0 || decl_table_member(f.table, NULL) < 0)
+        return error_put(err, line, "imgleak knows the layout of OrtApi only, not '%t'", &tok[1], NULL), -1;
+    if (api_find(set, f.table) >= 0)
+        return error_put(err, line, "table %s is declared twice", f.table, NULL), -1;
+    if (!is_identifier(tok[2].at, tok[2].len) || copy_name(f.name, sizeof f.name, tok[2].at, tok[2].len) < 0)
+        return error_put(err, line, "bad function name '%t'", &tok[2], NULL), -1;
+    int other = decl_function_find(set, f.name);
+    if (other >= 0)
+        return error_put(err, line, "%s is declared already, at line %u", f.name,
+                         &set->functions[other].line), -1;
+    size_t len;
+    const char *v = token_value(&tok[3], "lib=", &len);
+    if (!v || memchr(v, '/', len) || copy_name(f.lib, sizeof f.lib, v, len) < 0)
+        return error_put(err, line, "api needs lib= with a library's file name, such as libfoo.so", NULL,
+                         NULL), -1;
+    set->functions[set->function_count++] = f;
+    return 0;
+}
+
 static int parse_line(decl_set_t *set, const char *s, size_t len, unsigned line, decl_error_t *err)
 {
     token_t tok[TOKENS_MAX];
@@ -343,11 +440,13 @@ static int parse_line(decl_set_t *set, const char *s, size_t len, unsigned line,
                 return error_put(err, line, "a character that is not printable ASCII", NULL, NULL), -1;
     if (token_is(&tok[0], "type"))
         return parse_type(set, tok, n, line, err);
+    if (token_is(&tok[0], "api"))
+        return parse_api(set, tok, n, line, err);
     static const char *const verbs[] = {"create", "destroy", "ref", "reset"};
     for (unsigned k = 0; k < 4; k++)
         if (token_is(&tok[0], verbs[k]))
             return parse_function(set, DECL_CREATE + k, tok, n, line, err);
-    return error_put(err, line, "unknown word '%t' (a line starts with type, create, destroy, ref or reset)",
+    return error_put(err, line, "unknown word '%t' (a line starts with type, create, destroy, ref, reset or api)",
                      &tok[0], NULL), -1;
 }
 

@@ -10,8 +10,9 @@
 #define _GNU_SOURCE
 #include "declared.h"
 
-#include "imgleak/declfile.h"
+#include "declared_api.h"
 #include "guard.h"
+#include "imgleak/declfile.h"
 #include "handles.h"
 #include "imgleak/format.h"
 #include "os.h"
@@ -94,6 +95,11 @@ static int lib_matches(const char *path, const char *lib)
 int declared_function_in_library(unsigned i, const char *path)
 {
     return i < set.function_count && lib_matches(path, set.functions[i].lib);
+}
+
+int declared_table_index(unsigned i)
+{
+    return i < set.function_count ? set.functions[i].table_index : -1;
 }
 
 int declared_is_type_library(const char *path)
@@ -251,10 +257,10 @@ __attribute__((visibility("hidden"))) void *declared_before(unsigned slot, decla
 {
     void *real = slot < DECL_FUNCTIONS_MAX ? atomic_load_explicit(&reals[slot], memory_order_acquire)
                                            : NULL;
-    r->active = 0;
-    if (!real || !shim_tracking())
+    const decl_function_t *d = slot < set.function_count ? &set.functions[slot] : NULL;
+    r->active = real && d->kind == DECL_API; /* the table is patched whether tracking or not */
+    if (!real || r->active || !shim_tracking())
         return real;
-    const decl_function_t *d = &set.functions[slot];
     uintptr_t a = d->from == DECL_FROM_RETURN ? 0 : (uintptr_t)argument(r, stack, d->arg);
     switch (d->kind) {
     case DECL_CREATE:
@@ -280,9 +286,13 @@ static int succeeded(const decl_function_t *d, uint64_t ret)
 __attribute__((visibility("hidden"))) void declared_after(unsigned slot, declared_regs_t *r,
                                                           const void *caller)
 {
+    const decl_function_t *d = &set.functions[slot];
+    if (r->active && d->kind == DECL_API) {
+        r->ret = declared_api_wrap((uintptr_t)r->ret); /* returned to the caller instead */
+        return;
+    }
     if (!r->active || !shim_tracking())
         return;
-    const decl_function_t *d = &set.functions[slot];
     if (!succeeded(d, r->ret))
         return;
     uintptr_t h = d->from == DECL_FROM_RETURN ? (uintptr_t)r->ret

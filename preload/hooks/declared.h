@@ -23,6 +23,8 @@ const char *declared_function_name(unsigned i);
 int declared_function_in_library(unsigned i, const char *path);
 /* 1 when path is a library of a declared type (libvips): a codec handle it creates is its own. */
 int declared_is_type_library(const char *path);
+/* TABLE.MEMBER: the member's index in its table; -1 for a function bound by its symbol. */
+int declared_table_index(unsigned i);
 /* The trampoline of declared function i. */
 void *declared_hook(unsigned i);
 void *declared_real(unsigned i);

@@ -3,7 +3,8 @@
 # line that is wrong, before the program runs; the shim given one by IMGLEAK_HANDLES says so and
 # leaves the program untracked, its output unchanged; a declared pair is counted in the report and
 # by the gate's --max-leaked-handles, in a library loaded at start and in one loaded by dlopen,
-# from threads, with C++ exceptions crossing the hook; vipsthumbnail's images are all released.
+# from threads, with C++ exceptions crossing the hook; ONNX Runtime's OrtApi table is patched;
+# vipsthumbnail's images are all released.
 # (workloads.sh holds the userbuf, vips and opencv workloads to their truth.) Prints "N passed, M failed".
 set -u
 B=${B:-build}
@@ -74,6 +75,22 @@ check "4 threads, 800 exceptions through the hook: output as natively ($(cat "$W
     [ "$(cat "$WORK/cxx.out")" = "$native" ] && [ "$native" = "800 3600.0" ]
 check "the 3 objects kept are the only Obj handles, none misused" \
     jqe '([.handles[] | select(.type == "Obj") | .count] | add) == 3 and .totals.misused_handles == 0' "$WORK/cxx.json"
+
+# ---- ONNX Runtime: its C API table, patched (libonnxruntime from npm: scripts/fetch-ort.sh) ----
+if [ -f "$ROOT/$B/ort/libonnxruntime.so.1" ] || B=$B bash scripts/fetch-ort.sh > "$WORK/ort-fetch.err" 2>&1; then
+    ORT=$ROOT/$B/ort/libonnxruntime.so.1
+    native=$("$ROOT/$B/tests/declared_ort" "$ORT")
+    "$IMGLEAK" run --format json --report "$WORK/ort.json" -- "$ROOT/$B/tests/declared_ort" "$ORT" \
+        > "$WORK/ort.out" 2> "$WORK/ort.err"
+    check "ONNX Runtime through the patched OrtApi: output as natively ($(cat "$WORK/ort.out"))" \
+        [ "$(cat "$WORK/ort.out")" = "$native" ] && [ "$native" = "10 10 refused" ]
+    check "the 3 tensors forgotten are OrtValue handles of CreateTensorWithDataAsOrtValue; env and memory info released" \
+        jqe '[.handles[] | [.type, .function, .site.function, .count]]
+             == [["OrtValue", "OrtApi.CreateTensorWithDataAsOrtValue", "main", 3]]' "$WORK/ort.json"
+    check "no OrtApi call misused (the failed create made no handle)" jqe '.totals.misused_handles == 0' "$WORK/ort.json"
+else
+    echo "skip ONNX Runtime: no libonnxruntime.so.1 ($(tail -1 "$WORK/ort-fetch.err"))"
+fi
 
 # ---- a real libvips program we did not write: its images all released, none misused ----
 if command -v vipsthumbnail > /dev/null && command -v vips > /dev/null; then

@@ -115,6 +115,12 @@ static void test_declfile_refuses_a_bad_line_with_its_number(void **state)
         {"type T lib=libt.so\ncreate T png_create_read_struct return\n", 2, "built-in codec"},
         {"type T lib=libt.so\ncreate T t_new return\xc3\xa9\n", 2, "printable"},
         {"type T lib=libt.so refcounted sometimes\n", 1, "unknown word 'sometimes'"},
+        {"api VkTable vkGetTable lib=libvk.so\n", 1, "OrtApi only"},
+        {"api OrtApi OrtGetApiBase\n", 1, "api needs"},
+        {"type T lib=libt.so\ncreate T OrtApi.CreateEnv out=3 ok=null\n", 2, "api line first"},
+        {"api OrtApi OrtGetApiBase lib=libort.so\ntype T lib=libt.so\ncreate T OrtApi.CreateNothing out=3\n", 3,
+         "does not know"},
+        {"type T lib=libt.so\ncreate T a.b.c return\n", 2, "bad function name"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         decl_set_t *set = fresh();
@@ -126,6 +132,27 @@ static void test_declfile_refuses_a_bad_line_with_its_number(void **state)
                      err.message, cases[i].line, cases[i].says);
         free(set);
     }
+}
+
+/* ONNX Runtime: members of the OrtApi table by name, at their places in onnxruntime_c_api.h. */
+static void test_declfile_table_members_get_their_index(void **state)
+{
+    (void)state;
+    decl_set_t *set = fresh();
+    decl_error_t err;
+    assert_int_equal(parse(set, imgleak_builtin_handles, &err), 0);
+    int api = decl_function_find(set, "OrtGetApiBase");
+    assert_true(api >= 0);
+    assert_int_equal(set->functions[api].kind, DECL_API);
+    assert_string_equal(set->functions[api].table, "OrtApi");
+    const decl_function_t *create = &set->functions[decl_function_find(set, "OrtApi.CreateTensorWithDataAsOrtValue")];
+    assert_int_equal(create->table_index, 49);
+    assert_int_equal(create->from, DECL_FROM_OUT);
+    assert_int_equal(create->arg, 7);
+    assert_true(create->null_value);
+    assert_int_equal(set->functions[decl_function_find(set, "OrtApi.ReleaseValue")].table_index, 96);
+    assert_int_equal(set->functions[decl_function_find(set, "g_object_unref")].table_index, -1);
+    free(set);
 }
 
 static void test_declfile_refuses_a_nul_byte(void **state)
@@ -176,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_declfile_builtin_declarations_parse),
         cmocka_unit_test(test_declfile_user_pair_as_in_the_docs),
         cmocka_unit_test(test_declfile_refuses_a_bad_line_with_its_number),
+        cmocka_unit_test(test_declfile_table_members_get_their_index),
         cmocka_unit_test(test_declfile_refuses_a_nul_byte),
         cmocka_unit_test(test_declfile_refused_text_leaves_the_set_as_it_was),
         cmocka_unit_test(test_declfile_refuses_more_types_than_fit),
