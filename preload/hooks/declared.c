@@ -52,6 +52,10 @@ static decl_set_t set;
 static codec_type_info_t infos[DECL_TYPES_MAX];
 static unsigned type_base, function_base;
 static void *_Atomic reals[DECL_FUNCTIONS_MAX];
+/* Creates of lenient types minus their handles destroyed: never below the number live, so at 0
+ * none is, and a destroy function every object passes (g_object_unref in any GLib program)
+ * returns at once, without the handle store's lock. */
+static _Atomic long lenient_created;
 
 #if defined(__x86_64__)
 extern const char declared_stubs[]; /* 16 bytes per slot */
@@ -229,20 +233,26 @@ static int called_from_library(const decl_function_t *d, const void *caller)
 static void destroy_before(unsigned slot, const decl_function_t *d, uintptr_t h, const void *caller)
 {
     unsigned flags = set.types[d->type].flags;
-    if (!h || ((flags & DECL_TYPE_LENIENT) && !handles_live(h)))
+    int lenient = (flags & DECL_TYPE_LENIENT) != 0;
+    if (!h || (lenient && (!atomic_load_explicit(&lenient_created, memory_order_relaxed) || !handles_live(h))))
         return;
     int inside = called_from_library(d, caller);
     if (inside && (flags & DECL_TYPE_REFCOUNTED))
         return;
     imgleak_guard.depth++;
-    handles_destroy(h, d->types << type_base, function_base + slot,
-                    !inside && !(flags & DECL_TYPE_LENIENT), shim_stack_here, shim_birth_now());
+    if (handles_destroy(h, d->types << type_base, function_base + slot, !inside && !lenient,
+                        shim_stack_here, shim_birth_now()) &&
+        lenient)
+        atomic_fetch_sub_explicit(&lenient_created, 1, memory_order_relaxed);
     imgleak_guard.depth--;
 }
 
 static void other_before(const decl_function_t *d, uintptr_t h, const void *caller)
 {
-    if (!h || !handles_live(h) || called_from_library(d, caller))
+    if (!h || ((set.types[d->type].flags & DECL_TYPE_LENIENT) &&
+               !atomic_load_explicit(&lenient_created, memory_order_relaxed)))
+        return;
+    if (!handles_live(h) || called_from_library(d, caller))
         return;
     imgleak_guard.depth++;
     if (d->kind == DECL_REF)
@@ -301,6 +311,8 @@ __attribute__((visibility("hidden"))) void declared_after(unsigned slot, declare
     if (!h || called_from_library(d, caller))
         return;
     unsigned flags = set.types[d->type].flags;
+    if (flags & DECL_TYPE_LENIENT) /* before the handle exists: never fewer than live */
+        atomic_fetch_add_explicit(&lenient_created, 1, memory_order_relaxed);
     imgleak_guard.depth++;
     handles_create(h, type_base + d->type, function_base + slot, shim_stack_here(), shim_birth_now(),
                    (flags & DECL_TYPE_BUFFER ? HANDLES_REPLACES : 0) |
