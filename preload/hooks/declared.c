@@ -268,7 +268,7 @@ __attribute__((visibility("hidden"))) void *declared_before(unsigned slot, decla
     void *real = slot < DECL_FUNCTIONS_MAX ? atomic_load_explicit(&reals[slot], memory_order_acquire)
                                            : NULL;
     const decl_function_t *d = slot < set.function_count ? &set.functions[slot] : NULL;
-    r->active = real && d->kind == DECL_API; /* the table is patched whether tracking or not */
+    r->active = real && d && d->kind == DECL_API; /* the table is patched whether tracking or not */
     if (!real || r->active || !shim_tracking())
         return real;
     uintptr_t a = d->from == DECL_FROM_RETURN ? 0 : (uintptr_t)argument(r, stack, d->arg);
