@@ -4,6 +4,7 @@
  * the real free runs, so an address reused by another thread is never confused with its old self. */
 #define _GNU_SOURCE
 #include "bind.h"
+#include "codecs.h"
 #include "config.h"
 #include "final.h"
 #include "guard.h"
@@ -227,6 +228,13 @@ __attribute__((cold, noinline)) static void shim_start(void)
         return;
     }
     config_read(&cfg);
+    if (codecs_declare() < 0) {
+        /* a declaration refused (said on stderr): untracked rather than half-tracked, as a
+         * report that misses the handles the user asked for would read as clean */
+        atomic_store(&state, STATE_OFF);
+        imgleak_guard.depth--;
+        return;
+    }
     snapshot_init();
     procinfo_init();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &start_mono);
