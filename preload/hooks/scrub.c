@@ -1,7 +1,8 @@
-/* Clearing freed blocks (see scrub.h). The cost is a memset of what the program frees, which it
- * wrote (or could have written) before: bounded by its own work. Two cases need none: a chunk
- * glibc mapped on its own is unmapped by free(), and pages of a large block the program never
- * touched hold nothing (mincore), and clearing them would only make them resident. */
+/* Clearing freed blocks (see scrub.h). The cost is a pass over what the program frees, reading
+ * it and writing only the 64-byte lines that are not zero: what the program wrote in the block's
+ * life (what it did not write is zero from the chunk's last free). None is needed where free()
+ * unmaps the chunk (glibc's own mappings), nor in pages of a large block that are not resident
+ * (mincore): they hold nothing, and clearing them would only make them resident. */
 #define _GNU_SOURCE
 #include "scrub.h"
 
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 
 #define PAGE 4096
+#define SMALL 256              /* below this, a plain memset */
 #define LARGE (64 * 1024)      /* from here, only the pages that are resident are cleared */
 #define MOVE_MAX (64 * 1024)   /* a realloc that may move a larger block is left to the allocator */
 
@@ -48,35 +50,53 @@ static size_t reusable_bytes(const void *p, size_t size)
     return usable >= size ? usable : size;
 }
 
-/* Clears [lo, lo + n); in a large range only the resident pages. */
-static void clear_range(char *lo, size_t n)
+/* Clears the 64-byte lines of [lo, hi) (8-byte aligned) that are not zero already. Most of what
+ * a block frees again was cleared when its chunk was freed before, and the program rewrote only
+ * part of it: reading is cheaper than writing there, and a page never touched is read as the
+ * kernel's zero page without becoming resident. */
+static void clear_nonzero(uint64_t *lo, uint64_t *hi)
 {
-    if (n < LARGE) {
-        memset(lo, 0, n);
+    while (lo + 8 <= hi) {
+        uint64_t any = lo[0] | lo[1] | lo[2] | lo[3] | lo[4] | lo[5] | lo[6] | lo[7];
+        if (any)
+            memset(lo, 0, 64);
+        lo += 8;
+    }
+    while (lo < hi)
+        *lo++ = 0;
+}
+
+/* Clears [p, p + n); in a large range only the resident pages. */
+static void clear_range(void *p, size_t n)
+{
+    if (n < SMALL) {
+        memset(p, 0, n);
         return;
     }
-    char *hi = lo + n;
-    char *first = (char *)(((uintptr_t)lo + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
+    size_t head = (8 - (uintptr_t)p % 8) % 8; /* a shrinking realloc's tail may start anywhere */
+    memset(p, 0, head);
+    p = (char *)p + head;
+    n -= head;
+    uint64_t *lo = p;
+    if (n < LARGE) {
+        clear_nonzero(lo, lo + n / 8);
+        memset(lo + n / 8, 0, n % 8);
+        return;
+    }
+    char *hi = (char *)p + n;
+    char *first = (char *)(((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
     char *last = (char *)((uintptr_t)hi & ~(uintptr_t)(PAGE - 1));
-    memset(lo, 0, (size_t)(first - lo)); /* partial pages at both ends: the allocator's */
+    memset(p, 0, (size_t)(first - (char *)p)); /* partial pages at both ends: the allocator's */
     memset(last, 0, (size_t)(hi - last));
     unsigned char vec[256];
     for (char *at = first; at < last;) {
         size_t pages = (size_t)(last - at) / PAGE;
         if (pages > sizeof vec)
             pages = sizeof vec;
-        if (mincore(at, pages * PAGE, vec) != 0) {
-            memset(at, 0, pages * PAGE);
-        } else {
-            for (size_t k = 0; k < pages;) {
-                size_t j = k;
-                while (j < pages && (vec[j] & 1))
-                    j++;
-                if (j > k)
-                    memset(at + k * PAGE, 0, (j - k) * PAGE);
-                k = j + 1;
-            }
-        }
+        int known = mincore(at, pages * PAGE, vec) == 0;
+        for (size_t k = 0; k < pages; k++)
+            if (!known || (vec[k] & 1))
+                clear_nonzero((uint64_t *)(at + k * PAGE), (uint64_t *)(at + (k + 1) * PAGE));
         at += pages * PAGE;
     }
 }
