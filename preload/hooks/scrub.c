@@ -17,10 +17,12 @@
 #define MOVE_MAX (64 * 1024)   /* a realloc that may move a larger block is left to the allocator */
 
 static int enabled, glibc_heap;
+static size_t (*usable_size)(void *);
 
-void scrub_init(void (*real_free)(void *), int on)
+void scrub_init(void (*real_free)(void *), size_t (*real_usable_size)(void *), int on)
 {
     enabled = on;
+    usable_size = real_usable_size;
     /* glibc's chunk header (the word before the block) is read only when glibc's free is the
      * allocator in use: a program may bring its own (jemalloc, tcmalloc) */
     void *libc_free = dlsym(RTLD_DEFAULT, "__libc_free");
@@ -38,16 +40,19 @@ static size_t glibc_header(const void *p)
 #define GLIBC_MMAPPED 2
 
 /* What the allocator will hand out again from this block: glibc's usable size (the chunk less
- * its header); 0 when free() unmaps it. Otherwise the size the program asked for. */
-static size_t reusable_bytes(const void *p, size_t size)
+ * its header; the size the shim recorded may be more, as for glibc's pvalloc(0)), 0 when free()
+ * unmaps it. With another allocator, the size the program asked for, within what that allocator
+ * says the block holds. */
+static size_t reusable_bytes(void *p, size_t size)
 {
-    if (!glibc_heap)
-        return size;
+    if (!glibc_heap) {
+        size_t usable = usable_size ? usable_size(p) : 0;
+        return usable < size ? usable : size;
+    }
     size_t h = glibc_header(p);
     if (h & GLIBC_MMAPPED)
         return 0;
-    size_t usable = (h & ~(size_t)7) - sizeof(size_t);
-    return usable >= size ? usable : size;
+    return (h & ~(size_t)7) - sizeof(size_t);
 }
 
 /* Clears the 64-byte lines of [lo, hi) (8-byte aligned) that are not zero already. Most of what
