@@ -6,7 +6,8 @@
 #define _GNU_SOURCE
 #include "scrub.h"
 
-#include <dlfcn.h>
+#include "glibc_heap.h"
+
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,25 +20,12 @@
 static int enabled, glibc_heap;
 static size_t (*usable_size)(void *);
 
-void scrub_init(void (*real_free)(void *), size_t (*real_usable_size)(void *), int on)
+void scrub_init(size_t (*real_usable_size)(void *), int on)
 {
     enabled = on;
     usable_size = real_usable_size;
-    /* glibc's chunk header (the word before the block) is read only when glibc's free is the
-     * allocator in use: a program may bring its own (jemalloc, tcmalloc) */
-    void *libc_free = dlsym(RTLD_DEFAULT, "__libc_free");
-    glibc_heap = libc_free && (void *)real_free == libc_free;
+    glibc_heap = glibc_heap_active();
 }
-
-/* glibc: the chunk's size and flags, in the word before the block. */
-static size_t glibc_header(const void *p)
-{
-    size_t h;
-    memcpy(&h, (const char *)p - sizeof h, sizeof h);
-    return h;
-}
-
-#define GLIBC_MMAPPED 2
 
 /* What the allocator will hand out again from this block: glibc's usable size (the chunk less
  * its header; the size the shim recorded may be more, as for glibc's pvalloc(0)), 0 when free()
@@ -49,10 +37,8 @@ static size_t reusable_bytes(void *p, size_t size)
         size_t usable = usable_size ? usable_size(p) : 0;
         return usable < size ? usable : size;
     }
-    size_t h = glibc_header(p);
-    if (h & GLIBC_MMAPPED)
-        return 0;
-    return (h & ~(size_t)7) - sizeof(size_t);
+    size_t h = glibc_chunk_header(glibc_chunk_of(p));
+    return (h & GLIBC_MMAPPED) ? 0 : glibc_usable(h);
 }
 
 /* Clears the 64-byte lines of [lo, hi) (8-byte aligned) that are not zero already. Most of what

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-/* Once at start-up, with the real free() and malloc_usable_size(); on: 0 when no scan will read
- * the heap (nothing to clear for). */
-void scrub_init(void (*real_free)(void *), size_t (*real_usable_size)(void *), int on);
+/* Once at start-up, after glibc_heap_detect, with the real malloc_usable_size(); on: 0 when no
+ * scan will read the heap (nothing to clear for). */
+void scrub_init(size_t (*real_usable_size)(void *), int on);
 
 /* Before the real free() of a block of size bytes the program allocated. */
 void scrub_freed(void *p, size_t size);

@@ -6,6 +6,7 @@
 #include "bind.h"
 #include "config.h"
 #include "final.h"
+#include "glibc_heap.h"
 #include "guard.h"
 #include "handles.h"
 #include "shim_api.h"
@@ -240,7 +241,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.keep = cfg.keep;
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
-    scrub_init(real.free, real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
+    glibc_heap_detect(real.free);
+    scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
