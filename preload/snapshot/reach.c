@@ -374,6 +374,38 @@ static void push(reach_t *r, size_t i)
     r->work[r->nwork++] = (uint32_t)i; /* each block is pushed at most once per phase */
 }
 
+/* n words at addr, of a live block: in place when direct, else as every other read. */
+static int read_words(reach_t *r, uint64_t addr, uint64_t *out, size_t n)
+{
+    if (r->direct) {
+        memcpy(out, (const void *)(uintptr_t)addr, n * 8);
+        return 1;
+    }
+    struct iovec local = {out, n * 8}, remote = {(void *)(uintptr_t)addr, n * 8};
+    if (!r->vm_refused)
+        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)(n * 8);
+    return read_fallback(r, out, remote.iov_base, n * 8) > 0;
+}
+
+/* valgrind's leak-check heuristics (its default, --leak-check-heuristics=all; memcheck's
+ * heuristic_reachedness): an interior pointer to where a C++ runtime keeps one counts as a start
+ * pointer when the words before it fit. At 24 bytes, a std::string's characters after its length,
+ * capacity and reference count (the block is 24 + capacity + 1 bytes, the length at most the
+ * capacity); at 8 bytes, the elements of a new[] array after their count (the rest of the block
+ * divides by it; this covers a 64-bit length of the rest too). Multiple inheritance (a pointer to
+ * a second vtable pointer) is not recognised: it needs the symbol table. */
+static int interior_as_start(reach_t *r, size_t i, uint64_t p)
+{
+    uint64_t off = p - r->addr[i], size = SIZE(r, i), w[2];
+    if ((off != 8 && off != 24) || (r->size[i] & MMAP_BIT))
+        return 0;
+    if (!read_words(r, r->addr[i], w, off / 8 == 3 ? 2 : 1))
+        return 0;
+    if (off == 24)
+        return w[1] < size && 3 * 8 + w[1] + 1 == size && w[0] <= w[1];
+    return w[0] > 0 && (size - 8) % w[0] == 0;
+}
+
 /* Phase 1 and 2 visitor: start pointers reach, interior pointers are noted. */
 static void mark_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
 {
@@ -383,7 +415,7 @@ static void mark_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
         long i = find(r, w[k], &interior);
         if (i < 0)
             continue;
-        if (interior) {
+        if (interior && !(r->flags[i] & F_REACHED) && !interior_as_start(r, (size_t)i, w[k])) {
             r->flags[i] |= F_INTERIOR;
         } else if (!(r->flags[i] & F_REACHED)) {
             r->flags[i] |= F_REACHED;
