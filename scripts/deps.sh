@@ -37,6 +37,7 @@ TEST_PACKAGES=(
     imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
+    valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
