@@ -216,6 +216,8 @@ $(B)/tests/libreach_lib.so: tests/integration/reach_lib.c | $(B)/tests
 	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/reach: tests/integration/reach.c $(B)/tests/libreach_lib.so | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lreach_lib -Wl,-rpath,'$$ORIGIN' -lpthread
+$(B)/tests/stale: tests/integration/stale.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags MagickWand cairo fontconfig 2>/dev/null) $< -o $@ \
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
@@ -273,7 +275,7 @@ $(B)/tests/hog: tests/integration/hog.c | $(B)/tests
 $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
 	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
-INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends
+INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends $(B)/tests/stale
 # declared.sh's host that dlopens libuserbuf
 $(B)/tests/declared_dlopen: tests/integration/declared_dlopen.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
@@ -304,6 +306,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/output.sh
 	@B=$(B) bash tests/integration/reach.sh
+	@B=$(B) bash tests/integration/split.sh
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/tracking.sh
 	@B=$(B) bash tests/integration/realprogs.sh

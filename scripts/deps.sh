@@ -39,6 +39,7 @@ TEST_PACKAGES=(
     libvips-tools                # ... and vipsthumbnail: libvips's handles in a program we did not write
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
+    valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()

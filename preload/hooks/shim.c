@@ -7,6 +7,7 @@
 #include "codecs.h"
 #include "config.h"
 #include "final.h"
+#include "glibc_heap.h"
 #include "guard.h"
 #include "handles.h"
 #include "shim_api.h"
@@ -18,6 +19,7 @@
 #include "procinfo.h"
 #include "reach.h"
 #include "sampler.h"
+#include "scrub.h"
 #include "snapshot.h"
 #include "stacks.h"
 #include "table.h"
@@ -247,6 +249,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.keep = cfg.keep;
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
+    glibc_heap_detect(real.free);
+    scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
@@ -361,8 +365,10 @@ uint32_t shim_birth_now(void)
 static void forget_heap(void *p)
 {
     live_info_t info;
-    if (table_remove((uintptr_t)p, &info))
+    if (table_remove((uintptr_t)p, &info)) {
         stacks_count_free(info.stack_id, info.size);
+        scrub_freed(p, info.size); /* a double free finds nothing in the table: not cleared */
+    }
 }
 
 /* The guard is up from before the real call until the block is recorded, so that whatever the
@@ -456,7 +462,17 @@ EXPORT void *realloc(void *p, size_t size)
     /* forgotten before the real call: once it returns, p may belong to another thread */
     if (p)
         was_tracked = table_remove((uintptr_t)p, &old);
-    void *q = real.realloc(p, size);
+    void *q;
+    if (was_tracked && scrub_before_realloc(p, old.size, size)) {
+        /* moved here, not by the allocator, which would free the old block uncleared */
+        q = real.malloc(size);
+        if (q) {
+            scrub_move(q, p, old.size);
+            real.free(p);
+        }
+    } else {
+        q = real.realloc(p, size);
+    }
     int saved_errno = errno;
     if (q) {
         if (was_tracked)
