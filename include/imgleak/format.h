@@ -29,6 +29,7 @@ typedef struct {
 } imgleak_file_header_t;         /* 64 bytes */
 
 #define IMGLEAK_SNAP_AT_EXIT 1u /* written by the exit hook */
+#define IMGLEAK_SNAP_ATTACHED 2u /* 1.6: by a shim imgleak attach loaded; start_time is the attach */
 
 typedef struct {
     uint32_t type;        /* IMGLEAK_SECTION_* */
