@@ -251,6 +251,10 @@ $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
 	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
 INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends
+# imgleak attach (tests/integration/attach.sh)
+$(B)/tests/attach_svc: tests/integration/attach_svc.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+INTEGRATION_BINS += $(B)/tests/attach_svc
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -274,6 +278,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/realprogs.sh
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
+	@B=$(B) bash tests/integration/attach.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach

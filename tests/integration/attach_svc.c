@@ -3,9 +3,11 @@
  * threads; each request churns through the cache (its size stays flat) and leaks 96 bytes at
  * leak_per_request. With FORK_AT > 0 the first thread forks a child at that request, which
  * allocates, prints and exits. It prints a checksum of its work and exits with status 3, so
- * that a test can compare output and status with a run without imgleak.
+ * that a test can compare output and status with a run without imgleak, and says whether its
+ * reference to malloc is the C library's again (imgleak attach puts it back when it detaches).
  * usage: attach_svc READY_FILE REQUESTS SLEEP_MS THREADS FORK_AT */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,5 +119,8 @@ int main(int argc, char **argv)
         total += (uint64_t)(uintptr_t)r;
     }
     printf("requests %ld threads %ld checksum %llu\n", requests, threads, (unsigned long long)total);
+    /* the address of malloc as this executable's GOT holds it */
+    void *(*volatile own)(size_t) = malloc;
+    printf("malloc %s\n", (void *)own == dlsym(RTLD_DEFAULT, "malloc") ? "direct" : "redirected");
     return 3;
 }
