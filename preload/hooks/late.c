@@ -161,7 +161,7 @@ static int detach_requested(void)
 }
 
 /* Objects loaded since the last look are repointed within a tick; what they allocate before
- * that is not seen (said in docs/ATTACH.md). */
+ * that is not seen (docs/HOOKS.md, "Loaded late"). */
 #define TICK_MS 20
 
 static void *late_thread(void *arg)

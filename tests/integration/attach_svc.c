@@ -5,6 +5,7 @@
  * allocates, prints and exits. It prints a checksum of its work and exits with status 3, so
  * that a test can compare output and status with a run without imgleak, and says whether its
  * reference to malloc is the C library's again (imgleak attach puts it back when it detaches).
+ * On stderr: the longest gap between two requests of the first thread (latency while attached).
  * usage: attach_svc READY_FILE REQUESTS SLEEP_MS THREADS FORK_AT */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -62,11 +63,25 @@ static void child_work(void)
     _exit(0);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double longest_gap_ms;
+
 static void *worker(void *arg)
 {
     long id = (long)arg;
     uint64_t sum = 0;
+    double last = now_ms();
     for (long n = 0; n < requests; n++) {
+        double t = now_ms();
+        if (id == 0 && t - last > longest_gap_ms)
+            longest_gap_ms = t - last;
+        last = t;
         leak_per_request(n);
         sum += cache_touch(n + id);
         /* blocks from before the attach, freed while attached: not reported, no error */
@@ -84,7 +99,8 @@ static void *worker(void *arg)
             sum += (uint64_t)WEXITSTATUS(st);
         }
         struct timespec ts = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+        if (sleep_ms > 0) /* 0: as fast as it can (a benchmark) */
+            nanosleep(&ts, NULL);
     }
     return (void *)(uintptr_t)sum;
 }
@@ -119,6 +135,7 @@ int main(int argc, char **argv)
         total += (uint64_t)(uintptr_t)r;
     }
     printf("requests %ld threads %ld checksum %llu\n", requests, threads, (unsigned long long)total);
+    fprintf(stderr, "longest gap between requests: %.1f ms\n", longest_gap_ms);
     /* the address of malloc as this executable's GOT holds it */
     void *(*volatile own)(size_t) = malloc;
     printf("malloc %s\n", (void *)own == dlsym(RTLD_DEFAULT, "malloc") ? "direct" : "redirected");
