@@ -430,7 +430,8 @@ int run_collect_snapshots(run_result_t *res, pid_t pid)
     int n = snprintf(prefix, sizeof prefix, "imgleak.%ld.", (long)pid);
     if (list_snapshots(res->dir, &all) < 0)
         return -1;
-    qsort(all.names, all.count, sizeof *all.names, by_name);
+    if (all.count)
+        qsort(all.names, all.count, sizeof *all.names, by_name);
     res->snapshots = calloc(all.count ? all.count : 1, sizeof *res->snapshots);
     for (size_t i = 0; res->snapshots && i < all.count; i++) {
         if (strncmp(all.names[i], prefix, (size_t)n) != 0)

@@ -9,7 +9,10 @@ set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-IMGLEAK=$(realpath "$B/imgleak")
+IMGLEAK=$(realpath "${IMGLEAK:-$B/imgleak}")
+# the analyzer under ASan/UBSan for the threads, exit and refusal cases (make integration builds it)
+ASAN_IMGLEAK=$IMGLEAK
+[ -x "$B/asan/imgleak" ] && ASAN_IMGLEAK=$(realpath "$B/asan/imgleak")
 SHIM=$(realpath "$B/libimgleak.so")
 SVC=$(realpath "$B/tests/attach_svc")
 WORK=$(mktemp -d)
@@ -21,14 +24,14 @@ trap 'rm -rf "$WORK"' EXIT
 start() {
     local name=$1; shift
     rm -f "$WORK/$name.ready"
-    (env "${@:5}" "$SVC" "$WORK/$name.ready" "$1" "$2" "$3" "$4" > "$WORK/$name.out"
+    (env "${@:5}" "$SVC" "$WORK/$name.ready" "$1" "$2" "$3" "$4" > "$WORK/$name.out" 2> "$WORK/$name.stderr"
      echo "status $?" >> "$WORK/$name.out") &
     local i
     for i in $(seq 200); do [ -e "$WORK/$name.ready" ] && break; sleep 0.02; done
     svc=$(pgrep -n -f "attach_svc $WORK/$name.ready")
 }
 # alone NAME REQUESTS SLEEP_MS THREADS FORK_AT: what the service prints without imgleak
-alone() { "$SVC" "$WORK/$1.alone.ready" "$2" "$3" "$4" "$5" > "$WORK/$1.alone"; echo "status $?" >> "$WORK/$1.alone"; }
+alone() { "$SVC" "$WORK/$1.alone.ready" "$2" "$3" "$4" "$5" > "$WORK/$1.alone" 2> /dev/null; echo "status $?" >> "$WORK/$1.alone"; }
 # one_line FILE: stderr of a refusal is a single line naming the reason
 one_line() { [ "$(wc -l < "$1")" = 1 ]; }
 site() { # site JSON FUNCTION: the leak entries at FUNCTION
@@ -39,9 +42,9 @@ suspect() { # suspect JSON FUNCTION: 1 when the growth test calls FUNCTION's sit
 }
 
 # ------------------------------------------------ a leak and a flat warm-up cache
-alone svc 300 10 1 0 &
+alone svc 450 10 1 0 &
 alone_pid=$!
-start svc 300 10 1 0
+start svc 450 10 1 0
 "$IMGLEAK" attach --duration 1.5 --interval 0.2 --format json -o "$WORK/svc.d" "$svc" \
     > "$WORK/svc.json" 2> "$WORK/svc.err" &
 attach_pid=$!
@@ -80,7 +83,7 @@ check "service: a series of snapshots, the last one scanned" \
 alone mt 150 4 4 0 &
 alone_pid=$!
 start mt 150 4 4 0
-"$IMGLEAK" attach --duration 0.8 --interval 0.2 --format json "$svc" > "$WORK/mt.json" 2> "$WORK/mt.err"
+"$ASAN_IMGLEAK" attach --duration 0.8 --interval 0.2 --format json "$svc" > "$WORK/mt.json" 2> "$WORK/mt.err"
 check "threads: attach exits 0" test $? = 0
 while kill -0 "$svc" 2> /dev/null; do sleep 0.05; done
 wait $alone_pid
@@ -105,7 +108,7 @@ check "fork: the leak is found" test "$(site "$WORK/fork.json" leak_per_request)
 # ------------------------------------------------ an exit during the window
 start ends 60 10 1 0
 t0=$(date +%s%N)
-"$IMGLEAK" attach --duration 20 --interval 0.2 --format json "$svc" > "$WORK/ends.json" 2> "$WORK/ends.err"
+"$ASAN_IMGLEAK" attach --duration 20 --interval 0.2 --format json "$svc" > "$WORK/ends.json" 2> "$WORK/ends.err"
 rc=$?
 t1=$(date +%s%N)
 check "exit: attach exits 0 with a report" sh -c "[ $rc = 0 ] && [ -s '$WORK/ends.json' ]"
@@ -115,7 +118,7 @@ check "exit: the final report has the leak" test "$(site "$WORK/ends.json" leak_
 check "exit: the service ended normally" grep -q "status 3" "$WORK/ends.out"
 
 # ------------------------------------------------ refusals
-"$IMGLEAK" attach 999999999 > /dev/null 2> "$WORK/nopid.err"
+"$ASAN_IMGLEAK" attach 999999999 > /dev/null 2> "$WORK/nopid.err"
 check "no such process: exit 2, one line" sh -c "[ $? = 2 ] && grep -q 'no process' '$WORK/nopid.err'"
 one_line "$WORK/nopid.err" || bad "no such process: more than one line"
 
@@ -130,10 +133,10 @@ check "another user: the service is unharmed" grep -q "status 3" "$WORK/user.out
 cc -static -O1 -o "$WORK/svc_static" tests/integration/attach_svc.c -lpthread 2> /dev/null
 if [ -x "$WORK/svc_static" ]; then
     rm -f "$WORK/st.ready"
-    "$WORK/svc_static" "$WORK/st.ready" 30 10 1 0 > "$WORK/st.out" &
+    "$WORK/svc_static" "$WORK/st.ready" 30 10 1 0 > "$WORK/st.out" 2> /dev/null &
     st=$!
     for i in $(seq 100); do [ -e "$WORK/st.ready" ] && break; sleep 0.02; done
-    "$IMGLEAK" attach --duration 1 "$st" > /dev/null 2> "$WORK/static.err"
+    "$ASAN_IMGLEAK" attach --duration 1 "$st" > /dev/null 2> "$WORK/static.err"
     check "static binary: exit 2, one line" \
         sh -c "[ $? = 2 ] && grep -q 'static binary' '$WORK/static.err' && [ \$(wc -l < '$WORK/static.err') = 1 ]"
     wait $st
@@ -147,7 +150,7 @@ if [ -x "$GO_SVC" ]; then
     "$GO_SVC" leak --seconds 1 > "$WORK/go.out" &
     go=$!
     sleep 0.3
-    "$IMGLEAK" attach --duration 1 "$go" > /dev/null 2> "$WORK/go.err"
+    "$ASAN_IMGLEAK" attach --duration 1 "$go" > /dev/null 2> "$WORK/go.err"
     check "Go program: exit 2, one line" \
         sh -c "[ $? = 2 ] && grep -q 'Go program' '$WORK/go.err' && [ \$(wc -l < '$WORK/go.err') = 1 ]"
     wait $go
@@ -158,7 +161,7 @@ fi
 
 mkdir "$WORK/pre.d"
 start pre 40 10 1 0 LD_PRELOAD="$SHIM" IMGLEAK_OUT="$WORK/pre.d"
-"$IMGLEAK" attach --duration 1 "$svc" > /dev/null 2> "$WORK/pre.err"
+"$ASAN_IMGLEAK" attach --duration 1 "$svc" > /dev/null 2> "$WORK/pre.err"
 check "preloaded: exit 2, one line" \
     sh -c "[ $? = 2 ] && grep -q 'LD_PRELOAD' '$WORK/pre.err' && [ \$(wc -l < '$WORK/pre.err') = 1 ]"
 while kill -0 "$svc" 2> /dev/null; do sleep 0.05; done
