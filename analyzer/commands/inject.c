@@ -192,6 +192,14 @@ inject_status_t inject_check(pid_t pid, const char *shim_path)
                          scope >= 3 ? "forbids ptrace to everyone until reboot"
                                     : "lets only root (or a parent) trace: run as root, or set "
                                       "it to 0"), INJECT_REFUSED;
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    const char *state = read_text(path, stat, sizeof stat) > 0 ? strrchr(stat, ')') : NULL;
+    if (state && (state[2] == 'Z' || state[2] == 'X'))
+        return error_set("process %d has exited", (int)pid), INJECT_REFUSED;
+    if (state && (state[2] == 'T' || state[2] == 't'))
+        return error_set("process %d is stopped (SIGSTOP, or a debugger): continue it first",
+                         (int)pid), INJECT_REFUSED;
     long tracer = status_field(pid, "TracerPid");
     if (tracer > 0)
         return error_set("process %d is already traced by process %ld (a debugger, or another "
