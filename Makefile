@@ -281,7 +281,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/attach.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
-report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach $(B)/tests/jpeg_misuse
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/robust.sh
