@@ -312,6 +312,7 @@ int shim_late_begin(const char *settings, unsigned *interval_ms)
     if (!late || atomic_load(&state) != STATE_NONE)
         return -1;
     late_settings = settings;
+    reach_set_attached();
     shim_start();
     late_settings = NULL;
     *interval_ms = cfg.interval_ms;
