@@ -79,6 +79,8 @@ check "service: the cache is not leaked" test "$(site "$WORK/svc.json" cache_tou
 # cache_fill and main allocated before the attach; main's blocks are freed during it
 check "service: nothing allocated before the attach is reported, nor blocks freed after it" \
     test "$(jq '[(.leaks[], .growth[]) | select(.site.function == "cache_fill" or .site.function == "main")] | length' "$WORK/svc.json")" = 0
+check "service: a block held only by a heap block from before the attach is not leaked" \
+    test "$(site "$WORK/svc.json" hold_in_heap)" = 0
 check "service: a series of snapshots, the last one scanned" \
     jqe '(.growth | length) > 0 and .totals.scanned == true' "$WORK/svc.json"
 
@@ -91,8 +93,10 @@ check "threads: attach exits 0" test $? = 0
 while kill -0 "$svc" 2> /dev/null; do sleep 0.05; done
 wait $alone_pid
 check "threads: same output and status as alone" same_work "$WORK/mt.alone" "$WORK/mt.out"
+# at least one entry: four threads allocating while the final scan runs can leave a block of a
+# leak_per_request call in flight another class (docs/ARCHITECTURE.md, section 8, Limits)
 check "threads: the leak of all four threads is found" \
-    test "$(site "$WORK/mt.json" leak_per_request)" = 1
+    test "$(site "$WORK/mt.json" leak_per_request)" -ge 1
 
 # ------------------------------------------------ a fork after the attach
 alone fork 120 10 1 60 &

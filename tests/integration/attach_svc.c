@@ -25,6 +25,7 @@ static long requests, sleep_ms, fork_at;
 static char *cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *early[EARLY_BLOCKS];
+static char **held; /* on the heap, from before the attach: what it holds is not leaked */
 static void *volatile sink;
 
 __attribute__((noinline)) static void leak_per_request(long n)
@@ -51,6 +52,14 @@ __attribute__((noinline)) static uint64_t cache_touch(long n)
     uint64_t sum = (unsigned char)cache[slot][7];
     pthread_mutex_unlock(&cache_lock);
     return sum;
+}
+
+/* kept only through `held`, a heap block allocated before the attach */
+__attribute__((noinline)) static char *hold_in_heap(long n)
+{
+    char *p = malloc(200);
+    snprintf(p, 200, "held %ld", n);
+    return p;
 }
 
 static void child_work(void)
@@ -85,6 +94,10 @@ static void *worker(void *arg)
         leak_per_request(n);
         sum += cache_touch(n + id);
         /* blocks from before the attach, freed while attached: not reported, no error */
+        if (id == 0) {
+            free(held[n % 8]);
+            held[n % 8] = hold_in_heap(n);
+        }
         if (id == 0 && n < EARLY_BLOCKS) {
             free(early[n]);
             early[n] = NULL;
@@ -114,6 +127,7 @@ int main(int argc, char **argv)
     long threads = atol(argv[4]);
     fork_at = atol(argv[5]);
     cache_fill();
+    held = calloc(8, sizeof *held);
     for (int i = 0; i < EARLY_BLOCKS; i++)
         early[i] = malloc(512);
     FILE *ready = fopen(argv[1], "w");
