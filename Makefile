@@ -287,6 +287,10 @@ $(B)/tests/declared_ort: tests/integration/declared_ort.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
 INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/tests/declared_cxx $(B)/tests/declared_ort \
                     $(B)/workloads/libuserbuf.so
+# imgleak attach (tests/integration/attach.sh)
+$(B)/tests/attach_svc: tests/integration/attach_svc.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+INTEGRATION_BINS += $(B)/tests/attach_svc
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -312,9 +316,10 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/realprogs.sh
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
+	@B=$(B) bash tests/integration/attach.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
-report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach $(B)/tests/jpeg_misuse
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/robust.sh

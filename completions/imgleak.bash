@@ -8,7 +8,7 @@ _imgleak() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd=${COMP_WORDS[1]:-} i
     COMPREPLY=()
     if [ "$COMP_CWORD" = 1 ]; then
-        COMPREPLY=($(compgen -W "run report growth gate diff help --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "run attach report growth gate diff help --help --version" -- "$cur"))
         return
     fi
     # after run's --: the program and its arguments
@@ -26,8 +26,12 @@ _imgleak() {
     --format) COMPREPLY=($(compgen -W "text json pprof collapsed html" -- "$cur")); return ;;
     --allocator) COMPREPLY=($(compgen -W "glibc jemalloc" -- "$cur")); return ;;
     -o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --sites|--frames|--max-leaked-bytes|--max-leaked-handles) return ;;
+    --sites|--frames|--max-leaked-bytes|--max-leaked-handles|--duration|--interval) return ;;
     esac
+    if [ "$cmd" = attach ] && [[ $cur != -* ]]; then # a process id
+        COMPREPLY=($(compgen -W "$(ps -e -o pid= 2>/dev/null)" -- "$cur"))
+        return
+    fi
     case $cur in
     --color=*) COMPREPLY=($(compgen -P --color= -W "auto always never" -- "${cur#--color=}")) ;;
     -*) COMPREPLY=($(compgen -W "$(_imgleak_options "${COMP_WORDS[0]}" "$cmd")" -- "$cur")) ;;

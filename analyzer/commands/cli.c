@@ -97,6 +97,8 @@ static const struct {
     {{"annotations", required_argument, NULL, 'n'}, CLI_GATE},
     {{"annotations-root", required_argument, NULL, 'O'}, CLI_GATE},
     {{"color", optional_argument, NULL, 'c'}, CLI_COLOR},
+    {{"duration", required_argument, NULL, 'T'}, CLI_ATTACH},
+    {{"interval", required_argument, NULL, 'i'}, CLI_ATTACH},
     {{"help", no_argument, NULL, 'h'}, 0},
 };
 #define NOPTIONS (sizeof options / sizeof *options)
@@ -113,6 +115,18 @@ const char *cli_option_list(unsigned allowed)
             len += (size_t)snprintf(list + len, sizeof list - len, "--%s%s", options[i].opt.name,
                                     i + 1 < NOPTIONS ? ", " : "");
     return list;
+}
+
+/* seconds, with a fraction: "10", "0.5"; more than 0 */
+static int parse_seconds(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (text[0] < '0' || text[0] > '9' || *end || errno == ERANGE || !(v > 0) || v > 31536000)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 /* --color[=WHEN]: without WHEN, always (as GNU ls) */
@@ -202,6 +216,13 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
                 return -1;
             o->seen |= CLI_COLOR;
             break;
+        case 'T':
+        case 'i':
+            if (parse_seconds(optarg, c == 'T' ? &o->duration : &o->interval) < 0)
+                return error_set("--%s takes seconds, more than 0 (got '%s')",
+                                 c == 'T' ? "duration" : "interval", optarg), -1;
+            o->seen |= CLI_ATTACH;
+            break;
         case 'h': return -2;
         case ':': return error_set("%s needs a value", argv[optind - 1]), -1;
         default:
@@ -216,7 +237,7 @@ int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
                                         "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
-                                        "--color"};
+                                        "--color", "--duration/--interval"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)

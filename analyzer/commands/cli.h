@@ -32,6 +32,8 @@ typedef struct {
     const char *gitlab_report;    /* --annotations gitlab=FILE: Code Quality report */
     const char *annotations_root; /* --annotations-root DIR (default: git top-level, or .) */
     int color;            /* --color: CLI_COLOR_* */
+    double duration;      /* --duration SECS (attach; 0: until interrupted) */
+    double interval;      /* --interval SECS (attach; 0: not given) */
     unsigned seen;        /* CLI_* bits of the options given */
     int bad_option;       /* the error is an option the command does not take */
 } cli_opts_t;
@@ -39,7 +41,7 @@ typedef struct {
 enum {
     CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
     CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
-    CLI_COLOR = 1u << 8, CLI_HANDLES = 1u << 9,
+    CLI_COLOR = 1u << 8, CLI_HANDLES = 1u << 9, CLI_ATTACH = 1u << 10,
 };
 
 /* What fails the gate (--fail-on): leaked memory (and memory not classified by a scan),

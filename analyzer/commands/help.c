@@ -6,8 +6,9 @@
 
 enum {
     H_RUN = 1, H_REPORT = 2, H_GROWTH = 4, H_GATE = 8, H_DIFF = 16, H_SUPPRESS = 32,
-    H_ALL = 63,
-    H_TOP = 64, /* only in imgleak --help */
+    H_ATTACH = 64,
+    H_ALL = 127,
+    H_TOP = 128, /* only in imgleak --help */
 };
 
 static const struct {
@@ -17,6 +18,9 @@ static const struct {
 } commands[] = {
     {"run", H_RUN,
      "imgleak run [-o DIR] [--report FILE] [--format FMT] [OPTIONS] -- CMD [ARGS...]\n"},
+    {"attach", H_ATTACH,
+     "imgleak attach [--duration SECS] [--interval SECS] [-o DIR] [--report FILE] [--format FMT] "
+     "[OPTIONS] PID\n"},
     {"report", H_REPORT, "imgleak report [-o FILE] [--format FMT] [OPTIONS] SNAPSHOT...\n"},
     {"growth", H_GROWTH, "imgleak growth [-o FILE] [--format text|json] [OPTIONS] SNAPSHOT...\n"},
     {"gate", H_GATE, "imgleak gate [GATE OPTIONS] [OPTIONS] SNAPSHOT...|REPORT.json\n"},
@@ -40,6 +44,17 @@ static const struct {
      "                       and SIGQUIT sent to imgleak are passed on to CMD, which is first\n"
      "                       asked for a snapshot if the signal would end it; the report\n"
      "                       follows. CMD is killed if imgleak is.\n"},
+    {H_ATTACH, "Commands:",
+     "  attach PID           load libimgleak.so into the running process PID (ptrace, no\n"
+     "                       debugger), track what it allocates from then on for --duration\n"
+     "                       seconds (default: until SIGINT, SIGTERM or SIGHUP, e.g. Ctrl-C),\n"
+     "                       then take a final snapshot with the reachability scan, detach\n"
+     "                       (the process runs on as before) and report on standard output:\n"
+     "                       what was allocated in the window and is still live, and how each\n"
+     "                       site grew over the window's snapshots. If PID exits meanwhile, the\n"
+     "                       report is on its exit snapshot. Refused (exit 2) for a process of\n"
+     "                       another user, under ptrace restrictions, already traced, already\n"
+     "                       preloaded or attached, static, or written in Go\n"},
     {H_REPORT, "Commands:",
      "  report SNAPSHOT...   report on snapshot files written earlier (for each process, its\n"
      "                       latest snapshot counts; several snapshots of one process add how\n"
@@ -61,14 +76,21 @@ static const struct {
      "                       frame's function), each after a comment naming its site and bytes,\n"
      "                       as valgrind's --gen-suppressions: given back with --suppressions,\n"
      "                       the gate passes on these leaks (lost data still fails it)\n"},
-    {H_RUN, "Options:",
-     "  -o DIR               run: keep the snapshots in DIR (default: a temporary directory)\n"},
+    {H_RUN | H_ATTACH, "Options:",
+     "  -o DIR               run, attach: keep the snapshots in DIR (default: a temporary\n"
+     "                       directory)\n"},
+    {H_ATTACH, "Options:",
+     "  --duration SECS      attach: how long to track (fractions allowed; default: until\n"
+     "                       interrupted)\n"
+     "  --interval SECS      attach: a snapshot every SECS for the growth test (default: a\n"
+     "                       twentieth of --duration, at least 0.2; 10 without --duration)\n"
+     "  --report FILE        attach: write the report to FILE (default: standard output)\n"},
     {H_REPORT | H_GROWTH | H_DIFF | H_SUPPRESS, "Options:",
      "  -o FILE              report, growth, diff, suppress: write to FILE (default: standard\n"
      "                       output)\n"},
     {H_RUN, "Options:",
      "  --report FILE        run: write the report to FILE (default: standard error)\n"},
-    {H_RUN | H_REPORT, "Options:",
+    {H_RUN | H_REPORT | H_ATTACH, "Options:",
      "  --format FMT         text (default), json (docs/REPORT-JSON.md), pprof (gzipped\n"
      "                       profile.proto for go tool pprof), collapsed (stacks for\n"
      "                       flamegraph.pl, inferno, speedscope) or html (one self-contained\n"
@@ -90,12 +112,12 @@ static const struct {
      "                       dynamic linker and the codec libraries too\n"
      "  --show-reachable     also list blocks a pointer still reaches at exit (by default only\n"
      "                       leaked, indirectly and possibly leaked ones are, as valgrind does)\n"},
-    {H_RUN | H_REPORT, "Options:",
+    {H_RUN | H_REPORT | H_ATTACH, "Options:",
      "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
      "                       counted under the leak it hangs from either way)\n"
      "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
      "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"},
-    {H_RUN | H_REPORT | H_GROWTH, "Options:",
+    {H_RUN | H_REPORT | H_GROWTH | H_ATTACH, "Options:",
      "  --color[=WHEN]       text: colour the output: auto (default: when writing to a terminal,\n"
      "                       unless NO_COLOR is set or TERM is dumb), always (also --color\n"
      "                       alone) or never\n"},
@@ -139,7 +161,7 @@ static const struct {
      "time in older ones), never by pid alone: pid 1 of two containers is two processes. A\n"
      "snapshot that cannot be read is skipped with a warning naming it and why, and the report\n"
      "counts it, unless it is the only input.\n"},
-    {H_RUN, "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):",
+    {H_RUN | H_ATTACH, "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):",
      "  IMGLEAK_OUT=DIR        where snapshots are written, as imgleak.<pid>.<instance>.<seq>.snap\n"
      "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
      "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
@@ -155,9 +177,13 @@ static const struct {
      "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
      "                         (every snapshot; costs a pass over live memory), or off\n"
      "  IMGLEAK_HANDLES=FILE   handle declarations, as --handles (a bad line: untracked)\n"
-     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"},
+     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
+     "imgleak attach hands the IMGLEAK_* variables it is given to the shim it loads, except\n"
+     "IMGLEAK_OUT and IMGLEAK_INTERVAL (-o, --interval); IMGLEAK_SIGNAL and IMGLEAK_FINAL do not\n"
+     "apply: no signal handler and no sentinel are added to a running process.\n"},
     {H_ALL | H_TOP, "Exit status:",
-     "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"
+     "report, growth, diff, suppress, attach: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
+     "fails);\n"
      "2 on bad input or a failure of imgleak, and when a skipped snapshot may have held some\n"
      "process's final state (no later snapshot of its pid was read): the report on the readable\n"
      "ones is still written.\n"},

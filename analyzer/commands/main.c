@@ -1,6 +1,7 @@
 /* imgleak: the commands. Each parses its options, calls into the modules, and turns an error
  * into one line on stderr and exit status 2. */
 #define _GNU_SOURCE
+#include "attach.h"
 #include "cli.h"
 #include "diff.h"
 #include "error.h"
@@ -346,7 +347,7 @@ static int cmd_run(int argc, char **argv)
 {
     cli_opts_t o = {0};
     inputs_opts_t io = {0};
-    int first = parse(argc, argv, &o, ~0u);
+    int first = parse(argc, argv, &o, ~CLI_ATTACH);
     if (first < 0) {
         cli_free(&o);
         return done(first);
@@ -407,6 +408,56 @@ out:
     return rc;
 }
 
+/* imgleak attach PID: the report is on the window's snapshots, growth included. */
+static int cmd_attach(int argc, char **argv)
+{
+    cli_opts_t o = {0};
+    inputs_opts_t io = {0};
+    unsigned allowed = CLI_OUT | CLI_FORMAT | CLI_REPORT | CLI_APP | CLI_SUPPRESS | CLI_TEXT |
+                       CLI_COLOR | CLI_ATTACH;
+    int first = parse(argc, argv, &o, allowed);
+    if (first < 0) {
+        cli_free(&o);
+        return done(first);
+    }
+    char *end = NULL;
+    long pid = first == argc - 1 ? strtol(argv[first], &end, 10) : 0;
+    if (!end || *end || pid <= 0 || pid > INT32_MAX || check_format(&o, 1) < 0 ||
+        inputs_opts_init(&io, &o) < 0) {
+        if (!end || *end || pid <= 0 || pid > INT32_MAX)
+            error_set("attach takes one process id");
+        inputs_opts_free(&io);
+        cli_free(&o);
+        return usage_error(error_get(), "attach");
+    }
+    /* a series for the growth test: about 20 snapshots over a window of known length */
+    double interval = o.interval > 0 ? o.interval : o.duration > 0 ? o.duration / 20 : 10;
+    if (interval < 0.2)
+        interval = 0.2;
+    attach_opts_t aopts = {(pid_t)pid, o.out, o.duration, interval};
+    run_result_t res = {0};
+    int rc = EXIT_BAD_INPUT;
+    if (attach_window(&aopts, &res) < 0) {
+        error_print();
+    } else {
+        fprintf(stderr, "imgleak: %ld %s; %zu snapshot%s\n", pid, res.end, res.nsnapshots,
+                res.nsnapshots == 1 ? "" : "s");
+        if (res.nsnapshots == 0)
+            fprintf(stderr, "imgleak: %ld wrote no snapshot in the window\n", pid);
+        else if (write_report(&o, &io.model, res.snapshots, res.nsnapshots, o.report_file,
+                              stdout) != 0)
+            error_print();
+        else
+            rc = 0;
+        if (!res.temporary)
+            fprintf(stderr, "imgleak: snapshots kept in %s\n", res.dir);
+    }
+    run_result_release(&res);
+    inputs_opts_free(&io);
+    cli_free(&o);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -429,6 +480,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "attach") == 0)
+        return cmd_attach(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return run_command(&commands[i], argc - 1, argv + 1);

@@ -417,3 +417,34 @@ void run_result_release(run_result_t *res)
     free(res->dir);
     memset(res, 0, sizeof *res);
 }
+
+int run_prepare_dir(const char *out_dir, run_result_t *res)
+{
+    run_opts_t opts = {out_dir, NULL};
+    memset(res, 0, sizeof *res);
+    return prepare_dir(&opts, res);
+}
+
+int run_collect_snapshots(run_result_t *res, pid_t pid)
+{
+    name_list_t all = {0};
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "imgleak.%ld.", (long)pid);
+    if (list_snapshots(res->dir, &all) < 0)
+        return -1;
+    if (all.count)
+        qsort(all.names, all.count, sizeof *all.names, by_name);
+    res->snapshots = calloc(all.count ? all.count : 1, sizeof *res->snapshots);
+    for (size_t i = 0; res->snapshots && i < all.count; i++) {
+        if (strncmp(all.names[i], prefix, (size_t)n) != 0)
+            continue;
+        size_t len = strlen(res->dir) + strlen(all.names[i]) + 2;
+        char *path = malloc(len);
+        if (!path)
+            break;
+        snprintf(path, len, "%s/%s", res->dir, all.names[i]);
+        res->snapshots[res->nsnapshots++] = path;
+    }
+    list_free(&all);
+    return res->snapshots ? 0 : (error_set("out of memory"), -1);
+}

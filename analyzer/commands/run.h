@@ -3,6 +3,7 @@
 #define IMGLEAK_RUN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct {
     const char *out_dir;   /* NULL: a temporary directory, removed afterwards */
@@ -27,6 +28,10 @@ void run_result_release(run_result_t *res);
 /* --handles FILE: checks the declarations as the shim will read them (the built-in ones, then
  * FILE's) and makes the path absolute into out. 0, or -1 with error_get() naming FILE:LINE. */
 int run_check_handles(const char *file, char *out, size_t size);
+/* For imgleak attach: the output directory as run makes it (out_dir, or a temporary one), and
+ * the snapshots of pid in it, sorted by name. 0, or -1 with error_get(). */
+int run_prepare_dir(const char *out_dir, run_result_t *res);
+int run_collect_snapshots(run_result_t *res, pid_t pid);
 
 /* The path of libimgleak.so: beside the imgleak binary, or in ../lib/imgleak of its prefix. */
 int run_find_shim(char *out, size_t size);

@@ -44,6 +44,7 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
             (p->scan_flags & IMGLEAK_SCAN_INCOMPLETE) ? "true" : "false",
             (p->scan_flags & IMGLEAK_SCAN_SKIPPED) ? "true" : "false",
             (unsigned long long)p->unscanned_bytes);
+    fprintf(out, ",\"attached\":%s", (s->header.flags & IMGLEAK_SNAP_ATTACHED) ? "true" : "false");
     fprintf(out, ",\"at_exit\":%s,\"rss_bytes\":%llu,\"peak_rss_bytes\":%llu,\"allocator\":\"%s\"",
             (s->header.flags & IMGLEAK_SNAP_AT_EXIT) ? "true" : "false",
             (unsigned long long)p->rss_bytes, (unsigned long long)p->peak_rss_bytes,

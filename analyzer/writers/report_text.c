@@ -325,6 +325,12 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     }
     if (t->estimated)
         fprintf(out, "  (estimated from sampled allocations: IMGLEAK_SAMPLE was set)\n");
+    for (size_t i = 0; i < rep->nprocesses; i++)
+        if (rep->processes[i].snap->header.flags & IMGLEAK_SNAP_ATTACHED) {
+            fprintf(out, "  (tracked from imgleak attach on: what was allocated before it is not "
+                         "counted)\n");
+            break;
+        }
     put_dropped(out, t, red, off);
     if (t->suppressed_blocks || t->suppressed_handles) {
         char hidden[32];

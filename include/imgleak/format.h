@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 5
+#define IMGLEAK_VERSION_MINOR 6
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -29,6 +29,7 @@ typedef struct {
 } imgleak_file_header_t;         /* 64 bytes */
 
 #define IMGLEAK_SNAP_AT_EXIT 1u /* written by the exit hook */
+#define IMGLEAK_SNAP_ATTACHED 2u /* 1.6: by a shim imgleak attach loaded; start_time is the attach */
 
 typedef struct {
     uint32_t type;        /* IMGLEAK_SECTION_* */

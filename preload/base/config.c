@@ -146,38 +146,72 @@ static int parse_interval(const char *text, unsigned *ms)
     return 1;
 }
 
+/* Where the settings come from: the environment, or the block imgleak attach handed over. */
+static const char *settings_block;
+
+static const char *setting(const char *name)
+{
+    if (!settings_block)
+        return secure_getenv(name);
+    size_t len = strlen(name);
+    for (const char *line = settings_block; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line);
+        if ((size_t)(end - line) > len && strncmp(line, name, len) == 0 && line[len] == '=') {
+            /* one buffer: config_read parses each value before it asks for the next */
+            static char value[4096];
+            size_t n = (size_t)(end - line) - len - 1;
+            if (n >= sizeof value)
+                return NULL;
+            memcpy(value, line + len + 1, n);
+            value[n] = 0;
+            return value;
+        }
+        line = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
+void config_read_settings(config_t *cfg, const char *settings)
+{
+    settings_block = settings;
+    config_read(cfg);
+    settings_block = NULL;
+}
+
 void config_read(config_t *cfg)
 {
     const char *v;
     size_t n;
     memset(cfg, 0, sizeof *cfg);
-    v = secure_getenv("IMGLEAK_DEBUG");
+    v = setting("IMGLEAK_DEBUG");
     cfg->debug = v && *v && strcmp(v, "0") != 0;
     os_log_enable(cfg->debug);
     os_log_start();
 
-    resolve_out_dir(cfg, secure_getenv("IMGLEAK_OUT"));
+    resolve_out_dir(cfg, setting("IMGLEAK_OUT"));
 
     cfg->depth = 32;
-    if (parse_size("IMGLEAK_DEPTH", secure_getenv("IMGLEAK_DEPTH"), 1, 256, &n))
+    if (parse_size("IMGLEAK_DEPTH", setting("IMGLEAK_DEPTH"), 1, 256, &n))
         cfg->depth = (unsigned)n;
     cfg->max_stacks = 1u << 20;
-    if (parse_size("IMGLEAK_MAX_STACKS", secure_getenv("IMGLEAK_MAX_STACKS"), 16, 1u << 24, &n))
+    if (parse_size("IMGLEAK_MAX_STACKS", setting("IMGLEAK_MAX_STACKS"), 16, 1u << 24, &n))
         cfg->max_stacks = n;
-    if (parse_size("IMGLEAK_MAX_LIVE", secure_getenv("IMGLEAK_MAX_LIVE"), 64,
+    if (parse_size("IMGLEAK_MAX_LIVE", setting("IMGLEAK_MAX_LIVE"), 64,
                    (size_t)1 << 40, &n))
         cfg->max_live = n;
-    if (parse_size("IMGLEAK_SAMPLE", secure_getenv("IMGLEAK_SAMPLE"), 0, (size_t)1 << 40, &n))
+    if (parse_size("IMGLEAK_SAMPLE", setting("IMGLEAK_SAMPLE"), 0, (size_t)1 << 40, &n))
         cfg->sample_bytes = n;
-    parse_interval(secure_getenv("IMGLEAK_INTERVAL"), &cfg->interval_ms);
+    parse_interval(setting("IMGLEAK_INTERVAL"), &cfg->interval_ms);
     cfg->signal = SIGUSR2;
-    parse_signal(secure_getenv("IMGLEAK_SIGNAL"), &cfg->signal);
-    if (parse_size("IMGLEAK_KEEP", secure_getenv("IMGLEAK_KEEP"), 0, 1u << 30, &n))
+    parse_signal(setting("IMGLEAK_SIGNAL"), &cfg->signal);
+    if (parse_size("IMGLEAK_KEEP", setting("IMGLEAK_KEEP"), 0, 1u << 30, &n))
         cfg->keep = (unsigned)n;
-    v = secure_getenv("IMGLEAK_FINAL");
+    v = setting("IMGLEAK_FINAL");
     cfg->final = !(v && (strcmp(v, "0") == 0 || strcmp(v, "off") == 0));
     cfg->scan = 1;
-    const char *scan = secure_getenv("IMGLEAK_SCAN");
+    const char *scan = setting("IMGLEAK_SCAN");
     if (scan && *scan) {
         if (strcmp(scan, "off") == 0 || strcmp(scan, "0") == 0)
             cfg->scan = 0;

@@ -22,5 +22,8 @@ typedef struct {
 } config_t;
 
 void config_read(config_t *cfg);
+/* The same from a block of NAME=VALUE lines instead of the environment (imgleak attach: the
+ * program's environment was fixed long before the shim arrived). */
+void config_read_settings(config_t *cfg, const char *settings);
 
 #endif

@@ -18,6 +18,7 @@
  * calls into an unmapped library. */
 #define _GNU_SOURCE
 #include "bind.h"
+#include "bind_elf.h"
 
 #include "codecs.h"
 #include "guard.h"
@@ -36,37 +37,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#if defined(__x86_64__)
-#define R_JUMP_SLOT R_X86_64_JUMP_SLOT
-#define R_GLOB_DAT R_X86_64_GLOB_DAT
-#define R_ABS64 R_X86_64_64
-#elif defined(__aarch64__)
-#define R_JUMP_SLOT R_AARCH64_JUMP_SLOT
-#define R_GLOB_DAT R_AARCH64_GLOB_DAT
-#define R_ABS64 R_AARCH64_ABS64
-#else
-#error "bind.c needs this architecture's relocation types"
-#endif
-
 #define FUNCTIONS_MAX 512
 #define NAME_SLOTS 1024 /* a power of two, at least twice FUNCTIONS_MAX */
 #define INSTANCES_MAX 64
 #define PATH_MAX_BOUND 256
 
-/* What the binder reads of one loaded object, from its dynamic section. */
-typedef struct {
-    uintptr_t base;
-    const char *path;
-    const ElfW(Phdr) *phdr;
-    unsigned phnum;
-    ElfW(Sym) *symtab;
-    const char *strtab;
-    size_t strsz;
-    const ElfW(Versym) *versym;
-    size_t nsyms;
-    const ElfW(Rela) *rela[2]; /* DT_RELA, DT_JMPREL */
-    size_t rela_count[2];
-} elf_object_t;
 
 /* A codec library instance whose hooks are bound. */
 typedef struct {
@@ -141,7 +116,7 @@ static size_t gnu_hash_symbol_count(const uint32_t *table)
     return last + 1;
 }
 
-static int object_read(const struct dl_phdr_info *info, elf_object_t *o)
+int object_read(const struct dl_phdr_info *info, elf_object_t *o)
 {
     memset(o, 0, sizeof *o);
     o->base = info->dlpi_addr;
@@ -202,7 +177,7 @@ static int page_prot(const elf_object_t *o, uintptr_t addr, int relocated)
 
 /* Stores one word into the object, opening a read-only page for the moment of the store. The
  * store is atomic: another thread may be calling through the slot at the same time. */
-static int object_write(const elf_object_t *o, uintptr_t *slot, uintptr_t value, int relocated)
+int object_write(const elf_object_t *o, uintptr_t *slot, uintptr_t value, int relocated)
 {
     int prot = page_prot(o, (uintptr_t)slot, relocated);
     void *page = (void *)((uintptr_t)slot & ~(page_size - 1));

@@ -75,6 +75,11 @@ static struct {
 } real;
 
 static _Atomic int state;
+/* Loaded into a running process by imgleak attach (late.c), not preloaded: nobody calls the
+ * entry points until late.c repoints the program's references to them, and the settings come
+ * from imgleak attach, not from the environment. */
+static int late;
+static const char *late_settings;
 static config_t cfg;
 static snapshot_ctx_t snap_ctx;
 static struct timespec start_mono;
@@ -120,7 +125,11 @@ static size_t boot_size(const void *p)
 
 static void resolve_real(void)
 {
-#define RESOLVE(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+    /* loaded late, the shim is outside the global scope: the program's own definition is the
+     * real one (RTLD_NEXT would search the shim's dependencies only, missing an allocator the
+     * executable defines) */
+    void *scope = late ? RTLD_DEFAULT : RTLD_NEXT;
+#define RESOLVE(name) real.name = (__typeof__(real.name))dlsym(scope, #name)
     RESOLVE(malloc);
     RESOLVE(free);
     RESOLVE(calloc);
@@ -148,6 +157,11 @@ static void map_forgotten(const map_rec_t *piece, void *ctx);
 
 static void after_fork_child(void)
 {
+    if (late) {
+        /* attached to the parent only: the child's calls pass through (late.h) */
+        atomic_store(&state, STATE_OFF);
+        return;
+    }
     table_after_fork_child();
     handles_after_fork_child();
     maps_after_fork_child();
@@ -169,7 +183,7 @@ static void after_fork_child(void)
 static void take_snapshot(uint64_t flags, int interrupted)
 {
     snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
-    snapshot_write(&snap_ctx, flags, interrupted);
+    snapshot_write(&snap_ctx, flags | (late ? IMGLEAK_SNAP_ATTACHED : 0), interrupted);
 }
 
 /* In the sentinel, once the program is gone (final.h). */
@@ -229,7 +243,10 @@ __attribute__((cold, noinline)) static void shim_start(void)
         imgleak_guard.depth--;
         return;
     }
-    config_read(&cfg);
+    if (late)
+        config_read_settings(&cfg, late_settings);
+    else
+        config_read(&cfg);
     if (codecs_declare() < 0) {
         /* a declaration refused (said on stderr): untracked rather than half-tracked, as a
          * report that misses the handles the user asked for would read as clean */
@@ -268,16 +285,69 @@ __attribute__((cold, noinline)) static void shim_start(void)
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     at_quick_exit(shim_quick_exit); /* quick_exit() runs no destructor */
     atomic_store(&state, STATE_READY);
-    periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
-    if (cfg.final)
-        final_start(take_final_snapshot, cfg.debug);
+    /* attached: late.c's thread takes the snapshots, and no signal handler or sentinel is added
+     * to a process that was not started with them */
+    if (!late) {
+        periodic_start(cfg.interval_ms, cfg.signal, take_periodic_snapshot, request_thread);
+        if (cfg.final)
+            final_start(take_final_snapshot, cfg.debug);
+    }
     imgleak_guard.depth--;
+}
+
+/* dlopen()ed into a running program (imgleak attach) rather than preloaded: the program's malloc
+ * is not the shim's, and LD_PRELOAD does not name it. Both, because an executable that defines
+ * malloc itself comes before a preloaded shim too. */
+static int loaded_late(void)
+{
+    Dl_info self, found;
+    void *global = dlsym(RTLD_DEFAULT, "malloc");
+    if (!global || !dladdr((void *)&loaded_late, &self) || !dladdr(global, &found) ||
+        found.dli_fbase == self.dli_fbase)
+        return 0;
+    const char *preload = getenv("LD_PRELOAD");
+    return !(preload && strstr(preload, "libimgleak"));
 }
 
 __attribute__((constructor)) static void shim_constructor(void)
 {
+    if (atomic_load(&state) == STATE_NONE && loaded_late()) {
+        late = 1; /* shim_late_begin starts it */
+        return;
+    }
     shim_start();
     bind_start(is_ready()); /* the codec hooks: see bind.c */
+}
+
+int shim_late_begin(const char *settings, unsigned *interval_ms)
+{
+    if (!late || atomic_load(&state) != STATE_NONE)
+        return -1;
+    late_settings = settings;
+    reach_set_attached();
+    shim_start();
+    late_settings = NULL;
+    *interval_ms = cfg.interval_ms;
+    return is_ready() ? 0 : -1;
+}
+
+void shim_late_snapshot(int final)
+{
+    if (!is_ready())
+        return;
+    imgleak_guard.depth++;
+    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
+    snapshot_ctx_t ctx = snap_ctx;
+    /* the end of the window is the end of this process's story as far as the report goes */
+    if (final && ctx.scan == SNAPSHOT_SCAN_AT_EXIT)
+        ctx.scan = SNAPSHOT_SCAN_ALWAYS;
+    snapshot_write(&ctx, IMGLEAK_SNAP_ATTACHED, 0);
+    imgleak_guard.depth--;
+}
+
+void shim_late_end(void)
+{
+    atomic_store(&state, STATE_OFF);
 }
 
 /* The exit snapshot. exit() may be called from a signal handler that interrupted this thread

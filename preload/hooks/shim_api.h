@@ -10,4 +10,12 @@ int shim_tracking(void);
 uint32_t shim_stack_here(void);
 uint32_t shim_birth_now(void);
 
+/* imgleak attach (late.c): the shim was loaded into a running program. begin: starts tracking
+ * with settings (NAME=VALUE lines, as the IMGLEAK_* variables) and says IMGLEAK_INTERVAL, 0 or
+ * -1 (not loaded late, or started already); snapshot: one snapshot, final: with the reachability scan; end: every entry
+ * point passes through from now on. */
+int shim_late_begin(const char *settings, unsigned *interval_ms);
+void shim_late_snapshot(int final);
+void shim_late_end(void);
+
 #endif

@@ -904,9 +904,10 @@ static void descriptor_roots(reach_t *r)
         read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
 }
 
-/* ---- a forked child's inherited memory ---- */
+/* ---- a forked child's inherited memory, and what was there before an attach ---- */
 
 static int in_forked_child;
+static int attached_late;
 
 static void exclude_range(reach_t *r, uint64_t lo, uint64_t hi)
 {
@@ -1027,7 +1028,9 @@ static void read_gap(reach_t *r, ownfd_t pagemap, uint64_t block, uint64_t lo, u
  * something reaches them; of it, only the pages the child wrote (read_written). */
 static void inherited_roots(reach_t *r)
 {
-    ownfd_t pagemap = ownfd_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+    /* attached: the memory from before the attach was all written by the program itself */
+    ownfd_t pagemap = in_forked_child ? ownfd_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0)
+                                      : -1;
     exclude_range(r, (uint64_t)(uintptr_t)r->mapping,
                   (uint64_t)(uintptr_t)r->mapping + r->mapped_bytes);
     os_foreach_region(exclude_region, r);
@@ -1063,7 +1066,7 @@ static void scan_roots(reach_t *r)
     dl_iterate_phdr(module_roots, r);
     if (stack_hi > scan_sp)
         read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);
-    if (in_forked_child)
+    if (in_forked_child || attached_late)
         inherited_roots(r);
     int unresolved = 0;
     if (tasks_foreach(task_roots, r, &unresolved) < 0) {
@@ -1190,6 +1193,11 @@ static reach_t skipped = {.scan_flags = IMGLEAK_SCAN_SKIPPED, .mem_fd = -2};
 void reach_after_fork_child(int scan_anyway)
 {
     in_forked_child = !scan_anyway;
+}
+
+void reach_set_attached(void)
+{
+    attached_late = 1;
 }
 
 reach_t *reach_scan(void)

@@ -18,6 +18,13 @@ reach_t *reach_scan(void);
  * (shim.c) and not read, so the child's blocks are reachable or unscanned, never leaked, and the
  * scan says IMGLEAK_SCAN_INCOMPLETE (without a word on stderr: it is by design). */
 void reach_after_fork_child(int scan_anyway);
+/* Loaded by imgleak attach: the blocks allocated before the attach are not in the table, yet a
+ * block made since may hang from one of them (a node added to an older tree). So every writable
+ * mapping, less the tracked blocks, is read as roots, as a forked child reads what it inherited
+ * (all of it: unlike a child's, none of it is a copy of someone else's). Freed memory is read
+ * too, so a leaked block a stale pointer still names is missed rather than a live one called
+ * leaked. */
+void reach_set_attached(void);
 /* IMGLEAK_SCAN_* flags for the process record, and the bytes no reader could read (a sandbox
  * refusing process_vm_readv and /proc/self/mem): with INCOMPLETE, no block is called leaked. */
 uint32_t reach_scan_flags(const reach_t *r);
