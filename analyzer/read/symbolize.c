@@ -523,6 +523,17 @@ static unsigned resolve(symbolizer_t *sym, uint64_t address, frame_t *out)
     size_t index;
     memset(&base, 0, sizeof base);
     base.address = address;
+    if (address & IMGLEAK_FRAME_SCRIPT) {
+        const snap_code_t *code = snapshot_code(sym->snap, IMGLEAK_FRAME_SCRIPT_CODE(address));
+        base.script = 1;
+        base.line = IMGLEAK_FRAME_SCRIPT_LINE(address);
+        if (code) {
+            base.function = intern(sym, code->function[0] ? code->function : "?");
+            base.file = code->file[0] ? intern(sym, code->file) : NULL;
+        }
+        base.module = sym->snap->script_runtime ? intern(sym, sym->snap->script_runtime) : NULL;
+        return (out[0] = base), 1;
+    }
     const snap_module_t *m = module_of(sym, address, &index);
     if (!m)
         return (out[0] = base), 1;
