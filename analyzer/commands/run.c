@@ -347,6 +347,12 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     setenv("LD_PRELOAD", preload, 1);
     run_audit_setup(shim, argv[0]);
     setenv("IMGLEAK_OUT", dir, 1);
+    /* Python's small objects would come from pymalloc's arenas, which imgleak sees only as a
+     * few mappings; unless the user chose an allocator, every object is a malloc block */
+    if (!getenv("PYTHONMALLOC")) {
+        setenv("PYTHONMALLOC", "malloc", 1);
+        setenv("IMGLEAK_PYTHONMALLOC", "run", 1);
+    }
     execvp(argv[0], argv);
     fprintf(stderr, "imgleak: %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
@@ -376,6 +382,7 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (pid == 0)
         child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
+    res->pid = pid;
     wait_forwarding(pid, &st, res->dir, &status);
     signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
