@@ -73,6 +73,16 @@ typedef struct {
     uint16_t file_len, name_len;
 } code_slot_t;
 
+/* Per thread, the frames met lately: a loop allocates from the same few lines over and over,
+ * and walking a long location table each time is most of the capture's cost. The key holds
+ * what tells two code objects at one address apart (their line table and name objects). */
+#define LINE_CACHE 128
+typedef struct {
+    uintptr_t instr, code, table, name;
+    uint32_t id, line;
+} line_entry_t;
+static __thread line_entry_t line_cache[LINE_CACHE];
+
 static uintptr_t runtime_addr, code_type, eval_lo, eval_hi;
 static char runtime_text[64]; /* "CPython 3.11.2"; empty when there is no interpreter */
 static char malloc_text[32]; /* PYTHONMALLOC as the program got it */
@@ -284,6 +294,20 @@ static int frame_is_complete(uintptr_t frame, uintptr_t code)
     return word(frame + FR_PREV_INSTR) >= code + CO_CODE_ADAPTIVE + 2u * (unsigned)first;
 }
 
+/* The script frame for this code at this instruction: its code id and line. */
+static uint64_t frame_value(uintptr_t code, uintptr_t instr)
+{
+    uintptr_t table = word(code + CO_LINETABLE), name = word(code + CO_QUALNAME);
+    line_entry_t *e = &line_cache[((instr >> 1) ^ (instr >> 9)) & (LINE_CACHE - 1)];
+    if (e->instr != instr || e->code != code || e->table != table || e->name != name || !e->id) {
+        uint32_t id = code_id(code);
+        if (!id)
+            return IMGLEAK_FRAME_SCRIPT_MAKE(0, code_line(code, instr));
+        *e = (line_entry_t){instr, code, table, name, id, code_line(code, instr)};
+    }
+    return IMGLEAK_FRAME_SCRIPT_MAKE(e->id, e->line);
+}
+
 unsigned python_interleave_frames(uint64_t *frames, unsigned depth, unsigned max, int *truncated)
 {
     if (!frames_readable)
@@ -303,8 +327,7 @@ unsigned python_interleave_frames(uint64_t *frames, unsigned depth, unsigned max
             int entry = *(const uint8_t *)(frame + FR_IS_ENTRY);
             if (plausible(code) && word(code + OB_TYPE) == code_type && frame_is_complete(frame, code)) {
                 if (out < max)
-                    frames[out++] = IMGLEAK_FRAME_SCRIPT_MAKE(
-                        code_id(code), code_line(code, word(frame + FR_PREV_INSTR)));
+                    frames[out++] = frame_value(code, word(frame + FR_PREV_INSTR));
                 else
                     *truncated = 1;
             }
@@ -320,9 +343,15 @@ unsigned python_interleave_frames(uint64_t *frames, unsigned depth, unsigned max
     return out;
 }
 
-int python_object_start(uint64_t offset)
+int python_object_start(uint64_t block, uint64_t offset)
 {
-    return runtime_text[0] && (offset == 16 || offset == 32);
+    if (!runtime_text[0] || !offset || offset > 32 || (offset & 7))
+        return 0;
+    if (offset == 16 || offset == 32)
+        return 1; /* behind PyGC_Head, or behind it and the managed-dict pointers */
+    /* 3.11's _PyDictValues (an instance's attributes): the array is handed out behind a prefix
+     * whose last byte holds the prefix's size (Objects/dictobject.c, new_values) */
+    return *(const uint8_t *)(block + offset - 1) == offset;
 }
 
 void python_foreach_code(void (*visit)(const python_code_t *code, void *ctx), void *ctx)

@@ -27,11 +27,12 @@ typedef struct {
 /* At a snapshot: the interpreter's name and version (NULL when there is none), with
  * IMGLEAK_SCRIPT_RT_* flags and PYTHONMALLOC as the program got it ("" when unset). */
 const char *python_runtime(unsigned *flags, const char **pythonmalloc);
-/* 1 when a pointer this far into a heap block is where a Python object starts: CPython puts its
- * objects behind a pre-header (PyGC_Head, 16 bytes; 3.11's managed dict and values, 16 more),
- * so with PYTHONMALLOC=malloc every pointer to a GC object is this far into its block. The
- * reachability scan counts such a pointer as one to the block's start, as it counts the start. */
-int python_object_start(uint64_t offset);
+/* 1 when a pointer this far into the heap block at block is where CPython hands out what it
+ * allocated: its objects sit behind a pre-header (PyGC_Head, 16 bytes; 3.11's managed dict and
+ * values pointers, 16 more), an instance's attribute values behind a prefix that ends in its own
+ * size. With PYTHONMALLOC=malloc every pointer to such an object is this far into its block; the
+ * reachability scan counts it as a pointer to the block's start, as it counts the start. */
+int python_object_start(uint64_t block, uint64_t offset);
 void python_foreach_code(void (*visit)(const python_code_t *code, void *ctx), void *ctx);
 
 #endif
