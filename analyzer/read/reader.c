@@ -602,6 +602,7 @@ void reader_free(snapshot_t *snap)
     free(snap->handles);
     free(snap->roots);
     free(snap->codes);
+    free(snap->jit);
     free(snap->script_text);
     free(snap);
 }

@@ -60,6 +60,12 @@ typedef struct {
     const char *file, *function;
 } snap_code_t;
 
+/* 1.6: JIT-compiled code named by the process's perf map */
+typedef struct {
+    uint64_t start, size;
+    const char *name; /* as the map gives it: "JS:*paint /srv/app.js:12:5" */
+} snap_jit_t;
+
 typedef struct {
     char *path;
     imgleak_file_header_t header;
@@ -85,6 +91,8 @@ typedef struct {
     unsigned script_flags;      /* IMGLEAK_SCRIPT_RT_* */
     snap_code_t *codes;         /* sorted by id */
     size_t ncodes;
+    snap_jit_t *jit;            /* in the map's order: a later entry names reused code */
+    size_t njit;
     char *script_text;
     /* storage */
     char *strings;
@@ -104,6 +112,8 @@ const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id);
 const snap_name_t *snapshot_handle_function(const snapshot_t *snap, uint32_t id);
 /* NULL when the file names no such code */
 const snap_code_t *snapshot_code(const snapshot_t *snap, uint32_t id);
+/* The JIT code holding pc (the latest entry of the perf map that does), or NULL. */
+const snap_jit_t *snapshot_jit(const snapshot_t *snap, uint64_t pc);
 
 /* reader_script.c: the SCRIPT section (length bytes at data, count records of record_size);
  * -1 with error_set() when it is malformed. */

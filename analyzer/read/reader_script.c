@@ -13,6 +13,11 @@ static uint32_t le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
 static int by_code_id(const void *a, const void *b)
 {
     uint32_t x = ((const snap_code_t *)a)->id, y = ((const snap_code_t *)b)->id;
@@ -28,8 +33,9 @@ int reader_parse_script(const char *name, snapshot_t *snap, const unsigned char 
     }
     /* each text gets a NUL: at most two per record, and a record has at least 16 bytes */
     snap->codes = calloc(count ? count : 1, sizeof *snap->codes);
+    snap->jit = calloc(count ? count : 1, sizeof *snap->jit);
     snap->script_text = malloc(length + 2 * count + 1);
-    if (!snap->codes || !snap->script_text) {
+    if (!snap->codes || !snap->jit || !snap->script_text) {
         error_set("%s: out of memory", name);
         return -1;
     }
@@ -41,6 +47,7 @@ int reader_parse_script(const char *name, snapshot_t *snap, const unsigned char 
         }
         const unsigned char *p = data + at;
         uint32_t kind = le32(p), id = le32(p + 4), number = le32(p + 8);
+        uint64_t address = le64(p + 16), size = le64(p + 24);
         size_t len1 = (size_t)(p[12] | p[13] << 8), len2 = (size_t)(p[14] | p[15] << 8);
         at += record_size;
         if (length - at < len1 + len2) {
@@ -70,6 +77,12 @@ int reader_parse_script(const char *name, snapshot_t *snap, const unsigned char 
                 return -1;
             }
             snap->codes[snap->ncodes++] = (snap_code_t){id, number, t1, t2};
+        } else if (kind == IMGLEAK_SCRIPT_JIT) {
+            if (size == 0 || address + size < address) {
+                error_set("%s: script section: a JIT range is empty or wraps", name);
+                return -1;
+            }
+            snap->jit[snap->njit++] = (snap_jit_t){address, size, t1};
         } /* other kinds: a newer writer's, skipped */
     }
     qsort(snap->codes, snap->ncodes, sizeof *snap->codes, by_code_id);
@@ -93,5 +106,13 @@ const snap_code_t *snapshot_code(const snapshot_t *snap, uint32_t id)
         else
             return &snap->codes[mid];
     }
+    return NULL;
+}
+
+const snap_jit_t *snapshot_jit(const snapshot_t *snap, uint64_t pc)
+{
+    for (size_t i = snap->njit; i-- > 0;) /* a handful: only the entries the stacks need */
+        if (pc >= snap->jit[i].start && pc - snap->jit[i].start < snap->jit[i].size)
+            return &snap->jit[i];
     return NULL;
 }

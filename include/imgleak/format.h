@@ -216,18 +216,23 @@ typedef struct {
 #define IMGLEAK_FRAME_SCRIPT_CODE(frame) ((uint32_t)((frame) >> 32) & 0x7fffffffu)
 #define IMGLEAK_FRAME_SCRIPT_LINE(frame) ((uint32_t)(frame))
 
-/* 1.6: the SCRIPT section: what the interpreter was and the code its frames name. Each record is
- * followed by text1_len then text2_len bytes (no NULs), so that a code named by a stack written
- * after the strings blob still carries its names; the section is written after the stacks. */
+/* 1.6: the SCRIPT section: what the interpreter was, the code its frames name, and the names of
+ * JIT-compiled code from the perf map (/tmp/perf-PID.map). Each record is followed by text1_len
+ * then text2_len bytes (no NULs), so that a record written after the strings blob still carries
+ * its names; the section is written after the stacks. */
 typedef struct {
     uint32_t kind;      /* IMGLEAK_SCRIPT_* */
     uint32_t id;        /* CODE: the id frames carry */
     uint32_t number;    /* CODE: the first line; RUNTIME: IMGLEAK_SCRIPT_RT_* flags */
-    uint16_t text1_len; /* CODE: the source file; RUNTIME: the language and version ("CPython 3.11.2") */
-    uint16_t text2_len; /* CODE: the function (qualified name); RUNTIME: PYTHONMALLOC as the program saw it */
-} imgleak_script_rec_t; /* 16 bytes */
+    uint16_t text1_len; /* CODE: the source file; RUNTIME: the language and version ("CPython 3.11.2");
+                           JIT: the perf map's name ("JS:*paint /srv/app.js:12:5") */
+    uint16_t text2_len; /* CODE: the function (qualified name); RUNTIME: PYTHONMALLOC as the
+                           program saw it; JIT: empty */
+    uint64_t address;   /* JIT: the code's start */
+    uint64_t size;      /* JIT: its length in bytes */
+} imgleak_script_rec_t; /* 32 bytes */
 
-enum { IMGLEAK_SCRIPT_RUNTIME = 1, IMGLEAK_SCRIPT_CODE = 2 };
+enum { IMGLEAK_SCRIPT_RUNTIME = 1, IMGLEAK_SCRIPT_CODE = 2, IMGLEAK_SCRIPT_JIT = 3 };
 #define IMGLEAK_SCRIPT_RT_FRAMES 1u       /* the shim read this interpreter's frames */
 #define IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN 2u /* imgleak run set PYTHONMALLOC=malloc */
 
