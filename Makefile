@@ -117,7 +117,16 @@ GO_WORKLOADS := go go_service
 $(GO_WORKLOADS:%=$(B)/workloads/wl_%): $(B)/workloads/wl_%: workloads/go/wl_%/main.go | $(B)/workloads
 	cd $(<D) && GOCACHE=$(abspath $(B))/workloads/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
-workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
+# The Node workload (workloads/node/): its N-API addon, built against the installed Node's own
+# headers (<prefix>/include/node) as a package in build/workloads/node/node_modules; only when
+# there is a Node (workloads.sh skips the workload without one)
+NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
+NODE_ADDON   := $(if $(shell command -v node 2>/dev/null),$(B)/workloads/node/node_modules/imgleak-pattern/pattern.node)
+$(B)/workloads/node/node_modules/imgleak-pattern/pattern.node: workloads/node/pattern_addon.c
+	@test -f "$(NODE_INCLUDE)/node_api.h" || { echo "no node_api.h in '$(NODE_INCLUDE)': the Node workload needs the installed Node's headers"; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -shared -fPIC -I$(NODE_INCLUDE) $(WL_CFLAGS) $< -o $@ $(WL_LIBS_cairo)
+workloads: $(WORKLOADS:%=$(B)/workloads/wl_%) $(NODE_ADDON)
 go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 
 # ---- benchmarks (make bench; never part of make check) ----

@@ -353,6 +353,19 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
         setenv("PYTHONMALLOC", "malloc", 1);
         setenv("IMGLEAK_PYTHONMALLOC", "run", 1);
     }
+    /* Node names its JIT-compiled and (with the second flag) interpreted functions in
+     * /tmp/perf-PID.map, which the shim copies into the snapshot (preload/runtimes/perfmap.c) */
+    const char *node = getenv("NODE_OPTIONS");
+    if (!node || !strstr(node, "--perf-basic-prof")) {
+        static const char flags[] = "--perf-basic-prof --interpreted-frames-native-stack";
+        size_t nlen = (node ? strlen(node) + 1 : 0) + sizeof flags;
+        char *value = malloc(nlen);
+        if (value) {
+            snprintf(value, nlen, "%s%s%s", node ? node : "", node && *node ? " " : "", flags);
+            setenv("NODE_OPTIONS", value, 1);
+            free(value);
+        }
+    }
     execvp(argv[0], argv);
     fprintf(stderr, "imgleak: %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);

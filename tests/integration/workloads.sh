@@ -9,6 +9,7 @@ B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 TRUTH=${TRUTH:-workloads/truth.json}
+export NODE_PATH=$ROOT/$B/workloads/node/node_modules # the Node workload's addon (Makefile)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 calibrate=0
