@@ -75,7 +75,10 @@ static const struct {
      "                       page with a flame graph)\n"},
     {H_GROWTH | H_DIFF, "Options:", "  --format FMT         growth, diff: text (default) or json\n"},
     {H_RUN, "Options:",
-     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"},
+     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
+     "  --all-processes      run: report on every process that wrote a snapshot; by default\n"
+     "                       only the program (one identity across the execs of wrappers such\n"
+     "                       as pyenv's shims) and the processes it started, shells left out\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"
@@ -139,7 +142,8 @@ static const struct {
     {H_RUN, "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):",
      "  IMGLEAK_OUT=DIR        where snapshots are written, as imgleak.<pid>.<instance>.<seq>.snap\n"
      "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
-     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
+     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256; 128 in a\n"
+     "                         Python program, whose own frames come on top of the native ones)\n"
      "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
      "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
      "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
@@ -151,7 +155,11 @@ static const struct {
      "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
      "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
      "                         (every snapshot; costs a pass over live memory), or off\n"
-     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"},
+     "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
+     "imgleak run also sets, unless they are set already: PYTHONMALLOC=malloc (every Python\n"
+     "object a heap block imgleak sees; the report says so), and adds --perf-basic-prof\n"
+     "--interpreted-frames-native-stack to NODE_OPTIONS (node names its JavaScript functions in\n"
+     "/tmp/perf-PID.map, which the snapshot copies). Under LD_PRELOAD, set them yourself.\n"},
     {H_ALL | H_TOP, "Exit status:",
      "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"
      "2 on bad input or a failure of imgleak, and when a skipped snapshot may have held some\n"
