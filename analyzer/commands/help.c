@@ -157,9 +157,10 @@ static const struct {
      "                         (every snapshot; costs a pass over live memory), or off\n"
      "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
      "imgleak run also sets, unless they are set already: PYTHONMALLOC=malloc (every Python\n"
-     "object a heap block imgleak sees; the report says so), and adds --perf-basic-prof\n"
-     "--interpreted-frames-native-stack to NODE_OPTIONS (node names its JavaScript functions in\n"
-     "/tmp/perf-PID.map, which the snapshot copies). Under LD_PRELOAD, set them yourself.\n"},
+     "object a heap block imgleak sees; the report says so), and adds\n"
+     "--perf-basic-prof-only-functions --interpreted-frames-native-stack to NODE_OPTIONS (node\n"
+     "names its JavaScript functions in /tmp/perf-PID.map, which the snapshot copies). Under\n"
+     "LD_PRELOAD, set them yourself.\n"},
     {H_ALL | H_TOP, "Exit status:",
      "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"
      "2 on bad input or a failure of imgleak, and when a skipped snapshot may have held some\n"

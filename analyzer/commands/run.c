@@ -357,7 +357,7 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
      * /tmp/perf-PID.map, which the shim copies into the snapshot (preload/runtimes/perfmap.c) */
     const char *node = getenv("NODE_OPTIONS");
     if (!node || !strstr(node, "--perf-basic-prof")) {
-        static const char flags[] = "--perf-basic-prof --interpreted-frames-native-stack";
+        static const char flags[] = "--perf-basic-prof-only-functions --interpreted-frames-native-stack";
         size_t nlen = (node ? strlen(node) + 1 : 0) + sizeof flags;
         char *value = malloc(nlen);
         if (value) {
