@@ -156,7 +156,7 @@ torture: all $(TORTURE_BINS) $(B)/tests/leaky $(B)/tests/stress $(B)/tests/seman
 # ---- fuzzing (libFuzzer, clang): the snapshot reader, and every command; 30 s in make check,
 # longer by make fuzz ----
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/commands/error.c \
+$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/read/reader_script.c analyzer/commands/error.c \
                        analyzer/commands/progress.c analyzer/writers/escape.c analyzer/read/safeopen.c \
                        $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
 	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
