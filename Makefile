@@ -284,6 +284,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
 	@B=$(B) bash tests/integration/python.sh
+	@B=$(B) bash tests/integration/node.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
