@@ -1,7 +1,8 @@
 /* Interpreters as runtimes (see interp.h). */
 #include "interp.h"
 
-#include <fcntl.h>
+#include "safeopen.h"
+
 #include <fnmatch.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -28,7 +29,7 @@ static const char *const runtime_symbols[] = {
 
 static int defines_runtime_symbol(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = safeopen_read(path, NULL); /* a FIFO or device named by a snapshot must not hang us */
     if (fd < 0)
         return 0;
     int found = 0;
