@@ -53,7 +53,7 @@ check "callback: Python frames interleaved: leaf, then an evaluator call, then o
            and (.[$o:$m] | index("_PyEval_EvalFrameDefault")) == null
            and .[$m + 1] == "_PyEval_EvalFrameDefault"' "$WORK/callback.json"
 check "callback: the report says the interpreter and PYTHONMALLOC=malloc set by imgleak run" \
-    jqe '.snapshots[0].interpreter | .name == "CPython 3.11.2" and .frames
+    jqe '.snapshots[0].interpreter | (.name | test("^CPython 3\\.11\\.")) and .frames
          and .pythonmalloc == "malloc" and .pythonmalloc_set_by_run' "$WORK/callback.json"
 check "callback: no frame of python3.11 is a call site" \
     jqe '[.leaks[], .handles[] | select(.site.module // "" | test("python3"))] | length == 0' \
