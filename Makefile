@@ -140,7 +140,16 @@ GO_WORKLOADS := go go_service
 $(GO_WORKLOADS:%=$(B)/workloads/wl_%): $(B)/workloads/wl_%: workloads/go/wl_%/main.go | $(B)/workloads
 	cd $(<D) && GOCACHE=$(abspath $(B))/workloads/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
-workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
+# The Node workload (workloads/node/): its N-API addon, built against the installed Node's own
+# headers (<prefix>/include/node) as a package in build/workloads/node/node_modules; only when
+# there is a Node (workloads.sh skips the workload without one)
+NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
+NODE_ADDON   := $(if $(shell command -v node 2>/dev/null),$(B)/workloads/node/node_modules/imgleak-pattern/pattern.node)
+$(B)/workloads/node/node_modules/imgleak-pattern/pattern.node: workloads/node/pattern_addon.c
+	@test -f "$(NODE_INCLUDE)/node_api.h" || { echo "no node_api.h in '$(NODE_INCLUDE)': the Node workload needs the installed Node's headers"; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -shared -fPIC -I$(NODE_INCLUDE) $(WL_CFLAGS) $< -o $@ $(WL_LIBS_cairo)
+workloads: $(WORKLOADS:%=$(B)/workloads/wl_%) $(NODE_ADDON)
 go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 
 # ---- benchmarks (make bench; never part of make check) ----
@@ -170,7 +179,7 @@ torture: all $(TORTURE_BINS) $(B)/tests/leaky $(B)/tests/stress $(B)/tests/seman
 # ---- fuzzing (libFuzzer, clang): the snapshot reader, and every command; 30 s in make check,
 # longer by make fuzz ----
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/commands/error.c \
+$(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/read/reader_script.c analyzer/commands/error.c \
                        analyzer/commands/progress.c analyzer/writers/escape.c analyzer/read/safeopen.c \
                        $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
 	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
@@ -317,6 +326,8 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
 	@B=$(B) bash tests/integration/attach.sh
+	@B=$(B) bash tests/integration/python.sh
+	@B=$(B) bash tests/integration/node.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach $(B)/tests/jpeg_misuse

@@ -80,6 +80,7 @@ static const struct {
     {{"report", required_argument, NULL, 'r'}, CLI_REPORT},
     {{"allocator", required_argument, NULL, 'A'}, CLI_ALLOCATOR},
     {{"handles", required_argument, NULL, 'K'}, CLI_HANDLES},
+    {{"all-processes", no_argument, NULL, 'P'}, CLI_RUN},
     {{"app", required_argument, NULL, 'a'}, CLI_APP},
     {{"suppressions", required_argument, NULL, 'S'}, CLI_SUPPRESS},
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
@@ -180,6 +181,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             o->seen |= CLI_SUPPRESS;
             break;
         case 'N': o->no_default_suppressions = 1; o->seen |= CLI_SUPPRESS; break;
+        case 'P': o->all_processes = 1; o->seen |= CLI_RUN; break;
         case 'R': o->show_reachable = 1; o->seen |= CLI_SUPPRESS; break;
         case 'I': o->show_indirect = 1; o->seen |= CLI_TEXT; break;
         case 's':
@@ -237,7 +239,8 @@ int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
                                         "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
-                                        "--color", "--duration/--interval"};
+                                        "--color", "--handles", "--duration/--interval",
+                                        "--all-processes"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)

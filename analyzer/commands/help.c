@@ -100,7 +100,10 @@ static const struct {
      "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
      "  --handles FILE       run: also track the handle types FILE declares, one per line\n"
      "                       (type NAME lib=LIB / create|destroy|ref|reset TYPE FUNCTION ...;\n"
-     "                       docs/HANDLES.md); a bad line is refused with its number\n"},
+     "                       docs/HANDLES.md); a bad line is refused with its number\n"
+     "  --all-processes      run: report on every process that wrote a snapshot; by default\n"
+     "                       only the program (one identity across the execs of wrappers such\n"
+     "                       as pyenv's shims) and the processes it started, shells left out\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"
@@ -164,7 +167,8 @@ static const struct {
     {H_RUN | H_ATTACH, "Environment read by libimgleak.so (LD_PRELOAD it yourself, or use imgleak run):",
      "  IMGLEAK_OUT=DIR        where snapshots are written, as imgleak.<pid>.<instance>.<seq>.snap\n"
      "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
-     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
+     "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256; 128 in a\n"
+     "                         Python program, whose own frames come on top of the native ones)\n"
      "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
      "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
      "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
@@ -180,7 +184,12 @@ static const struct {
      "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"
      "imgleak attach hands the IMGLEAK_* variables it is given to the shim it loads, except\n"
      "IMGLEAK_OUT and IMGLEAK_INTERVAL (-o, --interval); IMGLEAK_SIGNAL and IMGLEAK_FINAL do not\n"
-     "apply: no signal handler and no sentinel are added to a running process.\n"},
+     "apply: no signal handler and no sentinel are added to a running process.\n"
+     "imgleak run also sets, unless they are set already: PYTHONMALLOC=malloc (every Python\n"
+     "object a heap block imgleak sees; the report says so), and adds\n"
+     "--perf-basic-prof-only-functions --interpreted-frames-native-stack to NODE_OPTIONS (node\n"
+     "names its JavaScript functions in /tmp/perf-PID.map, which the snapshot copies). Under\n"
+     "LD_PRELOAD, set them yourself.\n"},
     {H_ALL | H_TOP, "Exit status:",
      "report, growth, diff, suppress, attach: 0; gate: 0 or 1; run: the program's (1 when --gate\n"
      "fails);\n"

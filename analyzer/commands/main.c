@@ -11,6 +11,7 @@
 #include "report.h"
 #include "outfile.h"
 #include "run.h"
+#include "run_select.h"
 #include "safeopen.h"
 
 #include <errno.h>
@@ -376,13 +377,20 @@ static int cmd_run(int argc, char **argv)
     }
     rc = res.exit_status;
     fprintf(stderr, "imgleak: %s %s\n", argv[first], res.end);
+    size_t nmeant = res.nsnapshots, hidden = 0;
+    if (!o.all_processes)
+        nmeant = run_select_processes(res.snapshots, res.nsnapshots, res.pid, &hidden);
+    if (hidden)
+        fprintf(stderr, "imgleak: %zu other process%s not listed (shells, and what wrappers ran before "
+                        "exec'ing the program; --all-processes lists them)\n",
+                hidden, hidden == 1 ? "" : "es");
     if (res.nsnapshots == 0) {
         fprintf(stderr, "imgleak: %s wrote no snapshot (it may be set-uid, have been killed by the "
                         "OOM killer with no IMGLEAK_INTERVAL, or run with IMGLEAK_FINAL=0)\n", argv[first]);
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||
-               (written = write_report(&o, &io.model, res.snapshots, res.nsnapshots,
+               (written = write_report(&o, &io.model, res.snapshots, nmeant,
                                        o.report_file, stderr)) < 0) {
         error_print();
         rc = EXIT_BAD_INPUT;
@@ -392,7 +400,7 @@ static int cmd_run(int argc, char **argv)
             rc = EXIT_BAD_INPUT;
         }
         int gate = o.gate || (o.seen & CLI_GATE)
-                       ? run_gate(&o, &io, res.snapshots, res.nsnapshots, stderr, 1)
+                       ? run_gate(&o, &io, res.snapshots, nmeant, stderr, 1)
                        : 0;
         if (gate < 0)
             error_print();

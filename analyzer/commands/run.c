@@ -349,6 +349,25 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     setenv("IMGLEAK_OUT", dir, 1);
     if (opts->handles)
         setenv("IMGLEAK_HANDLES", opts->handles, 1);
+    /* Python's small objects would come from pymalloc's arenas, which imgleak sees only as a
+     * few mappings; unless the user chose an allocator, every object is a malloc block */
+    if (!getenv("PYTHONMALLOC")) {
+        setenv("PYTHONMALLOC", "malloc", 1);
+        setenv("IMGLEAK_PYTHONMALLOC", "run", 1);
+    }
+    /* Node names its JIT-compiled and (with the second flag) interpreted functions in
+     * /tmp/perf-PID.map, which the shim copies into the snapshot (preload/runtimes/perfmap.c) */
+    const char *node = getenv("NODE_OPTIONS");
+    if (!node || !strstr(node, "--perf-basic-prof")) {
+        static const char flags[] = "--perf-basic-prof-only-functions --interpreted-frames-native-stack";
+        size_t nlen = (node ? strlen(node) + 1 : 0) + sizeof flags;
+        char *value = malloc(nlen);
+        if (value) {
+            snprintf(value, nlen, "%s%s%s", node ? node : "", node && *node ? " " : "", flags);
+            setenv("NODE_OPTIONS", value, 1);
+            free(value);
+        }
+    }
     execvp(argv[0], argv);
     fprintf(stderr, "imgleak: %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
@@ -378,6 +397,7 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (pid == 0)
         child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
+    res->pid = pid;
     wait_forwarding(pid, &st, res->dir, &status);
     signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

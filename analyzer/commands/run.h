@@ -13,6 +13,7 @@ typedef struct {
 
 typedef struct {
     int exit_status;    /* the program's, as a shell reports it (128+N for signal N) */
+    long pid;           /* the process imgleak started */
     char **snapshots;   /* new snapshot files, sorted by name */
     size_t nsnapshots;
     char *dir;          /* where they are */

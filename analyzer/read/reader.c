@@ -46,7 +46,7 @@ typedef struct {
     const char *name;
     const unsigned char *data;
     size_t size;
-    section_t process, strings, modules, stacks, live, names, handles, roots;
+    section_t process, strings, modules, stacks, live, names, handles, roots, script;
 } parse_t;
 
 static const char *section_name(uint32_t type)
@@ -60,6 +60,7 @@ static const char *section_name(uint32_t type)
     case IMGLEAK_SECTION_HANDLE_NAMES: return "handle names";
     case IMGLEAK_SECTION_HANDLES: return "handles";
     case IMGLEAK_SECTION_LEAK_ROOTS: return "leak roots";
+    case IMGLEAK_SECTION_SCRIPT: return "script";
     default: return "unknown";
     }
 }
@@ -147,6 +148,7 @@ static int parse_sections(parse_t *ps, const snapshot_t *snap)
         case IMGLEAK_SECTION_HANDLE_NAMES: slot = &ps->names; break;
         case IMGLEAK_SECTION_HANDLES: slot = &ps->handles; break;
         case IMGLEAK_SECTION_LEAK_ROOTS: slot = &ps->roots; break;
+        case IMGLEAK_SECTION_SCRIPT: slot = &ps->script; break;
         default: continue; /* a newer writer's section: skipped */
         }
         if (slot->type) {
@@ -519,7 +521,9 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
     if (parse_header(&ps, snap) < 0 || parse_sections(&ps, snap) < 0 ||
         parse_strings(&ps, snap) < 0 || parse_process(&ps, snap) < 0 ||
         parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0 ||
-        parse_handles(&ps, snap) < 0 || parse_leak_roots(&ps, snap) < 0) {
+        parse_handles(&ps, snap) < 0 || parse_leak_roots(&ps, snap) < 0 ||
+        (ps.script.type && reader_parse_script(name, snap, data + ps.script.offset, ps.script.length,
+                                               ps.script.count, ps.script.record_size) < 0)) {
         reader_free(snap);
         return NULL;
     }
@@ -597,6 +601,9 @@ void reader_free(snapshot_t *snap)
     free(snap->handle_functions);
     free(snap->handles);
     free(snap->roots);
+    free(snap->codes);
+    free(snap->jit);
+    free(snap->script_text);
     free(snap);
 }
 

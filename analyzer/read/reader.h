@@ -54,6 +54,18 @@ typedef struct {
     unsigned state; /* IMGLEAK_HANDLE_* */
 } snap_handle_t;
 
+/* 1.6: a code object of an interpreted language, named by frames (IMGLEAK_FRAME_SCRIPT) */
+typedef struct {
+    uint32_t id, first_line;
+    const char *file, *function;
+} snap_code_t;
+
+/* 1.6: JIT-compiled code named by the process's perf map */
+typedef struct {
+    uint64_t start, size;
+    const char *name; /* as the map gives it: "JS:*paint /srv/app.js:12:5" */
+} snap_jit_t;
+
 typedef struct {
     char *path;
     imgleak_file_header_t header;
@@ -73,6 +85,15 @@ typedef struct {
     size_t nhandle_types, nhandle_functions;
     snap_handle_t *handles;
     size_t nhandles;
+    /* interpreted frames (format 1.6; none in older files or programs without an interpreter) */
+    const char *script_runtime; /* "CPython 3.11.2" or NULL */
+    const char *script_malloc;  /* PYTHONMALLOC as the program got it ("" when unset) */
+    unsigned script_flags;      /* IMGLEAK_SCRIPT_RT_* */
+    snap_code_t *codes;         /* sorted by id */
+    size_t ncodes;
+    snap_jit_t *jit;            /* in the map's order: a later entry names reused code */
+    size_t njit;
+    char *script_text;
     /* storage */
     char *strings;
     size_t strings_len;
@@ -89,5 +110,14 @@ const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id);
 /* NULL when the file names no such type or function */
 const snap_name_t *snapshot_handle_type(const snapshot_t *snap, uint32_t id);
 const snap_name_t *snapshot_handle_function(const snapshot_t *snap, uint32_t id);
+/* NULL when the file names no such code */
+const snap_code_t *snapshot_code(const snapshot_t *snap, uint32_t id);
+/* The JIT code holding pc (the latest entry of the perf map that does), or NULL. */
+const snap_jit_t *snapshot_jit(const snapshot_t *snap, uint64_t pc);
+
+/* reader_script.c: the SCRIPT section (length bytes at data, count records of record_size);
+ * -1 with error_set() when it is malformed. */
+int reader_parse_script(const char *name, snapshot_t *snap, const unsigned char *data,
+                        uint64_t length, uint64_t count, uint32_t record_size);
 
 #endif

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "symbolize.h"
 
+#include "jitname.h"
+
 #include "golang.h"
 
 #include "error.h"
@@ -523,7 +525,29 @@ static unsigned resolve(symbolizer_t *sym, uint64_t address, frame_t *out)
     size_t index;
     memset(&base, 0, sizeof base);
     base.address = address;
+    if (address & IMGLEAK_FRAME_SCRIPT) {
+        const snap_code_t *code = snapshot_code(sym->snap, IMGLEAK_FRAME_SCRIPT_CODE(address));
+        base.script = 1;
+        base.line = IMGLEAK_FRAME_SCRIPT_LINE(address);
+        if (code) {
+            base.function = intern(sym, code->function[0] ? code->function : "?");
+            base.file = code->file[0] ? intern(sym, code->file) : NULL;
+        }
+        base.module = sym->snap->script_runtime ? intern(sym, sym->snap->script_runtime) : NULL;
+        return (out[0] = base), 1;
+    }
     const snap_module_t *m = module_of(sym, address, &index);
+    const snap_jit_t *jit = m ? NULL : snapshot_jit(sym->snap, address - 1);
+    if (jit) { /* JIT code the perf map names: a frame of the script, as an interpreter's */
+        jit_name_t name;
+        jitname_parse(jit->name, &name);
+        base.script = 1;
+        base.function = intern(sym, name.function);
+        base.file = name.file[0] ? intern(sym, name.file) : NULL;
+        base.line = name.line;
+        base.module = intern(sym, "[perf map]");
+        base.offset = address - jit->start;
+    }
     if (!m)
         return (out[0] = base), 1;
     base.module = intern(sym, m->path);

@@ -17,6 +17,7 @@ typedef struct {
     uint64_t offset;      /* address relative to the module's load bias */
     unsigned module_flags;
     int inlined;          /* 1: this frame was inlined into the next one */
+    int script;           /* 1: a frame of an interpreted language (a Python function), not native */
     int app;              /* set by the model: the frame is the application's (attribute.h) */
 } frame_t;
 

@@ -51,6 +51,15 @@ static void put_snapshot(FILE *out, const report_process_t *rp)
             p->allocator == IMGLEAK_ALLOCATOR_GLIBC      ? "glibc"
             : p->allocator == IMGLEAK_ALLOCATOR_JEMALLOC ? "jemalloc"
                                                           : "unknown");
+    if (s->script_runtime) {
+        fputs(",\"interpreter\":{\"name\":", out);
+        put_string(out, s->script_runtime);
+        fprintf(out, ",\"frames\":%s,\"pythonmalloc\":",
+                (s->script_flags & IMGLEAK_SCRIPT_RT_FRAMES) ? "true" : "false");
+        put_string(out, s->script_malloc);
+        fprintf(out, ",\"pythonmalloc_set_by_run\":%s}",
+                (s->script_flags & IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN) ? "true" : "false");
+    }
     if (p->allocator == IMGLEAK_ALLOCATOR_GLIBC)
         fprintf(out, ",\"glibc\":{\"arena\":%llu,\"mmapped\":%llu,\"in_use\":%llu,\"free\":%llu}",
                 (unsigned long long)p->glibc_arena, (unsigned long long)p->glibc_mmapped,

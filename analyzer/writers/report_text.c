@@ -99,6 +99,25 @@ static void put_process_dropped(FILE *out, const imgleak_process_rec_t *p)
     fputc('\n', out);
 }
 
+/* The interpreter the process ran, and whether its objects could be seen at all. */
+static void put_interpreter(FILE *out, const snapshot_t *snap)
+{
+    if (!snap->script_runtime)
+        return;
+    const char *pm = snap->script_malloc;
+    fprintf(out, "    %s: %s", escape_text(snap->script_runtime),
+            (snap->script_flags & IMGLEAK_SCRIPT_RT_FRAMES) ? "script frames read"
+                                                            : "script frames not read (CPython 3.11 only)");
+    if (snap->script_flags & IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN)
+        fprintf(out, "; PYTHONMALLOC=%s set by imgleak run (every object is a heap block)", escape_text(pm));
+    else if (strncmp(pm, "malloc", 6) == 0)
+        fprintf(out, "; PYTHONMALLOC=%s", escape_text(pm));
+    else
+        fprintf(out, "; PYTHONMALLOC=%s: small objects live in pymalloc's arenas, unseen (run with "
+                     "PYTHONMALLOC=malloc to see them)", *pm ? escape_text(pm) : "(unset)");
+    fputc('\n', out);
+}
+
 static void put_process(FILE *out, const snapshot_t *snap)
 {
     char rss[32], peak[32];
@@ -121,6 +140,7 @@ static void put_process(FILE *out, const snapshot_t *snap)
         fprintf(out, "; jemalloc: %s allocated, %s resident", alloc, resident);
     }
     fputc('\n', out);
+    put_interpreter(out, snap);
     put_process_dropped(out, &snap->process);
 }
 

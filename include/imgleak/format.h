@@ -48,6 +48,7 @@ enum {
     IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
     IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
     IMGLEAK_SECTION_LEAK_ROOTS = 8,   /* 1.3: imgleak_leak_root_rec_t, for scanned snapshots */
+    IMGLEAK_SECTION_SCRIPT = 10,      /* 1.6: imgleak_script_rec_t, each followed by its texts */
 };
 
 enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
@@ -205,5 +206,35 @@ typedef struct {
     uint64_t indirect_bytes;  /* the indirectly leaked blocks under it */
     uint64_t indirect_blocks;
 } imgleak_leak_root_rec_t; /* 24 bytes */
+
+
+/* 1.6: interpreted frames. A stack's frame with the top bit set is not a return address but a
+ * frame of an interpreted language: a code id of the SCRIPT section (bits 32..62) and the line
+ * being run (bits 0..31, 0 when unknown). */
+#define IMGLEAK_FRAME_SCRIPT (UINT64_C(1) << 63)
+#define IMGLEAK_FRAME_SCRIPT_MAKE(code, line)                                                     \
+    (IMGLEAK_FRAME_SCRIPT | (uint64_t)((code) & 0x7fffffffu) << 32 | (uint32_t)(line))
+#define IMGLEAK_FRAME_SCRIPT_CODE(frame) ((uint32_t)((frame) >> 32) & 0x7fffffffu)
+#define IMGLEAK_FRAME_SCRIPT_LINE(frame) ((uint32_t)(frame))
+
+/* 1.6: the SCRIPT section: what the interpreter was, the code its frames name, and the names of
+ * JIT-compiled code from the perf map (/tmp/perf-PID.map). Each record is followed by text1_len
+ * then text2_len bytes (no NULs), so that a record written after the strings blob still carries
+ * its names; the section is written after the stacks. */
+typedef struct {
+    uint32_t kind;      /* IMGLEAK_SCRIPT_* */
+    uint32_t id;        /* CODE: the id frames carry */
+    uint32_t number;    /* CODE: the first line; RUNTIME: IMGLEAK_SCRIPT_RT_* flags */
+    uint16_t text1_len; /* CODE: the source file; RUNTIME: the language and version ("CPython 3.11.2");
+                           JIT: the perf map's name ("JS:*paint /srv/app.js:12:5") */
+    uint16_t text2_len; /* CODE: the function (qualified name); RUNTIME: PYTHONMALLOC as the
+                           program saw it; JIT: empty */
+    uint64_t address;   /* JIT: the code's start */
+    uint64_t size;      /* JIT: its length in bytes */
+} imgleak_script_rec_t; /* 32 bytes */
+
+enum { IMGLEAK_SCRIPT_RUNTIME = 1, IMGLEAK_SCRIPT_CODE = 2, IMGLEAK_SCRIPT_JIT = 3 };
+#define IMGLEAK_SCRIPT_RT_FRAMES 1u       /* the shim read this interpreter's frames */
+#define IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN 2u /* imgleak run set PYTHONMALLOC=malloc */
 
 #endif

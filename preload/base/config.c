@@ -193,8 +193,10 @@ void config_read(config_t *cfg)
     resolve_out_dir(cfg, setting("IMGLEAK_OUT"));
 
     cfg->depth = 32;
-    if (parse_size("IMGLEAK_DEPTH", setting("IMGLEAK_DEPTH"), 1, 256, &n))
+    if (parse_size("IMGLEAK_DEPTH", setting("IMGLEAK_DEPTH"), 1, 256, &n)) {
         cfg->depth = (unsigned)n;
+        cfg->depth_set = 1;
+    }
     cfg->max_stacks = 1u << 20;
     if (parse_size("IMGLEAK_MAX_STACKS", setting("IMGLEAK_MAX_STACKS"), 16, 1u << 24, &n))
         cfg->max_stacks = n;

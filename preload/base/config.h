@@ -4,11 +4,15 @@
 
 #include <stddef.h>
 
+/* the default depth in an interpreter (Python): its frames come on top of the native ones */
+#define CONFIG_DEPTH_INTERPRETED 128
+
 typedef struct {
     char out_dir[4096];  /* IMGLEAK_OUT made absolute (default: the start directory; /tmp or
                             $TMPDIR when that is "/") */
     int out_dir_too_long; /* IMGLEAK_OUT (or cwd + it) does not fit: every snapshot fails */
     unsigned depth;      /* IMGLEAK_DEPTH: frames kept per stack (default 32, 1..256) */
+    int depth_set;       /* IMGLEAK_DEPTH was given */
     int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
     int final;           /* IMGLEAK_FINAL (default 1): a sentinel writes the final snapshot */
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */

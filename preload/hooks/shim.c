@@ -17,6 +17,7 @@
 #include "ownfd.h"
 #include "periodic.h"
 #include "procinfo.h"
+#include "python.h"
 #include "reach.h"
 #include "sampler.h"
 #include "scrub.h"
@@ -254,6 +255,9 @@ __attribute__((cold, noinline)) static void shim_start(void)
         imgleak_guard.depth--;
         return;
     }
+    python_init();
+    if (!cfg.depth_set && python_runtime_found())
+        cfg.depth = CONFIG_DEPTH_INTERPRETED; /* the script's own frames are the outermost */
     snapshot_init();
     procinfo_init();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &start_mono);

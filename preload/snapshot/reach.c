@@ -20,6 +20,7 @@
 #include "maps.h"
 #include "os.h"
 #include "ownfd.h"
+#include "python.h"
 #include "stacks.h"
 #include "table.h"
 #include "threads.h"
@@ -199,7 +200,7 @@ static long find(const reach_t *r, uint64_t p, int *interior)
     /* not the last 8 bytes: glibc's arena and bins point there, at the next chunk's header,
      * which would make every block before a free chunk look "possibly" leaked */
     if (p - r->addr[i] + 8 < SIZE(r, i)) {
-        *interior = 1;
+        *interior = !python_object_start(r->addr[i], p - r->addr[i]);
         return (long)i;
     }
     return -1;

@@ -9,7 +9,9 @@
 #include "maps.h"
 #include "os.h"
 #include "ownfd.h"
+#include "perfmap.h"
 #include "procinfo.h"
+#include "python.h"
 #include "reach.h"
 #include "snapfile.h"
 #include "stacks.h"
@@ -159,6 +161,51 @@ static void put_name(uint32_t kind, uint32_t id, const char *name, const char *l
     snapfile_record(&file);
 }
 
+static void put_script_rec(uint32_t kind, uint32_t id, uint32_t number, const char *text1,
+                           size_t len1, const char *text2, size_t len2)
+{
+    imgleak_script_rec_t r = {kind, id, number, (uint16_t)len1, (uint16_t)len2, 0, 0};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_put(&file, text1, len1);
+    snapfile_put(&file, text2, len2);
+    snapfile_record(&file);
+}
+
+static void put_python_code(const python_code_t *c, void *ctx)
+{
+    (void)ctx;
+    put_script_rec(IMGLEAK_SCRIPT_CODE, c->id, c->first_line, c->file, c->file_len, c->function,
+                   c->function_len);
+}
+
+static void put_jit(uint64_t start, uint64_t size, const char *name, size_t len, void *ctx)
+{
+    (void)ctx;
+    imgleak_script_rec_t r = {IMGLEAK_SCRIPT_JIT, 0, 0, (uint16_t)len, 0, start, size};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_put(&file, name, len);
+    snapfile_record(&file);
+}
+
+/* After the stacks, for the same reason: a code is interned before a stack that names it. */
+static void put_script(const module_list_t *mods)
+{
+    unsigned flags;
+    const char *pythonmalloc, *runtime = python_runtime(&flags, &pythonmalloc);
+    perfmap_t map;
+    int jit = perfmap_open(&map, snapshot_pid(), mods);
+    if (!runtime && !jit)
+        return;
+    snapfile_section_begin(&file, IMGLEAK_SECTION_SCRIPT, sizeof(imgleak_script_rec_t));
+    if (runtime)
+        put_script_rec(IMGLEAK_SCRIPT_RUNTIME, 0, flags, runtime, strlen(runtime), pythonmalloc,
+                       strlen(pythonmalloc));
+    python_foreach_code(put_python_code, NULL);
+    if (jit)
+        perfmap_foreach(&map, put_jit, NULL);
+    perfmap_close(&map);
+}
+
 static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach, int interrupted)
 {
     strbuf_t strings = {0};
@@ -229,6 +276,7 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
      * above is in the table by now. Written first, a stack interned meanwhile would be missing. */
     snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
     stacks_foreach(put_stack, NULL);
+    put_script(&mods);
 
     procinfo_modules_release(&mods);
     strbuf_release(&strings);

@@ -4,6 +4,7 @@
 #include "unwind.h"
 
 #include "go.h"
+#include "python.h"
 
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
@@ -58,5 +59,6 @@ unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
     *truncated = n == (int)want || n - skip > (int)max;
     if (!*truncated) /* a cgo call: libunwind stopped where the goroutine's frames begin */
         depth = go_append_frames(frames, depth, max, truncated);
-    return depth;
+    /* a separate step after the native unwind: the same native stack can run other Python lines */
+    return python_interleave_frames(frames, depth, max, truncated);
 }

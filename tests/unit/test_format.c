@@ -294,10 +294,113 @@ static void test_format_rejects_handle_of_unknown_type(void **state)
     free(b.data);
 }
 
+/* 1.6: the SCRIPT section, records of record_size bytes each followed by their two texts */
+static size_t put_script(unsigned char *at, uint32_t record_size, uint32_t kind, uint32_t id,
+                         uint32_t number, const char *t1, const char *t2)
+{
+    size_t l1 = strlen(t1), l2 = strlen(t2);
+    memset(at, 0, record_size);
+    imgleak_script_rec_t r = {kind, id, number, (uint16_t)l1, (uint16_t)l2, 0, 0};
+    memcpy(at, &r, sizeof r);
+    memcpy(at + record_size, t1, l1);
+    memcpy(at + record_size + l1, t2, l2);
+    return record_size + l1 + l2;
+}
+
+static void test_format_script_section_names_codes_and_runtime(void **state)
+{
+    (void)state;
+    unsigned char data[512];
+    size_t n = 0;
+    for (uint32_t size = 32; size <= 40; size += 8) { /* 40: a newer writer's longer records */
+        snapshot_t snap = {0};
+        n = put_script(data, size, IMGLEAK_SCRIPT_CODE, 7, 12, "/srv/thumb.py", "make_thumbnail");
+        n += put_script(data + n, size, IMGLEAK_SCRIPT_RUNTIME, 0,
+                        IMGLEAK_SCRIPT_RT_FRAMES | IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN, "CPython 3.11.2", "malloc");
+        n += put_script(data + n, size, 99, 1, 0, "a kind from a newer writer", "");
+        n += put_script(data + n, size, IMGLEAK_SCRIPT_CODE, 3, 1, "<frozen os>", "<module>");
+        size_t jit = n;
+        n += put_script(data + n, size, IMGLEAK_SCRIPT_JIT, 0, 0, "JS:*paint /srv/a.js:3:9", "");
+        memcpy(data + jit + 16, &(uint64_t[2]){0x7f0000001000, 0x200}, 16);
+        size_t later = n;
+        n += put_script(data + n, size, IMGLEAK_SCRIPT_JIT, 0, 0, "JS:*later /srv/a.js:9:1", "");
+        memcpy(data + later + 16, &(uint64_t[2]){0x7f0000001100, 0x80}, 16);
+        assert_int_equal(reader_parse_script("s.snap", &snap, data, n, 6, size), 0);
+        assert_string_equal(snap.script_runtime, "CPython 3.11.2");
+        assert_string_equal(snap.script_malloc, "malloc");
+        assert_int_equal(snap.script_flags, 3);
+        assert_int_equal(snap.ncodes, 2);
+        const snap_code_t *c = snapshot_code(&snap, 7);
+        assert_non_null(c);
+        assert_string_equal(c->file, "/srv/thumb.py");
+        assert_string_equal(c->function, "make_thumbnail");
+        assert_int_equal(c->first_line, 12);
+        assert_string_equal(snapshot_code(&snap, 3)->file, "<frozen os>");
+        assert_null(snapshot_code(&snap, 4));
+        assert_int_equal(snap.njit, 2);
+        assert_string_equal(snapshot_jit(&snap, 0x7f0000001010)->name, "JS:*paint /srv/a.js:3:9");
+        /* code reused by a later entry is named by it */
+        assert_string_equal(snapshot_jit(&snap, 0x7f0000001120)->name, "JS:*later /srv/a.js:9:1");
+        assert_null(snapshot_jit(&snap, 0x7f0000001200));
+        free(snap.jit);
+        free(snap.codes);
+        free(snap.script_text);
+    }
+}
+
+static void test_format_script_section_errors(void **state)
+{
+    (void)state;
+    unsigned char data[256];
+    size_t n = put_script(data, 32, IMGLEAK_SCRIPT_CODE, 1, 1, "a.py", "f");
+    struct {
+        size_t length, count;
+        uint32_t record_size;
+        const char *says;
+    } cases[] = {
+        {n - 1, 1, 32, "truncated script section (texts"}, /* a text cut short */
+        {10, 1, 32, "bad record size or count"},
+        {n, 1, 24, "bad record size or count"}, /* shorter than 1.6's record */
+        {n, 2, 32, "bad record size or count"}, /* more records than the bytes hold */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snapshot_t snap = {0};
+        assert_int_equal(reader_parse_script("s.snap", &snap, data, cases[i].length, cases[i].count,
+                                             cases[i].record_size), -1);
+        assert_non_null(strstr(error_get(), cases[i].says));
+        free(snap.codes);
+        free(snap.jit);
+        free(snap.script_text);
+    }
+    snapshot_t snap = {0};
+    size_t m = n + put_script(data + n, 32, IMGLEAK_SCRIPT_CODE, 1, 5, "b.py", "g");
+    assert_int_equal(reader_parse_script("s.snap", &snap, data, m, 2, 32), -1);
+    assert_non_null(strstr(error_get(), "duplicate code id"));
+    free(snap.codes);
+    free(snap.jit);
+    free(snap.script_text);
+    memset(&snap, 0, sizeof snap);
+    m = n + put_script(data + n, 32, IMGLEAK_SCRIPT_JIT, 0, 0, "JS:f", ""); /* size 0 */
+    assert_int_equal(reader_parse_script("s.snap", &snap, data, m, 2, 32), -1);
+    assert_non_null(strstr(error_get(), "JIT range"));
+    free(snap.codes);
+    free(snap.jit);
+    free(snap.script_text);
+    memset(&snap, 0, sizeof snap);
+    data[32] = '\0'; /* "a.py" with a NUL inside */
+    assert_int_equal(reader_parse_script("s.snap", &snap, data, n, 1, 32), -1);
+    assert_non_null(strstr(error_get(), "NUL"));
+    free(snap.codes);
+    free(snap.jit);
+    free(snap.script_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_round_trip_keeps_every_field),
+        cmocka_unit_test(test_format_script_section_names_codes_and_runtime),
+        cmocka_unit_test(test_format_script_section_errors),
         cmocka_unit_test(test_format_every_truncation_is_an_error),
         cmocka_unit_test(test_format_truncated_file_names_what_is_missing),
         cmocka_unit_test(test_format_rejects_foreign_file),
