@@ -440,7 +440,7 @@ void run_result_release(run_result_t *res)
 
 int run_prepare_dir(const char *out_dir, run_result_t *res)
 {
-    run_opts_t opts = {out_dir, NULL};
+    run_opts_t opts = {.out_dir = out_dir};
     memset(res, 0, sizeof *res);
     return prepare_dir(&opts, res);
 }
