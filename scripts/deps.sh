@@ -42,6 +42,11 @@ TEST_PACKAGES=(
     valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+# the Node workload needs node and its headers (<prefix>/include/node): a node already installed
+# (NodeSource's nodejs carries its headers) is used as it is, else Debian's
+if [ $tests = 1 ] && ! command -v node > /dev/null; then
+    PACKAGES+=(nodejs libnode-dev)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
