@@ -17,10 +17,28 @@ typedef struct {
     long rule; /* -1: no rule matches */
 } frame_fact_t;
 
+/* A stack as the model charges it: its frames with inlined ones expanded, its site, its rule.
+ * The same return addresses in the same address space (symbolize.h) are the same stack in every
+ * snapshot of a series: found once, its frames shared by the reports. */
+typedef struct {
+    uint64_t map_id;
+    uint64_t *addresses;
+    unsigned naddresses;
+    frame_t *frames; /* owned */
+    size_t depth, at;
+    int in_app, runtime;
+    long rule;
+} stack_fact_t;
+
 typedef struct {
     frame_fact_t *facts;
     size_t count;
     slots_t index;
+    stack_fact_t *stacks;
+    size_t nstacks;
+    slots_t stack_index;
+    int bypass; /* asked under other options than the first: nothing is kept */
+    frame_fact_t scratch;
     /* the options the facts were found under: other ones start again */
     const char **app_patterns;
     size_t napp;
@@ -31,6 +49,13 @@ typedef struct {
 const frame_fact_t *frame_facts_of(frame_facts_t *ff, const frame_t *f,
                                    const attribute_opts_t *attribute,
                                    const suppressions_t *suppress);
+/* The stack already found in this address space with these addresses under these options, or
+ * NULL: then *slot is where stack_facts_keep puts it, or NULL when it is not to be kept. */
+const stack_fact_t *stack_facts_find(frame_facts_t *ff, const attribute_opts_t *attribute,
+                                     const suppressions_t *suppress, uint64_t map_id,
+                                     const uint64_t *addresses, unsigned n, size_t **slot);
+/* Keeps a copy of *fact, which takes its frames; NULL when out of memory (the frames are freed). */
+const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, const stack_fact_t *fact);
 void frame_facts_free(frame_facts_t *ff);
 
 #endif

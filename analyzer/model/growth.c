@@ -162,7 +162,10 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
         }
         one[0] = snaps[i];
         report_t rep;
-        if (rc == 0 && report_build(&rep, one, 1, opts) == 0)
+        if (rc == 0 && reader_reload(snaps[i]) < 0) {
+            rc = -2; /* reader_reload said why */
+            rep = (report_t){.snaps = one, .nsnaps = 1};
+        } else if (rc == 0 && report_build(&rep, one, 1, opts) == 0)
             rc = add_report(&set, &rep, i, n) < 0 ? (error_set("out of memory"), -1) : 0;
         else if (rc == 0)
             rc = -2; /* report_build said why */

@@ -184,11 +184,9 @@ static void charge_go_runtime(report_t *rep, const stack_total_t *t)
     }
 }
 
-/* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
- * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. */
-static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
-                        frame_facts_t *facts, const snap_stack_t *st, stack_total_t *t,
-                        const model_opts_t *opts, int unclassified)
+/* What charging needs of a stack: its frames, its site and its rule (frame_facts.h). */
+static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_t *st,
+                      const model_opts_t *opts, stack_fact_t *out)
 {
     size_t depth = 0;
     frame_t *frames = NULL;
@@ -220,12 +218,50 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
             rule = fact->rule;
     }
     int in_app = st && frames[at].app;
-    if (st && !in_app && golang_stack_is_runtime(frames, depth)) {
+    *out = (stack_fact_t){.addresses = st ? st->frames : NULL,
+                          .naddresses = st ? st->depth : 0,
+                          .frames = frames,
+                          .depth = depth,
+                          .at = at,
+                          .in_app = in_app,
+                          .runtime = st && !in_app && golang_stack_is_runtime(frames, depth),
+                          .rule = rule};
+    return 0;
+}
+
+/* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
+ * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. A stack
+ * seen before in the same address space (an earlier snapshot of a series) is not found again. */
+static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
+                        frame_facts_t *facts, const snap_stack_t *st, stack_total_t *t,
+                        const model_opts_t *opts, int unclassified)
+{
+    stack_fact_t fresh;
+    size_t *slot = NULL;
+    const stack_fact_t *known =
+        st ? stack_facts_find(facts, &opts->attribute, opts->suppress, symbolizer_map_id(sym),
+                              st->frames, st->depth, &slot)
+           : NULL;
+    if (!known) {
+        if (find_stack(sym, facts, st, opts, &fresh) < 0)
+            return -1;
+        fresh.map_id = symbolizer_map_id(sym);
+        known = &fresh;
+        if (slot && !(known = stack_facts_keep(facts, slot, &fresh)))
+            return -1;
+    }
+    int kept = known != &fresh;
+    frame_t *frames = known->frames;
+    size_t depth = known->depth, at = known->at;
+    int in_app = known->in_app;
+    long rule = known->rule;
+    if (known->runtime) {
         charge_go_runtime(rep, t);
-        free(frames);
+        if (!kept)
+            free(frames);
         return 0;
     }
-    int owned = 0; /* frames belong to a report stack */
+    int owned = kept; /* frames belong to a report stack, or to the kept stack */
     for (unsigned slot = 0; slot < NSLOT; slot++) {
         unsigned kind = slot / NCLASS, cls = slot % NCLASS;
         if (!t->blocks[slot])
@@ -567,6 +603,8 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     for (size_t i = 0; i < n; i++) {
         if (superseded(snaps, n, i))
             continue;
+        if (reader_reload(snaps[i]) < 0) /* released by the inputs (reader.h) */
+            return -1;
         rep->syms[i] = symbolizer_new_shared(shared->symbols, snaps[i]);
         if (!rep->syms[i])
             return error_set("out of memory"), -1;

@@ -83,14 +83,18 @@ static int set_skip(snapshot_set_t *set, const char *path)
 }
 
 /* Reads every snapshot it can. One bad file in a series must not cost the others: it is
- * skipped, with why. The only input, or none readable, is an error. 0, or -1 (error set). */
-static int set_load(snapshot_set_t *set, char *const *paths, size_t n)
+ * skipped, with why. The only input, or none readable, is an error. With release, each is
+ * released once read (reader_release): a series is read again one snapshot at a time, so that
+ * a hundred snapshots of a large process are never all in memory. 0, or -1 (error set). */
+static int set_load(snapshot_set_t *set, char *const *paths, size_t n, int release)
 {
     memset(set, 0, sizeof *set);
     if (!(set->snaps = calloc(n ? n : 1, sizeof *set->snaps)))
         return error_set("out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
         if ((set->snaps[set->n] = reader_load(paths[i]))) {
+            if (release)
+                reader_release(set->snaps[set->n]);
             set->n++;
             continue;
         }
@@ -193,7 +197,7 @@ static growth_t *growth_of(snapshot_set_t *set, const model_opts_t *mo)
 growth_t *inputs_growth(char *const *paths, size_t n, const model_opts_t *mo)
 {
     snapshot_set_t set;
-    if (set_load(&set, paths, n) < 0)
+    if (set_load(&set, paths, n, 1) < 0)
         return NULL;
     int final_missing = set_final_missing(&set);
     report_skipped_t *skipped = set.skipped;
@@ -221,7 +225,7 @@ static int report_growth(report_t *rep, const model_opts_t *mo)
     for (size_t i = 0; i < rep->nsnaps; i++)
         paths[i] = rep->snaps[i]->path;
     snapshot_set_t set;
-    int rc = set_load(&set, paths, rep->nsnaps);
+    int rc = set_load(&set, paths, rep->nsnaps, 1);
     free(paths);
     if (rc == 0 && set.nskipped) {
         error_set("%s: %s (it changed while imgleak read it)", set.skipped[0].path,
@@ -238,7 +242,8 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
 {
     snapshot_set_t set;
     memset(rep, 0, sizeof *rep);
-    if (set_load(&set, paths, n) < 0)
+    /* released: report_build reads again only each process's latest */
+    if (set_load(&set, paths, n, 1) < 0)
         return -1;
     int series = growth_is_series(set.snaps, set.n);
     int final_missing = set_final_missing(&set);

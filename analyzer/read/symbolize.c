@@ -56,6 +56,13 @@ typedef struct {
     unit_index_t units;
 } mapped_module_t;
 
+/* An address space as the symbolizers of its snapshots see it (segments below). */
+typedef struct segment_map {
+    struct segment *segments;
+    size_t count;
+    uint64_t hash;
+} segment_map_t;
+
 struct symbols {
     char **strings; /* interned, by string_ix */
     size_t nstrings;
@@ -64,11 +71,14 @@ struct symbols {
     size_t nmodules;
     slots_t module_ix;
     mapped_module_t none; /* addresses in no module */
+    segment_map_t *maps;  /* the distinct address spaces seen, by map_ix */
+    size_t nmaps;
+    slots_t map_ix;
     char *cwd; /* source paths below it are shown relative to it; NULL: all absolute */
 };
 
 /* A snapshot's address space: where each of its modules is, without overlaps, sorted. */
-typedef struct {
+typedef struct segment {
     uint64_t low, high;
     mapped_module_t *mod;
 } segment_t;
@@ -78,6 +88,7 @@ struct symbolizer {
     int owns_symbols;
     segment_t *segments;
     size_t nsegments;
+    uint64_t map_id; /* 1 + its address space's index in symbols->maps */
 };
 
 static char *debuginfo_path;
@@ -265,6 +276,10 @@ void symbols_free(symbols_t *sym)
         free(sym->modules[i]);
     }
     module_free(&sym->none);
+    for (size_t i = 0; i < sym->nmaps; i++)
+        free(sym->maps[i].segments);
+    free(sym->maps);
+    slots_free(&sym->map_ix);
     for (size_t i = 0; i < sym->nstrings; i++)
         free(sym->strings[i]);
     free(sym->strings);
@@ -358,6 +373,56 @@ static int build_segments(symbolizer_t *view, const snapshot_t *snap, mapped_mod
     return 0;
 }
 
+static uint64_t map_hash(const segment_t *segs, size_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ segs[i].low) * 0x9e3779b97f4a7c15u;
+        h = (h ^ segs[i].high) * 0xff51afd7ed558ccdu;
+        h = (h ^ (uintptr_t)segs[i].mod) * 1099511628211u;
+    }
+    return h;
+}
+
+static uint64_t map_hash_of(size_t item, const void *ctx)
+{
+    return ((const symbols_t *)ctx)->maps[item].hash;
+}
+
+static int same_map(size_t item, const void *key, const void *ctx)
+{
+    const segment_map_t *a = &((const symbols_t *)ctx)->maps[item], *b = key;
+    return a->hash == b->hash && a->count == b->count &&
+           memcmp(a->segments, b->segments, a->count * sizeof *a->segments) == 0;
+}
+
+/* Gives the view the id of its address space, the same for every snapshot mapped alike. */
+static int register_map(symbols_t *sym, symbolizer_t *view)
+{
+    segment_map_t key = {view->segments, view->nsegments, map_hash(view->segments, view->nsegments)};
+    if (slots_reserve(&sym->map_ix, sym->nmaps, map_hash_of, sym) < 0)
+        return -1;
+    size_t *slot = slots_find(&sym->map_ix, key.hash, same_map, &key, sym);
+    if (!*slot) {
+        segment_map_t copy = {malloc((key.count ? key.count : 1) * sizeof *key.segments), key.count,
+                              key.hash};
+        if (!copy.segments || grow_for(&sym->maps, sym->nmaps, sizeof *sym->maps) < 0) {
+            free(copy.segments);
+            return -1;
+        }
+        memcpy(copy.segments, key.segments, key.count * sizeof *key.segments);
+        sym->maps[sym->nmaps] = copy;
+        *slot = ++sym->nmaps;
+    }
+    view->map_id = *slot;
+    return 0;
+}
+
+uint64_t symbolizer_map_id(const symbolizer_t *sym)
+{
+    return sym->map_id;
+}
+
 symbolizer_t *symbolizer_new_shared(symbols_t *shared, const snapshot_t *snap)
 {
     symbolizer_t *view = calloc(1, sizeof *view);
@@ -375,7 +440,7 @@ symbolizer_t *symbolizer_new_shared(symbols_t *shared, const snapshot_t *snap)
     int ok = mods != NULL;
     for (size_t i = 0; ok && i < snap->nmodules; i++)
         ok = (mods[i] = module_for(view->symbols, &snap->modules[i])) != NULL;
-    if (!ok || build_segments(view, snap, mods) < 0) {
+    if (!ok || build_segments(view, snap, mods) < 0 || register_map(view->symbols, view) < 0) {
         free(mods);
         symbolizer_free(view);
         return NULL;

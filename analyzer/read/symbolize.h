@@ -35,6 +35,9 @@ void symbols_free(symbols_t *symbols);
 symbolizer_t *symbolizer_new_shared(symbols_t *shared, const snapshot_t *snap);
 symbolizer_t *symbolizer_new(const snapshot_t *snap);
 void symbolizer_free(symbolizer_t *sym);
+/* Which address space the symbolizer's snapshot has: the same for snapshots whose modules are
+ * mapped alike over the same symbols (so one address is the same frames in both). */
+uint64_t symbolizer_map_id(const symbolizer_t *sym);
 
 /* The frames for one return address, innermost (most inlined) first; *count is set.
  * The array and its strings live as long as the symbols (the symbolizer's own ones, or those
