@@ -34,7 +34,7 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
                -ftrivial-auto-var-init=pattern
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench bench-analyzer demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
@@ -127,8 +127,14 @@ $(B)/bench/%: bench/%.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(B)/bench/gensnap
 	@B=$(B) bash bench/run.sh
+	@B=$(B) bash bench/analyzer.sh
+# the analyzer alone, on generated large and adversarial snapshots
+$(B)/bench/gensnap: bench/gensnap.c include/imgleak/format.h | $(B)/bench
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -std=gnu11 $< -o $@
+bench-analyzer: all $(B)/bench/gensnap
+	@B=$(B) bash bench/analyzer.sh
 
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \

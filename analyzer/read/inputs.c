@@ -83,9 +83,22 @@ static int set_skip(snapshot_set_t *set, const char *path)
 }
 
 /* Reads every snapshot it can. One bad file in a series must not cost the others: it is
- * skipped, with why. The only input, or none readable, is an error. With release, each is
- * released once read (reader_release): a series is read again one snapshot at a time, so that
- * a hundred snapshots of a large process are never all in memory. 0, or -1 (error set). */
+ * skipped, with why. The only input, or none readable, is an error. So that a hundred snapshots
+ * of a large process are never all in memory, snapshots are released once read (reader.h) and
+ * read again one at a time when needed: with RELEASE_ALL every one (growth), with
+ * RELEASE_EARLIER one that the next file shows to be an earlier snapshot of its process (a
+ * report counts only each process's latest). 0, or -1 (error set). */
+enum { RELEASE_NONE, RELEASE_EARLIER, RELEASE_ALL };
+
+static void release_read(snapshot_t **snaps, size_t n, int release)
+{
+    snapshot_t *cur = snaps[n - 1], *prev = n >= 2 ? snaps[n - 2] : NULL;
+    if (release == RELEASE_ALL)
+        reader_release(cur);
+    else if (release == RELEASE_EARLIER && prev && model_process_cmp(prev, cur) == 0)
+        reader_release(model_snapshot_order(prev, cur) < 0 ? prev : cur);
+}
+
 static int set_load(snapshot_set_t *set, char *const *paths, size_t n, int release)
 {
     memset(set, 0, sizeof *set);
@@ -93,9 +106,8 @@ static int set_load(snapshot_set_t *set, char *const *paths, size_t n, int relea
         return error_set("out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
         if ((set->snaps[set->n] = reader_load(paths[i]))) {
-            if (release)
-                reader_release(set->snaps[set->n]);
             set->n++;
+            release_read(set->snaps, set->n, release);
             continue;
         }
         if (n == 1 || set_skip(set, paths[i]) < 0) {
@@ -197,7 +209,7 @@ static growth_t *growth_of(snapshot_set_t *set, const model_opts_t *mo)
 growth_t *inputs_growth(char *const *paths, size_t n, const model_opts_t *mo)
 {
     snapshot_set_t set;
-    if (set_load(&set, paths, n, 1) < 0)
+    if (set_load(&set, paths, n, RELEASE_ALL) < 0)
         return NULL;
     int final_missing = set_final_missing(&set);
     report_skipped_t *skipped = set.skipped;
@@ -225,7 +237,7 @@ static int report_growth(report_t *rep, const model_opts_t *mo)
     for (size_t i = 0; i < rep->nsnaps; i++)
         paths[i] = rep->snaps[i]->path;
     snapshot_set_t set;
-    int rc = set_load(&set, paths, rep->nsnaps, 1);
+    int rc = set_load(&set, paths, rep->nsnaps, RELEASE_ALL);
     free(paths);
     if (rc == 0 && set.nskipped) {
         error_set("%s: %s (it changed while imgleak read it)", set.skipped[0].path,
@@ -242,8 +254,7 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
 {
     snapshot_set_t set;
     memset(rep, 0, sizeof *rep);
-    /* released: report_build reads again only each process's latest */
-    if (set_load(&set, paths, n, 1) < 0)
+    if (set_load(&set, paths, n, RELEASE_EARLIER) < 0)
         return -1;
     int series = growth_is_series(set.snaps, set.n);
     int final_missing = set_final_missing(&set);

@@ -819,7 +819,7 @@ static unsigned resolve(symbols_t *sym, mapped_module_t *m, uint64_t address, fr
 
 static int cache_grow(mapped_module_t *m)
 {
-    size_t cap = m->cache_capacity ? m->cache_capacity * 2 : 64;
+    size_t cap = m->cache_capacity ? m->cache_capacity * 2 : 8;
     cache_entry_t *fresh = calloc(cap, sizeof *fresh);
     if (!fresh)
         return -1;
