@@ -63,7 +63,8 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise \
+              test_symbolize
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -79,6 +80,8 @@ $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
 $(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_symbolize: tests/unit/test_symbolize.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
@@ -282,7 +285,8 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/go.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
-report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach \
+              $(B)/bench/gensnap
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/robust.sh
@@ -290,6 +294,7 @@ report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jp
 	@B=$(B) bash tests/integration/ci.sh
 	@B=$(B) bash tests/integration/entries.sh
 	@B=$(B) bash tests/integration/dataloss.sh
+	@B=$(B) bash tests/integration/scale.sh
 
 workload-check: all workloads go-workloads
 	@B=$(B) bash tests/integration/workloads.sh

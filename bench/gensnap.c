@@ -3,7 +3,7 @@
  * shows it. The files are valid: frames point into a real ELF file given on the command line
  * (the analyzer symbolizes them from its DWARF, as it would a program's), or into modules that
  * are not on disk (shown as module+offset). Deterministic: the same arguments write the same
- * bytes.
+ * bytes on one system (the C library's frames are this system's).
  *
  *   gensnap handles N ELF OUT         N handle names (types and functions), N handles, N stacks
  *   gensnap modules M F ELF OUT       M modules and F frames over stacks of 16 frames
@@ -18,6 +18,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,33 +222,68 @@ static void snap_free(snap_t *s)
 }
 
 #define BIAS 0x555555554000u
+#define LIBC_BIAS 0x7f8000000000u
 #define FAKE_BASE 0x7f0000000000u
 
-/* The real ELF as a library (frames in it are symbolized) and, as the main program, a module
- * that is not on disk: each call site is an offset in it, so that there can be any number of
- * distinct sites. */
+/* The C library this program runs with, as a system library the allocations pass through */
+static char libc_path[4096];
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (info->dlpi_name && strstr(info->dlpi_name, "/libc.so")) {
+        snprintf(libc_path, sizeof libc_path, "%s", info->dlpi_name);
+        return 1;
+    }
+    return 0;
+}
+
+static elf_code_t libc_code(void)
+{
+    static elf_code_t libc;
+    if (!libc.path) {
+        dl_iterate_phdr(find_libc, NULL);
+        if (!libc_path[0])
+            die("cannot find the C library");
+        libc = elf_code(libc_path);
+    }
+    return libc;
+}
+
+/* The C library (frames inside malloc's callers there), the real ELF as the program's own code
+ * (its callers, symbolized from DWARF) and, as the main program, a module that is not on disk:
+ * each call site is an offset in it, so that there can be any number of distinct sites. */
 static void add_common_modules(snap_t *s, const elf_code_t *e, uint64_t fake_size)
 {
+    elf_code_t libc = libc_code();
+    add_module(s, libc.path, libc.lo + LIBC_BIAS, libc.hi + LIBC_BIAS, LIBC_BIAS, libc.first_offset, 0);
     add_module(s, e->path, e->lo + BIAS, e->hi + BIAS, BIAS, e->first_offset, 0);
     s->exe_string = (uint32_t)s->strings.len;
     add_module(s, "/nonexistent/imgleak-bench/service", FAKE_BASE, FAKE_BASE + fake_size, FAKE_BASE,
                0, IMGLEAK_MODULE_MAIN);
 }
 
-/* One of `pool` distinct return addresses in the real ELF's code. */
-static uint64_t code_address(const elf_code_t *e, uint64_t pool, uint64_t pick)
+/* One of `pool` distinct return addresses in an ELF's code, loaded at bias. */
+static uint64_t code_address_in(const elf_code_t *e, uint64_t bias, uint64_t pool, uint64_t pick)
 {
     uint64_t span = e->code_hi - e->code_lo;
     uint64_t k = pick % pool;
-    return BIAS + e->code_lo + (k * 0x9e3779b97f4a7c15u >> 11) % span;
+    return bias + e->code_lo + (k * 0x9e3779b97f4a7c15u >> 11) % span;
 }
 
-/* A call site's stack: two library frames, the site (unique per site in the fake main
- * program), then callers shared by many sites. */
+static uint64_t code_address(const elf_code_t *e, uint64_t pool, uint64_t pick)
+{
+    return code_address_in(e, BIAS, pool, pick);
+}
+
+/* A call site's stack: two C library frames, the site (unique per site in the fake main
+ * program), then callers in the program's code shared by many sites. */
 static unsigned site_stack(const elf_code_t *e, uint64_t site, uint64_t *frames, unsigned depth)
 {
-    frames[0] = code_address(e, 64, site);
-    frames[1] = code_address(e, 4096, site * 7 + 1);
+    elf_code_t libc = libc_code();
+    frames[0] = code_address_in(&libc, LIBC_BIAS, 64, site);
+    frames[1] = code_address_in(&libc, LIBC_BIAS, 4096, site * 7 + 1);
     frames[2] = FAKE_BASE + 0x1000 + 16 * site;
     for (unsigned d = 3; d < depth; d++)
         frames[d] = code_address(e, 256u << d, site >> (d - 2));

@@ -37,6 +37,7 @@ TEST_PACKAGES=(
     imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
+    time                         # /usr/bin/time: peak memory in scale.sh and make bench-analyzer
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()
