@@ -28,6 +28,7 @@ typedef struct {
     size_t depth, at;
     int in_app, runtime;
     long rule;
+    uint64_t site_hash; /* of frames[at], for the report's site index */
 } stack_fact_t;
 
 typedef struct {

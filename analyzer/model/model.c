@@ -43,16 +43,21 @@ static uint64_t mix(uint64_t h, const char *s)
     return h;
 }
 
-static uint64_t site_hash(const frame_t *f, unsigned kind, unsigned cls)
+/* A site's hash is its frame's (found once per stack, frame_facts.h) and its kind and class. */
+static uint64_t site_frame_hash(const frame_t *f)
 {
     uint64_t h = 1469598103934665603u;
     h = mix(h, f->function);
     h = mix(h, f->file);
     h = mix(h, f->module);
-    h ^= f->line * 0x9e3779b97f4a7c15u + kind + 2 * cls;
     if (!f->function && !f->file) /* unknown frames differ by address */
         h ^= f->offset * 0xff51afd7ed558ccdu;
     return h;
+}
+
+static uint64_t site_hash(uint64_t frame_hash, const frame_t *f, unsigned kind, unsigned cls)
+{
+    return frame_hash ^ (f->line * 0x9e3779b97f4a7c15u + kind + 2 * cls);
 }
 
 int model_frames_equal(const frame_t *a, const frame_t *b)
@@ -76,7 +81,7 @@ typedef struct {
 static uint64_t set_hash_of(size_t item, const void *ctx)
 {
     const leak_site_t *s = &((const leak_site_t *)ctx)[item];
-    return site_hash(&s->site, s->kind, s->cls);
+    return site_hash(site_frame_hash(&s->site), &s->site, s->kind, s->cls);
 }
 
 static int set_same(size_t item, const void *key, const void *ctx)
@@ -85,13 +90,14 @@ static int set_same(size_t item, const void *key, const void *ctx)
     return site_same(&((const leak_site_t *)ctx)[item], k->frame, k->kind, k->cls);
 }
 
-static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind,
-                                    unsigned cls, int in_app)
+static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, uint64_t frame_hash,
+                                    unsigned kind, unsigned cls, int in_app)
 {
     if (slots_reserve(&set->index, set->count, set_hash_of, set->sites) < 0)
         return NULL;
     site_key_t key = {f, kind, cls};
-    size_t *slot = slots_find(&set->index, site_hash(f, kind, cls), set_same, &key, set->sites);
+    size_t *slot = slots_find(&set->index, site_hash(frame_hash, f, kind, cls), set_same, &key,
+                              set->sites);
     if (*slot)
         return &set->sites[*slot - 1];
     if (set->count == set->capacity) {
@@ -225,7 +231,8 @@ static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_
                           .at = at,
                           .in_app = in_app,
                           .runtime = st && !in_app && golang_stack_is_runtime(frames, depth),
-                          .rule = rule};
+                          .rule = rule,
+                          .site_hash = site_frame_hash(&frames[at])};
     return 0;
 }
 
@@ -302,7 +309,7 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         }
         *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks, owned};
         owned = 1;
-        leak_site_t *s = set_find_or_add(set, &mine[at], kind, cls, in_app);
+        leak_site_t *s = set_find_or_add(set, &mine[at], known->site_hash, kind, cls, in_app);
         if (!s)
             return -1;
         t->site[slot] = (size_t)(s - set->sites) + 1;

@@ -649,6 +649,9 @@ void reader_free(snapshot_t *snap)
 
 const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id)
 {
+    /* the shim numbers its stacks 1, 2, ...: then stack id is at id - 1, no search needed */
+    if (id && id <= snap->nstacks && snap->stacks[id - 1].id == id)
+        return &snap->stacks[id - 1];
     size_t lo = 0, hi = snap->nstacks;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
