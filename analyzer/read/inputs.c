@@ -258,7 +258,16 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
         return -1;
     int series = growth_is_series(set.snaps, set.n);
     int final_missing = set_final_missing(&set);
-    if (report_build(rep, set.snaps, set.n, mo) < 0) {
+    /* the report and its growth share one set of symbols: each module is read once */
+    model_opts_t shared_mo = *mo;
+    model_shared_t *own = NULL;
+    if (!shared_mo.shared && !(shared_mo.shared = own = model_shared_new())) {
+        set_free(&set);
+        return error_set("out of memory"), -1;
+    }
+    int rc = report_build(rep, set.snaps, set.n, &shared_mo);
+    rep->own_shared = own; /* freed with the report, after its growth */
+    if (rc < 0) {
         inputs_free_skipped(set.skipped, set.nskipped);
         return -1;
     }
@@ -266,7 +275,7 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
     rep->nskipped = set.nskipped;
     rep->totals.skipped_snapshots = set.nskipped;
     rep->totals.final_missing = final_missing;
-    if (series && report_growth(rep, mo) < 0)
+    if (series && report_growth(rep, &shared_mo) < 0)
         return -1;
     return 0;
 }
