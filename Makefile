@@ -286,7 +286,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach \
-              $(B)/bench/gensnap
+              $(B)/tests/jpeg_misuse $(B)/bench/gensnap
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/robust.sh
