@@ -37,7 +37,7 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
                -ftrivial-auto-var-init=pattern
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench bench-analyzer demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
@@ -75,7 +75,7 @@ $(B)/imgleak: $(ANA_OBJ)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise \
-              test_declfile
+              test_declfile test_symbolize
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -93,6 +93,8 @@ $(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
 $(B)/tests/test_declfile: tests/unit/test_declfile.c $(B)/ana/declfile.o $(B)/ana/builtin_handles.o | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $^ -o $@ $(TEST_LIBS)
 $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_symbolize: tests/unit/test_symbolize.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
@@ -159,8 +161,14 @@ $(B)/bench/%: bench/%.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(B)/bench/gensnap
 	@B=$(B) bash bench/run.sh
+	@B=$(B) bash bench/analyzer.sh
+# the analyzer alone, on generated large and adversarial snapshots
+$(B)/bench/gensnap: bench/gensnap.c include/imgleak/format.h | $(B)/bench
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -std=gnu11 $< -o $@
+bench-analyzer: all $(B)/bench/gensnap
+	@B=$(B) bash bench/analyzer.sh
 
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
@@ -330,7 +338,8 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/node.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
-report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach $(B)/tests/jpeg_misuse
+report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach \
+              $(B)/tests/jpeg_misuse $(B)/bench/gensnap
 	@B=$(B) bash tests/integration/reports.sh
 	@B=$(B) IMGLEAK=$(B)/asan/imgleak bash tests/integration/reports.sh
 	@B=$(B) bash tests/integration/robust.sh
@@ -338,6 +347,7 @@ report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jp
 	@B=$(B) bash tests/integration/ci.sh
 	@B=$(B) bash tests/integration/entries.sh
 	@B=$(B) bash tests/integration/dataloss.sh
+	@B=$(B) bash tests/integration/scale.sh
 
 workload-check: all workloads go-workloads
 	@B=$(B) bash tests/integration/workloads.sh

@@ -40,6 +40,7 @@ TEST_PACKAGES=(
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
     valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's
+    time                         # /usr/bin/time: peak memory in scale.sh and make bench-analyzer
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 # the Node workload needs node and its headers (<prefix>/include/node): a node already installed

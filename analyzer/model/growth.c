@@ -1,5 +1,6 @@
-/* Growth over time (see growth.h). Each snapshot gets a report of its own; sites are matched
- * across them by function, file, line, module and kind. */
+/* Growth over time (see growth.h). Each snapshot gets a report of its own, counted into the series
+ * and freed before the next; sites are matched across them by function, file, line, module and
+ * kind. The reports share one set of symbols, which holds the sites' strings. */
 #include "growth.h"
 
 #include "error.h"
@@ -62,117 +63,170 @@ static int is_suspect(const double *t, const double *y, size_t n, double slope, 
     return late_slope > 0.25 * slope;
 }
 
+/* A site followed over the snapshots of one process: what the latest snapshot says of it (its
+ * strings are the shared symbols', so the reports can go as soon as they are counted) and its
+ * bytes in each snapshot. */
 typedef struct {
-    const leak_site_t *site;
+    frame_t site;
+    unsigned kind;
+    int in_app;
+    uint32_t oldest_birth_s;
     double *bytes; /* per snapshot of the process */
 } series_t;
 
 /* The series by their site (slots.h): snapshots of many thousands of sites must not make
  * matching them quadratic. */
-static uint64_t series_hash(const leak_site_t *s)
+static uint64_t series_hash(const frame_t *site, unsigned kind)
 {
-    return slots_hash_frame(&s->site) + s->kind;
+    return slots_hash_frame(site) + kind;
 }
 
 static uint64_t series_hash_of(size_t item, const void *ctx)
 {
-    return series_hash(((const series_t *)ctx)[item].site);
+    const series_t *s = &((const series_t *)ctx)[item];
+    return series_hash(&s->site, s->kind);
 }
 
 static int same_series(size_t item, const void *key, const void *ctx)
 {
-    const leak_site_t *a = ((const series_t *)ctx)[item].site, *b = key;
+    const series_t *a = &((const series_t *)ctx)[item];
+    const leak_site_t *b = key;
     return a->kind == b->kind && model_frames_equal(&a->site, &b->site);
 }
 
-static int add_process(growth_t *g, report_t *reps, snapshot_t *const *snaps, size_t n)
+typedef struct {
+    series_t *series;
+    size_t count;
+    slots_t ix;
+} series_set_t;
+
+static void series_set_free(series_set_t *set)
 {
-    slots_t ix = {NULL, 0};
+    for (size_t k = 0; k < set->count; k++)
+        free(set->series[k].bytes);
+    free(set->series);
+    slots_free(&set->ix);
+}
+
+/* Adds snapshot i of n to the series: all its live memory, the entries and the indirect sites
+ * under them. */
+static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n)
+{
+    for (size_t s = 0; s < rep->nsites + rep->nindirect; s++) {
+        const leak_site_t *site = s < rep->nsites ? &rep->sites[s] : &rep->indirect[s - rep->nsites];
+        if (slots_reserve(&set->ix, set->count, series_hash_of, set->series) < 0)
+            return -1;
+        size_t *slot = slots_find(&set->ix, series_hash(&site->site, site->kind), same_series,
+                                  site, set->series);
+        size_t k = *slot ? *slot - 1 : set->count;
+        if (k == set->count) {
+            if (grow_for(&set->series, set->count, sizeof *set->series) < 0)
+                return -1;
+            memset(&set->series[k], 0, sizeof set->series[k]);
+            if (!(set->series[k].bytes = calloc(n, sizeof(double))))
+                return -1;
+            *slot = ++set->count;
+        }
+        series_t *se = &set->series[k];
+        se->bytes[i] += (double)site->bytes;
+        /* the latest one describes it */
+        se->site = site->site;
+        se->kind = site->kind;
+        se->in_app = site->in_app;
+        se->oldest_birth_s = site->oldest_birth_s;
+    }
+    return 0;
+}
+
+/* The n snapshots of one process, in order, each made into a report, counted into the series and
+ * freed (snaps[] is taken). */
+static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts)
+{
+    series_set_t set;
+    memset(&set, 0, sizeof set);
     double *t = calloc(n, sizeof *t);
     double *index = calloc(n, sizeof *index);
-    series_t *series = NULL;
-    size_t nseries = 0;
-    if (!t || !index)
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
+    snapshot_t last_head = *snaps[n - 1]; /* what is needed of the last one after its report */
+    last_head.path = NULL;
+    int rc = t && index ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         t[i] = (double)(snaps[i]->header.time_ns - snaps[0]->header.time_ns) / 1e9;
         index[i] = (double)i;
     }
     for (size_t i = 0; i < n; i++) {
-        /* growth counts all live memory: the entries and the indirect sites under them */
-        for (size_t s = 0; s < reps[i].nsites + reps[i].nindirect; s++) {
-            const leak_site_t *site = s < reps[i].nsites ? &reps[i].sites[s]
-                                                         : &reps[i].indirect[s - reps[i].nsites];
-            if (slots_reserve(&ix, nseries, series_hash_of, series) < 0)
-                goto oom;
-            size_t *slot = slots_find(&ix, series_hash(site), same_series, site, series);
-            size_t k = *slot ? *slot - 1 : nseries;
-            if (k == nseries) {
-                if (grow_for(&series, nseries, sizeof *series) < 0)
-                    goto oom;
-                series[nseries].site = site;
-                if (!(series[nseries].bytes = calloc(n, sizeof(double))))
-                    goto oom;
-                *slot = ++nseries;
-            }
-            series[k].bytes[i] += (double)site->bytes;
-            series[k].site = site; /* the latest one describes it */
+        snapshot_t **one = malloc(sizeof *one);
+        if (!one) {
+            reader_free(snaps[i]);
+            rc = -1;
+            continue;
         }
+        one[0] = snaps[i];
+        report_t rep;
+        if (rc == 0 && reader_reload(snaps[i]) < 0) {
+            rc = -2; /* reader_reload said why */
+            rep = (report_t){.snaps = one, .nsnaps = 1};
+        } else if (rc == 0 && report_build(&rep, one, 1, opts) == 0)
+            rc = add_report(&set, &rep, i, n) < 0 ? (error_set("out of memory"), -1) : 0;
+        else if (rc == 0)
+            rc = -2; /* report_build said why */
+        else
+            rep = (report_t){.snaps = one, .nsnaps = 1};
+        report_free(&rep);
     }
-    growth_site_t *grown = realloc(g->sites, (g->nsites + nseries) * sizeof *grown);
-    if (!grown)
-        goto oom;
-    g->sites = grown;
-    const snapshot_t *last = snaps[n - 1];
-    for (size_t k = 0; k < nseries; k++) {
+    if (rc == 0) {
+        growth_site_t *grown = realloc(g->sites, (g->nsites + set.count) * sizeof *grown);
+        if (!grown)
+            rc = -1;
+        else
+            g->sites = grown;
+    }
+    for (size_t k = 0; rc == 0 && k < set.count; k++) {
+        series_t *se = &set.series[k];
         growth_site_t *gs = &g->sites[g->nsites++];
         memset(gs, 0, sizeof *gs);
-        gs->pid = last->header.pid;
-        gs->instance_id = last->process.instance_id;
-        gs->site = series[k].site->site;
-        gs->kind = series[k].site->kind;
-        gs->in_app = series[k].site->in_app;
+        gs->pid = last_head.header.pid;
+        gs->instance_id = last_head.process.instance_id;
+        gs->site = se->site;
+        gs->kind = se->kind;
+        gs->in_app = se->in_app;
         gs->npoints = n;
         double r2_index;
-        fit(t, series[k].bytes, n, &gs->slope_bytes_per_s, &gs->r2);
-        fit(index, series[k].bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
-        gs->first_bytes = sat_from_double(series[k].bytes[0]);
-        gs->last_bytes = sat_from_double(series[k].bytes[n - 1]);
-        gs->suspect = is_suspect(t, series[k].bytes, n, gs->slope_bytes_per_s, gs->r2);
+        fit(t, se->bytes, n, &gs->slope_bytes_per_s, &gs->r2);
+        fit(index, se->bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
+        gs->first_bytes = sat_from_double(se->bytes[0]);
+        gs->last_bytes = sat_from_double(se->bytes[n - 1]);
+        gs->suspect = is_suspect(t, se->bytes, n, gs->slope_bytes_per_s, gs->r2);
         gs->time_at = malloc(n * sizeof *gs->time_at);
-        if (!gs->time_at)
-            goto oom;
+        if (!gs->time_at) {
+            rc = -1;
+            break;
+        }
         memcpy(gs->time_at, t, n * sizeof *t);
-        gs->bytes_at = series[k].bytes; /* the chart's points: the site keeps them */
-        series[k].bytes = NULL;
-        if (gs->last_bytes && series[k].site->oldest_birth_s != UINT32_MAX) {
-            double now = (double)(last->header.time_ns - last->process.start_time_ns) / 1e9;
-            gs->oldest_age_s = now - series[k].site->oldest_birth_s;
+        gs->bytes_at = se->bytes; /* the chart's points: the site keeps them */
+        se->bytes = NULL;
+        if (gs->last_bytes && se->oldest_birth_s != UINT32_MAX) {
+            double now = (double)(last_head.header.time_ns - last_head.process.start_time_ns) / 1e9;
+            gs->oldest_age_s = now - se->oldest_birth_s;
             if (gs->oldest_age_s < 0)
                 gs->oldest_age_s = 0;
         }
     }
-    growth_process_t *procs = realloc(g->processes, (g->nprocesses + 1) * sizeof *procs);
-    if (!procs)
-        goto oom;
-    g->processes = procs;
-    procs[g->nprocesses++] =
-        (growth_process_t){last->header.pid, last->process.instance_id, n, t[n - 1]};
-    for (size_t k = 0; k < nseries; k++)
-        free(series[k].bytes);
-    free(series);
+    if (rc == 0) {
+        growth_process_t *procs = realloc(g->processes, (g->nprocesses + 1) * sizeof *procs);
+        if (!procs)
+            rc = -1;
+        else {
+            g->processes = procs;
+            procs[g->nprocesses++] = (growth_process_t){last_head.header.pid,
+                                                        last_head.process.instance_id, n, t[n - 1]};
+        }
+    }
+    series_set_free(&set);
     free(t);
     free(index);
-    slots_free(&ix);
-    return 0;
-oom:
-    for (size_t k = 0; k < nseries; k++)
-        free(series[k].bytes);
-    free(series);
-    free(t);
-    free(index);
-    slots_free(&ix);
-    return error_set("out of memory"), -1;
+    if (rc == -1)
+        error_set("out of memory");
+    return rc < 0 ? -1 : 0;
 }
 
 static int by_suspicion(const void *a, const void *b)
@@ -197,35 +251,25 @@ int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *
             snaps[kept++] = snaps[i];
     }
     n = kept;
-    g->reports = calloc(n ? n : 1, sizeof *g->reports);
-    if (!g->reports) {
+    /* one set of symbols for the whole series: each module read once, not once per snapshot */
+    model_opts_t shared_opts = *opts;
+    if (!shared_opts.shared && !(shared_opts.shared = g->shared = model_shared_new())) {
         for (size_t i = 0; i < n; i++)
             reader_free(snaps[i]);
         free(snaps);
         return error_set("out of memory"), -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        snapshot_t **one = malloc(sizeof *one);
-        if (!one) {
-            reader_free(snaps[i]);
-            error_set("out of memory");
-            rc = -1;
-            continue;
-        }
-        one[0] = snaps[i];
-        if (rc == 0 && report_build(&g->reports[i], one, 1, opts) < 0)
-            rc = -1;
-        else if (rc != 0)
-            report_free(&(report_t){.snaps = one, .nsnaps = 1});
-        g->nreports = i + 1;
-    }
-    for (size_t i = 0; rc == 0 && i < n;) {
+    for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && model_process_cmp(snaps[j], snaps[i]) == 0)
             j++;
-        if (j - i >= 2)
-            rc = add_process(g, g->reports + i, snaps + i, j - i);
+        if (rc == 0 && j - i >= 2) {
+            rc = add_process(g, snaps + i, j - i, &shared_opts);
+        } else {
+            for (size_t k = i; k < j; k++)
+                reader_free(snaps[k]);
+        }
         i = j;
     }
     free(snaps);
@@ -241,9 +285,6 @@ int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *
 
 void growth_free(growth_t *g)
 {
-    for (size_t i = 0; i < g->nreports; i++)
-        report_free(&g->reports[i]);
-    free(g->reports);
     for (size_t i = 0; i < g->nsites; i++) {
         free(g->sites[i].bytes_at);
         free(g->sites[i].time_at);
@@ -255,5 +296,6 @@ void growth_free(growth_t *g)
         free(g->skipped[i].why);
     }
     free(g->skipped);
+    model_shared_free(g->shared); /* last: the sites' strings are in it */
     memset(g, 0, sizeof *g);
 }

@@ -37,8 +37,7 @@ typedef struct growth {
     size_t nsites;
     growth_process_t *processes;
     size_t nprocesses;
-    report_t *reports; /* one per snapshot, for the strings the sites point to */
-    size_t nreports;
+    model_shared_t *shared; /* the symbols the sites' strings are in (when the options gave none) */
     report_skipped_t *skipped; /* inputs that could not be read (set by inputs.c) */
     size_t nskipped;
     int final_missing; /* one of them may have been a process's final state */

@@ -7,6 +7,7 @@
 #include "growth.h"
 #include "progress.h"
 #include "saturate.h"
+#include "slots.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,8 +26,7 @@ typedef struct {
 typedef struct {
     leak_site_t *sites;
     size_t count, capacity;
-    size_t *index; /* open addressing over sites, by key hash; SIZE_MAX = empty */
-    size_t index_capacity;
+    slots_t index; /* by site_hash */
 } site_set_t;
 
 static int str_eq(const char *a, const char *b)
@@ -43,16 +43,21 @@ static uint64_t mix(uint64_t h, const char *s)
     return h;
 }
 
-static uint64_t site_hash(const frame_t *f, unsigned kind, unsigned cls)
+/* A site's hash is its frame's (found once per stack, frame_facts.h) and its kind and class. */
+static uint64_t site_frame_hash(const frame_t *f)
 {
     uint64_t h = 1469598103934665603u;
     h = mix(h, f->function);
     h = mix(h, f->file);
     h = mix(h, f->module);
-    h ^= f->line * 0x9e3779b97f4a7c15u + kind + 2 * cls;
     if (!f->function && !f->file) /* unknown frames differ by address */
         h ^= f->offset * 0xff51afd7ed558ccdu;
     return h;
+}
+
+static uint64_t site_hash(uint64_t frame_hash, const frame_t *f, unsigned kind, unsigned cls)
+{
+    return frame_hash ^ (f->line * 0x9e3779b97f4a7c15u + kind + 2 * cls);
 }
 
 int model_frames_equal(const frame_t *a, const frame_t *b)
@@ -68,36 +73,33 @@ static int site_same(const leak_site_t *s, const frame_t *f, unsigned kind, unsi
     return s->kind == kind && s->cls == cls && model_frames_equal(&s->site, f);
 }
 
-static int set_grow(site_set_t *set)
+typedef struct {
+    const frame_t *frame;
+    unsigned kind, cls;
+} site_key_t;
+
+static uint64_t set_hash_of(size_t item, const void *ctx)
 {
-    size_t cap = set->index_capacity ? set->index_capacity * 2 : 256;
-    size_t *fresh = malloc(cap * sizeof *fresh);
-    if (!fresh)
-        return -1;
-    for (size_t i = 0; i < cap; i++)
-        fresh[i] = SIZE_MAX;
-    for (size_t k = 0; k < set->count; k++) {
-        size_t j = site_hash(&set->sites[k].site, set->sites[k].kind, set->sites[k].cls) & (cap - 1);
-        while (fresh[j] != SIZE_MAX)
-            j = (j + 1) & (cap - 1);
-        fresh[j] = k;
-    }
-    free(set->index);
-    set->index = fresh;
-    set->index_capacity = cap;
-    return 0;
+    const leak_site_t *s = &((const leak_site_t *)ctx)[item];
+    return site_hash(site_frame_hash(&s->site), &s->site, s->kind, s->cls);
 }
 
-static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned kind,
-                                    unsigned cls, int in_app)
+static int set_same(size_t item, const void *key, const void *ctx)
 {
-    if ((set->count + 1) * 2 > set->index_capacity && set_grow(set) < 0)
+    const site_key_t *k = key;
+    return site_same(&((const leak_site_t *)ctx)[item], k->frame, k->kind, k->cls);
+}
+
+static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, uint64_t frame_hash,
+                                    unsigned kind, unsigned cls, int in_app)
+{
+    if (slots_reserve(&set->index, set->count, set_hash_of, set->sites) < 0)
         return NULL;
-    size_t mask = set->index_capacity - 1;
-    size_t j = site_hash(f, kind, cls) & mask;
-    for (; set->index[j] != SIZE_MAX; j = (j + 1) & mask)
-        if (site_same(&set->sites[set->index[j]], f, kind, cls))
-            return &set->sites[set->index[j]];
+    site_key_t key = {f, kind, cls};
+    size_t *slot = slots_find(&set->index, site_hash(frame_hash, f, kind, cls), set_same, &key,
+                              set->sites);
+    if (*slot)
+        return &set->sites[*slot - 1];
     if (set->count == set->capacity) {
         size_t cap = set->capacity ? set->capacity * 2 : 64;
         leak_site_t *fresh = realloc(set->sites, cap * sizeof *fresh);
@@ -113,7 +115,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, unsigned 
     s->cls = cls;
     s->in_app = in_app;
     s->oldest_birth_s = UINT32_MAX;
-    set->index[j] = set->count++;
+    *slot = ++set->count;
     return s;
 }
 
@@ -188,11 +190,9 @@ static void charge_go_runtime(report_t *rep, const stack_total_t *t)
     }
 }
 
-/* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
- * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. */
-static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
-                        const snap_stack_t *st, stack_total_t *t, const model_opts_t *opts,
-                        int unclassified)
+/* What charging needs of a stack: its frames, its site and its rule (frame_facts.h). */
+static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_t *st,
+                      const model_opts_t *opts, stack_fact_t *out)
 {
     size_t depth = 0;
     frame_t *frames = NULL;
@@ -205,17 +205,70 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         frames[0] = no_stack;
         depth = 1;
     }
-    size_t at = st ? attribute_site(frames, depth, &opts->attribute) : 0;
-    for (size_t k = 0; st && k < depth; k++)
-        frames[k].app = attribute_is_app(&frames[k], &opts->attribute);
+    /* the site is the first application frame (attribute_site), the rule the first one any
+     * frame matches (suppress_match): both from each frame's facts, found once per frame */
+    size_t at = 0;
+    int found = 0;
+    long rule = -1;
+    for (size_t k = 0; k < depth; k++) {
+        const frame_fact_t *fact = frame_facts_of(facts, &frames[k], &opts->attribute, opts->suppress);
+        if (!fact) {
+            free(frames);
+            return -1;
+        }
+        if (st && (frames[k].app = fact->app) && !found) {
+            at = k;
+            found = 1;
+        }
+        if (fact->rule >= 0 && (rule < 0 || fact->rule < rule))
+            rule = fact->rule;
+    }
     int in_app = st && frames[at].app;
-    if (st && !in_app && golang_stack_is_runtime(frames, depth)) {
+    *out = (stack_fact_t){.addresses = st ? st->frames : NULL,
+                          .naddresses = st ? st->depth : 0,
+                          .frames = frames,
+                          .depth = depth,
+                          .at = at,
+                          .in_app = in_app,
+                          .runtime = st && !in_app && golang_stack_is_runtime(frames, depth),
+                          .rule = rule,
+                          .site_hash = site_frame_hash(&frames[at])};
+    return 0;
+}
+
+/* One snapshot stack: a report stack per kind and class, charged to its site unless a rule
+ * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. A stack
+ * seen before in the same address space (an earlier snapshot of a series) is not found again. */
+static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
+                        frame_facts_t *facts, const snap_stack_t *st, stack_total_t *t,
+                        const model_opts_t *opts, int unclassified)
+{
+    stack_fact_t fresh;
+    size_t *slot = NULL;
+    const stack_fact_t *known =
+        st ? stack_facts_find(facts, &opts->attribute, opts->suppress, symbolizer_map_id(sym),
+                              st->frames, st->depth, &slot)
+           : NULL;
+    if (!known) {
+        if (find_stack(sym, facts, st, opts, &fresh) < 0)
+            return -1;
+        fresh.map_id = symbolizer_map_id(sym);
+        known = &fresh;
+        if (slot && !(known = stack_facts_keep(facts, slot, &fresh)))
+            return -1;
+    }
+    int kept = known != &fresh;
+    frame_t *frames = known->frames;
+    size_t depth = known->depth, at = known->at;
+    int in_app = known->in_app;
+    long rule = known->rule;
+    if (known->runtime) {
         charge_go_runtime(rep, t);
-        free(frames);
+        if (!kept)
+            free(frames);
         return 0;
     }
-    long rule = suppress_match(opts->suppress, frames, depth);
-    int owned = 0; /* frames belong to a report stack */
+    int owned = kept; /* frames belong to a report stack, or to the kept stack */
     for (unsigned slot = 0; slot < NSLOT; slot++) {
         unsigned kind = slot / NCLASS, cls = slot % NCLASS;
         if (!t->blocks[slot])
@@ -256,7 +309,7 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         }
         *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks, owned};
         owned = 1;
-        leak_site_t *s = set_find_or_add(set, &mine[at], kind, cls, in_app);
+        leak_site_t *s = set_find_or_add(set, &mine[at], known->site_hash, kind, cls, in_app);
         if (!s)
             return -1;
         t->site[slot] = (size_t)(s - set->sites) + 1;
@@ -410,7 +463,8 @@ static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack
 }
 
 static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
-                        const snapshot_t *snap, symbolizer_t *sym, const model_opts_t *opts)
+                        const snapshot_t *snap, symbolizer_t *sym, frame_facts_t *facts,
+                        const model_opts_t *opts)
 {
     /* index nstacks is "no stack" */
     stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
@@ -452,7 +506,7 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         if (!any)
             continue;
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
-        if (charge_stack(rep, stacks_cap, set, sym, st, &totals[k], opts,
+        if (charge_stack(rep, stacks_cap, set, sym, facts, st, &totals[k], opts,
                          model_unclassified(snap)) < 0) {
             progress_end();
             free(totals);
@@ -546,6 +600,9 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
         return error_set("out of memory"), -1;
     for (size_t i = 0; i < rep->nsuppressed; i++)
         rep->suppressed[i].rule = &opts->suppress->rules[i];
+    model_shared_t *shared = opts->shared;
+    if (!shared && !(shared = rep->own_shared = model_shared_new()))
+        return error_set("out of memory"), -1;
     rep->syms = calloc(n ? n : 1, sizeof *rep->syms);
     rep->processes = calloc(n ? n : 1, sizeof *rep->processes);
     if (!rep->syms || !rep->processes)
@@ -553,20 +610,22 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     for (size_t i = 0; i < n; i++) {
         if (superseded(snaps, n, i))
             continue;
-        rep->syms[i] = symbolizer_new(snaps[i]);
+        if (reader_reload(snaps[i]) < 0) /* released by the inputs (reader.h) */
+            return -1;
+        rep->syms[i] = symbolizer_new_shared(shared->symbols, snaps[i]);
         if (!rep->syms[i])
             return error_set("out of memory"), -1;
         memset(&rep->processes[rep->nprocesses], 0, sizeof rep->processes[0]);
         rep->processes[rep->nprocesses++].snap = snaps[i];
-        if (add_snapshot(rep, &stacks_cap, &set, snaps[i], rep->syms[i], opts) < 0 ||
+        if (add_snapshot(rep, &stacks_cap, &set, snaps[i], rep->syms[i], &shared->facts, opts) < 0 ||
             model_add_handles(rep, snaps[i], rep->syms[i], opts) < 0) {
             rep->sites = set.sites;
             rep->nsites = set.count;
-            free(set.index);
+            slots_free(&set.index);
             return -1;
         }
     }
-    free(set.index);
+    slots_free(&set.index);
     model_sort_handles(rep);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
     for (size_t i = 0; i < set.count; i++) {
@@ -612,5 +671,25 @@ void report_free(report_t *rep)
         free(rep->skipped[i].why);
     }
     free(rep->skipped);
+    model_shared_free(rep->own_shared); /* last: the report's strings are in it */
     memset(rep, 0, sizeof *rep);
+}
+
+model_shared_t *model_shared_new(void)
+{
+    model_shared_t *shared = calloc(1, sizeof *shared);
+    if (shared && !(shared->symbols = symbols_new())) {
+        free(shared);
+        return NULL;
+    }
+    return shared;
+}
+
+void model_shared_free(model_shared_t *shared)
+{
+    if (!shared)
+        return;
+    frame_facts_free(&shared->facts);
+    symbols_free(shared->symbols);
+    free(shared);
 }

@@ -5,6 +5,7 @@
 #define IMGLEAK_MODEL_H
 
 #include "attribute.h"
+#include "frame_facts.h"
 #include "reader.h"
 #include "suppress.h"
 #include "symbolize.h"
@@ -12,10 +13,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the reports of one run share: the modules' symbols and the frames' facts, so that the
+ * snapshots of a series read each module's DWARF and judge each frame once, not once each. The
+ * reports' strings live in it: it outlives them. */
+typedef struct {
+    symbols_t *symbols;
+    frame_facts_t facts;
+} model_shared_t;
+
+model_shared_t *model_shared_new(void); /* NULL when out of memory */
+void model_shared_free(model_shared_t *shared);
+
 typedef struct {
     attribute_opts_t attribute;
     const suppressions_t *suppress; /* NULL: none */
     int show_reachable;             /* list still-reachable blocks' sites too */
+    model_shared_t *shared;         /* NULL: the report makes its own */
 } model_opts_t;
 
 /* One distinct stack of live memory of one kind and class, as the flame graph, pprof and
@@ -170,6 +183,7 @@ typedef struct {
     snapshot_t **snaps;
     size_t nsnaps;
     symbolizer_t **syms;
+    model_shared_t *own_shared; /* when the options gave none */
 } report_t;
 
 /* Which process a snapshot is of: its 1.4 instance id, or pid and start time in older files

@@ -3,6 +3,19 @@
 
 #include <stdlib.h>
 
+/* The callers' hashes are cheap (FNV, a product): their low bits, which pick the slot, can be
+ * all alike (addresses 16 apart, a frame's offset times an odd constant). Mixed (murmur3's
+ * finalizer) so that every bit of the hash counts. */
+static size_t spread(uint64_t h, size_t mask)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return (size_t)h & mask;
+}
+
 int slots_reserve(slots_t *ix, size_t n, slots_hash_fn hash_of, const void *ctx)
 {
     if (ix->slots && (n + 1) * 2 <= ix->capacity)
@@ -15,7 +28,7 @@ int slots_reserve(slots_t *ix, size_t n, slots_hash_fn hash_of, const void *ctx)
         return -1;
     /* the items are distinct: each goes to the first empty slot on its path */
     for (size_t i = 0; i < n; i++) {
-        size_t j = hash_of(i, ctx) & (cap - 1);
+        size_t j = spread(hash_of(i, ctx), cap - 1);
         while (fresh[j])
             j = (j + 1) & (cap - 1);
         fresh[j] = i + 1;
@@ -29,7 +42,7 @@ int slots_reserve(slots_t *ix, size_t n, slots_hash_fn hash_of, const void *ctx)
 size_t *slots_find(const slots_t *ix, uint64_t hash, slots_same_fn same, const void *key,
                    const void *ctx)
 {
-    size_t mask = ix->capacity - 1, j = hash & mask;
+    size_t mask = ix->capacity - 1, j = spread(hash, mask);
     while (ix->slots[j] && !same(ix->slots[j] - 1, key, ctx))
         j = (j + 1) & mask;
     return &ix->slots[j];

@@ -83,8 +83,23 @@ static int set_skip(snapshot_set_t *set, const char *path)
 }
 
 /* Reads every snapshot it can. One bad file in a series must not cost the others: it is
- * skipped, with why. The only input, or none readable, is an error. 0, or -1 (error set). */
-static int set_load(snapshot_set_t *set, char *const *paths, size_t n)
+ * skipped, with why. The only input, or none readable, is an error. So that a hundred snapshots
+ * of a large process are never all in memory, snapshots are released once read (reader.h) and
+ * read again one at a time when needed: with RELEASE_ALL every one (growth), with
+ * RELEASE_EARLIER one that the next file shows to be an earlier snapshot of its process (a
+ * report counts only each process's latest). 0, or -1 (error set). */
+enum { RELEASE_NONE, RELEASE_EARLIER, RELEASE_ALL };
+
+static void release_read(snapshot_t **snaps, size_t n, int release)
+{
+    snapshot_t *cur = snaps[n - 1], *prev = n >= 2 ? snaps[n - 2] : NULL;
+    if (release == RELEASE_ALL)
+        reader_release(cur);
+    else if (release == RELEASE_EARLIER && prev && model_process_cmp(prev, cur) == 0)
+        reader_release(model_snapshot_order(prev, cur) < 0 ? prev : cur);
+}
+
+static int set_load(snapshot_set_t *set, char *const *paths, size_t n, int release)
 {
     memset(set, 0, sizeof *set);
     if (!(set->snaps = calloc(n ? n : 1, sizeof *set->snaps)))
@@ -92,6 +107,7 @@ static int set_load(snapshot_set_t *set, char *const *paths, size_t n)
     for (size_t i = 0; i < n; i++) {
         if ((set->snaps[set->n] = reader_load(paths[i]))) {
             set->n++;
+            release_read(set->snaps, set->n, release);
             continue;
         }
         if (n == 1 || set_skip(set, paths[i]) < 0) {
@@ -193,7 +209,7 @@ static growth_t *growth_of(snapshot_set_t *set, const model_opts_t *mo)
 growth_t *inputs_growth(char *const *paths, size_t n, const model_opts_t *mo)
 {
     snapshot_set_t set;
-    if (set_load(&set, paths, n) < 0)
+    if (set_load(&set, paths, n, RELEASE_ALL) < 0)
         return NULL;
     int final_missing = set_final_missing(&set);
     report_skipped_t *skipped = set.skipped;
@@ -221,7 +237,7 @@ static int report_growth(report_t *rep, const model_opts_t *mo)
     for (size_t i = 0; i < rep->nsnaps; i++)
         paths[i] = rep->snaps[i]->path;
     snapshot_set_t set;
-    int rc = set_load(&set, paths, rep->nsnaps);
+    int rc = set_load(&set, paths, rep->nsnaps, RELEASE_ALL);
     free(paths);
     if (rc == 0 && set.nskipped) {
         error_set("%s: %s (it changed while imgleak read it)", set.skipped[0].path,
@@ -238,11 +254,20 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
 {
     snapshot_set_t set;
     memset(rep, 0, sizeof *rep);
-    if (set_load(&set, paths, n) < 0)
+    if (set_load(&set, paths, n, RELEASE_EARLIER) < 0)
         return -1;
     int series = growth_is_series(set.snaps, set.n);
     int final_missing = set_final_missing(&set);
-    if (report_build(rep, set.snaps, set.n, mo) < 0) {
+    /* the report and its growth share one set of symbols: each module is read once */
+    model_opts_t shared_mo = *mo;
+    model_shared_t *own = NULL;
+    if (!shared_mo.shared && !(shared_mo.shared = own = model_shared_new())) {
+        set_free(&set);
+        return error_set("out of memory"), -1;
+    }
+    int rc = report_build(rep, set.snaps, set.n, &shared_mo);
+    rep->own_shared = own; /* freed with the report, after its growth */
+    if (rc < 0) {
         inputs_free_skipped(set.skipped, set.nskipped);
         return -1;
     }
@@ -250,7 +275,7 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
     rep->nskipped = set.nskipped;
     rep->totals.skipped_snapshots = set.nskipped;
     rep->totals.final_missing = final_missing;
-    if (series && report_growth(rep, mo) < 0)
+    if (series && report_growth(rep, &shared_mo) < 0)
         return -1;
     return 0;
 }

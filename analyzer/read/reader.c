@@ -587,6 +587,56 @@ snapshot_t *reader_load(const char *path)
     return snap;
 }
 
+/* Frees the records, keeps the file header, the process record, the modules and the strings. */
+static void release_records(snapshot_t *snap)
+{
+    free(snap->stacks);
+    free(snap->frame_pool);
+    free(snap->live);
+    free(snap->handle_types);
+    free(snap->handle_functions);
+    free(snap->handles);
+    free(snap->roots);
+    snap->stacks = NULL;
+    snap->frame_pool = NULL;
+    snap->live = NULL;
+    snap->handle_types = snap->handle_functions = NULL;
+    snap->handles = NULL;
+    snap->roots = NULL;
+    snap->nstacks = snap->nlive = snap->nroots = 0;
+    snap->nhandle_types = snap->nhandle_functions = snap->nhandles = 0;
+    snap->released = 1;
+}
+
+void reader_release(snapshot_t *snap)
+{
+    release_records(snap);
+}
+
+int reader_reload(snapshot_t *snap)
+{
+    if (!snap->released)
+        return 0;
+    snapshot_t *fresh = reader_load(snap->path);
+    if (!fresh)
+        return -1;
+    if (memcmp(&fresh->header, &snap->header, sizeof snap->header) != 0 ||
+        memcmp(&fresh->process, &snap->process, sizeof snap->process) != 0) {
+        error_set("%s: it changed while imgleak read it", snap->path);
+        reader_free(fresh);
+        return -1;
+    }
+    free(snap->path);
+    free(snap->strings);
+    free(snap->modules);
+    free(snap->codes);
+    free(snap->jit);
+    free(snap->script_text);
+    *snap = *fresh;
+    free(fresh);
+    return 0;
+}
+
 void reader_free(snapshot_t *snap)
 {
     if (!snap)
@@ -609,6 +659,9 @@ void reader_free(snapshot_t *snap)
 
 const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id)
 {
+    /* the shim numbers its stacks 1, 2, ...: then stack id is at id - 1, no search needed */
+    if (id && id <= snap->nstacks && snap->stacks[id - 1].id == id)
+        return &snap->stacks[id - 1];
     size_t lo = 0, hi = snap->nstacks;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;

@@ -98,6 +98,7 @@ typedef struct {
     char *strings;
     size_t strings_len;
     uint64_t *frame_pool;
+    int released; /* reader_release: only the header, process record and strings are left */
 } snapshot_t;
 
 /* NULL on error, with error_get() saying why, prefixed with the path. */
@@ -105,6 +106,13 @@ snapshot_t *reader_load(const char *path);
 /* Parses a snapshot already in memory; name is used in messages. */
 snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t size);
 void reader_free(snapshot_t *snap);
+/* A long series need not be held whole: reader_release frees a snapshot's records (stacks, live
+ * blocks, handles, roots), keeping what orders and names it (header, process record, modules,
+ * strings, whether it was scanned);
+ * reader_reload reads them again when they are needed, 0, or -1 with error_get() (also when the
+ * file is no longer the one read first). */
+void reader_release(snapshot_t *snap);
+int reader_reload(snapshot_t *snap);
 
 const snap_stack_t *snapshot_stack(const snapshot_t *snap, uint32_t id);
 /* NULL when the file names no such type or function */

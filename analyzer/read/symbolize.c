@@ -1,15 +1,17 @@
-/* Offline symbolization with libdwfl (see symbolize.h). Every module of the snapshot is reported
- * to one Dwfl at its recorded load bias; an address is looked up as address-1, because a return
- * address points after the call, possibly already into the next line or function. */
+/* Offline symbolization with libdwfl (see symbolize.h). Every module is reported to a Dwfl of its
+ * own at its recorded load bias, shared by the snapshots that map it there; an address is looked
+ * up as address-1, because a return address points after the call, possibly already into the next
+ * line or function. */
 #define _GNU_SOURCE
 #include "symbolize.h"
 
+#include "golang.h"
 #include "jitname.h"
 
-#include "golang.h"
-
 #include "error.h"
+#include "grow.h"
 #include "safeopen.h"
+#include "slots.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -35,28 +37,66 @@ typedef struct {
 } unit_range_t;
 
 typedef struct {
-    Dwfl_Module *mod;
     Dwarf_Addr bias;
     unit_range_t *ranges;
     size_t count;
+    int built;
 } unit_index_t;
 
-typedef struct string_node {
-    struct string_node *next;
-    char text[];
-} string_node_t;
-
-struct symbolizer {
-    Dwfl *dwfl;
-    const snapshot_t *snap;
-    unsigned char *usable; /* per module: 1 when reported to dwfl */
+/* One module as a process mapped it: its file at its load bias, with everything learnt about its
+ * addresses. Snapshots that map the same file at the same place (a series of one process) share
+ * it, so that each file is opened and its DWARF read once, not once per snapshot. */
+typedef struct mapped_module {
+    const char *path; /* interned; NULL for the addresses in no module */
+    uint64_t start, end, bias, file_offset;
+    uint8_t build_id[IMGLEAK_BUILD_ID_MAX];
+    unsigned build_id_len, flags;
+    Dwfl *dwfl; /* this module alone; NULL when it cannot be read (frames are module+offset) */
     cache_entry_t *cache;
     size_t cache_capacity, cache_count;
-    string_node_t **strings; /* interned strings, hashed */
-    size_t strings_capacity;
-    unit_index_t *unit_indexes; /* modules whose units had to be indexed by hand */
-    size_t unit_index_count;
+    unit_index_t units;
+} mapped_module_t;
+
+/* An address space as the symbolizers of its snapshots see it (segments below). */
+typedef struct segment_map {
+    struct segment *segments;
+    size_t count;
+    uint64_t hash;
+    /* a process with script frames or a perf map (its instance id, else 0), and its frames out of
+     * every module: script frames name a code id of that process, JIT addresses its perf map,
+     * so they are cached per process, never shared with another one */
+    uint64_t instance;
+    struct mapped_module *script;
+} segment_map_t;
+
+struct symbols {
+    char **strings; /* interned, by string_ix */
+    size_t nstrings;
+    slots_t string_ix;
+    mapped_module_t **modules; /* by module_ix */
+    size_t nmodules;
+    slots_t module_ix;
+    mapped_module_t none; /* addresses in no module */
+    segment_map_t *maps;  /* the distinct address spaces seen, by map_ix */
+    size_t nmaps;
+    slots_t map_ix;
     char *cwd; /* source paths below it are shown relative to it; NULL: all absolute */
+};
+
+/* A snapshot's address space: where each of its modules is, without overlaps, sorted. */
+typedef struct segment {
+    uint64_t low, high;
+    mapped_module_t *mod;
+} segment_t;
+
+struct symbolizer {
+    symbols_t *symbols;
+    const snapshot_t *snap;
+    struct mapped_module *script; /* its map's frames out of every module, or NULL */
+    int owns_symbols;
+    segment_t *segments;
+    size_t nsegments;
+    uint64_t map_id; /* 1 + its address space's index in symbols->maps */
 };
 
 static char *debuginfo_path;
@@ -69,28 +109,34 @@ static const Dwfl_Callbacks callbacks = {
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211u;
-    return h;
+    return slots_hash_string(1469598103934665603u, s);
 }
 
-static const char *intern(symbolizer_t *sym, const char *s)
+static uint64_t string_hash_of(size_t item, const void *ctx)
 {
-    if (!s)
+    return hash_str(((const symbols_t *)ctx)->strings[item]);
+}
+
+static int same_string(size_t item, const void *key, const void *ctx)
+{
+    return strcmp(((const symbols_t *)ctx)->strings[item], key) == 0;
+}
+
+static const char *intern(symbols_t *sym, const char *s)
+{
+    if (!s || slots_reserve(&sym->string_ix, sym->nstrings, string_hash_of, sym) < 0)
         return NULL;
-    size_t i = hash_str(s) & (sym->strings_capacity - 1);
-    for (string_node_t *n = sym->strings[i]; n; n = n->next)
-        if (strcmp(n->text, s) == 0)
-            return n->text;
-    size_t len = strlen(s);
-    string_node_t *n = malloc(sizeof *n + len + 1);
-    if (!n)
+    size_t *slot = slots_find(&sym->string_ix, hash_str(s), same_string, s, sym);
+    if (*slot)
+        return sym->strings[*slot - 1];
+    char *copy = strdup(s);
+    if (!copy || grow_for(&sym->strings, sym->nstrings, sizeof *sym->strings) < 0) {
+        free(copy);
         return NULL;
-    memcpy(n->text, s, len + 1);
-    n->next = sym->strings[i];
-    sym->strings[i] = n;
-    return n->text;
+    }
+    sym->strings[sym->nstrings] = copy;
+    *slot = ++sym->nstrings;
+    return copy;
 }
 
 static void hex_build_id(const uint8_t *id, unsigned len, char *out)
@@ -102,9 +148,10 @@ static void hex_build_id(const uint8_t *id, unsigned len, char *out)
     out[2 * len] = '\0';
 }
 
-static void report_module(symbolizer_t *sym, size_t i)
+/* Opens the module's file for libdwfl; warns once per module that is missing on disk or whose
+ * build-id differs from the snapshot's. */
+static void open_module(mapped_module_t *m)
 {
-    const snap_module_t *m = &sym->snap->modules[i];
     if (!m->path[0] || strncmp(m->path, "linux-vdso", 10) == 0)
         return;
     /* the path comes from the snapshot: a FIFO or a device there must not hang the report */
@@ -117,9 +164,17 @@ static void report_module(symbolizer_t *sym, size_t i)
             warn("%s; its frames are shown as module+offset", error_get());
         return;
     }
-    Dwfl_Module *mod = dwfl_report_elf(sym->dwfl, m->path, m->path, fd, m->bias, true);
+    Dwfl *dwfl = dwfl_begin(&callbacks);
+    if (!dwfl) {
+        close(fd);
+        return;
+    }
+    dwfl_report_begin(dwfl);
+    Dwfl_Module *mod = dwfl_report_elf(dwfl, m->path, m->path, fd, m->bias, true);
+    dwfl_report_end(dwfl, NULL, NULL);
     if (!mod) { /* on success libdwfl owns fd */
         close(fd);
+        dwfl_end(dwfl);
         warn("%s: cannot read as ELF (%s); its frames are shown as module+offset", m->path,
              dwfl_errmsg(-1));
         return;
@@ -133,76 +188,314 @@ static void report_module(symbolizer_t *sym, size_t i)
             hex_build_id(m->build_id, m->build_id_len, want);
             warn("%s: build-id on disk differs from the snapshot's (%s); the file was replaced "
                  "since the run, its frames are shown as module+offset", m->path, want);
+            dwfl_end(dwfl);
             return;
         }
     }
-    sym->usable[i] = 1;
+    m->dwfl = dwfl;
 }
 
-symbolizer_t *symbolizer_new(const snapshot_t *snap)
+static uint64_t module_hash(const snap_module_t *m)
 {
-    symbolizer_t *sym = calloc(1, sizeof *sym);
+    uint64_t h = hash_str(m->path);
+    h = (h ^ m->start) * 0x9e3779b97f4a7c15u;
+    h = (h ^ m->end) * 0x9e3779b97f4a7c15u;
+    h = (h ^ m->bias ^ m->file_offset << 17 ^ m->flags) * 0xff51afd7ed558ccdu;
+    for (unsigned i = 0; i < m->build_id_len; i++)
+        h = (h ^ m->build_id[i]) * 1099511628211u;
+    return h;
+}
+
+static uint64_t module_hash_of(size_t item, const void *ctx)
+{
+    const mapped_module_t *mm = ((const symbols_t *)ctx)->modules[item];
+    snap_module_t m = {mm->start, mm->end, mm->bias, mm->file_offset, mm->path, {0},
+                       mm->build_id_len, mm->flags};
+    memcpy(m.build_id, mm->build_id, mm->build_id_len);
+    return module_hash(&m);
+}
+
+static int same_module(size_t item, const void *key, const void *ctx)
+{
+    const mapped_module_t *a = ((const symbols_t *)ctx)->modules[item];
+    const snap_module_t *b = key;
+    return a->start == b->start && a->end == b->end && a->bias == b->bias &&
+           a->file_offset == b->file_offset && a->flags == b->flags &&
+           a->build_id_len == b->build_id_len && strcmp(a->path, b->path) == 0 &&
+           memcmp(a->build_id, b->build_id, a->build_id_len) == 0;
+}
+
+/* The shared module for a snapshot's module record: found, or made (and its file opened). */
+static mapped_module_t *module_for(symbols_t *sym, const snap_module_t *m)
+{
+    if (slots_reserve(&sym->module_ix, sym->nmodules, module_hash_of, sym) < 0)
+        return NULL;
+    size_t *slot = slots_find(&sym->module_ix, module_hash(m), same_module, m, sym);
+    if (*slot)
+        return sym->modules[*slot - 1];
+    mapped_module_t *mm = calloc(1, sizeof *mm);
+    if (!mm || grow_for(&sym->modules, sym->nmodules, sizeof *sym->modules) < 0 ||
+        !(mm->path = intern(sym, m->path))) {
+        free(mm);
+        return NULL;
+    }
+    mm->start = m->start;
+    mm->end = m->end;
+    mm->bias = m->bias;
+    mm->file_offset = m->file_offset;
+    mm->flags = m->flags;
+    mm->build_id_len = m->build_id_len;
+    memcpy(mm->build_id, m->build_id, m->build_id_len);
+    sym->modules[sym->nmodules] = mm;
+    *slot = ++sym->nmodules;
+    open_module(mm);
+    return mm;
+}
+
+symbols_t *symbols_new(void)
+{
+    symbols_t *sym = calloc(1, sizeof *sym);
     if (!sym)
         return NULL;
-    sym->snap = snap;
-    sym->usable = calloc(snap->nmodules + 1, 1);
-    sym->cache_capacity = 1024;
-    sym->cache = calloc(sym->cache_capacity, sizeof *sym->cache);
-    sym->strings_capacity = 4096;
-    sym->strings = calloc(sym->strings_capacity, sizeof *sym->strings);
-    sym->dwfl = dwfl_begin(&callbacks);
     sym->cwd = getcwd(NULL, 0);
     if (sym->cwd && strcmp(sym->cwd, "/") == 0) { /* everything is below /: keep paths whole */
         free(sym->cwd);
         sym->cwd = NULL;
     }
-    if (!sym->usable || !sym->cache || !sym->strings || !sym->dwfl) {
-        symbolizer_free(sym);
+    return sym;
+}
+
+static void module_free(mapped_module_t *m)
+{
+    if (m->dwfl)
+        dwfl_end(m->dwfl);
+    for (size_t i = 0; m->cache && i < m->cache_capacity; i++)
+        free(m->cache[i].frames);
+    free(m->cache);
+    free(m->units.ranges);
+}
+
+void symbols_free(symbols_t *sym)
+{
+    if (!sym)
+        return;
+    for (size_t i = 0; i < sym->nmodules; i++) {
+        module_free(sym->modules[i]);
+        free(sym->modules[i]);
+    }
+    module_free(&sym->none);
+    for (size_t i = 0; i < sym->nmaps; i++) {
+        free(sym->maps[i].segments);
+        if (sym->maps[i].script)
+            module_free(sym->maps[i].script);
+        free(sym->maps[i].script);
+    }
+    free(sym->maps);
+    slots_free(&sym->map_ix);
+    for (size_t i = 0; i < sym->nstrings; i++)
+        free(sym->strings[i]);
+    free(sym->strings);
+    free(sym->modules);
+    slots_free(&sym->string_ix);
+    slots_free(&sym->module_ix);
+    free(sym->cwd);
+    free(sym);
+}
+
+/* A module boundary: where record `index` starts or ends. */
+typedef struct {
+    uint64_t at;
+    size_t index;
+} boundary_t;
+
+static int by_boundary(const void *a, const void *b)
+{
+    const boundary_t *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* A min-heap of module record indexes: of the modules that hold an address, the first record
+ * names it, as it always has. */
+static void heap_push(size_t *heap, size_t *n, size_t v)
+{
+    size_t i = (*n)++;
+    for (; i && heap[(i - 1) / 2] > v; i = (i - 1) / 2)
+        heap[i] = heap[(i - 1) / 2];
+    heap[i] = v;
+}
+
+static void heap_pop(size_t *heap, size_t *n)
+{
+    size_t v = heap[--*n], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && heap[c + 1] < heap[c])
+            c++;
+        if (heap[c] >= v)
+            break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (*n)
+        heap[i] = v;
+}
+
+/* Cuts the snapshot's address space at every module's start and end and gives each piece to the
+ * first module record holding it: O(m log m), however many modules there are or however they
+ * overlap in a crafted file. */
+static int build_segments(symbolizer_t *view, const snapshot_t *snap, mapped_module_t **mods)
+{
+    size_t n = snap->nmodules;
+    boundary_t *b = malloc((2 * n + 1) * sizeof *b);
+    size_t *heap = malloc((n + 1) * sizeof *heap), nheap = 0;
+    view->segments = malloc((2 * n + 1) * sizeof *view->segments);
+    if (!b || !heap || !view->segments) {
+        free(b);
+        free(heap);
+        return -1;
+    }
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        if (snap->modules[i].start < snap->modules[i].end) {
+            b[nb++] = (boundary_t){snap->modules[i].start, i};
+            b[nb++] = (boundary_t){snap->modules[i].end, i};
+        }
+    qsort(b, nb, sizeof *b, by_boundary);
+    for (size_t k = 0; k < nb;) {
+        uint64_t at = b[k].at;
+        for (; k < nb && b[k].at == at; k++)
+            if (snap->modules[b[k].index].start == at)
+                heap_push(heap, &nheap, b[k].index);
+        /* the modules that ended here leave (lazily: only from the top) */
+        while (nheap && snap->modules[heap[0]].end <= at)
+            heap_pop(heap, &nheap);
+        if (!nheap || k == nb)
+            continue;
+        mapped_module_t *mod = mods[heap[0]];
+        segment_t *last = view->nsegments ? &view->segments[view->nsegments - 1] : NULL;
+        if (last && last->mod == mod && last->high == at)
+            last->high = b[k].at;
+        else
+            view->segments[view->nsegments++] = (segment_t){at, b[k].at, mod};
+    }
+    free(b);
+    free(heap);
+    return 0;
+}
+
+static uint64_t map_hash(const segment_t *segs, size_t n, uint64_t instance)
+{
+    uint64_t h = 1469598103934665603u ^ instance;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ segs[i].low) * 0x9e3779b97f4a7c15u;
+        h = (h ^ segs[i].high) * 0xff51afd7ed558ccdu;
+        h = (h ^ (uintptr_t)segs[i].mod) * 1099511628211u;
+    }
+    return h;
+}
+
+static uint64_t map_hash_of(size_t item, const void *ctx)
+{
+    return ((const symbols_t *)ctx)->maps[item].hash;
+}
+
+static int same_map(size_t item, const void *key, const void *ctx)
+{
+    const segment_map_t *a = &((const symbols_t *)ctx)->maps[item], *b = key;
+    return a->hash == b->hash && a->count == b->count && a->instance == b->instance &&
+           memcmp(a->segments, b->segments, a->count * sizeof *a->segments) == 0;
+}
+
+/* Gives the view the id of its address space, the same for every snapshot mapped alike. */
+static int register_map(symbols_t *sym, symbolizer_t *view)
+{
+    const snapshot_t *snap = view->snap;
+    uint64_t instance = snap->ncodes || snap->njit ? snap->process.instance_id | 1 : 0;
+    segment_map_t key = {view->segments, view->nsegments,
+                         map_hash(view->segments, view->nsegments, instance), instance, NULL};
+    if (slots_reserve(&sym->map_ix, sym->nmaps, map_hash_of, sym) < 0)
+        return -1;
+    size_t *slot = slots_find(&sym->map_ix, key.hash, same_map, &key, sym);
+    if (!*slot) {
+        segment_map_t copy = {malloc((key.count ? key.count : 1) * sizeof *key.segments), key.count,
+                              key.hash, instance, instance ? calloc(1, sizeof *copy.script) : NULL};
+        if (!copy.segments || (instance && !copy.script) ||
+            grow_for(&sym->maps, sym->nmaps, sizeof *sym->maps) < 0) {
+            free(copy.segments);
+            free(copy.script);
+            return -1;
+        }
+        memcpy(copy.segments, key.segments, key.count * sizeof *key.segments);
+        sym->maps[sym->nmaps] = copy;
+        *slot = ++sym->nmaps;
+    }
+    view->map_id = *slot;
+    view->script = sym->maps[*slot - 1].script;
+    return 0;
+}
+
+uint64_t symbolizer_map_id(const symbolizer_t *sym)
+{
+    return sym->map_id;
+}
+
+symbolizer_t *symbolizer_new_shared(symbols_t *shared, const snapshot_t *snap)
+{
+    symbolizer_t *view = calloc(1, sizeof *view);
+    if (!view)
+        return NULL;
+    view->symbols = shared;
+    view->snap = snap;
+    if (!shared) {
+        view->owns_symbols = 1;
+        if (!(view->symbols = symbols_new())) {
+            free(view);
+            return NULL;
+        }
+    }
+    mapped_module_t **mods = calloc(snap->nmodules + 1, sizeof *mods);
+    int ok = mods != NULL;
+    for (size_t i = 0; ok && i < snap->nmodules; i++)
+        ok = (mods[i] = module_for(view->symbols, &snap->modules[i])) != NULL;
+    if (!ok || build_segments(view, snap, mods) < 0 || register_map(view->symbols, view) < 0) {
+        free(mods);
+        symbolizer_free(view);
         return NULL;
     }
-    dwfl_report_begin(sym->dwfl);
-    for (size_t i = 0; i < snap->nmodules; i++)
-        report_module(sym, i);
-    dwfl_report_end(sym->dwfl, NULL, NULL);
-    return sym;
+    free(mods);
+    return view;
+}
+
+symbolizer_t *symbolizer_new(const snapshot_t *snap)
+{
+    return symbolizer_new_shared(NULL, snap);
 }
 
 void symbolizer_free(symbolizer_t *sym)
 {
     if (!sym)
         return;
-    if (sym->dwfl)
-        dwfl_end(sym->dwfl);
-    for (size_t i = 0; sym->cache && i < sym->cache_capacity; i++)
-        free(sym->cache[i].frames);
-    for (size_t i = 0; sym->strings && i < sym->strings_capacity; i++) {
-        string_node_t *n = sym->strings[i];
-        while (n) {
-            string_node_t *next = n->next;
-            free(n);
-            n = next;
-        }
-    }
-    for (size_t i = 0; i < sym->unit_index_count; i++)
-        free(sym->unit_indexes[i].ranges);
-    free(sym->unit_indexes);
-    free(sym->cwd);
-    free(sym->strings);
-    free(sym->cache);
-    free(sym->usable);
+    if (sym->owns_symbols)
+        symbols_free(sym->symbols);
+    free(sym->segments);
     free(sym);
 }
 
-static const snap_module_t *module_of(const symbolizer_t *sym, uint64_t address, size_t *index)
+static mapped_module_t *module_of(const symbolizer_t *view, uint64_t address)
 {
-    for (size_t i = 0; i < sym->snap->nmodules; i++) {
-        const snap_module_t *m = &sym->snap->modules[i];
-        if (address >= m->start && address < m->end) {
-            *index = i;
-            return m;
-        }
+    size_t lo = 0, hi = view->nsegments; /* the first segment ending after address */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (view->segments[mid].high <= address)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return NULL;
+    if (lo < view->nsegments && view->segments[lo].low <= address)
+        return view->segments[lo].mod;
+    return &view->symbols->none;
 }
 
 /* libstdc++'s demangler, callable from C; also reads Rust's legacy (C++-like) mangling. */
@@ -228,7 +521,7 @@ static size_t without_clone_suffix(const char *name)
 /* A function's name as people write it: a mangled (C++) name demangled with its namespaces,
  * classes and parameters, so that text, JSON, pprof, suppressions and baselines all see
  * preview::keep_preview(cv::Mat const&), never _ZN7preview12keep_preview... or keep_preview. */
-static const char *readable_name(symbolizer_t *sym, const char *name)
+static const char *readable_name(symbols_t *sym, const char *name)
 {
     if (!name)
         return NULL;
@@ -244,7 +537,7 @@ static const char *readable_name(symbolizer_t *sym, const char *name)
 
 /* DW_AT_linkage_name first (through abstract origins and specifications): a C++ function's
  * DW_AT_name lacks its namespace and class. */
-static const char *die_name(symbolizer_t *sym, Dwarf_Die *die)
+static const char *die_name(symbols_t *sym, Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
     const char *name = NULL;
@@ -358,18 +651,13 @@ static int unit_index_add(unit_index_t *ix, size_t *cap, Dwarf_Addr low, Dwarf_A
     return 0;
 }
 
-/* Every unit's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges), sorted. */
-static unit_index_t *unit_index_of(symbolizer_t *sym, Dwfl_Module *mod)
+/* Every unit's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges), sorted; once per module. */
+static unit_index_t *unit_index_of(mapped_module_t *mm, Dwfl_Module *mod)
 {
-    for (size_t i = 0; i < sym->unit_index_count; i++)
-        if (sym->unit_indexes[i].mod == mod)
-            return &sym->unit_indexes[i];
-    unit_index_t *grown = realloc(sym->unit_indexes, (sym->unit_index_count + 1) * sizeof *grown);
-    if (!grown)
-        return NULL;
-    sym->unit_indexes = grown;
-    unit_index_t *ix = &grown[sym->unit_index_count++];
-    *ix = (unit_index_t){.mod = mod};
+    unit_index_t *ix = &mm->units;
+    if (ix->built)
+        return ix;
+    ix->built = 1;
     size_t cap = 0;
     Dwarf_Die *cu = NULL;
     while ((cu = dwfl_module_nextcu(mod, cu, &ix->bias)) != NULL) {
@@ -388,13 +676,13 @@ static unit_index_t *unit_index_of(symbolizer_t *sym, Dwfl_Module *mod)
  * own ranges are indexed. libdwfl can also hand back the unit nearest to pc, so the ranges are
  * checked either way: a line from a unit that does not hold pc (startup code, a stripped object)
  * would be some other code's line, and none is better. */
-static int unit_of(symbolizer_t *sym, Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *out,
+static int unit_of(mapped_module_t *mm, Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *out,
                    Dwarf_Addr *bias)
 {
     Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, bias);
     if (cu && dwarf_haspc(cu, pc - *bias) > 0)
         return (*out = *cu), 1;
-    unit_index_t *ix = unit_index_of(sym, mod);
+    unit_index_t *ix = unit_index_of(mm, mod);
     if (!ix || !ix->count)
         return 0;
     Dwarf_Addr rel = pc - ix->bias;
@@ -449,7 +737,7 @@ static void normalize_path(char *path)
  * directory ("../sysdeps/x86/libc-start.c" of a unit compiled in "./csu" is
  * "sysdeps/x86/libc-start.c") and normalized, then, when absolute and below the current
  * directory, relative to it. */
-static const char *source_path(symbolizer_t *sym, Dwarf_Die *cudie, const char *name)
+static const char *source_path(symbols_t *sym, Dwarf_Die *cudie, const char *name)
 {
     if (!name)
         return NULL;
@@ -473,12 +761,12 @@ static const char *source_path(symbolizer_t *sym, Dwarf_Die *cudie, const char *
 /* Fills out[] from DWARF: the innermost location from the line table, then one frame per
  * enclosing inlined subroutine, each at the line of its call inside the next, ending with the
  * real function. */
-static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, frame_t *out,
-                           const frame_t *base)
+static unsigned from_dwarf(symbols_t *sym, mapped_module_t *mm, Dwfl_Module *mod, uint64_t pc,
+                           frame_t *out, const frame_t *base)
 {
     Dwarf_Addr bias;
     Dwarf_Die cu;
-    if (!unit_of(sym, mod, pc, &cu, &bias))
+    if (!unit_of(mm, mod, pc, &cu, &bias))
         return 0;
     Dwarf_Die *cudie = &cu;
     const char *file = NULL;
@@ -519,47 +807,23 @@ static unsigned from_dwarf(symbolizer_t *sym, Dwfl_Module *mod, uint64_t pc, fra
     return n;
 }
 
-static unsigned resolve(symbolizer_t *sym, uint64_t address, frame_t *out)
+static unsigned resolve(symbols_t *sym, mapped_module_t *m, uint64_t address, frame_t *out)
 {
     frame_t base;
-    size_t index;
     memset(&base, 0, sizeof base);
     base.address = address;
-    if (address & IMGLEAK_FRAME_SCRIPT) {
-        const snap_code_t *code = snapshot_code(sym->snap, IMGLEAK_FRAME_SCRIPT_CODE(address));
-        base.script = 1;
-        base.line = IMGLEAK_FRAME_SCRIPT_LINE(address);
-        if (code) {
-            base.function = intern(sym, code->function[0] ? code->function : "?");
-            base.file = code->file[0] ? intern(sym, code->file) : NULL;
-        }
-        base.module = sym->snap->script_runtime ? intern(sym, sym->snap->script_runtime) : NULL;
+    if (!m->path)
         return (out[0] = base), 1;
-    }
-    const snap_module_t *m = module_of(sym, address, &index);
-    const snap_jit_t *jit = m ? NULL : snapshot_jit(sym->snap, address - 1);
-    if (jit) { /* JIT code the perf map names: a frame of the script, as an interpreter's */
-        jit_name_t name;
-        jitname_parse(jit->name, &name);
-        base.script = 1;
-        base.function = intern(sym, name.function);
-        base.file = name.file[0] ? intern(sym, name.file) : NULL;
-        base.line = name.line;
-        base.module = intern(sym, "[perf map]");
-        base.offset = address - jit->start;
-    }
-    if (!m)
-        return (out[0] = base), 1;
-    base.module = intern(sym, m->path);
+    base.module = m->path;
     base.offset = address - m->bias;
     base.module_flags = m->flags;
-    if (!sym->usable[index])
+    if (!m->dwfl)
         return (out[0] = base), 1;
     uint64_t pc = address - 1;
-    Dwfl_Module *mod = dwfl_addrmodule(sym->dwfl, pc);
+    Dwfl_Module *mod = dwfl_addrmodule(m->dwfl, pc);
     if (!mod)
         return (out[0] = base), 1;
-    unsigned n = from_dwarf(sym, mod, pc, out, &base);
+    unsigned n = from_dwarf(sym, m, mod, pc, out, &base);
     /* the symbol table names the real function when DWARF did not */
     if (n == 0 || !out[n - 1].function) {
         GElf_Off off;
@@ -572,49 +836,87 @@ static unsigned resolve(symbolizer_t *sym, uint64_t address, frame_t *out)
     return n;
 }
 
-static int cache_grow(symbolizer_t *sym)
+/* A frame out of every module of a process with script frames: a script frame (its code and
+ * line), JIT code its perf map names, or nothing known. */
+static unsigned resolve_script(symbolizer_t *view, uint64_t address, frame_t *out)
 {
-    size_t cap = sym->cache_capacity * 2;
+    symbols_t *sym = view->symbols;
+    const snapshot_t *snap = view->snap;
+    frame_t base;
+    memset(&base, 0, sizeof base);
+    base.address = address;
+    if (address & IMGLEAK_FRAME_SCRIPT) {
+        const snap_code_t *code = snapshot_code(snap, IMGLEAK_FRAME_SCRIPT_CODE(address));
+        base.script = 1;
+        base.line = IMGLEAK_FRAME_SCRIPT_LINE(address);
+        if (code) {
+            base.function = intern(sym, code->function[0] ? code->function : "?");
+            base.file = code->file[0] ? intern(sym, code->file) : NULL;
+        }
+        base.module = snap->script_runtime ? intern(sym, snap->script_runtime) : NULL;
+        return (out[0] = base), 1;
+    }
+    const snap_jit_t *jit = snapshot_jit(snap, address - 1);
+    if (jit) { /* JIT code the perf map names: a frame of the script, as an interpreter's */
+        jit_name_t name;
+        jitname_parse(jit->name, &name);
+        base.script = 1;
+        base.function = intern(sym, name.function);
+        base.file = name.file[0] ? intern(sym, name.file) : NULL;
+        base.line = name.line;
+        base.module = intern(sym, "[perf map]");
+        base.offset = address - jit->start;
+    }
+    return (out[0] = base), 1;
+}
+
+static int cache_grow(mapped_module_t *m)
+{
+    size_t cap = m->cache_capacity ? m->cache_capacity * 2 : 8;
     cache_entry_t *fresh = calloc(cap, sizeof *fresh);
     if (!fresh)
         return -1;
-    for (size_t i = 0; i < sym->cache_capacity; i++) {
-        if (!sym->cache[i].frames)
+    for (size_t i = 0; i < m->cache_capacity; i++) {
+        if (!m->cache[i].frames)
             continue;
-        size_t j = (sym->cache[i].address * 0x9e3779b97f4a7c15u >> 20) & (cap - 1);
+        size_t j = (m->cache[i].address * 0x9e3779b97f4a7c15u >> 20) & (cap - 1);
         while (fresh[j].frames)
             j = (j + 1) & (cap - 1);
-        fresh[j] = sym->cache[i];
+        fresh[j] = m->cache[i];
     }
-    free(sym->cache);
-    sym->cache = fresh;
-    sym->cache_capacity = cap;
+    free(m->cache);
+    m->cache = fresh;
+    m->cache_capacity = cap;
     return 0;
 }
 
-const frame_t *symbolize(symbolizer_t *sym, uint64_t address, unsigned *count)
+const frame_t *symbolize(symbolizer_t *view, uint64_t address, unsigned *count)
 {
     static frame_t unknown;
-    if (sym->cache_count * 2 >= sym->cache_capacity && cache_grow(sym) < 0)
+    mapped_module_t *m = module_of(view, address);
+    if (m == &view->symbols->none && view->script)
+        m = view->script;
+    if ((m->cache_count + 1) * 2 > m->cache_capacity && cache_grow(m) < 0)
         goto fail;
-    size_t mask = sym->cache_capacity - 1;
+    size_t mask = m->cache_capacity - 1;
     size_t i = (address * 0x9e3779b97f4a7c15u >> 20) & mask;
-    for (; sym->cache[i].frames; i = (i + 1) & mask) {
-        if (sym->cache[i].address == address) {
-            *count = sym->cache[i].count;
-            return sym->cache[i].frames;
+    for (; m->cache[i].frames; i = (i + 1) & mask) {
+        if (m->cache[i].address == address) {
+            *count = m->cache[i].count;
+            return m->cache[i].frames;
         }
     }
     frame_t frames[INLINE_MAX];
-    unsigned n = resolve(sym, address, frames);
+    unsigned n = m == view->script ? resolve_script(view, address, frames)
+                                   : resolve(view->symbols, m, address, frames);
     frame_t *copy = malloc(n * sizeof *copy);
     if (!copy)
         goto fail;
     memcpy(copy, frames, n * sizeof *copy);
-    sym->cache[i].address = address;
-    sym->cache[i].frames = copy;
-    sym->cache[i].count = n;
-    sym->cache_count++;
+    m->cache[i].address = address;
+    m->cache[i].frames = copy;
+    m->cache[i].count = n;
+    m->cache_count++;
     *count = n;
     return copy;
 fail:

@@ -22,14 +22,27 @@ typedef struct {
 } frame_t;
 
 typedef struct symbolizer symbolizer_t;
+/* What is known of the modules of one or more snapshots: each module (a file at a load bias) is
+ * opened and its DWARF read once, its addresses symbolized once, and every string interned once,
+ * however many snapshots map it (a series of one process). Outlives the symbolizers using it. */
+typedef struct symbols symbols_t;
 
-/* One symbolizer per snapshot (its module map). Warns once per module that is missing on disk
- * or whose build-id does not match the snapshot. NULL only when out of memory. */
+symbols_t *symbols_new(void); /* NULL when out of memory */
+void symbols_free(symbols_t *symbols);
+
+/* One symbolizer per snapshot (its module map), over shared symbols (NULL: its own). Warns once
+ * per module that is missing on disk or whose build-id does not match the snapshot. NULL only
+ * when out of memory. */
+symbolizer_t *symbolizer_new_shared(symbols_t *shared, const snapshot_t *snap);
 symbolizer_t *symbolizer_new(const snapshot_t *snap);
 void symbolizer_free(symbolizer_t *sym);
+/* Which address space the symbolizer's snapshot has: the same for snapshots whose modules are
+ * mapped alike over the same symbols (so one address is the same frames in both). */
+uint64_t symbolizer_map_id(const symbolizer_t *sym);
 
 /* The frames for one return address, innermost (most inlined) first; *count is set.
- * The array and its strings live as long as the symbolizer. */
+ * The array and its strings live as long as the symbols (the symbolizer's own ones, or those
+ * given to symbolizer_new_shared). */
 const frame_t *symbolize(symbolizer_t *sym, uint64_t address, unsigned *count);
 
 #endif

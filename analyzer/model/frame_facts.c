@@ -1,0 +1,143 @@
+/* Facts about frames, found once per distinct frame (see frame_facts.h). */
+#include "frame_facts.h"
+
+#include "grow.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t fact_hash(const char *function, const char *file, const char *module,
+                          unsigned flags)
+{
+    uint64_t h = (uintptr_t)function * 0x9e3779b97f4a7c15u;
+    h = (h ^ (uintptr_t)file) * 0xff51afd7ed558ccdu;
+    h = (h ^ (uintptr_t)module) * 0xc4ceb9fe1a85ec53u;
+    return (h ^ flags) ^ h >> 29;
+}
+
+static uint64_t fact_hash_of(size_t item, const void *ctx)
+{
+    const frame_fact_t *x = &((const frame_fact_t *)ctx)[item];
+    return fact_hash(x->function, x->file, x->module, x->module_flags);
+}
+
+static int same_fact(size_t item, const void *key, const void *ctx)
+{
+    const frame_fact_t *x = &((const frame_fact_t *)ctx)[item];
+    const frame_t *f = key;
+    return x->function == f->function && x->file == f->file && x->module == f->module &&
+           x->module_flags == f->module_flags;
+}
+
+/* Facts are kept for the options they were first asked under. Under others (no command asks
+ * so today) they are found afresh and nothing is kept: the kept stacks' frames may be in reports
+ * still, so they cannot be dropped. */
+static int keeping(frame_facts_t *ff, const attribute_opts_t *attribute,
+                   const suppressions_t *suppress)
+{
+    if (!ff->count && !ff->nstacks && !ff->bypass) {
+        ff->app_patterns = attribute->app_patterns;
+        ff->napp = attribute->napp;
+        ff->suppress = suppress;
+    } else if (ff->app_patterns != attribute->app_patterns || ff->napp != attribute->napp ||
+               ff->suppress != suppress) {
+        ff->bypass = 1;
+        return 0;
+    }
+    return 1;
+}
+
+const frame_fact_t *frame_facts_of(frame_facts_t *ff, const frame_t *f,
+                                   const attribute_opts_t *attribute,
+                                   const suppressions_t *suppress)
+{
+    if (!keeping(ff, attribute, suppress)) {
+        frame_fact_t *x = &ff->scratch;
+        *x = (frame_fact_t){f->function, f->file, f->module, f->module_flags,
+                            attribute_is_app(f, attribute), suppress_match(suppress, f, 1)};
+        return x;
+    }
+    if (slots_reserve(&ff->index, ff->count, fact_hash_of, ff->facts) < 0)
+        return NULL;
+    size_t *slot = slots_find(&ff->index, fact_hash(f->function, f->file, f->module, f->module_flags),
+                              same_fact, f, ff->facts);
+    if (*slot)
+        return &ff->facts[*slot - 1];
+    if (grow_for(&ff->facts, ff->count, sizeof *ff->facts) < 0)
+        return NULL;
+    frame_fact_t *x = &ff->facts[ff->count];
+    *x = (frame_fact_t){f->function, f->file, f->module, f->module_flags,
+                        attribute_is_app(f, attribute), suppress_match(suppress, f, 1)};
+    *slot = ++ff->count;
+    return x;
+}
+
+static uint64_t stack_hash(uint64_t map_id, const uint64_t *addresses, unsigned n)
+{
+    uint64_t h = map_id * 0x9e3779b97f4a7c15u + n;
+    for (unsigned i = 0; i < n; i++)
+        h = (h ^ addresses[i]) * 0xff51afd7ed558ccdu;
+    return h ^ h >> 31;
+}
+
+static uint64_t stack_hash_of(size_t item, const void *ctx)
+{
+    const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
+    return stack_hash(x->map_id, x->addresses, x->naddresses);
+}
+
+typedef struct {
+    uint64_t map_id;
+    const uint64_t *addresses;
+    unsigned n;
+} stack_key_t;
+
+static int same_stack(size_t item, const void *key, const void *ctx)
+{
+    const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
+    const stack_key_t *k = key;
+    return x->map_id == k->map_id && x->naddresses == k->n &&
+           memcmp(x->addresses, k->addresses, k->n * sizeof *k->addresses) == 0;
+}
+
+const stack_fact_t *stack_facts_find(frame_facts_t *ff, const attribute_opts_t *attribute,
+                                     const suppressions_t *suppress, uint64_t map_id,
+                                     const uint64_t *addresses, unsigned n, size_t **slot)
+{
+    *slot = NULL;
+    if (!keeping(ff, attribute, suppress) || ff->bypass || slots_reserve(&ff->stack_index, ff->nstacks, stack_hash_of, ff->stacks) < 0)
+        return NULL;
+    stack_key_t key = {map_id, addresses, n};
+    *slot = slots_find(&ff->stack_index, stack_hash(map_id, addresses, n), same_stack, &key, ff->stacks);
+    return **slot ? &ff->stacks[**slot - 1] : NULL;
+}
+
+const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, const stack_fact_t *fact)
+{
+    uint64_t *copy = malloc((fact->naddresses ? fact->naddresses : 1) * sizeof *copy);
+    if (!copy || grow_for(&ff->stacks, ff->nstacks, sizeof *ff->stacks) < 0) {
+        free(copy);
+        free(fact->frames);
+        return NULL;
+    }
+    memcpy(copy, fact->addresses, fact->naddresses * sizeof *copy);
+    stack_fact_t *x = &ff->stacks[ff->nstacks];
+    *x = *fact;
+    x->addresses = copy;
+    *slot = ++ff->nstacks;
+    return x;
+}
+
+void frame_facts_free(frame_facts_t *ff)
+{
+    for (size_t i = 0; i < ff->nstacks; i++) {
+        free(ff->stacks[i].addresses);
+        free(ff->stacks[i].frames);
+    }
+    free(ff->stacks);
+    slots_free(&ff->stack_index);
+    free(ff->facts);
+    slots_free(&ff->index);
+    memset(ff, 0, sizeof *ff);
+}
