@@ -44,18 +44,23 @@ check "C: SIGKILL while another thread holds malloc's lock (the sentinel must no
     ends $E lockedkill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
 check "... the snapshot then goes without the allocator's figures" \
     jqe '.snapshots[0].allocator == "unknown"' "$WORK/lockedkill.ends.json"
-G=$B/tests/go_ends
-check "Go: returning from main.main (the runtime's exit_group), charged to the Go line" \
-    ends $G return 0 "exited 0" main.leakBuffer go_ends/main.go "$go_line" 5555
-check "Go: os.Exit(6)" ends $G exit 6 "exited 6" main.leakBuffer go_ends/main.go "$go_line" 5555
-check "Go: a panic (exit status 2)" ends $G panic 2 "exited 2" main.leakBuffer go_ends/main.go "$go_line" 5555
-check "Go: SIGTERM (docker stop)" ends $G term 143 "killed by SIGTERM" main.leakBuffer go_ends/main.go "$go_line" 5555
-check "Go: killed by SIGKILL" ends $G kill 137 "killed by SIGKILL" main.leakBuffer go_ends/main.go "$go_line" 5555
-check "Go: the cgo glue is not in the stack" \
-    jqe '[.leaks[].stack[].function | select(. != null and (startswith("_cgo_") or contains("_Cfunc_")
-          or . == "runtime.cgocall" or startswith("runtime.asmcgocall")))] | length == 0' "$WORK/return.go_ends.json"
-check "Go: the runtime's own memory is counted apart, never a leak" \
-    jqe '.totals.go_runtime.bytes > 100000000 and .totals.leaked_bytes == 5555' "$WORK/return.go_ends.json"
+# the Go ends: with the default toolchain's build, and each other one's ($B/go1.NN/go_ends)
+for G in "$B/tests/go_ends" "$B"/go1.*/go_ends; do
+    [ -x "$G" ] || continue
+    V=${G#$B/}; V=${V%/go_ends}; V=${V/tests/go}
+    check "$V: returning from main.main (the runtime's exit_group), charged to the Go line" \
+        ends $G return 0 "exited 0" main.leakBuffer go_ends/main.go "$go_line" 5555
+    check "$V: os.Exit(6)" ends $G exit 6 "exited 6" main.leakBuffer go_ends/main.go "$go_line" 5555
+    check "$V: a panic (exit status 2)" ends $G panic 2 "exited 2" main.leakBuffer go_ends/main.go "$go_line" 5555
+    check "$V: SIGTERM (docker stop)" ends $G term 143 "killed by SIGTERM" main.leakBuffer go_ends/main.go "$go_line" 5555
+    check "$V: killed by SIGKILL" ends $G kill 137 "killed by SIGKILL" main.leakBuffer go_ends/main.go "$go_line" 5555
+    out=$WORK/return.$(basename "$G")
+    check "$V: the cgo glue is not in the stack" \
+        jqe '[.leaks[].stack[].function | select(. != null and (startswith("_cgo_") or contains("_Cfunc_")
+              or . == "runtime.cgocall" or startswith("runtime.asmcgocall")))] | length == 0' "$out.json"
+    check "$V: the runtime's own memory is counted apart, never a leak" \
+        jqe '.totals.go_runtime.bytes > 100000000 and .totals.leaked_bytes == 5555' "$out.json"
+done
 
 # what the sentinel must leave alone
 quiet() { "$@" > /dev/null 2>&1; }

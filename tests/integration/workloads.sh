@@ -4,6 +4,8 @@
 # work, so every expected site must grow by exactly its blocks per iteration (bytes within the
 # stated range), no other function of the program may grow, and a clean mode grows nowhere.
 # Prints "NAME: N passed, M failed" per workload. --calibrate prints what was measured instead.
+# NAME arguments run only those workloads. A Go workload runs once per Go toolchain built (the
+# default's in $B/workloads, the others' in $B/go1.NN: see GO_OTHER in the Makefile).
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +14,8 @@ TRUTH=workloads/truth.json
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 calibrate=0
-[ "${1:-}" = --calibrate ] && calibrate=1
+[ "${1:-}" = --calibrate ] && calibrate=1 && shift
+only=" $* "
 total_failed=0
 
 # per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites
@@ -23,13 +26,18 @@ per_function() {
 }
 
 run_mode() { # run_mode PROGRAM MODE ITERATIONS OUT
-    $B/imgleak run --show-reachable --format json --report "$4" -- "$B/workloads/$1" "$2" --iterations "$3" \
+    $B/imgleak run --show-reachable --format json --report "$4" -- "$1" "$2" --iterations "$3" \
         > "$4.out" 2> "$4.err"
 }
 
-for name in $(jq -r '.workloads[].name' "$TRUTH"); do
-    w=$(jq -c --arg n "$name" '.workloads[] | select(.name == $n)' "$TRUTH")
-    program=$(jq -r '.program' <<< "$w")
+for workload in $(jq -r '.workloads[].name' "$TRUTH"); do
+  [ "$only" = "  " ] || [[ "$only" == *" $workload "* ]] || continue
+  w=$(jq -c --arg n "$workload" '.workloads[] | select(.name == $n)' "$TRUTH")
+  base=$(jq -r '.program' <<< "$w")
+  for program in "$B/workloads/$base" "$B"/go1.*/"$base"; do
+    [ -x "$program" ] || continue
+    name=$workload
+    [ "$program" = "$B/workloads/$base" ] || name="$workload@$(basename "$(dirname "$program")")"
     n=$(jq -r '.iterations' <<< "$w")
     processes=$(jq -r '.processes // 1' <<< "$w")
     passed=0; failed=0
@@ -92,5 +100,6 @@ for name in $(jq -r '.workloads[].name' "$TRUTH"); do
     [ $calibrate = 1 ] && continue
     echo "$name: $passed passed, $failed failed"
     total_failed=$((total_failed + failed))
+  done
 done
 [ $total_failed = 0 ]
