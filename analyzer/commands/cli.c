@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "error.h"
+#include "peaks.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -79,6 +80,7 @@ static const struct {
     {{"format", required_argument, NULL, 'f'}, CLI_FORMAT},
     {{"report", required_argument, NULL, 'r'}, CLI_REPORT},
     {{"allocator", required_argument, NULL, 'A'}, CLI_ALLOCATOR},
+    {{"peak-snapshots", required_argument, NULL, 'P'}, CLI_PEAKS},
     {{"app", required_argument, NULL, 'a'}, CLI_APP},
     {{"suppressions", required_argument, NULL, 'S'}, CLI_SUPPRESS},
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
@@ -114,6 +116,17 @@ const char *cli_option_list(unsigned allowed)
     return list;
 }
 
+/* --peak-snapshots off, or a factor above 1 (at most 100) */
+static int parse_peaks(const char *what, double *factor)
+{
+    char *end;
+    double v = strcmp(what, "off") == 0 ? 0 : strtod(what, &end);
+    if (strcmp(what, "off") != 0 && (end == what || *end || !(v > 1 && v <= 100)))
+        return error_set("--peak-snapshots takes off or a factor above 1 (got '%s')", what), -1;
+    *factor = v;
+    return 0;
+}
+
 /* --color[=WHEN]: without WHEN, always (as GNU ls) */
 static int parse_color(const char *when, int *out)
 {
@@ -138,6 +151,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
     o->sites = 20;
     o->frames = 8;
     o->fail_on = CLI_FAIL_DEFAULT;
+    o->peak_factor = PEAKS_FACTOR_DEFAULT;
     int c;
     uint64_t n;
     optind = 1;
@@ -152,6 +166,11 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
                 return error_set("--allocator takes glibc or jemalloc"), -1;
             o->allocator = optarg;
             o->seen |= CLI_ALLOCATOR;
+            break;
+        case 'P':
+            if (parse_peaks(optarg, &o->peak_factor) < 0)
+                return -1;
+            o->seen |= CLI_PEAKS;
             break;
         case 'a':
             if (push(&o->app, &o->napp, optarg) < 0)
@@ -214,7 +233,7 @@ int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
                                         "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
-                                        "--color"};
+                                        "--color", "--peak-snapshots"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)

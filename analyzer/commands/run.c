@@ -4,11 +4,13 @@
  * imgleak.*.snap files that were not in the output directory before the program started.
  * While it runs, imgleak passes SIGTERM, SIGINT, SIGHUP and SIGQUIT on to it (docker stop, a CI
  * cancel and timeout signal imgleak, not the program) and reports after it ends; the program
- * dies with imgleak (PR_SET_PDEATHSIG) rather than run on unobserved. */
+ * dies with imgleak (PR_SET_PDEATHSIG) rather than run on unobserved. Meanwhile it asks for a
+ * snapshot at each new high-water mark of the program's RSS (peaks.c): what an OOM kill leaves. */
 #define _GNU_SOURCE
 #include "run.h"
 
 #include "error.h"
+#include "peaks.h"
 #include "run_audit.h"
 #include "supervise.h"
 
@@ -303,9 +305,20 @@ static void forward_signal(pid_t pid, int sig, const char *dir, const sigset_t *
     kill(pid, sig);
 }
 
-/* Waits for the program, passing on what imgleak is sent meanwhile. */
-static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, int *status)
+/* A snapshot at a new peak: asked for and not waited for (the program goes on growing). */
+static void watch_peaks(peaks_t *pk, pid_t pid)
 {
+    int snap_sig = snapshot_signal();
+    /* a program that does not catch it yet (the shim not started, or not loaded) would die */
+    if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig))
+        kill(pid, snap_sig);
+}
+
+/* Waits for the program, passing on what imgleak is sent meanwhile. */
+static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, peaks_t *pk,
+                            int *status)
+{
+    const struct timespec poll = {0, PEAKS_POLL_MS * 1000000L};
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR)) {
@@ -320,8 +333,13 @@ static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, int
                 any = 1;
                 forward_signal(pid, forwarded[i], dir, &st->wait_mask);
             }
-        if (!any)
+        if (any)
+            continue;
+        if (!pk->factor) {
             sigsuspend(&st->wait_mask);
+        } else if (ppoll(NULL, 0, &poll, &st->wait_mask) == 0) {
+            watch_peaks(pk, pid);
+        }
     }
 }
 
@@ -376,7 +394,11 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (pid == 0)
         child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
-    wait_forwarding(pid, &st, res->dir, &status);
+    peaks_t pk;
+    peaks_init(&pk, opts->peak_factor);
+    wait_forwarding(pid, &st, res->dir, &pk, &status);
+    clock_gettime(CLOCK_REALTIME, &res->ended);
+    res->pid = pid;
     signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     supervise_wait_final(); /* the snapshot of an end no code in the program saw */
@@ -400,6 +422,27 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     list_free(&before);
     list_free(&after);
     return res->snapshots ? 0 : (error_set("out of memory"), -1);
+}
+
+int run_last_snapshot(const run_result_t *res)
+{
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "imgleak.%ld.", (long)res->pid), last = -1;
+    unsigned long long best = 0;
+    for (size_t i = 0; i < res->nsnapshots; i++) {
+        const char *name = strrchr(res->snapshots[i], '/');
+        name = name ? name + 1 : res->snapshots[i];
+        const char *seq = strrchr(name, '.'); /* imgleak.PID.INSTANCE.SEQ.snap */
+        while (seq && seq > name && seq[-1] != '.')
+            seq--;
+        unsigned long long k;
+        if (strncmp(name, prefix, (size_t)n) == 0 && seq && sscanf(seq, "%llu", &k) == 1 &&
+            (last < 0 || k > best)) {
+            best = k;
+            last = (int)i;
+        }
+    }
+    return last;
 }
 
 void run_result_release(run_result_t *res)
