@@ -75,7 +75,12 @@ static const struct {
      "                       page with a flame graph)\n"},
     {H_GROWTH | H_DIFF, "Options:", "  --format FMT         growth, diff: text (default) or json\n"},
     {H_RUN, "Options:",
-     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"},
+     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
+     "  --peak-snapshots F   run: ask for a snapshot each time the program's RSS reaches a new\n"
+     "                       high-water mark: 64 MiB (or half its memory limit), then F times\n"
+     "                       the last (default 1.25), and at 80, 90 and 95% of its cgroup's\n"
+     "                       limit; an OOM kill leaves no final snapshot, and the report is\n"
+     "                       then on the last of these (off: none)\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "peaks.h"
+#include "reader.h"
 #include "run_audit.h"
 #include "supervise.h"
 
@@ -311,7 +312,7 @@ static void watch_peaks(peaks_t *pk, pid_t pid)
     int snap_sig = snapshot_signal();
     /* a program that does not catch it yet (the shim not started, or not loaded) would die */
     if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig))
-        kill(pid, snap_sig);
+        sigqueue(pid, snap_sig, (union sigval){.sival_int = IMGLEAK_PEAK_SIGVAL});
 }
 
 /* Waits for the program, passing on what imgleak is sent meanwhile. */
@@ -370,6 +371,33 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     _exit(errno == ENOENT ? 127 : 126);
 }
 
+/* Peak snapshots are insurance against an end that leaves no final snapshot: once a process has
+ * its final one, its peak ones go (a report on the run would otherwise hold a growth series the
+ * program never asked for). */
+static void drop_peaks(run_result_t *res)
+{
+    size_t n = res->nsnapshots, kept = 0;
+    imgleak_file_header_t *h = calloc(n ? n : 1, sizeof *h);
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (reader_load_header(res->snapshots[i], &h[i]) < 0)
+            memset(&h[i], 0, sizeof h[i]); /* the report will say what is wrong with it */
+    for (size_t i = 0; i < n; i++) {
+        int final_exists = 0;
+        for (size_t k = 0; k < n && (h[i].flags & IMGLEAK_SNAP_PEAK) && !final_exists; k++)
+            final_exists = h[k].pid == h[i].pid && (h[k].flags & IMGLEAK_SNAP_AT_EXIT);
+        if (final_exists) {
+            unlink(res->snapshots[i]);
+            free(res->snapshots[i]);
+        } else {
+            res->snapshots[kept++] = res->snapshots[i];
+        }
+    }
+    res->nsnapshots = kept;
+    free(h);
+}
+
 int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
 {
     char shim[PATH_MAX];
@@ -421,7 +449,11 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     }
     list_free(&before);
     list_free(&after);
-    return res->snapshots ? 0 : (error_set("out of memory"), -1);
+    if (!res->snapshots)
+        return error_set("out of memory"), -1;
+    if (pk.asked)
+        drop_peaks(res);
+    return 0;
 }
 
 int run_last_snapshot(const run_result_t *res)

@@ -29,6 +29,10 @@ typedef struct {
 } imgleak_file_header_t;         /* 64 bytes */
 
 #define IMGLEAK_SNAP_AT_EXIT 1u /* written by the exit hook */
+/* 1.6: asked for by imgleak run at a new high-water mark of the program's RSS (a signal queued
+ * with IMGLEAK_PEAK_SIGVAL): insurance against an OOM kill, dropped once a final one exists */
+#define IMGLEAK_SNAP_PEAK 2u
+#define IMGLEAK_PEAK_SIGVAL 0x70656b /* sigqueue's value for such a request: "pek" */
 
 typedef struct {
     uint32_t type;        /* IMGLEAK_SECTION_* */
