@@ -36,6 +36,10 @@ check "C: _exit(3): no destructor runs, the sentinel writes it" ends $E _exit 3 
 check "C: quick_exit(5)" ends $E quick_exit 5 "exited 5" leak_once ends.c "$c_line" 4321
 check "C: a daemon closes every descriptor it did not open, then _exit(6): the sentinel stays" \
     ends $E daemon 6 "exited 6" leak_once ends.c "$c_line" 4321
+check "C: a raw close_range system call closes the sentinel's pipe, then _exit(8): the sentinel watches on" \
+    ends $E rawclose 8 "exited 8" leak_once ends.c "$c_line" 4321
+check "... a raw close_range, then a raw execve: one final snapshot, the new image's" \
+    bash -c "timeout 30 '$IMGLEAK' run -o '$WORK/rawexec' -- '$E' rawexec 2>/dev/null >/dev/null; ls '$WORK/rawexec' | grep -c '\.snap$' | grep -qx 1"
 check "C: killed by SIGKILL" ends $E kill 137 "killed by SIGKILL" leak_once ends.c "$c_line" 4321
 check "C: SIGTERM with no handler" ends $E term 143 "killed by SIGTERM" leak_once ends.c "$c_line" 4321
 check "C: abort()" ends $E abort 134 "killed by SIGABRT" leak_once ends.c "$c_line" 4321
