@@ -78,7 +78,7 @@ static const struct {
      "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
      "  --peak-snapshots F   run: ask for a snapshot each time the program's RSS reaches a new\n"
      "                       high-water mark: 64 MiB (or half its memory limit), then F times\n"
-     "                       the last (default 1.25), and at 80, 90 and 95% of its cgroup's\n"
+     "                       the last (default 2), and at 80, 90 and 95% of its cgroup's\n"
      "                       limit; an OOM kill leaves no final snapshot, and the report is\n"
      "                       then on the last of these (off: none)\n"},
     {H_ALL, "Options:",

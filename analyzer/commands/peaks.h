@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PEAKS_FACTOR_DEFAULT 1.25
+#define PEAKS_FACTOR_DEFAULT 2.0
 #define PEAKS_FLOOR (UINT64_C(64) << 20) /* below this RSS, nothing to look at */
 #define PEAKS_POLL_MS 50                 /* one read of /proc/PID/statm each time */
 

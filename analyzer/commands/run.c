@@ -306,18 +306,38 @@ static void forward_signal(pid_t pid, int sig, const char *dir, const sigset_t *
     kill(pid, sig);
 }
 
+/* Whether the shim is loaded in pid (set-uid programs drop LD_PRELOAD): a program of its own
+ * that catches the signal (SIGUSR2 rotates some daemons' logs) must not get it from us. */
+static int process_has_shim(pid_t pid, const char *shim)
+{
+    char path[64], line[4352];
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    size_t len = strlen(shim);
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        size_t n = strlen(line);
+        found = n >= len && strcmp(line + n - len, shim) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* A snapshot at a new peak: asked for and not waited for (the program goes on growing). */
-static void watch_peaks(peaks_t *pk, pid_t pid)
+static void watch_peaks(peaks_t *pk, pid_t pid, const char *shim)
 {
     int snap_sig = snapshot_signal();
     /* a program that does not catch it yet (the shim not started, or not loaded) would die */
-    if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig))
+    if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig) &&
+        process_has_shim(pid, shim))
         sigqueue(pid, snap_sig, (union sigval){.sival_int = IMGLEAK_PEAK_SIGVAL});
 }
 
 /* Waits for the program, passing on what imgleak is sent meanwhile. */
 static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, peaks_t *pk,
-                            int *status)
+                            const char *shim, int *status)
 {
     const struct timespec poll = {0, PEAKS_POLL_MS * 1000000L};
     for (;;) {
@@ -339,7 +359,7 @@ static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, pea
         if (!pk->factor) {
             sigsuspend(&st->wait_mask);
         } else if (ppoll(NULL, 0, &poll, &st->wait_mask) == 0) {
-            watch_peaks(pk, pid);
+            watch_peaks(pk, pid, shim);
         }
     }
 }
@@ -424,7 +444,7 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     int status;
     peaks_t pk;
     peaks_init(&pk, opts->peak_factor);
-    wait_forwarding(pid, &st, res->dir, &pk, &status);
+    wait_forwarding(pid, &st, res->dir, &pk, shim, &status);
     clock_gettime(CLOCK_REALTIME, &res->ended);
     res->pid = pid;
     signals_after_program(&st);
