@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 5
+#define IMGLEAK_VERSION_MINOR 6
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
