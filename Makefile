@@ -152,7 +152,25 @@ $(B)/workloads/node/node_modules/imgleak-pattern/pattern.node: workloads/node/pa
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) -std=gnu11 -shared -fPIC -I$(NODE_INCLUDE) $(WL_CFLAGS) $< -o $@ $(WL_LIBS_cairo)
 workloads: $(WORKLOADS:%=$(B)/workloads/wl_%) $(NODE_ADDON)
-go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
+# Every other Go toolchain installed beside Debian's default (golang-1.NN-go from
+# bookworm-backports, which scripts/deps.sh installs): the Go workloads and the Go end test are
+# built with each too, in $(B)/go1.NN/, and go.sh, final.sh and workloads.sh run them all
+GO_DEFAULT_ROOT := $(shell go env GOROOT 2>/dev/null)
+GO_OTHER := $(patsubst /usr/lib/go-%/bin/go,%,$(filter-out $(GO_DEFAULT_ROOT)/bin/go,\
+              $(wildcard /usr/lib/go-1.*/bin/go)))
+GO_OTHER_BINS := $(foreach v,$(GO_OTHER),$(B)/go$(v)/wl_go $(B)/go$(v)/wl_go_service $(B)/go$(v)/go_ends)
+GO_BUILD = cd $(<D) && GOCACHE=$(abspath $(@D))/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    /usr/lib/go-$*/bin/go build -o $(abspath $@) main.go
+$(B)/go%/wl_go: workloads/go/wl_go/main.go
+	@mkdir -p $(@D)
+	$(GO_BUILD)
+$(B)/go%/wl_go_service: workloads/go/wl_go_service/main.go
+	@mkdir -p $(@D)
+	$(GO_BUILD)
+$(B)/go%/go_ends: tests/integration/go_ends/main.go
+	@mkdir -p $(@D)
+	$(GO_BUILD)
+go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS)
 
 # ---- benchmarks (make bench; never part of make check) ----
 BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
@@ -320,7 +338,7 @@ tsan: $(B)/tsan/.built
 	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
 
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%) \
-             $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
+             $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/declared.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: each benchmark natively, under imgleak with full tracking, under imgleak sampling
-# (IMGLEAK_SAMPLE=524288) and under heaptrack when it is installed; the configurations alternate
+# (IMGLEAK_SAMPLE=524288), under `imgleak run` (full tracking, plus the exit supervision: the
+# sentinel, the peak watch and the report at the end) and under heaptrack when it is installed;
+# the configurations alternate
 # within each round, RUNS rounds. Prints medians of wall time and peak RSS with ratios to native
 # and to heaptrack, the shim's memory and snapshot bytes per live block, and the analyzer's
 # time and memory on the live_heavy snapshot. Results also go to $B/bench/results.json.
@@ -23,7 +25,7 @@ BENCHES=(
     "live_heavy|$OUT/live_heavy $LIVE_BLOCKS"
     "deep_stacks|$OUT/deep_stacks 1000000"
 )
-CONFIGS=(native full sample)
+CONFIGS=(native full sample run)
 [ -n "$HEAPTRACK" ] && CONFIGS+=(heaptrack)
 
 run_one() { # run_one CONFIG CMD... -> "wall rss_kb"
@@ -34,6 +36,7 @@ run_one() { # run_one CONFIG CMD... -> "wall rss_kb"
     full) IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$@" ;;
     sample) IMGLEAK_SAMPLE=524288 IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$@" ;;
     heaptrack) "$MEASURE" "$HEAPTRACK" -o "$OUT/tmp/ht" "$@" ;;
+    run) "$MEASURE" "$ROOT/$B/imgleak" run -o "$OUT/tmp" --format json --report "$OUT/tmp/run.json" -- "$@" ;;
     esac
 }
 

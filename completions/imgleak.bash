@@ -25,6 +25,7 @@ _imgleak() {
     case $prev in
     --format) COMPREPLY=($(compgen -W "text json pprof collapsed html" -- "$cur")); return ;;
     --allocator) COMPREPLY=($(compgen -W "glibc jemalloc" -- "$cur")); return ;;
+    --peak-snapshots) COMPREPLY=($(compgen -W "off 1.25 2" -- "$cur")); return ;;
     -o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --sites|--frames|--max-leaked-bytes|--max-leaked-handles|--duration|--interval) return ;;
     esac

@@ -29,7 +29,8 @@ PACKAGES=(
     libvips-dev libopencv-core-dev  # workloads: libvips and OpenCV's C API (built-in declared handles)
 )
 TEST_PACKAGES=(
-    golang-go                    # go tool pprof reads imgleak's pprof output
+    golang-go                    # go tool pprof reads imgleak's pprof output; the Go workloads (1.19)
+    golang-1.23-go               # the Go workloads and tests again with a current Go (bookworm-backports)
     chromium                     # the HTML report is opened in headless Chromium
     libxml2-utils                # xmllint checks the JUnit XML
     clang libclang-rt-14-dev     # libFuzzer for the snapshot reader's fuzz target
@@ -60,9 +61,24 @@ fi
 if [ "$(id -u)" != 0 ]; then
     echo "imgleak needs these Debian packages; run:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    printf '%s\n' "${missing[@]}" | grep -q '^golang-1\.2' &&
+        echo "(golang-1.23-go is in bookworm-backports: add that suite to apt's sources first)" >&2
     exit 1
 fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# a newer Go comes from bookworm-backports (Debian's own archive; its packages are only ever
+# installed by name, never as upgrades): add that suite when no source has it yet
+if printf '%s\n' "${missing[@]}" | grep -q '^golang-1\.2' &&
+   ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+   grep -rqs 'bookworm' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > /etc/apt/sources.list.d/imgleak-bookworm-backports.sources <<'EOF_SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF_SOURCES
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "error.h"
+#include "peaks.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -81,6 +82,7 @@ static const struct {
     {{"allocator", required_argument, NULL, 'A'}, CLI_ALLOCATOR},
     {{"handles", required_argument, NULL, 'K'}, CLI_HANDLES},
     {{"all-processes", no_argument, NULL, 'P'}, CLI_RUN},
+    {{"peak-snapshots", required_argument, NULL, 'W'}, CLI_PEAKS},
     {{"app", required_argument, NULL, 'a'}, CLI_APP},
     {{"suppressions", required_argument, NULL, 'S'}, CLI_SUPPRESS},
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
@@ -127,6 +129,14 @@ static int parse_seconds(const char *text, double *out)
     if (text[0] < '0' || text[0] > '9' || *end || errno == ERANGE || !(v > 0) || v > 31536000)
         return -1;
     *out = v;
+/* --peak-snapshots off, or a factor above 1 (at most 100) */
+static int parse_peaks(const char *what, double *factor)
+{
+    char *end;
+    double v = strcmp(what, "off") == 0 ? 0 : strtod(what, &end);
+    if (strcmp(what, "off") != 0 && (end == what || *end || !(v > 1 && v <= 100)))
+        return error_set("--peak-snapshots takes off or a factor above 1 (got '%s')", what), -1;
+    *factor = v;
     return 0;
 }
 
@@ -154,6 +164,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
     o->sites = 20;
     o->frames = 8;
     o->fail_on = CLI_FAIL_DEFAULT;
+    o->peak_factor = PEAKS_FACTOR_DEFAULT;
     int c;
     uint64_t n;
     optind = 1;
@@ -170,6 +181,11 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             o->seen |= CLI_ALLOCATOR;
             break;
         case 'K': o->handles = optarg; o->seen |= CLI_HANDLES; break;
+        case 'W':
+            if (parse_peaks(optarg, &o->peak_factor) < 0)
+                return -1;
+            o->seen |= CLI_PEAKS;
+            break;
         case 'a':
             if (push(&o->app, &o->napp, optarg) < 0)
                 return -1;
@@ -240,7 +256,7 @@ int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
                                         "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
                                         "--color", "--handles", "--duration/--interval",
-                                        "--all-processes"};
+                                        "--all-processes", "--peak-snapshots"};
     unsigned extra = o->seen & ~allowed;
     for (unsigned i = 0; extra; i++, extra >>= 1)
         if (extra & 1)

@@ -13,6 +13,7 @@ typedef struct {
     const char *allocator;   /* --allocator (run) */
     const char *handles;     /* --handles FILE (run): declared handle types */
     int all_processes;       /* --all-processes (run): also shells and what wrappers ran */
+    double peak_factor;      /* --peak-snapshots (run): 0 for off */
     const char **app;        /* --app, repeatable */
     size_t napp;
     const char **suppressions; /* --suppressions FILE, repeatable */
@@ -43,6 +44,7 @@ enum {
     CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
     CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
     CLI_COLOR = 1u << 8, CLI_HANDLES = 1u << 9, CLI_ATTACH = 1u << 10, CLI_RUN = 1u << 11,
+    CLI_PEAKS = 1u << 12,
 };
 
 /* What fails the gate (--fail-on): leaked memory (and memory not classified by a scan),

@@ -103,7 +103,12 @@ static const struct {
      "                       docs/HANDLES.md); a bad line is refused with its number\n"
      "  --all-processes      run: report on every process that wrote a snapshot; by default\n"
      "                       only the program (one identity across the execs of wrappers such\n"
-     "                       as pyenv's shims) and the processes it started, shells left out\n"},
+     "                       as pyenv's shims) and the processes it started, shells left out\n"
+     "  --peak-snapshots F   run: ask for a snapshot each time the program's RSS reaches a new\n"
+     "                       high-water mark: 64 MiB (or half its memory limit), then F times\n"
+     "                       the last (default 2), and at 80, 90 and 95% of its cgroup's\n"
+     "                       limit; an OOM kill leaves no final snapshot, and the report is\n"
+     "                       then on the last of these (off: none)\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"

@@ -344,6 +344,34 @@ static int check_allocator(const cli_opts_t *o, const run_result_t *res)
     return 0;
 }
 
+/* When the program's last snapshot is not a final one (an OOM kill takes the sentinel too),
+ * the report is on an earlier state: say which, and how long before the end. */
+static void say_report_moment(const run_result_t *res)
+{
+    int last = run_last_snapshot(res);
+    snapshot_t *snap = last >= 0 ? reader_load(res->snapshots[last]) : NULL;
+    if (!snap)
+        return; /* the report says what is wrong with it */
+    if (!(snap->header.flags & IMGLEAK_SNAP_AT_EXIT)) {
+        uint64_t end = (uint64_t)res->ended.tv_sec * 1000000000u + (uint64_t)res->ended.tv_nsec;
+        uint64_t at = snap->header.time_ns, live = 0;
+        for (size_t i = 0; i < snap->nlive; i++)
+            live += snap->live[i].size;
+        time_t secs = (time_t)(at / 1000000000u);
+        struct tm tm;
+        char when[32] = "?", rss[32], peak[32], held[32];
+        if (gmtime_r(&secs, &tm))
+            strftime(when, sizeof when, "%H:%M:%S UTC", &tm);
+        report_format_bytes(snap->process.rss_bytes, rss, sizeof rss);
+        report_format_bytes(snap->process.peak_rss_bytes, peak, sizeof peak);
+        report_format_bytes(live, held, sizeof held);
+        fprintf(stderr, "imgleak: no final snapshot; report from the snapshot at %s (%.2f s before "
+                        "the end): RSS %s (peak %s), %s live\n",
+                when, end > at ? (double)(end - at) / 1e9 : 0.0, rss, peak, held);
+    }
+    reader_free(snap);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     cli_opts_t o = {0};
@@ -360,7 +388,7 @@ static int cmd_run(int argc, char **argv)
         cli_free(&o);
         return usage_error(error_get(), "run");
     }
-    run_opts_t ropts = {o.out, o.allocator, NULL};
+    run_opts_t ropts = {.out_dir = o.out, .allocator = o.allocator, .peak_factor = o.peak_factor};
     run_result_t res = {0};
     int rc = EXIT_BAD_INPUT, written = 0;
     char handles[PATH_MAX];
@@ -377,6 +405,7 @@ static int cmd_run(int argc, char **argv)
     }
     rc = res.exit_status;
     fprintf(stderr, "imgleak: %s %s\n", argv[first], res.end);
+    say_report_moment(&res);
     size_t nmeant = res.nsnapshots, hidden = 0;
     if (!o.all_processes)
         nmeant = run_select_processes(res.snapshots, res.nsnapshots, res.pid, &hidden);
@@ -386,7 +415,7 @@ static int cmd_run(int argc, char **argv)
                 hidden, hidden == 1 ? "" : "es");
     if (res.nsnapshots == 0) {
         fprintf(stderr, "imgleak: %s wrote no snapshot (it may be set-uid, have been killed by the "
-                        "OOM killer with no IMGLEAK_INTERVAL, or run with IMGLEAK_FINAL=0)\n", argv[first]);
+                        "OOM killer before any peak snapshot, or run with IMGLEAK_FINAL=0)\n", argv[first]);
         if (rc == 0)
             rc = EXIT_BAD_INPUT;
     } else if (check_allocator(&o, &res) < 0 ||

@@ -4,11 +4,14 @@
  * imgleak.*.snap files that were not in the output directory before the program started.
  * While it runs, imgleak passes SIGTERM, SIGINT, SIGHUP and SIGQUIT on to it (docker stop, a CI
  * cancel and timeout signal imgleak, not the program) and reports after it ends; the program
- * dies with imgleak (PR_SET_PDEATHSIG) rather than run on unobserved. */
+ * dies with imgleak (PR_SET_PDEATHSIG) rather than run on unobserved. Meanwhile it asks for a
+ * snapshot at each new high-water mark of the program's RSS (peaks.c): what an OOM kill leaves. */
 #define _GNU_SOURCE
 #include "run.h"
 
 #include "error.h"
+#include "peaks.h"
+#include "reader.h"
 #include "run_audit.h"
 #include "supervise.h"
 
@@ -303,9 +306,40 @@ static void forward_signal(pid_t pid, int sig, const char *dir, const sigset_t *
     kill(pid, sig);
 }
 
-/* Waits for the program, passing on what imgleak is sent meanwhile. */
-static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, int *status)
+/* Whether the shim is loaded in pid (set-uid programs drop LD_PRELOAD): a program of its own
+ * that catches the signal (SIGUSR2 rotates some daemons' logs) must not get it from us. */
+static int process_has_shim(pid_t pid, const char *shim)
 {
+    char path[64], line[4352];
+    snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    size_t len = strlen(shim);
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        size_t n = strlen(line);
+        found = n >= len && strcmp(line + n - len, shim) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* A snapshot at a new peak: asked for and not waited for (the program goes on growing). */
+static void watch_peaks(peaks_t *pk, pid_t pid, const char *shim)
+{
+    int snap_sig = snapshot_signal();
+    /* a program that does not catch it yet (the shim not started, or not loaded) would die */
+    if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig) &&
+        process_has_shim(pid, shim))
+        sigqueue(pid, snap_sig, (union sigval){.sival_int = IMGLEAK_PEAK_SIGVAL});
+}
+
+/* Waits for the program, passing on what imgleak is sent meanwhile. */
+static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, peaks_t *pk,
+                            const char *shim, int *status)
+{
+    const struct timespec poll = {0, PEAKS_POLL_MS * 1000000L};
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR)) {
@@ -320,8 +354,13 @@ static void wait_forwarding(pid_t pid, const signals_t *st, const char *dir, int
                 any = 1;
                 forward_signal(pid, forwarded[i], dir, &st->wait_mask);
             }
-        if (!any)
+        if (any)
+            continue;
+        if (!pk->factor) {
             sigsuspend(&st->wait_mask);
+        } else if (ppoll(NULL, 0, &poll, &st->wait_mask) == 0) {
+            watch_peaks(pk, pid, shim);
+        }
     }
 }
 
@@ -373,6 +412,33 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     _exit(errno == ENOENT ? 127 : 126);
 }
 
+/* Peak snapshots are insurance against an end that leaves no final snapshot: once a process has
+ * its final one, its peak ones go (a report on the run would otherwise hold a growth series the
+ * program never asked for). */
+static void drop_peaks(run_result_t *res)
+{
+    size_t n = res->nsnapshots, kept = 0;
+    imgleak_file_header_t *h = calloc(n ? n : 1, sizeof *h);
+    if (!h)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (reader_load_header(res->snapshots[i], &h[i]) < 0)
+            memset(&h[i], 0, sizeof h[i]); /* the report will say what is wrong with it */
+    for (size_t i = 0; i < n; i++) {
+        int final_exists = 0;
+        for (size_t k = 0; k < n && (h[i].flags & IMGLEAK_SNAP_PEAK) && !final_exists; k++)
+            final_exists = h[k].pid == h[i].pid && (h[k].flags & IMGLEAK_SNAP_AT_EXIT);
+        if (final_exists) {
+            unlink(res->snapshots[i]);
+            free(res->snapshots[i]);
+        } else {
+            res->snapshots[kept++] = res->snapshots[i];
+        }
+    }
+    res->nsnapshots = kept;
+    free(h);
+}
+
 int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
 {
     char shim[PATH_MAX];
@@ -397,8 +463,11 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     if (pid == 0)
         child_exec(opts, shim, res->dir, argv, &st, parent);
     int status;
+    peaks_t pk;
+    peaks_init(&pk, opts->peak_factor);
+    wait_forwarding(pid, &st, res->dir, &pk, shim, &status);
+    clock_gettime(CLOCK_REALTIME, &res->ended);
     res->pid = pid;
-    wait_forwarding(pid, &st, res->dir, &status);
     signals_after_program(&st);
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     supervise_wait_final(); /* the snapshot of an end no code in the program saw */
@@ -421,7 +490,32 @@ int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res)
     }
     list_free(&before);
     list_free(&after);
-    return res->snapshots ? 0 : (error_set("out of memory"), -1);
+    if (!res->snapshots)
+        return error_set("out of memory"), -1;
+    if (pk.asked)
+        drop_peaks(res);
+    return 0;
+}
+
+int run_last_snapshot(const run_result_t *res)
+{
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "imgleak.%ld.", (long)res->pid), last = -1;
+    unsigned long long best = 0;
+    for (size_t i = 0; i < res->nsnapshots; i++) {
+        const char *name = strrchr(res->snapshots[i], '/');
+        name = name ? name + 1 : res->snapshots[i];
+        const char *seq = strrchr(name, '.'); /* imgleak.PID.INSTANCE.SEQ.snap */
+        while (seq && seq > name && seq[-1] != '.')
+            seq--;
+        unsigned long long k;
+        if (strncmp(name, prefix, (size_t)n) == 0 && seq && sscanf(seq, "%llu", &k) == 1 &&
+            (last < 0 || k > best)) {
+            best = k;
+            last = (int)i;
+        }
+    }
+    return last;
 }
 
 void run_result_release(run_result_t *res)

@@ -4,11 +4,13 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 typedef struct {
     const char *out_dir;   /* NULL: a temporary directory, removed afterwards */
     const char *allocator; /* "jemalloc": preload it after the shim; NULL or "glibc": as is */
     const char *handles;   /* an absolute path for IMGLEAK_HANDLES, or NULL */
+    double peak_factor;    /* snapshots at each new RSS high-water mark (peaks.h); 0: none */
 } run_opts_t;
 
 typedef struct {
@@ -19,10 +21,14 @@ typedef struct {
     char *dir;          /* where they are */
     int temporary;      /* dir was made for this run */
     char end[80];       /* how the program ended: "exited 0", "killed by SIGKILL", ... */
+    pid_t pid;          /* the program's */
+    struct timespec ended; /* CLOCK_REALTIME when it was reaped */
 } run_result_t;
 
 /* 0, or -1 with error_get() when the program could not be started. */
 int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res);
+/* The index in res->snapshots of the program's latest snapshot (its highest sequence), or -1. */
+int run_last_snapshot(const run_result_t *res);
 /* Frees the result; removes the snapshots and the directory when it was temporary. */
 void run_result_release(run_result_t *res);
 

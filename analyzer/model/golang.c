@@ -104,9 +104,24 @@ static int imports_c(const char *path)
     return cgo;
 }
 
+/* The compiler's minor version from its DW_AT_producer ("Go cmd/compile go1.19.8; regabi"), or
+ * 0 when it names none (a development build). */
+static unsigned go_minor(const char *producer)
+{
+    const char *v = strstr(producer, "go1.");
+    unsigned minor = 0;
+    for (v = v ? v + 4 : ""; *v >= '0' && *v <= '9'; v++)
+        minor = minor * 10 + (unsigned)(*v - '0');
+    return minor;
+}
+
+#define GO_CALL_LINE_FIXED 21 /* golang/go#58648: DW_AT_call_line follows //line from Go 1.21 */
+
 unsigned golang_call_line(const char *producer, const char *file, unsigned line)
 {
-    if (!starts_with(producer, "Go cmd/compile") || !ends_with(file, ".go") ||
+    unsigned minor;
+    if (!starts_with(producer, "Go cmd/compile") || (minor = go_minor(producer)) == 0 ||
+        minor >= GO_CALL_LINE_FIXED || !ends_with(file, ".go") ||
         line <= CGO_PREAMBLE_LINES || !imports_c(file))
         return line;
     return line - CGO_PREAMBLE_LINES;

@@ -22,7 +22,8 @@ int golang_frame_is_runtime(const frame_t *f);
 int golang_stack_is_runtime(const frame_t *frames, size_t n);
 /* The line of an inlined call as Go's DWARF gives it (DW_AT_call_line), corrected: in a file cgo
  * rewrote (one that imports "C"), the compiler counts the three lines cgo puts before its
- * //line directive (Go 1.19; the line table itself is right). producer: the unit's
+ * //line directive (Go 1.20 and before; 1.21 fixed it, golang/go#58648; the line table itself
+ * is right). producer: the unit's
  * DW_AT_producer; file: the call's file as the DWARF names it. */
 unsigned golang_call_line(const char *producer, const char *file, unsigned line);
 

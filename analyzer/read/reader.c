@@ -532,7 +532,7 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
 
 /* The header alone, checked against the file's real size before anything else is read: a
  * garbage or sparse file is refused after 64 bytes, not after reading it whole. */
-static int check_header_first(const char *path, FILE *f, size_t size)
+static int check_header_first(const char *path, FILE *f, size_t size, imgleak_file_header_t *out)
 {
     unsigned char head[sizeof(imgleak_file_header_t)];
     size_t got = fread(head, 1, sizeof head, f);
@@ -543,7 +543,20 @@ static int check_header_first(const char *path, FILE *f, size_t size)
     ps.size = size;
     if (parse_header_fields(&ps, &probe) < 0)
         return -1;
+    if (out)
+        *out = probe.header;
     return fseek(f, 0, SEEK_SET) == 0 ? 0 : (error_set("%s: %s", path, strerror(errno)), -1);
+}
+
+int reader_load_header(const char *path, imgleak_file_header_t *out)
+{
+    struct stat st;
+    FILE *f = safeopen_fopen(path, &st);
+    if (!f)
+        return -1;
+    int rc = check_header_first(path, f, (size_t)st.st_size, out);
+    fclose(f);
+    return rc;
 }
 
 snapshot_t *reader_load(const char *path)
@@ -558,7 +571,7 @@ snapshot_t *reader_load(const char *path)
         return NULL;
     }
     size_t size = (size_t)st.st_size;
-    if (check_header_first(path, f, size) < 0) {
+    if (check_header_first(path, f, size, NULL) < 0) {
         fclose(f);
         return NULL;
     }

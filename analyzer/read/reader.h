@@ -103,6 +103,8 @@ typedef struct {
 
 /* NULL on error, with error_get() saying why, prefixed with the path. */
 snapshot_t *reader_load(const char *path);
+/* The header alone, checked as reader_load checks it: 0, or -1 with error_get(). */
+int reader_load_header(const char *path, imgleak_file_header_t *out);
 /* Parses a snapshot already in memory; name is used in messages. */
 snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t size);
 void reader_free(snapshot_t *snap);

@@ -30,6 +30,10 @@ typedef struct {
 
 #define IMGLEAK_SNAP_AT_EXIT 1u /* written by the exit hook */
 #define IMGLEAK_SNAP_ATTACHED 2u /* 1.6: by a shim imgleak attach loaded; start_time is the attach */
+/* 1.6: asked for by imgleak run at a new high-water mark of the program's RSS (a signal queued
+ * with IMGLEAK_PEAK_SIGVAL): insurance against an OOM kill, dropped once a final one exists */
+#define IMGLEAK_SNAP_PEAK 4u
+#define IMGLEAK_PEAK_SIGVAL 0x70656b /* sigqueue's value for such a request: "pek" */
 
 typedef struct {
     uint32_t type;        /* IMGLEAK_SECTION_* */

@@ -199,7 +199,7 @@ static void take_final_snapshot(long pid, long ppid)
 
 static void take_periodic_snapshot(void)
 {
-    take_snapshot(0, 0);
+    take_snapshot(periodic_take_peak() ? IMGLEAK_SNAP_PEAK : 0, 0);
 }
 
 static int is_ready(void)

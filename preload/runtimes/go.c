@@ -1,16 +1,22 @@
 /* Goroutine frames above a cgo call (see go.h), amd64.
  *
- * What runtime.asmcgocall leaves (Go 1.19 to today, runtime/asm_amd64.s): it saves the caller's
- * frame pointer in g.sched.bp (gosave_systemstack_switch), switches to the thread's g0 stack and,
- * just above the C function's frame, stores at 40(SP) the goroutine's stack depth (g.stack.hi
- * minus its SP at entry) and at 48(SP) the g (0 when it was already on a system stack). The
- * return address of CALL AX sits at -8(SP). So, from the slot holding that return address:
- *   g = slot[7], depth = slot[6]; the goroutine's SP = g.stack.hi - depth, whose first word is
- *   the return into runtime.cgocall; then the frame-pointer chain from g.sched.bp: each frame
+ * What runtime.asmcgocall leaves (runtime/asm_amd64.s): it saves the goroutine's frame pointer in
+ * g.sched.bp (gosave_systemstack_switch), switches to the thread's g0 stack and stores there the
+ * goroutine's stack depth (g.stack.hi minus its SP at entry) and the g (0 when it was already on
+ * a system stack), then calls the C function. Where those two words sit moved between releases:
+ * 40(SP) and 48(SP) up to Go 1.22, 0(SP) and 8(SP) from 1.23 (asmcgocall_landingpad, which
+ * tail-calls C, so the C function still returns into asmcgocall). They are read from the code
+ * itself, once: the instructions after the call reload them ("MOVQ off(SP), DI" for g, then
+ * "SUBQ off(SP), SI" for the depth). From the slot holding the return address:
+ *   g = slot[1 + g_off / 8], depth = slot[1 + depth_off / 8]; the goroutine's SP at entry is
+ *   g.stack.hi - depth. Up to 1.20 asmcgocall has no frame: the word at that SP is the return
+ *   into runtime.cgocall and g.sched.bp is cgocall's frame. From 1.21 the assembler gives it one
+ *   (PUSHQ BP): g.sched.bp is that SP, and the frame chain starts there. Either way, each frame
  *   holds the caller's BP at 0(BP) and its return address at 8(BP).
- * g's fields are at fixed offsets in runtime2.go: stack {lo, hi} at 0, sched (gobuf: sp pc g ctxt
- * ret lr bp) at 56, so sched.bp at 104. g itself is read with process_vm_readv (a bad pointer
- * gives EFAULT, not a crash); everything after is checked to lie in [stack.lo, stack.hi).
+ * g's fields are at fixed offsets in runtime2.go (1.19 to 1.24): stack {lo, hi} at 0, sched
+ * (gobuf: sp pc g ctxt ret lr bp) at 56, so sched.bp at 104. g itself is read with
+ * process_vm_readv (a bad pointer gives EFAULT, not a crash); everything after is checked to lie
+ * in [stack.lo, stack.hi).
  *
  * The slot is found with libunwind's cursor (the SP of the frame that returns into asmcgocall)
  * the first time on each thread; a thread's g0 stack does not move, so after that a compare of
@@ -38,11 +44,13 @@
 #define G_STACK_LO 0
 #define G_STACK_HI 8
 #define G_SCHED_BP 104
-#define G0_DEPTH_SLOT 6 /* 40(SP) in words above the return-address slot at -8(SP) */
-#define G0_G_SLOT 7     /* 48(SP) */
 #define GO_STACK_MAX (UINT64_C(1) << 30) /* runtime.maxstacksize on 64-bit */
 
 static uint64_t asmcgocall_lo, asmcgocall_hi;
+/* The return address of asmcgocall's call into C on a goroutine's behalf, and the words above it
+ * that hold g and the depth (0 when the code was not recognised: no Go frames then) */
+static uint64_t cgo_return;
+static unsigned g_slot, depth_slot;
 static uint64_t cgo_mmap_lo, cgo_mmap_hi; /* runtime/cgo's mmap: all the runtime's mappings */
 static __thread uint64_t *cached_slot; /* where this thread's asmcgocall return address lives */
 /* g's read safely before on this thread: the runtime never frees a g (allgs keeps them all for
@@ -89,6 +97,49 @@ static void find_symbol(const unsigned char *elf, size_t size, uint64_t bias, co
     }
 }
 
+/* "MOVQ off(SP), reg" or "SUBQ off(SP), reg" at code, 64-bit, off 0 or an 8-bit displacement:
+ * the length of the instruction and *off, or 0 when it is not that. opcode 0x8b is MOV, 0x2b
+ * SUB; reg is the ModRM reg field (7 DI, 6 SI). */
+static unsigned decode_sp_load(const unsigned char *code, unsigned char opcode, unsigned reg,
+                               unsigned *off)
+{
+    if (code[0] != 0x48 || code[1] != opcode || code[3] != 0x24) /* REX.W, op, ..., SIB = (SP) */
+        return 0;
+    if (code[2] == (0x04 | reg << 3)) { /* mod 00: no displacement */
+        *off = 0;
+        return 4;
+    }
+    if (code[2] == (0x44 | reg << 3) && code[4] < 0x80) { /* mod 01: disp8 */
+        *off = code[4];
+        return 5;
+    }
+    return 0;
+}
+
+/* Finds, in asmcgocall's code, the call into C on a goroutine's behalf: the CALL (E8 rel32 or
+ * FF D0) followed by "MOVQ g_off(SP), DI; MOVQ 8(DI), SI; SUBQ depth_off(SP), SI" (g, then
+ * g.stack.hi minus the depth: the goroutine's SP back). */
+static void find_cgo_call(void)
+{
+    const unsigned char *code = (const unsigned char *)(uintptr_t)asmcgocall_lo;
+    size_t size = asmcgocall_hi - asmcgocall_lo;
+    static const unsigned char stack_hi[] = {0x48, 0x8b, 0x77, 0x08}; /* MOVQ 8(DI), SI */
+    for (size_t at = 2; at + 18 <= size; at++) {
+        if (!((code[at - 2] == 0xff && code[at - 1] == 0xd0) ||
+              (at >= 5 && code[at - 5] == 0xe8)))
+            continue;
+        unsigned g_off, depth_off, n = decode_sp_load(code + at, 0x8b, 7, &g_off);
+        if (!n || memcmp(code + at + n, stack_hi, sizeof stack_hi) != 0 ||
+            !decode_sp_load(code + at + n + sizeof stack_hi, 0x2b, 6, &depth_off) ||
+            (g_off | depth_off) & 7)
+            continue;
+        cgo_return = asmcgocall_lo + at;
+        g_slot = 1 + g_off / 8;
+        depth_slot = 1 + depth_off / 8;
+        return;
+    }
+}
+
 void go_init(void)
 {
     /* raw system calls: the interposed mmap would record this as the program's */
@@ -115,7 +166,11 @@ void go_init(void)
     }
     close(fd);
     if (asmcgocall_lo)
-        os_log("go: runtime.asmcgocall at %p", (void *)(uintptr_t)asmcgocall_lo);
+        find_cgo_call();
+    if (asmcgocall_lo)
+        os_log("go: runtime.asmcgocall at %p, its call into C returns to %p (g at +%u, depth at "
+               "+%u words)", (void *)(uintptr_t)asmcgocall_lo, (void *)(uintptr_t)cgo_return,
+               g_slot, depth_slot);
 }
 
 int go_is_cgo_return(uint64_t addr)
@@ -172,12 +227,12 @@ static int read_g(uint64_t g, uint64_t *head, size_t size)
 
 unsigned go_append_frames(uint64_t *frames, unsigned depth, unsigned max, int *truncated)
 {
-    if (depth == 0 || depth >= max || !go_is_cgo_return(frames[depth - 1]))
+    if (depth == 0 || depth >= max || !cgo_return || frames[depth - 1] != cgo_return)
         return depth;
     uint64_t *slot = slot_for(frames[depth - 1]);
     if (!slot)
         return depth;
-    uint64_t g = slot[G0_G_SLOT], stack_depth = slot[G0_DEPTH_SLOT];
+    uint64_t g = slot[g_slot], stack_depth = slot[depth_slot];
     uint64_t head[G_SCHED_BP / 8 + 1];
     if (!g || !read_g(g, head, sizeof head))
         return depth;
@@ -185,8 +240,10 @@ unsigned go_append_frames(uint64_t *frames, unsigned depth, unsigned max, int *t
     uint64_t sp = hi - stack_depth;
     if (lo >= hi || hi - lo > GO_STACK_MAX || stack_depth == 0 || stack_depth > hi - lo || (sp & 7))
         return depth;
-    /* the return into runtime.cgocall, then one frame per saved frame pointer */
-    frames[depth++] = *(const uint64_t *)(uintptr_t)sp;
+    /* without a frame of its own (up to Go 1.20), asmcgocall's return into runtime.cgocall is
+     * at the SP; with one, the chain below starts at that frame and holds it */
+    if (bp != sp)
+        frames[depth++] = *(const uint64_t *)(uintptr_t)sp;
     uint64_t floor = sp;
     while (depth < max && bp >= floor && bp + 16 <= hi && !(bp & 7)) {
         const uint64_t *frame = (const uint64_t *)(uintptr_t)bp;

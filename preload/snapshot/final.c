@@ -164,6 +164,46 @@ static void sentinel_detach(int keep)
             break;
 }
 
+#define KCMP_VM_TYPE 1        /* linux/kcmp.h: KCMP_VM */
+#define LOST_PIPE_CHECK_MS 10 /* how often a lost pipe's watch looks for a raw exec */
+
+/* 1 while pid still runs on the memory the sentinel shares (no exec since), 0 when it does not
+ * or that cannot be told (kcmp needs CONFIG_CHECKPOINT_RESTORE). kcmp's last argument is
+ * unused for KCMP_VM. */
+static int program_shares_memory(long pid)
+{
+    return raw_syscall(SYS_kcmp, raw_syscall(SYS_getpid, 0, 0, 0, 0), pid, KCMP_VM_TYPE, 0) == 0;
+}
+
+/* The program closed the pipe itself (a raw close or close_range system call, which no hook
+ * sees) and lives on in the same memory: its end is watched another way, until it dies (1) or
+ * exec's after all (0). A pidfd turns readable once every thread is gone; without pidfds
+ * (Linux before 5.3) /proc is polled. */
+static int sentinel_watch_lost_pipe(void)
+{
+    long pidfd = raw_syscall(SYS_pidfd_open, final.pid, 0, 0, 0);
+    for (;;) {
+        if (pidfd >= 0) {
+            struct {
+                int fd;
+                short events, revents;
+            } pfd = {(int)pidfd, 1 /* POLLIN */, 0};
+            struct timespec wait = {0, LOST_PIPE_CHECK_MS * 1000000L};
+            if (raw_syscall(SYS_ppoll, (long)&pfd, 1, (long)&wait, 0) > 0)
+                return 1;
+        } else {
+            struct timespec tick = {0, 100 * 1000000L};
+            raw_syscall(SYS_nanosleep, (long)&tick, 0, 0, 0);
+            if (!program_alive(final.pid))
+                return 1;
+        }
+        /* a raw execve (not through the hooks) after the pipe was lost: the image is new */
+        if (atomic_load(&final.exec_pending) ||
+            (!program_shares_memory(final.pid) && program_alive(final.pid)))
+            return 0;
+    }
+}
+
 /* Waits for the pipe's EOF; 1 when it means the program's death. */
 static int sentinel_wait(int keep)
 {
@@ -172,9 +212,13 @@ static int sentinel_wait(int keep)
     while ((got = raw_syscall(SYS_read, keep, (long)&byte, 1, 0)) != 0)
         if (got != -EINTR && got != 1)
             return 0;
-    /* exec'd (said by the exec hooks below, or, for a raw execve as Go's syscall.Exec, seen
-     * in /proc), or it closed our descriptor: either way the program lives on elsewhere */
-    return !atomic_load(&final.exec_pending) && !program_alive(final.pid);
+    if (atomic_load(&final.exec_pending) || !program_alive(final.pid))
+        return !atomic_load(&final.exec_pending); /* exec'd through the hooks, or gone */
+    /* alive, and no exec through the hooks: a raw execve (Go's syscall.Exec) gave it a new
+     * memory; the same memory means the program closed the pipe behind the shim's back */
+    if (program_shares_memory(final.pid))
+        return sentinel_watch_lost_pipe();
+    return !program_alive(final.pid); /* gone meanwhile: its memory is what kcmp missed */
 }
 
 /* The program is gone: from here on the sentinel is the only user of the memory. */

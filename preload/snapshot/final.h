@@ -4,7 +4,9 @@
  * end. That covers what no code in the program can see: exit_group straight from the Go runtime,
  * _exit, an uncaught signal, SIGKILL. Not the OOM killer: it kills every process sharing the
  * memory, the sentinel with it. A normal exit still snapshots in the shim's destructor; the
- * sentinel then finds the exit snapshot taken and writes nothing. */
+ * sentinel then finds the exit snapshot taken and writes nothing. A pipe the program closes by a
+ * raw system call (close_range, which no hook sees) is noticed: the sentinel then watches a pidfd
+ * of the program, and kcmp tells it from a raw exec. */
 #ifndef IMGLEAK_FINAL_H
 #define IMGLEAK_FINAL_H
 

@@ -3,6 +3,7 @@
 #include "periodic.h"
 
 #include "guard.h"
+#include "imgleak/format.h"
 #include "os.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@ static struct {
     void (*wake_request)(void);
     sem_t wake;
     _Atomic int running;
+    _Atomic int peak; /* the last request was imgleak run's, at a new peak */
     struct sigaction program; /* what the program asked for, for our signal */
     int program_set;
 } pd;
@@ -30,6 +32,8 @@ extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *o
 static void on_signal(int sig, siginfo_t *info, void *ctx)
 {
     int saved = errno;
+    if (info && info->si_code == SI_QUEUE && info->si_value.sival_int == IMGLEAK_PEAK_SIGVAL)
+        atomic_store(&pd.peak, 1);
     sem_post(&pd.wake); /* async-signal-safe: the thread does the rest */
     if (!atomic_load(&pd.running))
         pd.wake_request();
@@ -103,6 +107,11 @@ static int start_thread(void)
     atomic_store(&pd.running, 1);
     pthread_mutex_unlock(&lock);
     return 0;
+}
+
+int periodic_take_peak(void)
+{
+    return atomic_exchange(&pd.peak, 0);
 }
 
 void periodic_ensure_thread(void)

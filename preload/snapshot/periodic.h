@@ -12,6 +12,9 @@
 /* take: writes one snapshot (called on the background thread); wake: called from the signal
  * handler (async-signal-safe) when the thread is not running yet. 0, or -1 (logged). */
 int periodic_start(unsigned interval_ms, int signal, void (*take)(void), void (*wake)(void));
+/* On the thread, for the snapshot it is about to take: 1 when imgleak run asked for it at a new
+ * RSS peak (IMGLEAK_PEAK_SIGVAL queued with the signal); reading clears it. */
+int periodic_take_peak(void);
 /* Starts the thread if it is not running (call with the guard up). */
 void periodic_ensure_thread(void);
 /* In a forked child: the thread did not come along; start it again. */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
 void *volatile sink;
 
 __attribute__((noinline)) static void leak_once(void)
@@ -115,6 +116,22 @@ int main(int argc, char **argv)
             close(fd);
         _exit(6);
     }
+    /* close_range by a raw system call, as a static or Go program would: no hook sees it, and
+     * the sentinel's pipe goes too (the sentinel must tell that from the program's death) */
+    if (!strcmp(how, "rawclose")) {
+        syscall(SYS_close_range, 3, ~0U, 0);
+        usleep(200 * 1000); /* the sentinel sees the pipe's EOF long before the end */
+        _exit(8);
+    }
+    if (!strcmp(how, "rawexec")) { /* ... then a raw execve: the new image's is the only snapshot */
+        syscall(SYS_close_range, 3, ~0U, 0);
+        usleep(200 * 1000);
+        char *args[] = {argv[0], "napreturn", NULL};
+        syscall(SYS_execve, argv[0], args, environ);
+        _exit(9);
+    }
+    if (!strcmp(how, "napreturn")) /* rawexec's new image: lives 100 ms, then returns */
+        usleep(100 * 1000);
     if (!strcmp(how, "quick_exit"))
         quick_exit(5);
     if (!strcmp(how, "kill"))

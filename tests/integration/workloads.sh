@@ -4,6 +4,8 @@
 # work, so every expected site must grow by exactly its blocks per iteration (bytes within the
 # stated range), no other function of the program may grow, and a clean mode grows nowhere.
 # Prints "NAME: N passed, M failed" per workload. --calibrate prints what was measured instead.
+# NAME arguments run only those workloads. A Go workload runs once per Go toolchain built (the
+# default's in $B/workloads, the others' in $B/go1.NN: see GO_OTHER in the Makefile).
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,7 +15,8 @@ export NODE_PATH=$ROOT/$B/workloads/node/node_modules # the Node workload's addo
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 calibrate=0
-[ "${1:-}" = --calibrate ] && calibrate=1
+[ "${1:-}" = --calibrate ] && calibrate=1 && shift
+only=" $* "
 total_failed=0
 
 # per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites
@@ -38,15 +41,26 @@ run_mode() { # run_mode MODE ITERATIONS OUT (the command in the array cmd; $hand
         > "$3.out" 2> "$3.err"
 }
 
-for name in $(jq -r '.workloads[].name' "$TRUTH"); do
-    w=$(jq -c --arg n "$name" '.workloads[] | select(.name == $n)' "$TRUTH")
-    program=$(jq -r '.program' <<< "$w")
-    mapfile -t cmd < <(command_of "$w")
-    # a workload on an interpreter the machine lacks (node outside the test dependencies) is skipped
-    if [[ ${cmd[0]} != */* ]] && ! command -v "${cmd[0]}" > /dev/null; then
-        echo "$name: skipped (${cmd[0]} is not installed)"
-        continue
-    fi
+for workload in $(jq -r '.workloads[].name' "$TRUTH"); do
+  [ "$only" = "  " ] || [[ "$only" == *" $workload "* ]] || continue
+  w=$(jq -c --arg n "$workload" '.workloads[] | select(.name == $n)' "$TRUTH")
+  program=$(jq -r '.program' <<< "$w")
+  mapfile -t cmd < <(command_of "$w")
+  # a workload on an interpreter the machine lacks (node outside the test dependencies) is skipped
+  if [[ ${cmd[0]} != */* ]] && ! command -v "${cmd[0]}" > /dev/null; then
+      echo "$workload: skipped (${cmd[0]} is not installed)"
+      continue
+  fi
+  # a program built in $B/workloads runs again as built by every other Go toolchain, if any
+  variants=("${cmd[0]}")
+  if [ "${cmd[0]}" = "$B/workloads/$program" ]; then
+      for other in "$B"/go1.*/"$program"; do [ -x "$other" ] && variants+=("$other"); done
+  fi
+  for variant in "${variants[@]}"; do
+    cmd[0]=$variant
+    name=$workload
+    [ "$variant" = "$B/workloads/$program" ] || [[ "$variant" != "$B"/go1.* ]] ||
+        name="$workload@$(basename "$(dirname "$variant")")"
     n=$(jq -r '.iterations' <<< "$w")
     processes=$(jq -r '.processes // 1' <<< "$w")
     handles=$(jq -r 'if .handles then "--handles " + .handles else "" end' <<< "$w")
@@ -113,5 +127,6 @@ for name in $(jq -r '.workloads[].name' "$TRUTH"); do
     [ $calibrate = 1 ] && continue
     echo "$name: $passed passed, $failed failed"
     total_failed=$((total_failed + failed))
+  done
 done
 [ $total_failed = 0 ]
