@@ -129,6 +129,9 @@ static int parse_seconds(const char *text, double *out)
     if (text[0] < '0' || text[0] > '9' || *end || errno == ERANGE || !(v > 0) || v > 31536000)
         return -1;
     *out = v;
+    return 0;
+}
+
 /* --peak-snapshots off, or a factor above 1 (at most 100) */
 static int parse_peaks(const char *what, double *factor)
 {

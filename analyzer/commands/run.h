@@ -21,7 +21,6 @@ typedef struct {
     char *dir;          /* where they are */
     int temporary;      /* dir was made for this run */
     char end[80];       /* how the program ended: "exited 0", "killed by SIGKILL", ... */
-    pid_t pid;          /* the program's */
     struct timespec ended; /* CLOCK_REALTIME when it was reaped */
 } run_result_t;
 
