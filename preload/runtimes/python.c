@@ -75,8 +75,10 @@ typedef struct {
 
 /* Per thread, the frames met lately: a loop allocates from the same few lines over and over,
  * and walking a long location table each time is most of the capture's cost. The key holds
- * what tells two code objects at one address apart (their line table and name objects). */
-#define LINE_CACHE 128
+ * what tells two code objects at one address apart (their line table and name objects). It
+ * is small: the shim's thread-local storage must fit the static TLS that glibc keeps spare for
+ * a library loaded late (imgleak attach dlopens the shim), about 1.5 KiB in all. */
+#define LINE_CACHE 16
 typedef struct {
     uintptr_t instr, code, table, name;
     uint32_t id, line;

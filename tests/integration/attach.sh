@@ -44,6 +44,11 @@ suspect() { # suspect JSON FUNCTION: 1 when the growth test calls FUNCTION's sit
     jq "[.growth[] | select(.site.function == \"$2\" and .suspect)] | length" "$1"
 }
 
+# the shim's thread-local storage must fit in the static TLS glibc keeps spare for a dlopen
+# (about 1.5 KiB, shared with anything else loaded late); 5 KiB of it once made every attach fail
+tls=$(( $(readelf -lW "$SHIM" | awk '$1 == "TLS" {print $6}') ))
+check "the shim's static TLS fits a late dlopen (${tls:-?} bytes, at most 1024)" test "${tls:-99999}" -le 1024
+
 # ------------------------------------------------ a leak and a flat warm-up cache
 alone svc 450 10 1 0 &
 alone_pid=$!
