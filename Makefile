@@ -98,7 +98,7 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	touch $@
 
 # ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
-WORKLOADS := jpeg png gif webp magick cairo mixed service
+WORKLOADS := jpeg png gif webp magick cairo mixed service inputs
 WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
 WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
 WL_LIBS_gif    := -lgif
@@ -107,10 +107,17 @@ WL_LIBS_magick := $(shell pkg-config --libs MagickWand 2>/dev/null)
 WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
 WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
 WL_LIBS_service := $(WL_LIBS_webp)
+WL_LIBS_inputs := $(WL_LIBS_jpeg) $(WL_LIBS_png) -lgif -lpthread
 WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
-	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
+# the inputs workload's corpus, generated (no image is kept in the repository)
+$(B)/workloads/wl_inputs: include/imgleak.h $(B)/workloads/corpus/.made
+$(B)/workloads/mkcorpus: workloads/mkcorpus.c workloads/wl_jpeg.c workloads/wl_png.c workloads/common.h | $(B)/workloads
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) -lgif
+$(B)/workloads/corpus/.made: $(B)/workloads/mkcorpus
+	rm -rf $(B)/workloads/corpus && $< $(B)/workloads/corpus && touch $@
 # Go workloads (cgo, standard library only): one directory each under workloads/go/; apart
 # from `workloads` (make demo) since they need Go, which only the test dependencies install
 GO_WORKLOADS := go go_service

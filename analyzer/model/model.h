@@ -5,6 +5,7 @@
 #define IMGLEAK_MODEL_H
 
 #include "attribute.h"
+#include "byinput.h"
 #include "reader.h"
 #include "suppress.h"
 #include "symbolize.h"
@@ -56,6 +57,7 @@ typedef struct handle_group {
     size_t depth;
     size_t site_index;
     size_t entry; /* leaked groups: 1 + the index in report_t.sites of the entry it is part of */
+    input_list_t inputs; /* leaked groups: the inputs the handles were created for (handles) */
 } handle_group_t;
 
 typedef struct {
@@ -80,6 +82,8 @@ typedef struct {
     struct handle_group **groups;
     size_t ngroups;
     uint64_t handles;
+    /* the inputs its memory was allocated for, and (entries) its handles created for */
+    input_list_t inputs;
 } leak_site_t;
 
 
@@ -132,6 +136,7 @@ typedef struct {
     uint64_t skipped_snapshots; /* inputs that could not be read (report_skipped_t) */
     int final_missing; /* a skipped snapshot may have been some process's final state */
     uint64_t leaked_handles, misused_handles;
+    uint64_t dropped_inputs; /* inputs begun when the shim's table of inputs was full (1.6) */
     uint64_t suppressed_bytes, suppressed_blocks, suppressed_handles;
     struct {
         uint64_t bytes, blocks;
@@ -142,7 +147,7 @@ typedef struct {
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
-typedef struct {
+typedef struct report {
     report_totals_t totals;
     /* The entries: one per call site that roots a leak (or, listed on request, holds reachable
      * memory), with what hangs from it and the handles created there; leaked first, by bytes,
@@ -166,6 +171,11 @@ typedef struct {
     struct growth *growth; /* several snapshots of a process: how its sites grew (growth.h) */
     report_skipped_t *skipped; /* inputs.c: snapshots left out (totals.skipped_snapshots) */
     size_t nskipped;
+    /* byinput.h: every input that leaked something, with what; the inputs the processes named;
+     * whether any snapshot could name inputs at all (1.6) */
+    input_list_t inputs;
+    uint64_t inputs_seen;
+    int inputs_known;
     /* owned */
     snapshot_t **snaps;
     size_t nsnaps;

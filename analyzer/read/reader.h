@@ -23,6 +23,7 @@ typedef struct {
     unsigned flags; /* IMGLEAK_STACK_* */
     uint64_t allocs, frees, alloc_bytes, free_bytes;
     uint64_t *frames; /* innermost first */
+    const char *input; /* 1.6: the input it was recorded for (file, buffer, tag); NULL: none */
 } snap_stack_t;
 
 typedef struct {
@@ -73,6 +74,9 @@ typedef struct {
     size_t nhandle_types, nhandle_functions;
     snap_handle_t *handles;
     size_t nhandles;
+    /* 1.6: inputs (files, buffers, tags) the process named, and those it could not record */
+    int has_inputs;
+    uint64_t inputs_seen, inputs_dropped;
     /* storage */
     char *strings;
     size_t strings_len;

@@ -12,7 +12,7 @@
 #define IMGLEAK_MAGIC_LEN 8
 /* Major changes when an old reader would misread a new file; minor when something was added. */
 #define IMGLEAK_VERSION_MAJOR 1
-#define IMGLEAK_VERSION_MINOR 5
+#define IMGLEAK_VERSION_MINOR 6
 
 typedef struct {
     char magic[IMGLEAK_MAGIC_LEN];
@@ -47,6 +47,7 @@ enum {
     IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
     IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
     IMGLEAK_SECTION_LEAK_ROOTS = 8,   /* 1.3: imgleak_leak_root_rec_t, for scanned snapshots */
+    IMGLEAK_SECTION_INPUTS = 9,       /* 1.6: imgleak_input_rec_t: inputs and their stacks */
 };
 
 enum { IMGLEAK_ALLOCATOR_UNKNOWN = 0, IMGLEAK_ALLOCATOR_GLIBC = 1, IMGLEAK_ALLOCATOR_JEMALLOC = 2 };
@@ -204,5 +205,24 @@ typedef struct {
     uint64_t indirect_bytes;  /* the indirectly leaked blocks under it */
     uint64_t indirect_blocks;
 } imgleak_leak_root_rec_t; /* 24 bytes */
+
+/* 1.6: which input (file, memory buffer, request the program tagged) the memory and handles of
+ * a stack were made for. The shim interns a stack under the input its thread was working on, so
+ * one call chain under two inputs is two stacks; this section names the inputs and says which
+ * stack is whose. Written after the stacks section. */
+typedef struct {
+    uint32_t kind;  /* IMGLEAK_INPUT_* */
+    uint32_t id;    /* NAME: the input's id (1, 2, ...); STACK: a stack id; SEEN, DROPPED: 0 */
+    uint64_t value; /* NAME: offset into STRINGS; STACK: the input's id; SEEN: inputs named in
+                       the process; DROPPED: inputs begun when the table was full (charged to
+                       none) */
+} imgleak_input_rec_t; /* 16 bytes */
+
+enum {
+    IMGLEAK_INPUT_NAME = 0,
+    IMGLEAK_INPUT_STACK = 1,
+    IMGLEAK_INPUT_SEEN = 2,
+    IMGLEAK_INPUT_DROPPED = 3,
+};
 
 #endif

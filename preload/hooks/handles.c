@@ -5,6 +5,7 @@
 #include "handles.h"
 
 #include "os.h"
+#include "stacks.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -201,6 +202,37 @@ int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int rep
     }
     pthread_mutex_unlock(&hs.lock);
     return destroyed;
+}
+
+void handles_charge_to_input(uint64_t address, uint32_t input)
+{
+    pthread_mutex_lock(&hs.lock);
+    live_slot_t *slot = find(address);
+    stack_view_t v;
+    if (slot && stacks_get(slot->rec.stack_id, &v) && v.input != input) {
+        uint32_t id = stacks_intern(v.frames, v.depth, v.truncated, input);
+        if (id)
+            slot->rec.stack_id = id;
+    }
+    pthread_mutex_unlock(&hs.lock);
+}
+
+void handles_forget_type(uint32_t type)
+{
+    pthread_mutex_lock(&hs.lock);
+    for (size_t i = 0; i < hs.live_capacity; i++)
+        if (hs.live[i].address > 1 && hs.live[i].rec.type == type)
+            remove_live(&hs.live[i]);
+    pthread_mutex_unlock(&hs.lock);
+}
+
+void handles_forget_range(uint64_t first, uint64_t last)
+{
+    pthread_mutex_lock(&hs.lock);
+    for (size_t i = 0; i < hs.live_capacity; i++)
+        if (hs.live[i].address >= first && hs.live[i].address <= last)
+            remove_live(&hs.live[i]);
+    pthread_mutex_unlock(&hs.lock);
 }
 
 void handles_foreach(void (*visit)(const handle_rec_t *, void *), void *ctx)

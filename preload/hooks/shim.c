@@ -5,9 +5,11 @@
 #define _GNU_SOURCE
 #include "bind.h"
 #include "config.h"
+#include "fds.h"
 #include "final.h"
 #include "guard.h"
 #include "handles.h"
+#include "inputs.h"
 #include "shim_api.h"
 #include "imgleak/format.h"
 #include "maps.h"
@@ -147,6 +149,8 @@ static void after_fork_child(void)
 {
     table_after_fork_child();
     handles_after_fork_child();
+    inputs_after_fork_child();
+    fds_after_fork_child();
     maps_after_fork_child();
     /* What the child inherited is the parent's to report (its snapshots have it): the child's
      * own snapshots hold what the child allocates, and its exit costs no pass over the parent's
@@ -182,6 +186,12 @@ static void take_final_snapshot(long pid, long ppid)
 static void take_periodic_snapshot(void)
 {
     take_snapshot(0, 0);
+}
+
+static int snapshot_write_now(void)
+{
+    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
+    return snapshot_write(&snap_ctx, 0, 0);
 }
 
 static int is_ready(void)
@@ -322,7 +332,7 @@ static uint32_t current_stack(void)
     unsigned depth = unwind_capture(frames, cfg.depth, &truncated);
     if (UNLIKELY(truncated))
         atomic_fetch_add_explicit(&truncated_stacks, 1, memory_order_relaxed);
-    return stacks_intern(frames, depth, truncated);
+    return stacks_intern(frames, depth, truncated, imgleak_guard.input);
 }
 
 /* Records a heap block; called with the guard up. */
@@ -348,6 +358,22 @@ uint32_t shim_stack_here(void)
 uint32_t shim_birth_now(void)
 {
     return birth_now();
+}
+
+int shim_snapshot_now(void)
+{
+    if (!is_ready() || imgleak_guard.depth > 0) {
+        errno = is_ready() ? EDEADLK : ENOSYS;
+        return -1;
+    }
+    imgleak_guard.depth++;
+    errno = 0;
+    int r = snapshot_write_now();
+    int err = errno ? errno : EIO;
+    imgleak_guard.depth--;
+    if (r < 0)
+        errno = err;
+    return r;
 }
 
 static void forget_heap(void *p)
@@ -701,6 +727,8 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 
 EXPORT int close(int fd)
 {
+    if (fd >= 0)
+        fds_closing((unsigned)fd, (unsigned)fd);
     if (UNLIKELY(!real.close))
         return (int)syscall(SYS_close, fd);
     return ownfd_program_close(fd, real.close);
@@ -708,11 +736,14 @@ EXPORT int close(int fd)
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+        fds_closing(first, last);
     return ownfd_program_close_range(first, last, flags);
 }
 
 EXPORT void closefrom(int lowfd)
 {
+    fds_closing(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u);
     ownfd_program_closefrom(lowfd, real.closefrom);
 }
 
@@ -728,12 +759,23 @@ static int sys_dup3(int oldfd, int newfd, int flags)
     return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
+/* newfd, closed first if it was open, becomes a new descriptor of the program's */
 EXPORT int dup2(int oldfd, int newfd)
 {
-    return ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
+    if (newfd >= 0 && newfd != oldfd)
+        fds_closing((unsigned)newfd, (unsigned)newfd);
+    int r = ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
+    if (r >= 0 && oldfd != newfd)
+        fds_duplicated(r);
+    return r;
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    return ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
+    if (newfd >= 0 && newfd != oldfd)
+        fds_closing((unsigned)newfd, (unsigned)newfd);
+    int r = ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
+    if (r >= 0)
+        fds_duplicated(r);
+    return r;
 }
