@@ -137,6 +137,10 @@ static void put_message(FILE *out, const offence_t *o, int kind, const offence_t
         if (baseline && mem->base_bytes)
             fprintf(out, " beyond the baseline's %llu", (unsigned long long)mem->base_bytes);
     }
+    const summary_entry_t *named = e->inputs ? e : mem && mem->entry->inputs ? mem->entry : NULL;
+    if (named)
+        fprintf(out, ", on %llu input%s: %s", (unsigned long long)named->ninputs,
+                named->ninputs == 1 ? "" : "s", escape_text(named->inputs));
 }
 
 /* The message as a string (malloc'd; NULL when out of memory). */
@@ -309,6 +313,9 @@ static void describe_dropped(char *out, size_t size, const summary_dropped_t *d)
     if (d->failed_snapshots)
         add_clause(out, size, &at, "%llu snapshots the program could not write",
                    (unsigned long long)d->failed_snapshots);
+    if (d->inputs)
+        add_clause(out, size, &at, "%llu inputs not named (the table of inputs was full)",
+                   (unsigned long long)d->inputs);
     if (d->scan_incomplete || d->unclassified_blocks)
         add_clause(out, size, &at,
                    "reachability scan incomplete (%llu bytes unread; %llu bytes in %llu blocks "
@@ -323,9 +330,8 @@ typedef struct {
     int baseline;
 } junit_ctx_t;
 
-/* One case per leak root, named after its site. Where a per-input record says which inputs
- * (files, requests) the leaked memory was allocated for, their names belong in the case's name
- * too: none is recorded yet, so none is named. */
+/* One case per leak root, named after its site and, when known, the inputs (files, requests)
+ * it leaked on. */
 static void junit_one(void *ctx, const offence_t *o, int kind, const offence_t *mem)
 {
     static const char *const types[] = {"leak", "handles", "growth"};
@@ -335,8 +341,9 @@ static void junit_one(void *ctx, const offence_t *o, int kind, const offence_t *
     if (!message)
         return;
     const summary_entry_t *e = o->entry;
-    snprintf(name, sizeof name, "%s (%s:%u)", e->function ? e->function : "??",
-             e->file ? e->file : "<unknown>", e->line);
+    const char *inputs = e->inputs ? e->inputs : mem && mem->entry->inputs ? mem->entry->inputs : NULL;
+    snprintf(name, sizeof name, "%s (%s:%u)%s%s", e->function ? e->function : "??",
+             e->file ? e->file : "<unknown>", e->line, inputs ? " on " : "", inputs ? inputs : "");
     put_case(j->out, "imgleak.leaks", name, message, types[kind]);
     free(message);
 }

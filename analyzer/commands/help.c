@@ -91,7 +91,9 @@ static const struct {
      "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
      "                       counted under the leak it hangs from either way)\n"
      "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
-     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"},
+     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
+     "  --by-input           text: list the inputs (files, memory buffers, the program's\n"
+     "                       imgleak_set_tag names) that leaked, each with what it leaked\n"},
     {H_RUN | H_REPORT | H_GROWTH, "Options:",
      "  --color[=WHEN]       text: colour the output: auto (default: when writing to a terminal,\n"
      "                       unless NO_COLOR is set or TERM is dumb), always (also --color\n"

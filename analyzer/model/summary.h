@@ -20,6 +20,8 @@ typedef struct {
     uint64_t possible_bytes, possible_blocks; /* memory: of bytes and blocks, possibly leaked */
     double slope;           /* growth suspects: bytes per second */
     char *key;             /* what matches across reports */
+    char *inputs;          /* "a.jpg, b.png" (the first few), the inputs it leaked on; or NULL */
+    uint64_t ninputs;      /* how many inputs that is in all */
 } summary_entry_t;
 
 /* What the report could not see (report_totals_t): the gate refuses to pass on it unless told. */
@@ -29,6 +31,7 @@ typedef struct {
     uint64_t scan_incomplete, unscanned_bytes, unclassified_bytes, unclassified_blocks;
     uint64_t skipped_snapshots;
     int final_missing;
+    uint64_t inputs; /* inputs not named: the shim's table of inputs was full (1.6) */
 } summary_dropped_t;
 
 typedef struct {
