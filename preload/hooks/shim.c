@@ -147,6 +147,8 @@ static void map_forgotten(const map_rec_t *piece, void *ctx);
 
 static void after_fork_child(void)
 {
+    /* the descriptors the shim moves and opens here are its own, not the program's (fds.h) */
+    imgleak_guard.depth++;
     table_after_fork_child();
     handles_after_fork_child();
     inputs_after_fork_child();
@@ -164,6 +166,7 @@ static void after_fork_child(void)
     snapshot_after_fork_child();
     periodic_after_fork_child();
     final_after_fork_child();
+    imgleak_guard.depth--;
 }
 
 /* Called with the guard up: at exit, or on the background thread. */
