@@ -250,6 +250,9 @@ $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 INTEGRATION_BINS += $(B)/tests/outdir $(B)/tests/forker
+$(B)/tests/fds: tests/integration/fds.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS += $(B)/tests/fds
 $(B)/tests/ends: tests/integration/ends.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/tests/hog: tests/integration/hog.c | $(B)/tests
@@ -281,6 +284,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/realprogs.sh
 	@B=$(B) bash tests/integration/final.sh
 	@B=$(B) bash tests/integration/go.sh
+	@B=$(B) bash tests/integration/inputs.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach
