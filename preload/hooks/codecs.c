@@ -248,6 +248,13 @@ static void created(unsigned lib, unsigned type, unsigned fn, uintptr_t handle, 
     imgleak_guard.depth--;
 }
 
+/* Before a create: the program's new handle is not the previous input's (inputs.h). */
+static void creating(unsigned lib, const void *caller)
+{
+    if (!called_from_lib(caller, lib))
+        inputs_new_handle();
+}
+
 static void destroyed(unsigned lib, uint64_t mask, unsigned fn, const uintptr_t h[3],
                       const void *caller)
 {
@@ -330,6 +337,8 @@ static void input_bind(uintptr_t handle)
         fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
         ret r = f args;                                                                            \
         CALL_DONE();                                                                               \
         if (tracked() && (ok))                                                                \
@@ -344,6 +353,8 @@ static void input_bind(uintptr_t handle)
         fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return;                                                                                \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
         f args;                                                                                    \
         CALL_DONE();                                                                               \
         if (tracked())                                                                        \
@@ -449,6 +460,8 @@ static void input_bind(uintptr_t handle)
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
         ret r;                                                                                     \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
         INPUT_BODY(lib, fn, r = f args, kind, src, len, 0)                       \
         if (tracked() && (ok))                                                                     \
             created(LIB_##lib, T_##type, FN_##fn, (uintptr_t)(handle), __builtin_return_address(0)); \

@@ -63,6 +63,16 @@ static void forget(uint64_t address, unsigned type, unsigned function)
     errno = saved;
 }
 
+/* Before the program opens something: not the previous input's (inputs.h). */
+static void opening(void)
+{
+    if (shim_tracking()) {
+        imgleak_guard.depth++;
+        inputs_new_handle();
+        imgleak_guard.depth--;
+    }
+}
+
 /* A descriptor the program made: the standard streams are never leaks. */
 static int opened(int fd, unsigned function)
 {
@@ -114,6 +124,7 @@ EXPORT int open(const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(const char *, int, ...), open, -1);
+    opening();
     return opened(fn(path, flags, mode), codecs_libc.fn_open);
 }
 
@@ -124,6 +135,7 @@ EXPORT int open64(const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(const char *, int, ...), open64, -1);
+    opening();
     return opened(fn(path, flags, mode), codecs_libc.fn_open);
 }
 
@@ -134,6 +146,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(int, const char *, int, ...), openat, -1);
+    opening();
     return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat);
 }
 
@@ -144,30 +157,35 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(int, const char *, int, ...), openat64, -1);
+    opening();
     return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat);
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
     REAL(int (*)(const char *, mode_t), creat, -1);
+    opening();
     return opened(fn(path, mode), codecs_libc.fn_creat);
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
     REAL(int (*)(const char *, mode_t), creat64, -1);
+    opening();
     return opened(fn(path, mode), codecs_libc.fn_creat);
 }
 
 EXPORT FILE *fopen(const char *path, const char *mode)
 {
     REAL(FILE * (*)(const char *, const char *), fopen, NULL);
+    opening();
     return stream_opened(fn(path, mode), codecs_libc.fn_fopen);
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     REAL(FILE * (*)(const char *, const char *), fopen64, NULL);
+    opening();
     return stream_opened(fn(path, mode), codecs_libc.fn_fopen);
 }
 
@@ -175,6 +193,7 @@ EXPORT FILE *fopen64(const char *path, const char *mode)
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
     REAL(FILE * (*)(int, const char *), fdopen, NULL);
+    opening();
     FILE *f = fn(fd, mode);
     if (f && fd > 2 && shim_tracking())
         forget(FD_ADDRESS(fd), codecs_libc.type_fd, codecs_libc.fn_fdopen);
@@ -192,24 +211,28 @@ EXPORT int fclose(FILE *f)
 EXPORT int socket(int domain, int type, int protocol)
 {
     REAL(int (*)(int, int, int), socket, -1);
+    opening();
     return opened(fn(domain, type, protocol), codecs_libc.fn_socket);
 }
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     REAL(int (*)(int, struct sockaddr *, socklen_t *), accept, -1);
+    opening();
     return opened(fn(fd, addr, len), codecs_libc.fn_accept);
 }
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     REAL(int (*)(int, struct sockaddr *, socklen_t *, int), accept4, -1);
+    opening();
     return opened(fn(fd, addr, len, flags), codecs_libc.fn_accept);
 }
 
 EXPORT int pipe(int fds[2])
 {
     REAL(int (*)(int[2]), pipe, -1);
+    opening();
     int r = fn(fds);
     if (r == 0) {
         opened(fds[0], codecs_libc.fn_pipe);
@@ -221,6 +244,7 @@ EXPORT int pipe(int fds[2])
 EXPORT int pipe2(int fds[2], int flags)
 {
     REAL(int (*)(int[2], int), pipe2, -1);
+    opening();
     int r = fn(fds, flags);
     if (r == 0) {
         opened(fds[0], codecs_libc.fn_pipe);
@@ -232,6 +256,7 @@ EXPORT int pipe2(int fds[2], int flags)
 EXPORT int dup(int fd)
 {
     REAL(int (*)(int), dup, -1);
+    opening();
     return opened(fn(fd), codecs_libc.fn_dup);
 }
 
@@ -251,6 +276,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl, -1);
+    opening();
     return fcntl_common(fd, cmd, arg, fn);
 }
 
@@ -261,5 +287,6 @@ EXPORT int fcntl64(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl64, -1);
+    opening();
     return fcntl_common(fd, cmd, arg, fn);
 }

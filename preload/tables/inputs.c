@@ -168,6 +168,15 @@ void inputs_bind_handle(uintptr_t handle)
         mine.handle = handle;
 }
 
+void inputs_new_handle(void)
+{
+    if (mine.automatic && mine.handle) {
+        mine.automatic = 0;
+        mine.handle = 0;
+        publish();
+    }
+}
+
 void inputs_end_handle(uintptr_t handle)
 {
     if (handle && mine.automatic && mine.handle == handle) {

@@ -19,6 +19,10 @@ void inputs_set_tag(const char *tag);
 void inputs_begin(int kind, const void *src, size_t len);
 /* The automatic input now current was handed to this handle: it ends with the handle. */
 void inputs_bind_handle(uintptr_t handle);
+/* The program is about to create a handle or open a descriptor: an automatic input already
+ * given to its handle ends (its decode is over, or was abandoned with the handle leaked: what
+ * comes next is another input's or none's). */
+void inputs_new_handle(void);
 /* The handle was destroyed or reset: the automatic input bound to it on this thread ends. */
 void inputs_end_handle(uintptr_t handle);
 /* A handle created on this thread while it had no input: the next input it begins takes it (a
