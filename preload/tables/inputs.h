@@ -3,7 +3,8 @@
  * (guard.h), which stacks.c makes part of a stack's identity: memory allocated and handles
  * created while an input is current are charged to it at no cost per block. A tag the program
  * sets (imgleak_set_tag) wins over the name a codec hook finds; an automatic input ends when the
- * handle it was given to is destroyed or reset, or another input begins on the thread. */
+ * handle it was given to is destroyed or reset, another input begins on the thread, or the
+ * program creates another handle or opens another file after the input was given its handle. */
 #ifndef IMGLEAK_INPUTS_H
 #define IMGLEAK_INPUTS_H
 
