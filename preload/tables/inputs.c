@@ -53,6 +53,22 @@ static uint64_t fnv(const void *data, size_t len, uint64_t h)
     return h;
 }
 
+/* A buffer's digest: a word at a time (a decoder's input is read whole at least once anyway;
+ * this pass costs a fraction of that), then the tail byte by byte. */
+static uint64_t digest(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+        h ^= h >> 29;
+    }
+    return fnv(p + i, len - i, h);
+}
+
 static int table_ready(void)
 {
     if (in.offsets || in.unusable)
@@ -154,7 +170,7 @@ void inputs_begin(int kind, const void *src, size_t len)
         if (!src)
             return;
         snprintf(name, sizeof name, "memory:%016llx (%zu bytes)",
-                 (unsigned long long)fnv(src, len, UINT64_C(0xcbf29ce484222325)), len);
+                 (unsigned long long)digest(src, len), len);
         break;
     }
     mine.automatic = intern(name);
