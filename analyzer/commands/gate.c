@@ -313,9 +313,6 @@ static void describe_dropped(char *out, size_t size, const summary_dropped_t *d)
     if (d->failed_snapshots)
         add_clause(out, size, &at, "%llu snapshots the program could not write",
                    (unsigned long long)d->failed_snapshots);
-    if (d->inputs)
-        add_clause(out, size, &at, "%llu inputs not named (the table of inputs was full)",
-                   (unsigned long long)d->inputs);
     if (d->scan_incomplete || d->unclassified_blocks)
         add_clause(out, size, &at,
                    "reachability scan incomplete (%llu bytes unread; %llu bytes in %llu blocks "

@@ -72,7 +72,7 @@ int model_build_inputs(report_t *rep)
         rep->inputs_known |= rep->snaps[i]->has_inputs;
     for (size_t i = 0; i < rep->nprocesses; i++) {
         sat_inc(&rep->inputs_seen, rep->processes[i].snap->inputs_seen);
-        sat_inc(&rep->totals.dropped_inputs, rep->processes[i].snap->inputs_dropped);
+        sat_inc(&rep->inputs_unnamed, rep->processes[i].snap->inputs_unnamed);
     }
     for (size_t i = 0; i < rep->nsites; i++) {
         leak_site_t *s = &rep->sites[i];

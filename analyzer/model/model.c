@@ -514,7 +514,7 @@ int model_unclassified(const snapshot_t *snap)
 
 int model_totals_incomplete(const report_totals_t *t)
 {
-    return t->dropped_table_full || t->dropped_stacks || t->oversized_blocks || t->dropped_inputs ||
+    return t->dropped_table_full || t->dropped_stacks || t->oversized_blocks ||
            t->failed_snapshots || t->unattributed_blocks || t->scan_incomplete ||
            t->unclassified_blocks || t->final_missing;
 }

@@ -136,7 +136,6 @@ typedef struct {
     uint64_t skipped_snapshots; /* inputs that could not be read (report_skipped_t) */
     int final_missing; /* a skipped snapshot may have been some process's final state */
     uint64_t leaked_handles, misused_handles;
-    uint64_t dropped_inputs; /* inputs begun when the shim's table of inputs was full (1.6) */
     uint64_t suppressed_bytes, suppressed_blocks, suppressed_handles;
     struct {
         uint64_t bytes, blocks;
@@ -175,6 +174,7 @@ typedef struct report {
      * whether any snapshot could name inputs at all (1.6) */
     input_list_t inputs;
     uint64_t inputs_seen;
+    uint64_t inputs_unnamed; /* begun once IMGLEAK_MAX_INPUTS were named: charged to none */
     int inputs_known;
     /* owned */
     snapshot_t **snaps;

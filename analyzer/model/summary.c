@@ -253,7 +253,7 @@ static void count_in(summary_t *s, int in_app, uint64_t bytes, uint64_t blocks, 
 int summary_dropped_any(const summary_dropped_t *d)
 {
     return d->table_full || d->stacks || d->oversized_blocks || d->failed_snapshots ||
-           d->unattributed_blocks || d->scan_incomplete || d->unclassified_blocks || d->inputs;
+           d->unattributed_blocks || d->scan_incomplete || d->unclassified_blocks;
 }
 
 /* Unattributed memory at sites with a stack (cut before the program's frames) is in other_bytes
@@ -272,7 +272,7 @@ static void dropped_from_totals(summary_dropped_t *d, const report_totals_t *t)
                              t->oversized_blocks, t->failed_snapshots, t->unattributed_bytes,
                              t->unattributed_blocks, t->scan_incomplete, t->unscanned_bytes,
                              t->unclassified_bytes, t->unclassified_blocks, t->skipped_snapshots,
-                             t->final_missing, t->dropped_inputs};
+                             t->final_missing};
 }
 
 int summary_from_report(summary_t *s, const report_t *rep)
@@ -469,7 +469,6 @@ static void read_dropped(summary_t *s, json_t *totals)
         return;
     }
     out->table_full = u64_or_0(d, "table_full");
-    out->inputs = u64_or_0(d, "inputs");
     out->stacks = u64_or_0(d, "stacks");
     out->truncated_stacks = u64_or_0(d, "truncated_stacks");
     out->oversized_blocks = u64_or_0(d, "oversized_blocks");

@@ -31,7 +31,6 @@ typedef struct {
     uint64_t scan_incomplete, unscanned_bytes, unclassified_bytes, unclassified_blocks;
     uint64_t skipped_snapshots;
     int final_missing;
-    uint64_t inputs; /* inputs not named: the shim's table of inputs was full (1.6) */
 } summary_dropped_t;
 
 typedef struct {

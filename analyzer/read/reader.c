@@ -544,8 +544,8 @@ static int parse_inputs(parse_t *ps, snapshot_t *snap)
                 nnames++;
             } else if (pass == 0 && kind == IMGLEAK_INPUT_SEEN) {
                 snap->inputs_seen = value;
-            } else if (pass == 0 && kind == IMGLEAK_INPUT_DROPPED) {
-                snap->inputs_dropped = value;
+            } else if (pass == 0 && kind == IMGLEAK_INPUT_UNNAMED) {
+                snap->inputs_unnamed = value;
             } else if (pass == 1 && kind == IMGLEAK_INPUT_STACK) {
                 snap_stack_t *st = (snap_stack_t *)snapshot_stack(snap, id);
                 input_name_t key = {(uint32_t)(value > UINT32_MAX ? 0 : value), NULL}, *found;
@@ -556,7 +556,7 @@ static int parse_inputs(parse_t *ps, snapshot_t *snap)
                 }
                 found = bsearch(&key, names, nnames, sizeof *names, by_input_id);
                 st->input = found ? found->name : unnamed;
-            } else if (pass == 0 && kind > IMGLEAK_INPUT_DROPPED) {
+            } else if (pass == 0 && kind > IMGLEAK_INPUT_UNNAMED) {
                 free(names);
                 return fail(ps, "input record of unknown kind");
             }

@@ -76,7 +76,7 @@ typedef struct {
     size_t nhandles;
     /* 1.6: inputs (files, buffers, tags) the process named, and those it could not record */
     int has_inputs;
-    uint64_t inputs_seen, inputs_dropped;
+    uint64_t inputs_seen, inputs_unnamed;
     /* storage */
     char *strings;
     size_t strings_len;

@@ -91,8 +91,7 @@ void report_json_dropped(FILE *out, const report_totals_t *t)
                  "\"scan_incomplete\":%llu,\"scan_skipped\":%llu,\"unscanned_bytes\":%llu,"
                  "\"unclassified_bytes\":%llu,\"unclassified_blocks\":%llu,"
                  "\"skipped_snapshots\":%llu,\"final_missing\":%s,\"scan_inherited\":%llu,"
-                 "\"child_unclassified_bytes\":%llu,\"child_unclassified_blocks\":%llu,"
-                 "\"inputs\":%llu}",
+                 "\"child_unclassified_bytes\":%llu,\"child_unclassified_blocks\":%llu}",
             model_totals_incomplete(t) ? "true" : "false",
             (unsigned long long)t->dropped_table_full, (unsigned long long)t->dropped_stacks,
             (unsigned long long)t->truncated_stacks, (unsigned long long)t->oversized_blocks,
@@ -102,8 +101,7 @@ void report_json_dropped(FILE *out, const report_totals_t *t)
             (unsigned long long)t->unclassified_bytes, (unsigned long long)t->unclassified_blocks,
             (unsigned long long)t->skipped_snapshots, t->final_missing ? "true" : "false",
             (unsigned long long)t->scan_inherited, (unsigned long long)t->child_unclassified_bytes,
-            (unsigned long long)t->child_unclassified_blocks,
-            (unsigned long long)t->dropped_inputs);
+            (unsigned long long)t->child_unclassified_blocks);
 }
 
 void report_frame_name(const frame_t *f, char *out, size_t size)

@@ -206,7 +206,8 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fprintf(out, "},\"go_runtime\":{\"bytes\":%llu,\"blocks\":%llu},",
             (unsigned long long)t->go_runtime_bytes, (unsigned long long)t->go_runtime_blocks);
     report_json_dropped(out, t);
-    fprintf(out, ",\"inputs_seen\":%llu,\"inputs_known\":%s", (unsigned long long)rep->inputs_seen,
+    fprintf(out, ",\"inputs_seen\":%llu,\"inputs_unnamed\":%llu,\"inputs_known\":%s",
+            (unsigned long long)rep->inputs_seen, (unsigned long long)rep->inputs_unnamed,
             rep->inputs_known ? "true" : "false");
     fputs("},\n\"snapshots\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {

@@ -142,10 +142,6 @@ static void put_dropped(FILE *out, const report_totals_t *t, const char *red, co
                      "frame of the program: whose they are is unknown\n",
                 a, (unsigned long long)t->unattributed_blocks);
     }
-    if (t->dropped_inputs)
-        fprintf(out, "  %llu inputs not named: the table of inputs was full; what they leaked is "
-                     "charged to no input\n",
-                (unsigned long long)t->dropped_inputs);
     if (t->truncated_stacks)
         fprintf(out, "  %llu stacks cut at the depth limit (IMGLEAK_DEPTH)\n",
                 (unsigned long long)t->truncated_stacks);
@@ -413,6 +409,10 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     }
     if (rep->growth)
         growth_write_text(rep->growth, out, opts->color);
+    if (rep->inputs_unnamed)
+        fprintf(out, "  %llu inputs not told apart (IMGLEAK_MAX_INPUTS were named already): what "
+                     "they leaked is listed, charged to no input\n",
+                (unsigned long long)rep->inputs_unnamed);
     if (t->leaked_handles || t->misused_handles)
         fprintf(out, "  codec handles: %llu never destroyed, %llu misused\n",
                 (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);

@@ -214,15 +214,15 @@ typedef struct {
     uint32_t kind;  /* IMGLEAK_INPUT_* */
     uint32_t id;    /* NAME: the input's id (1, 2, ...); STACK: a stack id; SEEN, DROPPED: 0 */
     uint64_t value; /* NAME: offset into STRINGS; STACK: the input's id; SEEN: inputs named in
-                       the process; DROPPED: inputs begun when the table was full (charged to
-                       none) */
+                       the process; UNNAMED: inputs begun once IMGLEAK_MAX_INPUTS were named
+                       (charged to none: their memory is recorded all the same) */
 } imgleak_input_rec_t; /* 16 bytes */
 
 enum {
     IMGLEAK_INPUT_NAME = 0,
     IMGLEAK_INPUT_STACK = 1,
     IMGLEAK_INPUT_SEEN = 2,
-    IMGLEAK_INPUT_DROPPED = 3,
+    IMGLEAK_INPUT_UNNAMED = 3,
 };
 
 #endif

@@ -161,6 +161,9 @@ void config_read(config_t *cfg)
     cfg->depth = 32;
     if (parse_size("IMGLEAK_DEPTH", secure_getenv("IMGLEAK_DEPTH"), 1, 256, &n))
         cfg->depth = (unsigned)n;
+    cfg->max_inputs = 4096;
+    if (parse_size("IMGLEAK_MAX_INPUTS", secure_getenv("IMGLEAK_MAX_INPUTS"), 0, 1u << 18, &n))
+        cfg->max_inputs = n;
     cfg->max_stacks = 1u << 20;
     if (parse_size("IMGLEAK_MAX_STACKS", secure_getenv("IMGLEAK_MAX_STACKS"), 16, 1u << 24, &n))
         cfg->max_stacks = n;

@@ -263,6 +263,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
         return;
     }
     table_set_mostly_absent(cfg.sample_bytes > 0);
+    inputs_set_limit((uint32_t)cfg.max_inputs);
     maps_set_on_removed(map_forgotten);
     unwind_init();
     pthread_atfork(NULL, NULL, after_fork_child);

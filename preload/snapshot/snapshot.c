@@ -265,7 +265,7 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
     stacks_foreach(put_stack, NULL);
     snapfile_section_begin(&file, IMGLEAK_SECTION_INPUTS, sizeof(imgleak_input_rec_t));
     put_input_rec(IMGLEAK_INPUT_SEEN, 0, inputs_seen());
-    put_input_rec(IMGLEAK_INPUT_DROPPED, 0, inputs_dropped());
+    put_input_rec(IMGLEAK_INPUT_UNNAMED, 0, inputs_unnamed());
     for (uint32_t id = 1; id <= inputs.count; id++)
         put_input_rec(IMGLEAK_INPUT_NAME, id, inputs.offsets[id - 1]);
     stacks_foreach(put_stack_input, NULL);

@@ -14,9 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define INPUTS_MAX (1u << 18)
-#define INDEX_SLOTS (2 * INPUTS_MAX)
-#define NAMES_BYTES (16u << 20)
 #define NAME_MAX_LEN 255
 
 static struct {
@@ -24,11 +21,12 @@ static struct {
     uint32_t *offsets; /* id - 1 -> name's offset in names */
     uint32_t *index;   /* open addressing by name hash: ids, 0 = empty */
     char *names;
-    size_t names_used;
+    size_t names_used, names_bytes, index_slots;
     _Atomic uint32_t count;
-    _Atomic uint64_t dropped;
+    _Atomic uint64_t unnamed;
+    uint32_t limit;
     int unusable; /* no memory for the table: every input is dropped */
-} in = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} in = {.lock = PTHREAD_MUTEX_INITIALIZER, .limit = 4096};
 
 /* The thread's inputs besides the one the hot path reads: not on the hot path. */
 typedef struct {
@@ -69,17 +67,22 @@ static uint64_t digest(const void *data, size_t len)
     return fnv(p + i, len - i, h);
 }
 
+/* Mapped on the first input, sized by the limit (pages cost nothing until touched). */
 static int table_ready(void)
 {
     if (in.offsets || in.unusable)
         return !in.unusable;
-    in.offsets = os_map(INPUTS_MAX * sizeof *in.offsets);
-    in.index = os_map(INDEX_SLOTS * sizeof *in.index);
-    in.names = os_map(NAMES_BYTES);
+    in.index_slots = 16;
+    while (in.index_slots < 2 * (size_t)in.limit)
+        in.index_slots *= 2;
+    in.names_bytes = (size_t)in.limit * (NAME_MAX_LEN + 1);
+    in.offsets = os_map(in.limit * sizeof *in.offsets);
+    in.index = os_map(in.index_slots * sizeof *in.index);
+    in.names = os_map(in.names_bytes);
     if (!in.offsets || !in.index || !in.names) {
-        os_unmap(in.offsets, INPUTS_MAX * sizeof *in.offsets);
-        os_unmap(in.index, INDEX_SLOTS * sizeof *in.index);
-        os_unmap(in.names, NAMES_BYTES);
+        os_unmap(in.offsets, in.limit * sizeof *in.offsets);
+        os_unmap(in.index, in.index_slots * sizeof *in.index);
+        os_unmap(in.names, in.names_bytes);
         in.offsets = NULL;
         in.unusable = 1;
     }
@@ -93,9 +96,9 @@ static uint32_t intern(const char *name)
     uint64_t h = fnv(name, len, UINT64_C(0xcbf29ce484222325));
     uint32_t id = 0;
     pthread_mutex_lock(&in.lock);
-    if (table_ready()) {
-        size_t i = (size_t)h & (INDEX_SLOTS - 1);
-        for (; in.index[i]; i = (i + 1) & (INDEX_SLOTS - 1)) {
+    if (in.limit && table_ready()) {
+        size_t i = (size_t)h & (in.index_slots - 1);
+        for (; in.index[i]; i = (i + 1) & (in.index_slots - 1)) {
             const char *there = in.names + in.offsets[in.index[i] - 1];
             if (strncmp(there, name, len) == 0 && there[len] == '\0') {
                 id = in.index[i];
@@ -103,7 +106,7 @@ static uint32_t intern(const char *name)
             }
         }
         uint32_t n = atomic_load(&in.count);
-        if (!id && n < INPUTS_MAX && in.names_used + len + 1 <= NAMES_BYTES) {
+        if (!id && n < in.limit && in.names_used + len + 1 <= in.names_bytes) {
             memcpy(in.names + in.names_used, name, len);
             in.names[in.names_used + len] = '\0';
             in.offsets[n] = (uint32_t)in.names_used;
@@ -115,7 +118,7 @@ static uint32_t intern(const char *name)
     }
     pthread_mutex_unlock(&in.lock);
     if (!id)
-        atomic_fetch_add_explicit(&in.dropped, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&in.unnamed, 1, memory_order_relaxed);
     return id;
 }
 
@@ -236,9 +239,14 @@ uint32_t inputs_seen(void)
     return atomic_load(&in.count);
 }
 
-uint64_t inputs_dropped(void)
+uint64_t inputs_unnamed(void)
 {
-    return atomic_load(&in.dropped);
+    return atomic_load(&in.unnamed);
+}
+
+void inputs_set_limit(uint32_t max_inputs)
+{
+    in.limit = max_inputs;
 }
 
 void inputs_after_fork_child(void)

@@ -39,8 +39,12 @@ uint32_t inputs_current(void);
 
 /* Inputs are numbered 1, 2, ... in the order they were first seen. */
 void inputs_foreach(void (*visit)(uint32_t id, const char *name, void *ctx), void *ctx);
-uint32_t inputs_seen(void);    /* distinct inputs named */
-uint64_t inputs_dropped(void); /* inputs begun when the table was full: charged to none */
+uint32_t inputs_seen(void);     /* distinct inputs named */
+uint64_t inputs_unnamed(void);  /* inputs begun once the limit was named: charged to none */
+/* At start: at most this many inputs are told apart (IMGLEAK_MAX_INPUTS; 0: none). Each input
+ * can make a copy of every stack it runs through, so a service naming every request stays
+ * within what the stack table holds. */
+void inputs_set_limit(uint32_t max_inputs);
 
 void inputs_after_fork_child(void);
 
