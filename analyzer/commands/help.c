@@ -143,6 +143,8 @@ static const struct {
      "                         (default: the start directory; $TMPDIR or /tmp if that is /)\n"
      "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256)\n"
      "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
+     "  IMGLEAK_MAX_INPUTS=N   inputs (files, buffers, imgleak_set_tag names) told apart\n"
+     "                         (default 4096; 0: none); more are counted, charged to none\n"
      "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
      "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
      "                         the report then gives unbiased estimates\n"
