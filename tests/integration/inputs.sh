@@ -69,6 +69,22 @@ else
     bad "html: the inputs table in Chromium" "chromium is not installed (scripts/deps.sh --tests)"
 fi
 
+# the analyzer's paths through inputs under AddressSanitizer/UBSan
+ASAN=$B/asan/imgleak
+if [ -x "$ASAN" ]; then
+    for f in text json html; do
+        "$ASAN" report --by-input --format $f -o "$WORK/asan.$f" "$SNAPS"/*.snap 2> "$WORK/asan.err"
+        check "asan: report --by-input --format $f on inputs" \
+            bash -c 'test $2 = 0 && ! grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$1"' _ "$WORK/asan.err" $?
+    done
+    "$ASAN" gate --annotations github --junit "$WORK/asan.xml" "$SNAPS"/*.snap > /dev/null 2> "$WORK/asan.err"
+    check "asan: gate with annotations and JUnit on inputs" \
+        bash -c 'test $2 = 1 && ! grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$1"' _ "$WORK/asan.err" $?
+    check "junit: each leak's case names the input it leaked on" \
+        bash -c 'grep -q "name=\"load_jpeg ([^\"]*wl_inputs.c:[0-9]*) on photo_05.jpg\"" "$1" &&
+                 grep -q "name=\"load_gif ([^\"]*wl_inputs.c:[0-9]*) on anim_07.gif\"" "$1"' _ "$WORK/asan.xml"
+fi
+
 # the gate names the inputs; the clean variant passes it
 "$IMGLEAK" gate --annotations github "$SNAPS"/*.snap > "$WORK/gate.out" 2>&1
 check "gate: fails, its annotation names the input" \
