@@ -8,7 +8,7 @@ set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-TRUTH=workloads/truth.json
+TRUTH=${TRUTH:-workloads/truth.json} # another file: a subset, while working on one workload
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 calibrate=0
