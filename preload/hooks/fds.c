@@ -8,6 +8,7 @@
 #include "handles.h"
 #include "inputs.h"
 #include "shim_api.h"
+#include "unwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -63,10 +64,18 @@ static void forget(uint64_t address, unsigned type, unsigned function)
     errno = saved;
 }
 
-/* Before the program opens something: not the previous input's (inputs.h). */
-static void opening(void)
+/* A call of the program's: the shim is tracking, and the caller is not the shim itself (its
+ * own descriptors, ownfd.c's open, reach the interposed names too, and in the final-snapshot
+ * sentinel with no guard up). */
+static int program_call(const void *caller)
 {
-    if (shim_tracking()) {
+    return !unwind_in_shim((uintptr_t)caller) && shim_tracking();
+}
+
+/* Before the program opens something: not the previous input's (inputs.h). */
+static void opening(int track)
+{
+    if (track) {
         imgleak_guard.depth++;
         inputs_new_handle();
         imgleak_guard.depth--;
@@ -74,23 +83,23 @@ static void opening(void)
 }
 
 /* A descriptor the program made: the standard streams are never leaks. */
-static int opened(int fd, unsigned function)
+static int opened(int fd, unsigned function, int track)
 {
-    if (fd > 2 && shim_tracking())
+    if (fd > 2 && track)
         record(FD_ADDRESS(fd), codecs_libc.type_fd, function);
     return fd;
 }
 
-static FILE *stream_opened(FILE *f, unsigned function)
+static FILE *stream_opened(FILE *f, unsigned function, int track)
 {
-    if (f && shim_tracking())
+    if (f && track)
         record((uintptr_t)f, codecs_libc.type_stream, function);
     return f;
 }
 
-void fds_closing(unsigned first, unsigned last)
+void fds_closing(unsigned first, unsigned last, const void *caller)
 {
-    if (last < 3 || !shim_tracking())
+    if (last < 3 || !program_call(caller))
         return;
     if (first < 3)
         first = 3;
@@ -101,9 +110,9 @@ void fds_closing(unsigned first, unsigned last)
             forget(FD_ADDRESS(fd), codecs_libc.type_fd, codecs_libc.fn_close);
 }
 
-void fds_duplicated(int r)
+void fds_duplicated(int r, const void *caller)
 {
-    opened(r, codecs_libc.fn_dup);
+    opened(r, codecs_libc.fn_dup, program_call(caller));
 }
 
 void fds_after_fork_child(void)
@@ -124,8 +133,9 @@ EXPORT int open(const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(const char *, int, ...), open, -1);
-    opening();
-    return opened(fn(path, flags, mode), codecs_libc.fn_open);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(path, flags, mode), codecs_libc.fn_open, track);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -135,8 +145,9 @@ EXPORT int open64(const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(const char *, int, ...), open64, -1);
-    opening();
-    return opened(fn(path, flags, mode), codecs_libc.fn_open);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(path, flags, mode), codecs_libc.fn_open, track);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -146,8 +157,9 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(int, const char *, int, ...), openat, -1);
-    opening();
-    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat, track);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -157,53 +169,59 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     mode_t mode = mode_of(flags, ap);
     va_end(ap);
     REAL(int (*)(int, const char *, int, ...), openat64, -1);
-    opening();
-    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat, track);
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
     REAL(int (*)(const char *, mode_t), creat, -1);
-    opening();
-    return opened(fn(path, mode), codecs_libc.fn_creat);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(path, mode), codecs_libc.fn_creat, track);
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
     REAL(int (*)(const char *, mode_t), creat64, -1);
-    opening();
-    return opened(fn(path, mode), codecs_libc.fn_creat);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(path, mode), codecs_libc.fn_creat, track);
 }
 
 EXPORT FILE *fopen(const char *path, const char *mode)
 {
     REAL(FILE * (*)(const char *, const char *), fopen, NULL);
-    opening();
-    return stream_opened(fn(path, mode), codecs_libc.fn_fopen);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return stream_opened(fn(path, mode), codecs_libc.fn_fopen, track);
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     REAL(FILE * (*)(const char *, const char *), fopen64, NULL);
-    opening();
-    return stream_opened(fn(path, mode), codecs_libc.fn_fopen);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return stream_opened(fn(path, mode), codecs_libc.fn_fopen, track);
 }
 
 /* The descriptor now belongs to the stream: fclose closes it. */
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
     REAL(FILE * (*)(int, const char *), fdopen, NULL);
-    opening();
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
     FILE *f = fn(fd, mode);
-    if (f && fd > 2 && shim_tracking())
+    if (f && fd > 2 && track)
         forget(FD_ADDRESS(fd), codecs_libc.type_fd, codecs_libc.fn_fdopen);
-    return stream_opened(f, codecs_libc.fn_fdopen);
+    return stream_opened(f, codecs_libc.fn_fdopen, track);
 }
 
 EXPORT int fclose(FILE *f)
 {
     REAL(int (*)(FILE *), fclose, -1);
-    if (f && shim_tracking())
+    if (f && program_call(__builtin_return_address(0)))
         forget((uintptr_t)f, codecs_libc.type_stream, codecs_libc.fn_fclose);
     return fn(f);
 }
@@ -211,32 +229,36 @@ EXPORT int fclose(FILE *f)
 EXPORT int socket(int domain, int type, int protocol)
 {
     REAL(int (*)(int, int, int), socket, -1);
-    opening();
-    return opened(fn(domain, type, protocol), codecs_libc.fn_socket);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(domain, type, protocol), codecs_libc.fn_socket, track);
 }
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     REAL(int (*)(int, struct sockaddr *, socklen_t *), accept, -1);
-    opening();
-    return opened(fn(fd, addr, len), codecs_libc.fn_accept);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(fd, addr, len), codecs_libc.fn_accept, track);
 }
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     REAL(int (*)(int, struct sockaddr *, socklen_t *, int), accept4, -1);
-    opening();
-    return opened(fn(fd, addr, len, flags), codecs_libc.fn_accept);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(fd, addr, len, flags), codecs_libc.fn_accept, track);
 }
 
 EXPORT int pipe(int fds[2])
 {
     REAL(int (*)(int[2]), pipe, -1);
-    opening();
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
     int r = fn(fds);
     if (r == 0) {
-        opened(fds[0], codecs_libc.fn_pipe);
-        opened(fds[1], codecs_libc.fn_pipe);
+        opened(fds[0], codecs_libc.fn_pipe, track);
+        opened(fds[1], codecs_libc.fn_pipe, track);
     }
     return r;
 }
@@ -244,11 +266,12 @@ EXPORT int pipe(int fds[2])
 EXPORT int pipe2(int fds[2], int flags)
 {
     REAL(int (*)(int[2], int), pipe2, -1);
-    opening();
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
     int r = fn(fds, flags);
     if (r == 0) {
-        opened(fds[0], codecs_libc.fn_pipe);
-        opened(fds[1], codecs_libc.fn_pipe);
+        opened(fds[0], codecs_libc.fn_pipe, track);
+        opened(fds[1], codecs_libc.fn_pipe, track);
     }
     return r;
 }
@@ -256,16 +279,17 @@ EXPORT int pipe2(int fds[2], int flags)
 EXPORT int dup(int fd)
 {
     REAL(int (*)(int), dup, -1);
-    opening();
-    return opened(fn(fd), codecs_libc.fn_dup);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return opened(fn(fd), codecs_libc.fn_dup, track);
 }
 
 /* Every fcntl argument is an int, a long or a pointer: passed on as one word. */
-static int fcntl_common(int fd, int cmd, uintptr_t arg, int (*fn)(int, int, ...))
+static int fcntl_common(int fd, int cmd, uintptr_t arg, int (*fn)(int, int, ...), int track)
 {
     int r = fn(fd, cmd, arg);
     if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        opened(r, codecs_libc.fn_fcntl);
+        opened(r, codecs_libc.fn_fcntl, track);
     return r;
 }
 
@@ -276,8 +300,9 @@ EXPORT int fcntl(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl, -1);
-    opening();
-    return fcntl_common(fd, cmd, arg, fn);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return fcntl_common(fd, cmd, arg, fn, track);
 }
 
 EXPORT int fcntl64(int fd, int cmd, ...)
@@ -287,6 +312,7 @@ EXPORT int fcntl64(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl64, -1);
-    opening();
-    return fcntl_common(fd, cmd, arg, fn);
+    int track = program_call(__builtin_return_address(0));
+    opening(track);
+    return fcntl_common(fd, cmd, arg, fn, track);
 }

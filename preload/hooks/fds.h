@@ -8,10 +8,11 @@
 #ifndef IMGLEAK_FDS_H
 #define IMGLEAK_FDS_H
 
-/* Before the program's close of fds first..last (one descriptor: first == last). */
-void fds_closing(unsigned first, unsigned last);
+/* Before the program's close of fds first..last (one descriptor: first == last); caller: the
+ * entry point's return address (the shim's own calls are not the program's). */
+void fds_closing(unsigned first, unsigned last, const void *caller);
 /* After a dup2/dup3 that made newfd a copy of another descriptor (r: its result). */
-void fds_duplicated(int r);
+void fds_duplicated(int r, const void *caller);
 /* In a forked child: descriptors it inherited are its parent's to report. */
 void fds_after_fork_child(void);
 

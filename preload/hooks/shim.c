@@ -732,7 +732,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 EXPORT int close(int fd)
 {
     if (fd >= 0)
-        fds_closing((unsigned)fd, (unsigned)fd);
+        fds_closing((unsigned)fd, (unsigned)fd, __builtin_return_address(0));
     if (UNLIKELY(!real.close))
         return (int)syscall(SYS_close, fd);
     return ownfd_program_close(fd, real.close);
@@ -741,13 +741,13 @@ EXPORT int close(int fd)
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
     if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
-        fds_closing(first, last);
+        fds_closing(first, last, __builtin_return_address(0));
     return ownfd_program_close_range(first, last, flags);
 }
 
 EXPORT void closefrom(int lowfd)
 {
-    fds_closing(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u);
+    fds_closing(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, __builtin_return_address(0));
     ownfd_program_closefrom(lowfd, real.closefrom);
 }
 
@@ -767,19 +767,19 @@ static int sys_dup3(int oldfd, int newfd, int flags)
 EXPORT int dup2(int oldfd, int newfd)
 {
     if (newfd >= 0 && newfd != oldfd)
-        fds_closing((unsigned)newfd, (unsigned)newfd);
+        fds_closing((unsigned)newfd, (unsigned)newfd, __builtin_return_address(0));
     int r = ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
     if (r >= 0 && oldfd != newfd)
-        fds_duplicated(r);
+        fds_duplicated(r, __builtin_return_address(0));
     return r;
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     if (newfd >= 0 && newfd != oldfd)
-        fds_closing((unsigned)newfd, (unsigned)newfd);
+        fds_closing((unsigned)newfd, (unsigned)newfd, __builtin_return_address(0));
     int r = ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
     if (r >= 0)
-        fds_duplicated(r);
+        fds_duplicated(r, __builtin_return_address(0));
     return r;
 }
