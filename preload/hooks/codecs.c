@@ -305,22 +305,26 @@ static int input_begin(unsigned lib, int kind, const void *src, size_t len, cons
         return 0;
     imgleak_guard.depth++;
     inputs_begin(kind, src, len);
-    uintptr_t unclaimed[INPUTS_UNCLAIMED];
-    for (unsigned i = 0, n = inputs_take_unclaimed(unclaimed); i < n; i++)
-        handles_charge_to_input(unclaimed[i], inputs_current());
     imgleak_guard.depth--;
     return 1;
 }
 
-/* The input ends with this handle, and the handle (created before the input was named, as a
- * jpeg_decompress_struct is before jpeg_stdio_src) is charged to it. */
+/* The input ends with this handle, and the handle and those made just before it with no input
+ * (a jpeg_decompress_struct and the FILE handed to jpeg_stdio_src) are charged to it. Inputs
+ * given no handle (a MagickWand reads many images) take nothing made before them: a wand made
+ * at start is not the first image's. */
 static void input_bind(uintptr_t handle)
 {
-    if (!handle)
-        return;
+    uintptr_t unclaimed[INPUTS_UNCLAIMED];
+    unsigned n;
     imgleak_guard.depth++;
-    inputs_bind_handle(handle);
-    handles_charge_to_input(handle, inputs_current());
+    n = inputs_take_unclaimed(unclaimed);
+    if (handle) {
+        inputs_bind_handle(handle);
+        handles_charge_to_input(handle, inputs_current());
+        for (unsigned i = 0; i < n; i++)
+            handles_charge_to_input(unclaimed[i], inputs_current());
+    }
     imgleak_guard.depth--;
 }
 
@@ -422,13 +426,11 @@ static void input_bind(uintptr_t handle)
 
 /* Hooks that begin an input: the input begins before the real call (what decoding it allocates
  * is charged to it) and, when the call names a handle, ends with that handle. */
-#define INPUT_BODY(lib, fn, call, kind, src, len, handle)                                          \
+#define INPUT_BODY(lib, fn, call, kind, src, len)                                                  \
     int began = tracked() && input_begin(LIB_##lib, kind, (const void *)(uintptr_t)(src),          \
                                          (size_t)(len), __builtin_return_address(0));              \
     call;                                                                                          \
-    CALL_DONE();                                                                                   \
-    if (began)                                                                                     \
-        input_bind((uintptr_t)(handle));
+    CALL_DONE();
 
 #define INPUT(lib, fn, ret, params, args, kind, src, len, handle)                                  \
     typedef ret(*fn##_fn) params;                                                                  \
@@ -438,7 +440,9 @@ static void input_bind(uintptr_t handle)
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
         ret r;                                                                                     \
-        INPUT_BODY(lib, fn, r = f args, kind, src, len, handle)                                    \
+        INPUT_BODY(lib, fn, r = f args, kind, src, len)                                            \
+        if (began)                                                                                 \
+            input_bind((uintptr_t)(handle));                                                       \
         return r;                                                                                  \
     }
 
@@ -449,7 +453,9 @@ static void input_bind(uintptr_t handle)
         fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return;                                                                                \
-        INPUT_BODY(lib, fn, f args, kind, src, len, handle)                                        \
+        INPUT_BODY(lib, fn, f args, kind, src, len)                                                \
+        if (began)                                                                                 \
+            input_bind((uintptr_t)(handle));                                                       \
     }
 
 #define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len)                 \
@@ -462,7 +468,7 @@ static void input_bind(uintptr_t handle)
         ret r;                                                                                     \
         if (tracked())                                                                             \
             creating(LIB_##lib, __builtin_return_address(0));                                      \
-        INPUT_BODY(lib, fn, r = f args, kind, src, len, 0)                       \
+        INPUT_BODY(lib, fn, r = f args, kind, src, len)                                            \
         if (tracked() && (ok))                                                                     \
             created(LIB_##lib, T_##type, FN_##fn, (uintptr_t)(handle), __builtin_return_address(0)); \
         if (began)                                                                                 \
