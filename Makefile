@@ -11,7 +11,7 @@ DEPFLAGS   = -MMD -MP
 
 # The shim and the analyzer are grouped by stage (docs/ARCHITECTURE.md); objects are built flat,
 # one directory each, so every base name is unique within its program.
-SHIM_DIRS := preload/hooks preload/tables preload/snapshot preload/runtimes preload/base
+SHIM_DIRS := preload/catalog preload/hooks preload/tables preload/snapshot preload/runtimes preload/base
 ANA_DIRS  := analyzer/read analyzer/model analyzer/commands analyzer/writers
 SHIM_INC  := $(addprefix -I,$(SHIM_DIRS))
 ANA_INC   := $(addprefix -I,$(ANA_DIRS))
@@ -19,8 +19,11 @@ SHIM_SRC  := $(wildcard $(SHIM_DIRS:%=%/*.c))
 ANA_SRC   := $(wildcard $(ANA_DIRS:%=%/*.c))
 SHIM_HDR  := $(wildcard $(SHIM_DIRS:%=%/*.h))
 ANA_HDR   := $(wildcard $(ANA_DIRS:%=%/*.h))
-SHIM_OBJ   = $(addprefix $(B)/shim/,$(notdir $(SHIM_SRC:.c=.o)))
-ANA_OBJ    = $(addprefix $(B)/ana/,$(notdir $(ANA_SRC:.c=.o))) $(B)/ana/assets.o
+SHIM_OBJ   = $(addprefix $(B)/shim/,$(notdir $(SHIM_SRC:.c=.o))) $(B)/shim/declared_stubs.o \
+             $(B)/shim/builtin_handles.o
+# the analyzer checks a handle declaration file (imgleak run --handles) with the shim's parser
+ANA_OBJ    = $(addprefix $(B)/ana/,$(notdir $(ANA_SRC:.c=.o))) $(B)/ana/assets.o \
+             $(B)/ana/declfile.o $(B)/ana/builtin_handles.o
 ANA_LIB    = $(filter-out $(B)/ana/main.o,$(ANA_OBJ))
 
 SHIM_CFLAGS := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
@@ -43,6 +46,14 @@ $$(B)/shim/%.o: $(1)/%.c | $$(B)/shim
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(WARN) $$(SHIM_CFLAGS) $$(SHIM_INC) $$(DEPFLAGS) -c $$< -o $$@
 endef
 $(foreach d,$(SHIM_DIRS),$(eval $(call shim_rule,$(d))))
+# the trampolines of declared handle functions, and the built-in declarations' text
+$(B)/shim/declared_stubs.o: preload/hooks/declared_stubs.S | $(B)/shim
+	$(CC) -c $< -o $@
+$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/catalog/builtin_handles.S preload/catalog/builtin.handles
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@
+$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h preload/hooks/codecs.def | $(B)/ana
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) -Ipreload/hooks $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
 
@@ -63,7 +74,8 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise
+UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise \
+              test_declfile
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -78,13 +90,15 @@ $(B)/tests/test_attribute: tests/unit/test_attribute.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 $(B)/tests/test_supervise: tests/unit/test_supervise.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
+$(B)/tests/test_declfile: tests/unit/test_declfile.c $(B)/ana/declfile.o $(B)/ana/builtin_handles.o | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $^ -o $@ $(TEST_LIBS)
 $(B)/tests/test_golang: tests/unit/test_golang.c $(ANA_LIB) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(ANA_INC) $^ -o $@ $(TEST_LIBS) $(ANA_LIBS)
 
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
 # The shim itself is not built with ASan (it goes into programs that are not): the ASan analyzer's
 # imgleak run finds the plain one beside it.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) preload/catalog/builtin.handles analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
                   $(B)/libimgleak.so $(B)/libimgleak_audit.so
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
@@ -98,7 +112,7 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	touch $@
 
 # ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
-WORKLOADS := jpeg png gif webp magick cairo mixed service inputs
+WORKLOADS := jpeg png gif webp magick cairo mixed service userbuf vips opencv inputs
 WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
 WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
 WL_LIBS_gif    := -lgif
@@ -108,9 +122,18 @@ WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
 WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
 WL_LIBS_service := $(WL_LIBS_webp)
 WL_LIBS_inputs := $(WL_LIBS_jpeg) $(WL_LIBS_png) -lgif -lpthread
+WL_LIBS_userbuf := -L$(B)/workloads -luserbuf -Wl,-rpath,'$$ORIGIN'
+WL_LIBS_vips   := $(shell pkg-config --libs vips 2>/dev/null)
+WL_LIBS_opencv := -lopencv_core
+WL_CFLAGS_vips := $(shell pkg-config --cflags vips 2>/dev/null)
+WL_CFLAGS_opencv := -I/usr/include/opencv4
 WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
-	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude $(WL_CFLAGS) $< -o $@ $(WL_LIBS_$*)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude $(WL_CFLAGS) $(WL_CFLAGS_$*) $< -o $@ $(WL_LIBS_$*)
+# a program's own library, whose handles workloads/userbuf/userbuf.handles declares
+$(B)/workloads/libuserbuf.so: workloads/userbuf/userbuf.c workloads/userbuf/userbuf.h | $(B)/workloads
+	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
+$(B)/workloads/wl_userbuf: $(B)/workloads/libuserbuf.so workloads/userbuf/userbuf.h
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
 # the inputs workload's corpus, generated (no image is kept in the repository)
 $(B)/workloads/wl_inputs: include/imgleak.h $(B)/workloads/corpus/.made
@@ -200,6 +223,8 @@ $(B)/tests/libreach_lib.so: tests/integration/reach_lib.c | $(B)/tests
 	$(CC) -O2 -g -shared -fPIC $(WARN) $< -o $@
 $(B)/tests/reach: tests/integration/reach.c $(B)/tests/libreach_lib.so | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -lreach_lib -Wl,-rpath,'$$ORIGIN' -lpthread
+$(B)/tests/stale: tests/integration/stale.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/init_only: tests/integration/init_only.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags MagickWand cairo fontconfig 2>/dev/null) $< -o $@ \
 	    $(shell pkg-config --libs MagickWand cairo fontconfig 2>/dev/null)
@@ -260,7 +285,18 @@ $(B)/tests/hog: tests/integration/hog.c | $(B)/tests
 $(B)/tests/go_ends: tests/integration/go_ends/main.go | $(B)/tests
 	cd tests/integration/go_ends && GOCACHE=$(abspath $(B))/tests/gocache GOFLAGS=-mod=mod GO111MODULE=off \
 	    go build -o $(abspath $@) main.go
-INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends
+INTEGRATION_BINS += $(B)/tests/ends $(B)/tests/hog $(B)/tests/go_ends $(B)/tests/stale
+# declared.sh's host that dlopens libuserbuf
+$(B)/tests/declared_dlopen: tests/integration/declared_dlopen.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+$(B)/tests/libdeclared_cxx.so: tests/integration/declared_cxx_lib.cc | $(B)/tests
+	g++ -O2 -g $(WARN) -std=c++17 -fPIC -shared $< -o $@
+$(B)/tests/declared_cxx: tests/integration/declared_cxx.cc $(B)/tests/libdeclared_cxx.so | $(B)/tests
+	g++ -O2 -g $(WARN) -std=c++17 $< -o $@ -L$(B)/tests -ldeclared_cxx -Wl,-rpath,'$$ORIGIN' -lpthread
+$(B)/tests/declared_ort: tests/integration/declared_ort.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/tests/declared_cxx $(B)/tests/declared_ort \
+                    $(B)/workloads/libuserbuf.so
 
 unit: $(UNIT_TESTS:%=$(B)/tests/%)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $(B)/tests/$$t || exit 1; done
@@ -276,9 +312,11 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
              $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
+	@B=$(B) bash tests/integration/declared.sh
 	@B=$(B) bash tests/integration/service.sh
 	@B=$(B) bash tests/integration/output.sh
 	@B=$(B) bash tests/integration/reach.sh
+	@B=$(B) bash tests/integration/split.sh
 	@B=$(B) bash tests/integration/symbols.sh
 	@B=$(B) bash tests/integration/tracking.sh
 	@B=$(B) bash tests/integration/realprogs.sh

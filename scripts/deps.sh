@@ -26,6 +26,7 @@ PACKAGES=(
     help2man                     # make install: the man page, made from imgleak --help
     libjpeg62-turbo-dev libpng-dev libgif-dev libwebp-dev libmagickwand-6.q16-dev libcairo2-dev
                                  # workloads: real codec programs with known leaks
+    libvips-dev libopencv-core-dev  # workloads: libvips and OpenCV's C API (built-in declared handles)
 )
 TEST_PACKAGES=(
     golang-go                    # go tool pprof reads imgleak's pprof output
@@ -35,8 +36,10 @@ TEST_PACKAGES=(
     lld                          # clang's LTO build in the inlined-frames test
     python3                      # the torture suite's Python program
     imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
+    libvips-tools                # ... and vipsthumbnail: libvips's handles in a program we did not write
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
+    valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's
 )
 [ $tests = 1 ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 missing=()

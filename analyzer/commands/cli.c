@@ -79,6 +79,7 @@ static const struct {
     {{"format", required_argument, NULL, 'f'}, CLI_FORMAT},
     {{"report", required_argument, NULL, 'r'}, CLI_REPORT},
     {{"allocator", required_argument, NULL, 'A'}, CLI_ALLOCATOR},
+    {{"handles", required_argument, NULL, 'K'}, CLI_HANDLES},
     {{"app", required_argument, NULL, 'a'}, CLI_APP},
     {{"suppressions", required_argument, NULL, 'S'}, CLI_SUPPRESS},
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
@@ -154,6 +155,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
             o->allocator = optarg;
             o->seen |= CLI_ALLOCATOR;
             break;
+        case 'K': o->handles = optarg; o->seen |= CLI_HANDLES; break;
         case 'a':
             if (push(&o->app, &o->napp, optarg) < 0)
                 return -1;

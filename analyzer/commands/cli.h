@@ -11,6 +11,7 @@ typedef struct {
     const char *out;         /* -o: run's directory, or the output file */
     const char *report_file; /* --report (run) */
     const char *allocator;   /* --allocator (run) */
+    const char *handles;     /* --handles FILE (run): declared handle types */
     const char **app;        /* --app, repeatable */
     size_t napp;
     const char **suppressions; /* --suppressions FILE, repeatable */
@@ -39,7 +40,7 @@ typedef struct {
 enum {
     CLI_OUT = 1u << 0, CLI_FORMAT = 1u << 1, CLI_REPORT = 1u << 2, CLI_ALLOCATOR = 1u << 3,
     CLI_APP = 1u << 4, CLI_SUPPRESS = 1u << 5, CLI_TEXT = 1u << 6, CLI_GATE = 1u << 7,
-    CLI_COLOR = 1u << 8,
+    CLI_COLOR = 1u << 8, CLI_HANDLES = 1u << 9,
 };
 
 /* What fails the gate (--fail-on): leaked memory (and memory not classified by a scan),

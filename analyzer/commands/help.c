@@ -75,7 +75,10 @@ static const struct {
      "                       page with a flame graph)\n"},
     {H_GROWTH | H_DIFF, "Options:", "  --format FMT         growth, diff: text (default) or json\n"},
     {H_RUN, "Options:",
-     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"},
+     "  --allocator NAME     run: glibc (as the program is) or jemalloc, to compare RSS\n"
+     "  --handles FILE       run: also track the handle types FILE declares, one per line\n"
+     "                       (type NAME lib=LIB / create|destroy|ref|reset TYPE FUNCTION ...;\n"
+     "                       docs/HANDLES.md); a bad line is refused with its number\n"},
     {H_ALL, "Options:",
      "  --app PATTERN        also count modules or source files matching PATTERN (a shell\n"
      "                       wildcard, on the path or its last component) as the application\n"
@@ -104,7 +107,7 @@ static const struct {
      "  --gate                  run: also judge the leaks as gate does\n"},
     {H_GATE | H_RUN, "Gate options (gate, and run --gate):",
      "  --max-leaked-bytes N    bytes the program may leak (default 0)\n"
-     "  --max-leaked-handles N  codec handles it may leave undestroyed (default 0)\n"
+     "  --max-leaked-handles N  handles it may leave undestroyed (default 0)\n"
      "  --baseline REPORT.json  count only growth beyond this earlier report, site by site\n"
      "                          (function and file, so a line shift is not growth)\n"
      "  --junit FILE            also write the verdict as JUnit XML (the Ant JUnit schema CI\n"
@@ -155,6 +158,7 @@ static const struct {
      "  IMGLEAK_KEEP=N         keep only the newest N snapshots of each process (default: all)\n"
      "  IMGLEAK_SCAN=WHEN      reachability scan: exit (default: the snapshot at exit), always\n"
      "                         (every snapshot; costs a pass over live memory), or off\n"
+     "  IMGLEAK_HANDLES=FILE   handle declarations, as --handles (a bad line: untracked)\n"
      "  IMGLEAK_DEBUG=1        diagnostics on stderr\n"},
     {H_ALL | H_TOP, "Exit status:",
      "report, growth, diff, suppress: 0; gate: 0 or 1; run: the program's (1 when --gate fails);\n"

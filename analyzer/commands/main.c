@@ -13,6 +13,7 @@
 #include "safeopen.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,9 +358,17 @@ static int cmd_run(int argc, char **argv)
         cli_free(&o);
         return usage_error(error_get(), "run");
     }
-    run_opts_t ropts = {o.out, o.allocator};
+    run_opts_t ropts = {o.out, o.allocator, NULL};
     run_result_t res = {0};
     int rc = EXIT_BAD_INPUT, written = 0;
+    char handles[PATH_MAX];
+    if (o.handles) { /* refused here, with its line, rather than by the shim in the program */
+        if (run_check_handles(o.handles, handles, sizeof handles) < 0) {
+            error_print();
+            goto out;
+        }
+        ropts.handles = handles;
+    }
     if (run_program(&ropts, argv + first, &res) < 0) {
         error_print();
         goto out;

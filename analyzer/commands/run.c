@@ -347,6 +347,8 @@ static void child_exec(const run_opts_t *opts, const char *shim, const char *dir
     setenv("LD_PRELOAD", preload, 1);
     run_audit_setup(shim, argv[0]);
     setenv("IMGLEAK_OUT", dir, 1);
+    if (opts->handles)
+        setenv("IMGLEAK_HANDLES", opts->handles, 1);
     execvp(argv[0], argv);
     fprintf(stderr, "imgleak: %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);

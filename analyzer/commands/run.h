@@ -7,6 +7,7 @@
 typedef struct {
     const char *out_dir;   /* NULL: a temporary directory, removed afterwards */
     const char *allocator; /* "jemalloc": preload it after the shim; NULL or "glibc": as is */
+    const char *handles;   /* an absolute path for IMGLEAK_HANDLES, or NULL */
 } run_opts_t;
 
 typedef struct {
@@ -22,6 +23,10 @@ typedef struct {
 int run_program(const run_opts_t *opts, char *const argv[], run_result_t *res);
 /* Frees the result; removes the snapshots and the directory when it was temporary. */
 void run_result_release(run_result_t *res);
+
+/* --handles FILE: checks the declarations as the shim will read them (the built-in ones, then
+ * FILE's) and makes the path absolute into out. 0, or -1 with error_get() naming FILE:LINE. */
+int run_check_handles(const char *file, char *out, size_t size);
 
 /* The path of libimgleak.so: beside the imgleak binary, or in ../lib/imgleak of its prefix. */
 int run_find_shim(char *out, size_t size);

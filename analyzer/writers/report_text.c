@@ -414,7 +414,7 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
                      "they leaked is listed, charged to no input\n",
                 (unsigned long long)rep->inputs_unnamed);
     if (t->leaked_handles || t->misused_handles)
-        fprintf(out, "  codec handles: %llu never destroyed, %llu misused\n",
+        fprintf(out, "  handles: %llu never destroyed, %llu misused\n",
                 (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);
     if (rep->nindirect && !opts->show_indirect)
         fprintf(out, "  indirectly leaked memory is counted under the leak it hangs from "

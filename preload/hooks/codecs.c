@@ -13,6 +13,9 @@
 #define _GNU_SOURCE
 #include "codecs.h"
 
+#include "declared.h"
+#include "imgleak/declfile.h"
+
 #include "guard.h"
 #include "handles.h"
 #include "imgleak/format.h"
@@ -161,24 +164,33 @@ const codecs_libc_ids_t codecs_libc = {
     FN_pipe, FN_dup, FN_fcntl, FN_close, FN_fclose,
 };
 
+/* Declared types and functions (declared.c) follow codecs.def's own in one catalogue: the
+ * binder and the snapshot see no difference. */
+_Static_assert(T_COUNT + DECL_TYPES_MAX <= 64, "declared types share the 64-bit type masks");
+
+int codecs_declare(void)
+{
+    return declared_load(T_COUNT, FN_COUNT);
+}
+
 unsigned codecs_type_count(void)
 {
-    return T_COUNT;
+    return T_COUNT + declared_type_count();
 }
 
 const codec_type_info_t *codecs_type(unsigned id)
 {
-    return id < T_COUNT ? &types[id] : NULL;
+    return id < T_COUNT ? &types[id] : declared_type(id - T_COUNT);
 }
 
 unsigned codecs_function_count(void)
 {
-    return FN_COUNT;
+    return FN_COUNT + declared_function_count();
 }
 
 const char *codecs_function_name(unsigned id)
 {
-    return id < FN_COUNT ? function_names[id] : NULL;
+    return id < FN_COUNT ? function_names[id] : declared_function_name(id - FN_COUNT);
 }
 
 /* ---- the real functions: set by bind.c for the instance of each library now loaded ---- */
@@ -197,18 +209,22 @@ static int path_in_lib(const char *path, unsigned lib)
 
 int codecs_function_in_library(unsigned fn, const char *path)
 {
-    return fn < FN_COUNT && path_in_lib(path, function_libs[fn]);
+    return fn < FN_COUNT ? path_in_lib(path, function_libs[fn])
+                         : declared_function_in_library(fn - FN_COUNT, path);
 }
 
 void *codecs_real(unsigned fn)
 {
-    return fn < FN_COUNT ? atomic_load_explicit(&real_fns[fn], memory_order_acquire) : NULL;
+    return fn < FN_COUNT ? atomic_load_explicit(&real_fns[fn], memory_order_acquire)
+                         : declared_real(fn - FN_COUNT);
 }
 
 void codecs_set_real(unsigned fn, void *address)
 {
     if (fn < FN_COUNT)
         atomic_store_explicit(&real_fns[fn], address, memory_order_release);
+    else
+        declared_set_real(fn - FN_COUNT, address);
 }
 
 static inline void *real_of(unsigned fn)
@@ -216,14 +232,18 @@ static inline void *real_of(unsigned fn)
     return atomic_load_explicit(&real_fns[fn], memory_order_acquire);
 }
 
-/* The library calling into itself (or ImageMagick's coder modules calling MagickCore), or a
- * codec function called from within another hooked one. */
+/* The library calling into itself (or ImageMagick's coder modules calling MagickCore), a
+ * library of a declared type calling it, or a codec function called from within another hooked
+ * one. */
 static int called_from_lib(const void *caller, unsigned lib)
 {
     Dl_info info;
     if (unwind_in_shim((uintptr_t)caller))
         return 1;
-    return dladdr(caller, &info) && path_in_lib(info.dli_fname, lib);
+    /* libvips decoding a JPEG: the jpeg_decompress_struct is libvips's own, and the program's
+     * handle is the VipsImage that holds it (retaining its memory) */
+    return dladdr(caller, &info) &&
+           (path_in_lib(info.dli_fname, lib) || declared_is_type_library(info.dli_fname));
 }
 
 /* After the real call: keeps it out of tail position (see the top of the file). */
@@ -504,5 +524,5 @@ static void *const hooks[FN_COUNT] = {
 
 void *codecs_hook(unsigned fn)
 {
-    return fn < FN_COUNT ? hooks[fn] : NULL;
+    return fn < FN_COUNT ? hooks[fn] : declared_hook(fn - FN_COUNT);
 }

@@ -1,4 +1,4 @@
-/* The codec hooks declared in codecs.def: their type and function names for the snapshot, and
+/* The codec hooks declared in codecs.def (and, after them, those of declared.c): their type and function names for the snapshot, and
  * what bind.c needs to bind them (which library defines a function, its hook, its real address). */
 #ifndef IMGLEAK_CODECS_H
 #define IMGLEAK_CODECS_H
@@ -11,6 +11,10 @@ typedef struct {
     unsigned flags; /* IMGLEAK_HTYPE_* */
 } codec_type_info_t;
 
+/* Reads the declared handle functions (declared.h) into the catalogue, once at start, before
+ * anything is bound; -1 when a declaration is refused (said on stderr). */
+int codecs_declare(void);
+/* codecs.def's types and functions, then the declared ones */
 unsigned codecs_type_count(void);
 const codec_type_info_t *codecs_type(unsigned id);
 unsigned codecs_function_count(void);

@@ -153,6 +153,11 @@ void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t
     sigset_t saved;
     lock(&saved);
     live_slot_t *old = find(address);
+    if (old && (flags & HANDLES_SHARED) && old->rec.type == type) {
+        old->rec.refs++;
+        pthread_mutex_unlock(&hs.lock);
+        return;
+    }
     if (old) {
         /* created again over one never destroyed: the earlier one is lost for good (a
          * jpeg_decompress_struct on the stack, created anew on every call) */
@@ -174,6 +179,14 @@ void handles_reference(uint64_t address)
     if (slot)
         slot->rec.refs++;
     unlock(&saved);
+}
+
+int handles_live(uint64_t address)
+{
+    pthread_mutex_lock(&hs.lock);
+    int live = find(address) != NULL;
+    pthread_mutex_unlock(&hs.lock);
+    return live;
 }
 
 void handles_reset(uint64_t address, uint64_t types)

@@ -32,9 +32,13 @@ void handles_after_fork_child(void);
 
 /* flags of handles_create: the create may replace a live handle at the same address */
 #define HANDLES_REPLACES 1u
+/* ... or, for a refcounted type, return a live one again: one more reference (a cached object) */
+#define HANDLES_SHARED 2u
 void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t stack_id,
                     uint32_t birth_s, unsigned flags);
 void handles_reference(uint64_t address);
+/* 1 when a handle is live at address. */
+int handles_live(uint64_t address);
 /* The handle at address, if of one of types, was reinitialised without being destroyed. */
 void handles_reset(uint64_t address, uint64_t types);
 /* types: bit mask of the types this destroy function accepts. report_misuse: 0 for a call

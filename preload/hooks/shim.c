@@ -4,9 +4,11 @@
  * the real free runs, so an address reused by another thread is never confused with its old self. */
 #define _GNU_SOURCE
 #include "bind.h"
+#include "codecs.h"
 #include "config.h"
 #include "fds.h"
 #include "final.h"
+#include "glibc_heap.h"
 #include "guard.h"
 #include "handles.h"
 #include "inputs.h"
@@ -19,6 +21,7 @@
 #include "procinfo.h"
 #include "reach.h"
 #include "sampler.h"
+#include "scrub.h"
 #include "snapshot.h"
 #include "stacks.h"
 #include "table.h"
@@ -240,6 +243,13 @@ __attribute__((cold, noinline)) static void shim_start(void)
         return;
     }
     config_read(&cfg);
+    if (codecs_declare() < 0) {
+        /* a declaration refused (said on stderr): untracked rather than half-tracked, as a
+         * report that misses the handles the user asked for would read as clean */
+        atomic_store(&state, STATE_OFF);
+        imgleak_guard.depth--;
+        return;
+    }
     snapshot_init();
     procinfo_init();
     clock_gettime(CLOCK_MONOTONIC_COARSE, &start_mono);
@@ -252,6 +262,8 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.keep = cfg.keep;
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
+    glibc_heap_detect(real.free);
+    scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
@@ -383,8 +395,10 @@ int shim_snapshot_now(void)
 static void forget_heap(void *p)
 {
     live_info_t info;
-    if (table_remove((uintptr_t)p, &info))
+    if (table_remove((uintptr_t)p, &info)) {
         stacks_count_free(info.stack_id, info.size);
+        scrub_freed(p, info.size); /* a double free finds nothing in the table: not cleared */
+    }
 }
 
 /* The guard is up from before the real call until the block is recorded, so that whatever the
@@ -478,7 +492,17 @@ EXPORT void *realloc(void *p, size_t size)
     /* forgotten before the real call: once it returns, p may belong to another thread */
     if (p)
         was_tracked = table_remove((uintptr_t)p, &old);
-    void *q = real.realloc(p, size);
+    void *q;
+    if (was_tracked && scrub_before_realloc(p, old.size, size)) {
+        /* moved here, not by the allocator, which would free the old block uncleared */
+        q = real.malloc(size);
+        if (q) {
+            scrub_move(q, p, old.size);
+            real.free(p);
+        }
+    } else {
+        q = real.realloc(p, size);
+    }
     int saved_errno = errno;
     if (q) {
         if (was_tracked)

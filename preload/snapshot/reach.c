@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "reach.h"
 
+#include "glibc_heap.h"
 #include "maps.h"
 #include "os.h"
 #include "ownfd.h"
@@ -373,6 +374,38 @@ static void push(reach_t *r, size_t i)
     r->work[r->nwork++] = (uint32_t)i; /* each block is pushed at most once per phase */
 }
 
+/* n words at addr, of a live block: in place when direct, else as every other read. */
+static int read_words(reach_t *r, uint64_t addr, uint64_t *out, size_t n)
+{
+    if (r->direct) {
+        memcpy(out, (const void *)(uintptr_t)addr, n * 8);
+        return 1;
+    }
+    struct iovec local = {out, n * 8}, remote = {(void *)(uintptr_t)addr, n * 8};
+    if (!r->vm_refused)
+        return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)(n * 8);
+    return read_fallback(r, out, remote.iov_base, n * 8) > 0;
+}
+
+/* valgrind's leak-check heuristics (its default, --leak-check-heuristics=all; memcheck's
+ * heuristic_reachedness): an interior pointer to where a C++ runtime keeps one counts as a start
+ * pointer when the words before it fit. At 24 bytes, a std::string's characters after its length,
+ * capacity and reference count (the block is 24 + capacity + 1 bytes, the length at most the
+ * capacity); at 8 bytes, the elements of a new[] array after their count (the rest of the block
+ * divides by it; this covers a 64-bit length of the rest too). Multiple inheritance (a pointer to
+ * a second vtable pointer) is not recognised: it needs the symbol table. */
+static int interior_as_start(reach_t *r, size_t i, uint64_t p)
+{
+    uint64_t off = p - r->addr[i], size = SIZE(r, i), w[2];
+    if ((off != 8 && off != 24) || (r->size[i] & MMAP_BIT))
+        return 0;
+    if (!read_words(r, r->addr[i], w, off / 8 == 3 ? 2 : 1))
+        return 0;
+    if (off == 24)
+        return w[1] < size && 3 * 8 + w[1] + 1 == size && w[0] <= w[1];
+    return w[0] > 0 && (size - 8) % w[0] == 0;
+}
+
 /* Phase 1 and 2 visitor: start pointers reach, interior pointers are noted. */
 static void mark_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
 {
@@ -382,7 +415,7 @@ static void mark_words(reach_t *r, const uint64_t *w, size_t n, size_t owner)
         long i = find(r, w[k], &interior);
         if (i < 0)
             continue;
-        if (interior) {
+        if (interior && !(r->flags[i] & F_REACHED) && !interior_as_start(r, (size_t)i, w[k])) {
             r->flags[i] |= F_INTERIOR;
         } else if (!(r->flags[i] & F_REACHED)) {
             r->flags[i] |= F_REACHED;
@@ -950,6 +983,42 @@ static void read_written(reach_t *r, ownfd_t pagemap, uint64_t lo, uint64_t hi)
     }
 }
 
+/* The heap between one of the child's blocks (at block) and hi, the next one's start or the
+ * mapping's end: inherited blocks, and free chunks, whose words are glibc's free-list links and
+ * what earlier chunks held there, never pointers the program keeps. With glibc's heap, the
+ * chunks are walked from the end of block's chunk (a chunk boundary), and only those in use (the
+ * next chunk's header says so) are read. Where a header does not fit, the rest is read whole.
+ * Headers are read in place: only when r->direct (one thread, faults caught). */
+static void read_gap(reach_t *r, ownfd_t pagemap, uint64_t block, uint64_t lo, uint64_t hi,
+                     uint64_t map_hi)
+{
+    const uint64_t min_chunk = 4 * sizeof(size_t), head = 2 * sizeof(size_t);
+    int walk = r->direct && glibc_heap_active() && block && pagemap >= 0;
+    size_t h = walk ? glibc_chunk_header(glibc_chunk_of((const void *)(uintptr_t)block)) : 0;
+    if (!walk || (h & GLIBC_MMAPPED)) {
+        if (pagemap >= 0)
+            read_written(r, pagemap, lo, hi);
+        else /* no pagemap: every page touched */
+            read_mapping_as(r, lo, hi, SIZE_MAX, mark_words, r->direct);
+        return;
+    }
+    uint64_t chunk = glibc_chunk_of((const void *)(uintptr_t)block) + (h & ~(size_t)GLIBC_FLAGS);
+    uint64_t limit = hi < map_hi ? hi - head : hi; /* the next block's chunk, or the end */
+    while (chunk < limit) {
+        uint64_t size = glibc_chunk_header(chunk) & ~(size_t)GLIBC_FLAGS;
+        if (size < min_chunk || size % 16 || chunk + size > limit) {
+            read_written(r, pagemap, chunk, hi); /* not glibc's layout after all */
+            return;
+        }
+        uint64_t next = chunk + size;
+        if (next + head > map_hi)
+            return; /* the top chunk: free */
+        if (glibc_chunk_header(next) & GLIBC_PREV_INUSE)
+            read_written(r, pagemap, chunk + head, next + sizeof(size_t));
+        chunk = next;
+    }
+}
+
 /* A forked child reports only the blocks it made: the heap and mappings it inherited are its
  * parent's to report, and gathering them made every child's exit as slow as its parent's. But a
  * block of the child's may be kept by an inherited structure (a worker adding to its parent's
@@ -968,15 +1037,14 @@ static void inherited_roots(reach_t *r)
         if (!m->writable || m->scanned)
             continue;
         m->scanned = 1;
-        uint64_t lo = m->lo;
+        uint64_t lo = m->lo, prev = 0; /* prev: the child's heap block before lo */
         for (size_t i = first_block_from(r, lo); lo < m->hi; i++) {
             uint64_t block = i < r->n && r->addr[i] < m->hi ? r->addr[i] : m->hi;
-            if (block > lo && pagemap >= 0)
-                read_written(r, pagemap, lo, block);
-            else if (block > lo) /* no pagemap: every page touched */
-                read_mapping_as(r, lo, block, SIZE_MAX, mark_words, r->direct);
+            if (block > lo)
+                read_gap(r, pagemap, prev, lo, block, m->hi);
             if (block >= m->hi)
                 break;
+            prev = (r->size[i] & MMAP_BIT) ? 0 : r->addr[i];
             uint64_t end = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
             if (end > lo)
                 lo = end;

@@ -12,6 +12,10 @@
  *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
  *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
  *   keep_interior        only a pointer into its middle              possible
+ *   keep_array_elements  only a pointer past a new[] element count      reachable (valgrind's
+ *                        at its start                                    newarray heuristic)
+ *   keep_string_chars    only a pointer to a std::string's characters,   reachable (valgrind's
+ *                        after length, capacity and reference count      stdstring heuristic)
  * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
  * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
  * never allocates nor blocks holds keep_on_busy_thread's block (reachable); with "ownstack", see
@@ -81,6 +85,22 @@ static NOINLINE void lose_cycle_a(void)
 }
 
 static NOINLINE void keep_interior(void) { interior = (char *)make(256) + 64; }
+
+static char *volatile array_elements, *volatile string_chars;
+static NOINLINE void keep_array_elements(void)
+{
+    size_t *block = (size_t *)make(8); /* a count, then 4 elements of 16 bytes */
+    block[0] = 4;
+    array_elements = (char *)(block + 1);
+}
+static NOINLINE void keep_string_chars(void)
+{
+    size_t *block = (size_t *)make(0); /* 64 = 24 + capacity 39 + 1 */
+    block[0] = 5;
+    block[1] = 39;
+    memcpy(block + 3, "image", 6);
+    string_chars = (char *)(block + 3);
+}
 
 static NOINLINE void *keep_on_thread(void *arg)
 {
@@ -218,6 +238,8 @@ int main(int argc, char **argv)
     lose_chain_root();
     lose_cycle_a();
     keep_interior();
+    keep_array_elements();
+    keep_string_chars();
     if (pthread_create(&t, NULL, keep_on_thread, NULL) != 0)
         return 1;
     pthread_mutex_lock(&lock);

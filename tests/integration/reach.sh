@@ -44,6 +44,10 @@ check "reach: a cycle nothing points to: one leaked, one indirect under it" \
     bash -c "[ \"$(class_of "$WORK/all.json" lose_cycle_a)/$(class_of "$WORK/all.json" lose_cycle_b)\" = leaked/indirect ]"
 check "reach: only a pointer into its middle: possibly leaked" \
     is_class "$WORK/all.json" keep_interior possible
+check "reach: a pointer past a new[] element count is a start pointer (valgrind's heuristic)" \
+    is_class "$WORK/all.json" keep_array_elements reachable
+check "reach: a pointer to a std::string's characters is a start pointer (valgrind's heuristic)" \
+    is_class "$WORK/all.json" keep_string_chars reachable
 check "reach: totals by class add up to the sites" \
     jqe '(.totals.by_class.leaked.bytes == ([.leaks[] | select(.class == "leaked") | .bytes] | add)) and
          (.totals.by_class.indirect.bytes == ([.indirect[] | .bytes] | add)) and
