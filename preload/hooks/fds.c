@@ -300,7 +300,8 @@ EXPORT int fcntl(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl, -1);
-    int track = program_call(__builtin_return_address(0));
+    /* only a copy is a new descriptor: F_GETFL and the rest end no input */
+    int track = (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && program_call(__builtin_return_address(0));
     opening(track);
     return fcntl_common(fd, cmd, arg, fn, track);
 }
@@ -312,7 +313,8 @@ EXPORT int fcntl64(int fd, int cmd, ...)
     uintptr_t arg = va_arg(ap, uintptr_t);
     va_end(ap);
     REAL(int (*)(int, int, ...), fcntl64, -1);
-    int track = program_call(__builtin_return_address(0));
+    /* only a copy is a new descriptor: F_GETFL and the rest end no input */
+    int track = (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && program_call(__builtin_return_address(0));
     opening(track);
     return fcntl_common(fd, cmd, arg, fn, track);
 }
