@@ -11,6 +11,8 @@
  *                                             memory buffer's digest).
  *     int imgleak_snapshot(void);             writes a snapshot now; 0, or -1 with errno set
  *                                             (ENOSYS: the program runs without imgleak).
+ *                                             Not from a signal handler (it takes the
+ *                                             snapshot lock): send IMGLEAK_SIGNAL instead.
  *
  * Both are defined by libimgleak.so, which is only there when the program runs under imgleak.
  * Declared weak (as below), they are NULL otherwise, and the program runs unchanged without the
