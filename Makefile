@@ -114,7 +114,7 @@ $(B)/tsan/.built: $(SHIM_SRC) tests/unit/test_table.c tests/unit/test_stacks.c
 	touch $@
 
 # ---- workloads: real codec programs with known leaks (workloads/truth.json) ----
-WORKLOADS := jpeg png gif webp magick cairo mixed service userbuf vips opencv
+WORKLOADS := jpeg png gif webp magick cairo mixed service userbuf vips opencv inputs
 WL_LIBS_jpeg   := $(shell pkg-config --libs libjpeg 2>/dev/null)
 WL_LIBS_png    := $(shell pkg-config --libs libpng 2>/dev/null)
 WL_LIBS_gif    := -lgif
@@ -123,6 +123,7 @@ WL_LIBS_magick := $(shell pkg-config --libs MagickWand 2>/dev/null)
 WL_LIBS_cairo  := $(shell pkg-config --libs cairo 2>/dev/null)
 WL_LIBS_mixed  := $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lpthread
 WL_LIBS_service := $(WL_LIBS_webp)
+WL_LIBS_inputs := $(WL_LIBS_jpeg) $(WL_LIBS_png) -lgif -lpthread
 WL_LIBS_userbuf := -L$(B)/workloads -luserbuf -Wl,-rpath,'$$ORIGIN'
 WL_LIBS_vips   := $(shell pkg-config --libs vips 2>/dev/null)
 WL_LIBS_opencv := -lopencv_core
@@ -130,12 +131,18 @@ WL_CFLAGS_vips := $(shell pkg-config --cflags vips 2>/dev/null)
 WL_CFLAGS_opencv := -I/usr/include/opencv4
 WL_CFLAGS      := $(shell pkg-config --cflags MagickWand cairo libpng libwebp 2>/dev/null)
 $(B)/workloads/wl_%: workloads/wl_%.c workloads/common.h | $(B)/workloads
-	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $(WL_CFLAGS_$*) $< -o $@ $(WL_LIBS_$*)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude $(WL_CFLAGS) $(WL_CFLAGS_$*) $< -o $@ $(WL_LIBS_$*)
 # a program's own library, whose handles workloads/userbuf/userbuf.handles declares
 $(B)/workloads/libuserbuf.so: workloads/userbuf/userbuf.c workloads/userbuf/userbuf.h | $(B)/workloads
 	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
 $(B)/workloads/wl_userbuf: $(B)/workloads/libuserbuf.so workloads/userbuf/userbuf.h
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
+# the inputs workload's corpus, generated (no image is kept in the repository)
+$(B)/workloads/wl_inputs: include/imgleak.h $(B)/workloads/corpus/.made
+$(B)/workloads/mkcorpus: workloads/mkcorpus.c workloads/wl_jpeg.c workloads/wl_png.c workloads/common.h | $(B)/workloads
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) -lgif
+$(B)/workloads/corpus/.made: $(B)/workloads/mkcorpus
+	rm -rf $(B)/workloads/corpus && $< $(B)/workloads/corpus && touch $@
 # Go workloads (cgo, standard library only): one directory each under workloads/go/; apart
 # from `workloads` (make demo) since they need Go, which only the test dependencies install
 GO_WORKLOADS := go go_service
@@ -303,6 +310,9 @@ $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 INTEGRATION_BINS += $(B)/tests/outdir $(B)/tests/forker
+$(B)/tests/fds: tests/integration/fds.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+INTEGRATION_BINS += $(B)/tests/fds
 $(B)/tests/ends: tests/integration/ends.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/tests/hog: tests/integration/hog.c | $(B)/tests
@@ -354,6 +364,7 @@ integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloa
 	@B=$(B) bash tests/integration/attach.sh
 	@B=$(B) bash tests/integration/python.sh
 	@B=$(B) bash tests/integration/node.sh
+	@B=$(B) bash tests/integration/inputs.sh
 
 # reports, gate, diff and bad input: with the plain build, then again under ASan/UBSan
 report-check: all $(B)/asan/.built $(B)/workloads/wl_magick $(B)/workloads/wl_jpeg $(B)/workloads/wl_service $(B)/tests/reach \
@@ -388,48 +399,60 @@ deps-test:
 # ---- install, uninstall and the Debian package ----
 # make install [PREFIX=/usr/local] [DESTDIR=]: imgleak in bin/, the shim in lib/imgleak/ (where
 # the installed imgleak run looks for it: ../lib/imgleak beside its own bin/), the man page made
-# from imgleak --help by help2man, bash and zsh completion. The header and pkg-config file for the
-# program API (imgleak_set_tag, imgleak_snapshot) are left out until the shim provides it.
+# from imgleak --help by help2man, bash and zsh completion, and the program API (imgleak_set_tag,
+# imgleak_snapshot): include/imgleak.h and its pkg-config file (lib/pkgconfig/imgleak.pc).
 # make deb: the same, staged with PREFIX=/usr and packed by dpkg-deb.
 PREFIX      ?= /usr/local
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+INCLUDEDIR  ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/lib/pkgconfig
 INSTALLED    = $(PREFIX)/bin/imgleak $(PREFIX)/lib/imgleak/libimgleak.so \
                $(PREFIX)/lib/imgleak/libimgleak_audit.so $(MANDIR)/man1/imgleak.1 \
-               $(BASHCOMPDIR)/imgleak $(ZSHCOMPDIR)/_imgleak
+               $(BASHCOMPDIR)/imgleak $(ZSHCOMPDIR)/_imgleak $(INCLUDEDIR)/imgleak.h \
+               $(PKGCONFIGDIR)/imgleak.pc
 DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
 DEB         := $(B)/imgleak_$(VERSION)_$(DEB_ARCH).deb
 DEB_MAINTAINER ?= imgleak maintainers <imgleak@example.org>
 # the date help2man writes into the page: the last commit's, so a rebuild gives the same page
 MAN_DATE     = $(shell git log -1 --format=%ct 2>/dev/null)
-.PHONY: install uninstall deb package-check
+.PHONY: install uninstall deb package-check FORCE
 
 $(B)/imgleak.1: $(B)/imgleak
 	@command -v help2man > /dev/null || { echo "the man page is made by help2man: apt-get install help2man" >&2; exit 1; }
 	SOURCE_DATE_EPOCH=$(MAN_DATE) help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
 	    --name="find the memory a program leaks and the line that allocated it" -o $@ ./$(B)/imgleak
 
-install: all $(B)/imgleak.1
+install: all $(B)/imgleak.1 $(B)/imgleak.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/imgleak $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(B)/imgleak $(DESTDIR)$(PREFIX)/bin/imgleak
 	install -m 644 $(B)/libimgleak.so $(DESTDIR)$(PREFIX)/lib/imgleak/libimgleak.so
 	install -m 644 $(B)/libimgleak_audit.so $(DESTDIR)$(PREFIX)/lib/imgleak/libimgleak_audit.so
 	install -m 644 $(B)/imgleak.1 $(DESTDIR)$(MANDIR)/man1/imgleak.1
 	install -m 644 completions/imgleak.bash $(DESTDIR)$(BASHCOMPDIR)/imgleak
 	install -m 644 completions/_imgleak $(DESTDIR)$(ZSHCOMPDIR)/_imgleak
+	install -m 644 include/imgleak.h $(DESTDIR)$(INCLUDEDIR)/imgleak.h
+	install -m 644 $(B)/imgleak.pc $(DESTDIR)$(PKGCONFIGDIR)/imgleak.pc
 
+# the prefix is the one installed to (a rebuild with another PREFIX makes it again)
+$(B)/imgleak.pc: packaging/imgleak.pc.in FORCE | $(B)/shim
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+FORCE:
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)
 	rmdir $(DESTDIR)$(PREFIX)/lib/imgleak 2> /dev/null || true
+	rmdir $(DESTDIR)$(PKGCONFIGDIR) 2> /dev/null || true
 
 deb: $(DEB)
 $(DEB): all $(B)/imgleak.1 completions/imgleak.bash completions/_imgleak packaging/deb/control \
         packaging/deb/copyright packaging/deb/changelog
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/root/DEBIAN $(B)/deb/src/debian
 	$(MAKE) --no-print-directory install B=$(B) DESTDIR=$(abspath $(B))/deb/root PREFIX=/usr \
-	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions PKGCONFIGDIR=/usr/share/pkgconfig
 	cd $(B)/deb/root && strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 	    usr/bin/imgleak usr/lib/imgleak/libimgleak.so usr/lib/imgleak/libimgleak_audit.so && \
 	    gzip -9n usr/share/man/man1/imgleak.1

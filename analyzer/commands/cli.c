@@ -88,6 +88,7 @@ static const struct {
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
     {{"show-reachable", no_argument, NULL, 'R'}, CLI_SUPPRESS},
     {{"show-indirect", no_argument, NULL, 'I'}, CLI_TEXT},
+    {{"by-input", no_argument, NULL, 'i'}, CLI_TEXT},
     {{"sites", required_argument, NULL, 's'}, CLI_TEXT},
     {{"frames", required_argument, NULL, 'F'}, CLI_TEXT},
     {{"gate", no_argument, NULL, 'g'}, CLI_GATE},
@@ -203,6 +204,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         case 'P': o->all_processes = 1; o->seen |= CLI_RUN; break;
         case 'R': o->show_reachable = 1; o->seen |= CLI_SUPPRESS; break;
         case 'I': o->show_indirect = 1; o->seen |= CLI_TEXT; break;
+        case 'i': o->by_input = 1; o->seen |= CLI_TEXT; break;
         case 's':
         case 'F':
             if (parse_u64(optarg, &n) < 0 || n > SIZE_MAX)
@@ -257,7 +259,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
 int cli_only(cli_opts_t *o, unsigned allowed, const char *command)
 {
     static const char *const names[] = {"-o", "--format", "--report", "--allocator", "--app",
-                                        "--suppressions/--show-reachable", "--sites/--frames/--show-indirect", "gate options",
+                                        "--suppressions/--show-reachable", "--sites/--frames/--show-indirect/--by-input", "gate options",
                                         "--color", "--handles", "--duration/--interval",
                                         "--all-processes", "--peak-snapshots"};
     unsigned extra = o->seen & ~allowed;

@@ -21,6 +21,7 @@ typedef struct {
     int no_default_suppressions;
     int show_reachable;     /* --show-reachable */
     int show_indirect;      /* --show-indirect */
+    int by_input;           /* --by-input */
     size_t sites, frames; /* --sites, --frames (text) */
     /* gate */
     int gate;             /* run --gate */

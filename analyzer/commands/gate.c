@@ -15,10 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define OFFENCE_MORE 4
 typedef struct {
     const summary_entry_t *entry;
     uint64_t bytes, blocks, count; /* beyond the baseline, or all of it */
     uint64_t base_bytes, base_count;
+    /* handles of other types created at the same line (a decoder and the FILE it opened): one
+     * bug, one line */
+    const summary_entry_t *more[OFFENCE_MORE];
+    uint64_t more_count[OFFENCE_MORE];
+    size_t nmore;
 } offence_t;
 
 typedef struct {
@@ -68,7 +74,8 @@ static int collect(offences_t *out, const summary_entry_t *now, size_t n, const 
                 counted(b, fail_on, &base_bytes, &base_blocks);
         }
         offence_t o = {e, over(bytes, base_bytes), over(blocks, base_blocks),
-                       over(e->count, b ? b->count : 0), base_bytes, b ? b->count : 0};
+                       over(e->count, b ? b->count : 0), base_bytes, b ? b->count : 0,
+                       {NULL}, {0}, 0};
         if (kind == OFFENCE_HANDLES ? o.count == 0 : o.bytes == 0)
             continue;
         if (grow_for(&out->list, out->n, sizeof *out->list) < 0)
@@ -89,6 +96,25 @@ static int same_line(const summary_entry_t *a, const summary_entry_t *b)
     return a->line == b->line && a->in_app == b->in_app &&
            (a->function == b->function || (a->function && b->function && !strcmp(a->function, b->function))) &&
            (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
+}
+
+/* Handle offences at one line become one: the later ones join the first (its `more`). */
+static void merge_same_line(offences_t *list)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        offence_t *o = &list->list[i], *first = NULL;
+        for (size_t k = 0; k < kept && !first; k++)
+            if (same_line(list->list[k].entry, o->entry) && list->list[k].nmore < OFFENCE_MORE)
+                first = &list->list[k];
+        if (first) {
+            first->more[first->nmore] = o->entry;
+            first->more_count[first->nmore++] = o->count;
+        } else {
+            list->list[kept++] = *o;
+        }
+    }
+    list->n = kept;
 }
 
 /* The offence of list at the same line as e: a handle never destroyed and the memory leaked
@@ -120,10 +146,17 @@ static void put_message(FILE *out, const offence_t *o, int kind, const offence_t
                 (unsigned long long)e->bytes, fn);
         return;
     }
-    if (kind == OFFENCE_HANDLES)
-        fprintf(out, "%llu %s handle%s never destroyed (%s, created by %s)",
-                (unsigned long long)o->count, escape_text(e->what), o->count == 1 ? "" : "s", fn,
-                escape_text(e->creator));
+    if (kind == OFFENCE_HANDLES) {
+        fprintf(out, "%llu %s handle%s", (unsigned long long)o->count, escape_text(e->what),
+                o->count == 1 ? "" : "s");
+        for (size_t k = 0; k < o->nmore; k++)
+            fprintf(out, " and %llu %s handle%s", (unsigned long long)o->more_count[k],
+                    escape_text(o->more[k]->what), o->more_count[k] == 1 ? "" : "s");
+        fprintf(out, " never destroyed (%s, created by %s", fn, escape_text(e->creator));
+        for (size_t k = 0; k < o->nmore; k++)
+            fprintf(out, "%s%s", k + 1 == o->nmore ? " and " : ", ", escape_text(o->more[k]->creator));
+        fputc(')', out);
+    }
     else
         fprintf(out, "%llu bytes in %llu blocks leaked (%s)", (unsigned long long)o->bytes,
                 (unsigned long long)o->blocks, fn);
@@ -137,6 +170,10 @@ static void put_message(FILE *out, const offence_t *o, int kind, const offence_t
         if (baseline && mem->base_bytes)
             fprintf(out, " beyond the baseline's %llu", (unsigned long long)mem->base_bytes);
     }
+    const summary_entry_t *named = e->inputs ? e : mem && mem->entry->inputs ? mem->entry : NULL;
+    if (named)
+        fprintf(out, ", on %llu input%s: %s", (unsigned long long)named->ninputs,
+                named->ninputs == 1 ? "" : "s", escape_text(named->inputs));
 }
 
 /* The message as a string (malloc'd; NULL when out of memory). */
@@ -323,9 +360,8 @@ typedef struct {
     int baseline;
 } junit_ctx_t;
 
-/* One case per leak root, named after its site. Where a per-input record says which inputs
- * (files, requests) the leaked memory was allocated for, their names belong in the case's name
- * too: none is recorded yet, so none is named. */
+/* One case per leak root, named after its site and, when known, the inputs (files, requests)
+ * it leaked on. */
 static void junit_one(void *ctx, const offence_t *o, int kind, const offence_t *mem)
 {
     static const char *const types[] = {"leak", "handles", "growth"};
@@ -335,8 +371,9 @@ static void junit_one(void *ctx, const offence_t *o, int kind, const offence_t *
     if (!message)
         return;
     const summary_entry_t *e = o->entry;
-    snprintf(name, sizeof name, "%s (%s:%u)", e->function ? e->function : "??",
-             e->file ? e->file : "<unknown>", e->line);
+    const char *inputs = e->inputs ? e->inputs : mem && mem->entry->inputs ? mem->entry->inputs : NULL;
+    snprintf(name, sizeof name, "%s (%s:%u)%s%s", e->function ? e->function : "??",
+             e->file ? e->file : "<unknown>", e->line, inputs ? " on " : "", inputs ? inputs : "");
     put_case(j->out, "imgleak.leaks", name, message, types[kind]);
     free(message);
 }
@@ -406,6 +443,7 @@ int gate_check(const cli_opts_t *o, const summary_t *now, const summary_t *base,
         collect(&v.hdl, now->handles, now->nhandles, base, OFFENCE_HANDLES, o->fail_on) < 0 ||
         collect(&v.grow, now->growing, now->ngrowing, NULL, OFFENCE_GROWTH, o->fail_on) < 0)
         goto out;
+    merge_same_line(&v.hdl);
     v.mem_failed = v.mem.bytes > o->max_bytes;
     v.hdl_failed = (o->fail_on & CLI_FAIL_HANDLES) && v.hdl.handles > o->max_handles;
     v.grow_failed = (o->fail_on & CLI_FAIL_GROWTH) && v.grow.n > 0;

@@ -124,7 +124,9 @@ static const struct {
      "  --show-indirect      text: also list the sites of indirectly leaked memory (it is\n"
      "                       counted under the leak it hangs from either way)\n"
      "  --sites N            text: list at most N call sites (default 20; 0 for all)\n"
-     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"},
+     "  --frames N           text: frames shown under each site (default 8; 0 for all)\n"
+     "  --by-input           text: list the inputs (files, memory buffers, the program's\n"
+     "                       imgleak_set_tag names) that leaked, each with what it leaked\n"},
     {H_RUN | H_REPORT | H_GROWTH | H_ATTACH, "Options:",
      "  --color[=WHEN]       text: colour the output: auto (default: when writing to a terminal,\n"
      "                       unless NO_COLOR is set or TERM is dumb), always (also --color\n"
@@ -175,6 +177,8 @@ static const struct {
      "  IMGLEAK_DEPTH=N        stack frames kept per allocation (default 32, 1 to 256; 128 in a\n"
      "                         Python program, whose own frames come on top of the native ones)\n"
      "  IMGLEAK_MAX_STACKS=N   distinct stacks kept (default 1048576); more are counted, not kept\n"
+     "  IMGLEAK_MAX_INPUTS=N   inputs (files, buffers, imgleak_set_tag names) told apart\n"
+     "                         (default 4096; 0: none); more are counted, charged to none\n"
      "  IMGLEAK_MAX_LIVE=N     live-table slots at most (default: no limit but memory)\n"
      "  IMGLEAK_SAMPLE=BYTES   record one allocation per BYTES on average (default 0: all);\n"
      "                         the report then gives unbiased estimates\n"

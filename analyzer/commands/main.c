@@ -108,7 +108,7 @@ static int write_report(const cli_opts_t *o, const model_opts_t *mo, char *const
     int rc = -1;
     if (out) {
         report_opts_t ropts = {want_color(o, out), o->sites, o->frames, o->show_reachable,
-                               o->show_indirect};
+                               o->show_indirect, o->by_input};
         rc = report_writer_find(o->format)->write(&rep, out, &ropts) < 0 ? -1 : 0;
         rc = close_output(&of, out, fallback, rc);
     }

@@ -193,6 +193,13 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         sat_inc(&g->count, h->count);
         if (leaked) {
             sat_inc(&rep->totals.leaked_handles, h->count);
+            if (st && st->input && input_list_add(&g->inputs, st->input, 0, 0, h->count) < 0) {
+                free(sites);
+                free(heap);
+                slots_free(&leaks_ix);
+                slots_free(&misuse_ix);
+                return error_set("out of memory"), -1;
+            }
             if (h->state == IMGLEAK_HANDLE_ABANDONED)
                 sat_inc(&g->abandoned, h->count);
             if (st && st->depth)
@@ -227,8 +234,10 @@ void model_sort_handles(report_t *rep)
 
 void model_free_handles(report_t *rep)
 {
-    for (size_t i = 0; i < rep->nhandles; i++)
+    for (size_t i = 0; i < rep->nhandles; i++) {
         free(rep->handles[i].stack);
+        input_list_free(&rep->handles[i].inputs);
+    }
     for (size_t i = 0; i < rep->nmisuse; i++)
         free(rep->misuse[i].stack);
     free(rep->handles);

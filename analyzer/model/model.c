@@ -316,6 +316,8 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         s->no_stack = !st;
         sat_inc(&s->bytes, bytes);
         sat_inc(&s->blocks, blocks);
+        if (st && st->input && input_list_add(&s->inputs, st->input, bytes, blocks, 0) < 0)
+            return -1;
         if (t->oldest_birth_s[slot] < s->oldest_birth_s)
             s->oldest_birth_s = t->oldest_birth_s[slot];
         s->nstacks++;
@@ -639,7 +641,9 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     rep->sites = set.sites;
     rep->nsites = set.count;
-    return model_build_entries(rep);
+    if (model_build_entries(rep) < 0)
+        return -1;
+    return model_build_inputs(rep);
 }
 
 void report_free(report_t *rep)
@@ -649,10 +653,15 @@ void report_free(report_t *rep)
             free(rep->stacks[i].frames);
     free(rep->stacks);
     free(rep->suppressed);
-    for (size_t i = 0; i < rep->nsites; i++)
+    for (size_t i = 0; i < rep->nsites; i++) {
         free(rep->sites[i].groups);
+        input_list_free(&rep->sites[i].inputs);
+    }
     free(rep->sites);
+    for (size_t i = 0; i < rep->nindirect; i++)
+        input_list_free(&rep->indirect[i].inputs);
     free(rep->indirect);
+    input_list_free(&rep->inputs);
     model_free_handles(rep);
     if (rep->growth) {
         growth_free(rep->growth);

@@ -6,6 +6,7 @@
 
 #include "attribute.h"
 #include "frame_facts.h"
+#include "byinput.h"
 #include "reader.h"
 #include "suppress.h"
 #include "symbolize.h"
@@ -69,6 +70,7 @@ typedef struct handle_group {
     size_t depth;
     size_t site_index;
     size_t entry; /* leaked groups: 1 + the index in report_t.sites of the entry it is part of */
+    input_list_t inputs; /* leaked groups: the inputs the handles were created for (handles) */
 } handle_group_t;
 
 typedef struct {
@@ -93,6 +95,8 @@ typedef struct {
     struct handle_group **groups;
     size_t ngroups;
     uint64_t handles;
+    /* the inputs its memory was allocated for, and (entries) its handles created for */
+    input_list_t inputs;
 } leak_site_t;
 
 
@@ -155,7 +159,7 @@ typedef struct {
     int estimated; /* some snapshot was sampled: figures are unbiased estimates */
 } report_totals_t;
 
-typedef struct {
+typedef struct report {
     report_totals_t totals;
     /* The entries: one per call site that roots a leak (or, listed on request, holds reachable
      * memory), with what hangs from it and the handles created there; leaked first, by bytes,
@@ -179,6 +183,12 @@ typedef struct {
     struct growth *growth; /* several snapshots of a process: how its sites grew (growth.h) */
     report_skipped_t *skipped; /* inputs.c: snapshots left out (totals.skipped_snapshots) */
     size_t nskipped;
+    /* byinput.h: every input that leaked something, with what; the inputs the processes named;
+     * whether any snapshot could name inputs at all (1.6) */
+    input_list_t inputs;
+    uint64_t inputs_seen;
+    uint64_t inputs_unnamed; /* begun once IMGLEAK_MAX_INPUTS were named: charged to none */
+    int inputs_known;
     /* owned */
     snapshot_t **snaps;
     size_t nsnaps;

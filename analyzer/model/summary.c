@@ -96,12 +96,47 @@ static void entry_free(summary_entry_t *e)
     free(e->what);
     free(e->creator);
     free(e->key);
+    free(e->inputs);
+}
+
+/* The names of the inputs an entry leaked on, for one line of the gate: the first few. */
+#define INPUTS_NAMED 3
+typedef struct {
+    const char *names[INPUTS_NAMED];
+    uint64_t count;
+} input_names_t;
+
+static char *join_inputs(const input_names_t *in)
+{
+    if (!in || !in->count)
+        return NULL;
+    size_t len = 32;
+    for (unsigned i = 0; i < INPUTS_NAMED && i < in->count; i++)
+        len += strlen(in->names[i]) + 2;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    size_t at = 0;
+    for (unsigned i = 0; i < INPUTS_NAMED && i < in->count; i++)
+        at += (size_t)snprintf(out + at, len - at, "%s%s", i ? ", " : "", in->names[i]);
+    if (in->count > INPUTS_NAMED)
+        snprintf(out + at, len - at, " and %llu more",
+                 (unsigned long long)(in->count - INPUTS_NAMED));
+    return out;
+}
+
+static input_names_t names_of_list(const input_list_t *list)
+{
+    input_names_t in = {{NULL}, list->count};
+    for (unsigned i = 0; i < INPUTS_NAMED && i < list->count; i++)
+        in.names[i] = list->uses[i].name;
+    return in;
 }
 
 /* Adds an entry, or merges it into the one with the same key (the line of the larger kept). */
 static int add(summary_t *s, int handles, const frame_t *site, const char *what,
                const char *creator, int in_app, uint64_t bytes, uint64_t blocks, uint64_t count,
-               int possible)
+               int possible, const input_names_t *inputs)
 {
     summary_entry_t **list = handles ? &s->handles : &s->leaks;
     size_t *n = handles ? &s->nhandles : &s->nleaks;
@@ -126,6 +161,10 @@ static int add(summary_t *s, int handles, const frame_t *site, const char *what,
             sat_inc(&e->possible_blocks, blocks);
         }
         free(key);
+        if (!e->inputs && inputs && inputs->count) { /* one site in several processes */
+            e->inputs = join_inputs(inputs);
+            e->ninputs = inputs->count;
+        }
         return 0;
     }
     if (grow_for(list, *n, sizeof **list) < 0) {
@@ -136,9 +175,10 @@ static int add(summary_t *s, int handles, const frame_t *site, const char *what,
     summary_entry_t *e = &(*list)[(*n)++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
                            dup_or_null(what), dup_or_null(creator), in_app, bytes, blocks, count,
-                           possible ? bytes : 0, possible ? blocks : 0, 0, key};
+                           possible ? bytes : 0, possible ? blocks : 0, 0, key,
+                           join_inputs(inputs), inputs ? inputs->count : 0};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file) ||
-        (creator && !e->creator))
+        (creator && !e->creator) || (inputs && inputs->count && !e->inputs))
         return error_set("out of memory"), -1;
     return 0;
 }
@@ -167,7 +207,7 @@ static int add_growing(summary_t *s, const frame_t *site, const char *kind, uint
     }
     summary_entry_t *e = &s->growing[s->ngrowing++];
     *e = (summary_entry_t){dup_or_null(site->function), dup_or_null(site->file), site->line,
-                           dup_or_null(kind), NULL, 1, last_bytes, 0, 0, 0, 0, slope, key};
+                           dup_or_null(kind), NULL, 1, last_bytes, 0, 0, 0, 0, slope, key, NULL, 0};
     if (!e->what || (site->function && !e->function) || (site->file && !e->file))
         return error_set("out of memory"), -1;
     return 0;
@@ -246,8 +286,9 @@ int summary_from_report(summary_t *s, const report_t *rep)
             continue; /* listed with --show-reachable; never a leak. No memory: handles only */
         uint64_t bytes = sat_add(l->bytes, l->indirect_bytes);
         uint64_t blocks = sat_add(l->blocks, l->indirect_blocks);
+        input_names_t in = names_of_list(&l->inputs);
         if (add(s, 0, &l->site, report_kind_name(l->kind), NULL, l->in_app, bytes, blocks, 0,
-                l->cls == IMGLEAK_CLASS_POSSIBLE) < 0)
+                l->cls == IMGLEAK_CLASS_POSSIBLE, &in) < 0)
             return -1;
         if (l->no_stack)
             no_stack_bytes += bytes; /* unattributed, not "outside the program" */
@@ -259,8 +300,9 @@ int summary_from_report(summary_t *s, const report_t *rep)
     s->estimated = rep->totals.estimated;
     for (size_t i = 0; i < rep->nhandles; i++) {
         const handle_group_t *g = &rep->handles[i];
+        input_names_t in = names_of_list(&g->inputs);
         if (add(s, 1, &g->site, g->type, g->function, g->in_app, g->retained_bytes,
-                g->retained_blocks, g->count, 0) < 0)
+                g->retained_blocks, g->count, 0, &in) < 0)
             return -1;
         count_in(s, g->in_app, 0, 0, g->count);
     }
@@ -364,8 +406,20 @@ static int read_entries(summary_t *s, json_t *array, int handles, int entries,
             sat_inc(handles ? &s->suppressed_handles : &s->suppressed_bytes, handles ? count : bytes);
             continue;
         }
+        input_names_t in = {{NULL}, 0};
+        json_t *inputs = json_object_get(e, "inputs"), *input;
+        size_t k;
+        json_array_foreach(inputs, k, input) { /* reports since format 1.6 */
+            const char *name = str_of(input, "name");
+            if (!name)
+                return error_set("%s: %s[%zu].inputs[%zu] has no name", path,
+                                 handles ? "handles" : "leaks", i, k), -1;
+            if (in.count < INPUTS_NAMED)
+                in.names[in.count] = name;
+            in.count++;
+        }
         if (add(s, handles, &site, what, creator, json_is_true(in_app), bytes, blocks, count,
-                cls && strcmp(cls, "possible") == 0) < 0)
+                cls && strcmp(cls, "possible") == 0, &in) < 0)
             return -1;
         if (!handles && json_is_true(json_object_get(e, "no_stack")))
             *no_stack_bytes += bytes;

@@ -20,6 +20,8 @@ typedef struct {
     uint64_t possible_bytes, possible_blocks; /* memory: of bytes and blocks, possibly leaked */
     double slope;           /* growth suspects: bytes per second */
     char *key;             /* what matches across reports */
+    char *inputs;          /* "a.jpg, b.png" (the first few), the inputs it leaked on; or NULL */
+    uint64_t ninputs;      /* how many inputs that is in all */
 } summary_entry_t;
 
 /* What the report could not see (report_totals_t): the gate refuses to pass on it unless told. */

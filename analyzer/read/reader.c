@@ -46,7 +46,7 @@ typedef struct {
     const char *name;
     const unsigned char *data;
     size_t size;
-    section_t process, strings, modules, stacks, live, names, handles, roots, script;
+    section_t process, strings, modules, stacks, live, names, handles, roots, script, inputs;
 } parse_t;
 
 static const char *section_name(uint32_t type)
@@ -61,6 +61,7 @@ static const char *section_name(uint32_t type)
     case IMGLEAK_SECTION_HANDLES: return "handles";
     case IMGLEAK_SECTION_LEAK_ROOTS: return "leak roots";
     case IMGLEAK_SECTION_SCRIPT: return "script";
+    case IMGLEAK_SECTION_INPUTS: return "inputs";
     default: return "unknown";
     }
 }
@@ -149,6 +150,7 @@ static int parse_sections(parse_t *ps, const snapshot_t *snap)
         case IMGLEAK_SECTION_HANDLES: slot = &ps->handles; break;
         case IMGLEAK_SECTION_LEAK_ROOTS: slot = &ps->roots; break;
         case IMGLEAK_SECTION_SCRIPT: slot = &ps->script; break;
+        case IMGLEAK_SECTION_INPUTS: slot = &ps->inputs; break;
         default: continue; /* a newer writer's section: skipped */
         }
         if (slot->type) {
@@ -505,6 +507,69 @@ static int parse_handles(parse_t *ps, snapshot_t *snap)
     return 0;
 }
 
+typedef struct {
+    uint32_t id;
+    const char *name;
+} input_name_t;
+
+static int by_input_id(const void *a, const void *b)
+{
+    uint32_t x = ((const input_name_t *)a)->id, y = ((const input_name_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* 1.6: the inputs' names, then which stack is whose. An input named after the snapshot's
+ * strings were written has a stack but no name here. */
+static int parse_inputs(parse_t *ps, snapshot_t *snap)
+{
+    static const char unnamed[] = "(an input named while the snapshot was taken)";
+    if (!ps->inputs.type)
+        return 0;
+    if (check_fixed(ps, &ps->inputs, 16) < 0)
+        return -1;
+    snap->has_inputs = 1;
+    input_name_t *names = calloc(ps->inputs.count ? ps->inputs.count : 1, sizeof *names);
+    size_t nnames = 0;
+    if (!names)
+        return fail(ps, "out of memory");
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t i = 0; i < ps->inputs.count; i++) {
+            const unsigned char *p = ps->data + ps->inputs.offset + i * ps->inputs.record_size;
+            uint32_t kind = le32(p), id = le32(p + 4);
+            uint64_t value = figure(p + 8);
+            if (pass == 0 && kind == IMGLEAK_INPUT_NAME) {
+                names[nnames].id = id;
+                if (value > UINT32_MAX || string_at(ps, snap, (uint32_t)value, &names[nnames].name) < 0) {
+                    free(names);
+                    return value > UINT32_MAX ? fail(ps, "input name past the strings") : -1;
+                }
+                nnames++;
+            } else if (pass == 0 && kind == IMGLEAK_INPUT_SEEN) {
+                snap->inputs_seen = value;
+            } else if (pass == 0 && kind == IMGLEAK_INPUT_UNNAMED) {
+                snap->inputs_unnamed = value;
+            } else if (pass == 1 && kind == IMGLEAK_INPUT_STACK) {
+                snap_stack_t *st = (snap_stack_t *)snapshot_stack(snap, id);
+                input_name_t key = {(uint32_t)(value > UINT32_MAX ? 0 : value), NULL}, *found;
+                if (!st || !key.id) {
+                    free(names);
+                    return fail(ps, st ? "input record names input 0"
+                                       : "input record names a stack that is not in the file");
+                }
+                found = bsearch(&key, names, nnames, sizeof *names, by_input_id);
+                st->input = found ? found->name : unnamed;
+            } else if (pass == 0 && kind > IMGLEAK_INPUT_UNNAMED) {
+                free(names);
+                return fail(ps, "input record of unknown kind");
+            }
+        }
+        if (pass == 0 && nnames)
+            qsort(names, nnames, sizeof *names, by_input_id);
+    }
+    free(names);
+    return 0;
+}
+
 snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t size)
 {
     parse_t ps;
@@ -523,7 +588,8 @@ snapshot_t *reader_parse(const char *name, const unsigned char *data, size_t siz
         parse_modules(&ps, snap) < 0 || parse_stacks(&ps, snap) < 0 || parse_live(&ps, snap) < 0 ||
         parse_handles(&ps, snap) < 0 || parse_leak_roots(&ps, snap) < 0 ||
         (ps.script.type && reader_parse_script(name, snap, data + ps.script.offset, ps.script.length,
-                                               ps.script.count, ps.script.record_size) < 0)) {
+                                               ps.script.count, ps.script.record_size) < 0) ||
+        parse_inputs(&ps, snap) < 0) {
         reader_free(snap);
         return NULL;
     }

@@ -23,6 +23,7 @@ typedef struct {
     unsigned flags; /* IMGLEAK_STACK_* */
     uint64_t allocs, frees, alloc_bytes, free_bytes;
     uint64_t *frames; /* innermost first */
+    const char *input; /* 1.6: the input it was recorded for (file, buffer, tag); NULL: none */
 } snap_stack_t;
 
 typedef struct {
@@ -94,6 +95,9 @@ typedef struct {
     snap_jit_t *jit;            /* in the map's order: a later entry names reused code */
     size_t njit;
     char *script_text;
+    /* 1.6: inputs (files, buffers, tags) the process named, and those it could not record */
+    int has_inputs;
+    uint64_t inputs_seen, inputs_unnamed;
     /* storage */
     char *strings;
     size_t strings_len;

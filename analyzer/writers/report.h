@@ -13,6 +13,7 @@ typedef struct {
     size_t stack_frames; /* text: frames shown under each site */
     int show_reachable;  /* reachable sites are listed */
     int show_indirect;   /* text: indirectly leaked sites are listed too, after the entries */
+    int by_input;        /* text: the inputs that leaked, each with its entries */
 } report_opts_t;
 
 typedef struct {

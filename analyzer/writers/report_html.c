@@ -199,6 +199,30 @@ static int put_data(const report_t *rep, FILE *out)
         put_site(out, &g->site);
         fputc('}', out);
     }
+    /* the inputs that leaked, each with the entries (function:line) it leaked at */
+    fprintf(out, "],\n\"inputs_seen\":%llu,\"inputs_known\":%s,\"inputs\":[",
+            (unsigned long long)rep->inputs_seen, rep->inputs_known ? "true" : "false");
+    for (size_t i = 0; i < rep->inputs.count; i++) {
+        const input_use_t *u = &rep->inputs.uses[i];
+        fputs(i ? ",\n{\"name\":" : "{\"name\":", out);
+        put_str(out, u->name);
+        fprintf(out, ",\"bytes\":%llu,\"blocks\":%llu,\"handles\":%llu,\"at\":[",
+                (unsigned long long)u->bytes, (unsigned long long)u->blocks,
+                (unsigned long long)u->handles);
+        size_t n = 0;
+        for (size_t k = 0; k < rep->nsites; k++)
+            for (size_t j = 0; j < rep->sites[k].inputs.count; j++) {
+                const leak_site_t *s = &rep->sites[k];
+                if (strcmp(s->inputs.uses[j].name, u->name) != 0)
+                    continue;
+                char at[600];
+                snprintf(at, sizeof at, "%s:%u", s->site.function ? s->site.function : "??",
+                         s->site.line);
+                fputs(n++ ? "," : "", out);
+                put_str(out, at);
+            }
+        fputs("]}", out);
+    }
     /* stacks as frame indexes, outermost first; frames: name, app, source file */
     strtab_t names = {0}; /* frame names, so each stack is a list of indexes */
     size_t total_frames = 0;

@@ -98,6 +98,24 @@ static void put_stack(FILE *out, const frame_t *stack, size_t depth)
     fputc(']', out);
 }
 
+/* An entry's or a handle group's inputs: {name, bytes, blocks, handles} / {name, count}. */
+static void put_inputs(FILE *out, const input_list_t *list, int handles_only)
+{
+    fputs(",\"inputs\":[", out);
+    for (size_t i = 0; i < list->count; i++) {
+        const input_use_t *u = &list->uses[i];
+        fputs(i ? ",{\"name\":" : "{\"name\":", out);
+        put_string(out, u->name);
+        if (handles_only)
+            fprintf(out, ",\"count\":%llu}", (unsigned long long)u->handles);
+        else
+            fprintf(out, ",\"bytes\":%llu,\"blocks\":%llu,\"handles\":%llu}",
+                    (unsigned long long)u->bytes, (unsigned long long)u->blocks,
+                    (unsigned long long)u->handles);
+    }
+    fputc(']', out);
+}
+
 static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int misuse)
 {
     fputs(i ? ",\n{" : "\n{", out);
@@ -116,6 +134,8 @@ static void put_handle_group(FILE *out, const handle_group_t *g, size_t i, int m
                 (unsigned long long)g->retained_blocks);
     if (!misuse && g->entry)
         fprintf(out, ",\"entry\":%zu", g->entry - 1);
+    if (!misuse)
+        put_inputs(out, &g->inputs, 1);
     fprintf(out, ",\"in_app\":%s,\"site\":", g->in_app ? "true" : "false");
     put_frame(out, &g->site);
     fprintf(out, ",\"site_index\":%zu,\"stack\":", g->site_index);
@@ -157,7 +177,9 @@ static void put_site(FILE *out, const leak_site_t *s, size_t i)
                 (unsigned long long)g->count, (unsigned long long)g->abandoned,
                 (unsigned long long)g->retained_bytes, (unsigned long long)g->retained_blocks);
     }
-    fprintf(out, "],\"stacks\":%zu,\"truncated\":%s,\"in_app\":%s,\"no_stack\":%s,\"site\":",
+    fputc(']', out);
+    put_inputs(out, &s->inputs, 0);
+    fprintf(out, ",\"stacks\":%zu,\"truncated\":%s,\"in_app\":%s,\"no_stack\":%s,\"site\":",
             s->nstacks, s->truncated ? "true" : "false", s->in_app ? "true" : "false",
             s->no_stack ? "true" : "false");
     put_frame(out, &s->site);
@@ -194,6 +216,9 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fprintf(out, "},\"go_runtime\":{\"bytes\":%llu,\"blocks\":%llu},",
             (unsigned long long)t->go_runtime_bytes, (unsigned long long)t->go_runtime_blocks);
     report_json_dropped(out, t);
+    fprintf(out, ",\"inputs_seen\":%llu,\"inputs_unnamed\":%llu,\"inputs_known\":%s",
+            (unsigned long long)rep->inputs_seen, (unsigned long long)rep->inputs_unnamed,
+            rep->inputs_known ? "true" : "false");
     fputs("},\n\"snapshots\":[", out);
     for (size_t i = 0; i < rep->nprocesses; i++) {
         fputs(i ? ",\n" : "\n", out);
@@ -205,6 +230,15 @@ int report_write_json(const report_t *rep, FILE *out, const report_opts_t *opts)
     fputs("\n],\n\"indirect\":[", out);
     for (size_t i = 0; i < rep->nindirect; i++)
         put_site(out, &rep->indirect[i], i);
+    fputs("\n],\n\"inputs\":[", out);
+    for (size_t i = 0; i < rep->inputs.count; i++) {
+        const input_use_t *u = &rep->inputs.uses[i];
+        fputs(i ? ",\n{\"name\":" : "\n{\"name\":", out);
+        put_string(out, u->name);
+        fprintf(out, ",\"leaked_bytes\":%llu,\"leaked_blocks\":%llu,\"leaked_handles\":%llu}",
+                (unsigned long long)u->bytes, (unsigned long long)u->blocks,
+                (unsigned long long)u->handles);
+    }
     fputs("\n],\n\"handles\":[", out);
     for (size_t i = 0; i < rep->nhandles; i++)
         put_handle_group(out, &rep->handles[i], i, 0);

@@ -279,7 +279,58 @@ static void put_memory_headline(FILE *out, const leak_site_t *s, const report_op
     fputc('\n', out);
 }
 
-static void put_entry(FILE *out, const leak_site_t *s, const report_opts_t *opts)
+/* "leaked on 3 of 24 inputs: photo_05.jpg, ..." (the first few, largest first) */
+static void put_entry_inputs(FILE *out, const report_t *rep, const leak_site_t *s,
+                             const report_opts_t *opts)
+{
+    const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
+    enum { SHOWN = 5 };
+    if (!s->inputs.count)
+        return;
+    fprintf(out, "    %sleaked on %zu", dim, s->inputs.count);
+    if (rep->inputs_seen)
+        fprintf(out, " of %llu", (unsigned long long)rep->inputs_seen);
+    fprintf(out, " input%s: ", rep->inputs_seen == 1 && s->inputs.count == 1 ? "" : "s");
+    for (size_t i = 0; i < s->inputs.count && i < SHOWN; i++)
+        fprintf(out, "%s%s", i ? ", " : "", escape_text(s->inputs.uses[i].name));
+    if (s->inputs.count > SHOWN)
+        fprintf(out, " and %zu more", s->inputs.count - SHOWN);
+    fprintf(out, "%s\n", off);
+}
+
+/* --by-input: each input that leaked, what it leaked, and where. */
+static void put_by_input(FILE *out, const report_t *rep, const report_opts_t *opts)
+{
+    const char *bold = opts->color ? "\033[1m" : "", *off = opts->color ? "\033[0m" : "";
+    if (!rep->inputs_known) {
+        fprintf(out, "\n%sinputs:%s none named: the snapshots are older than format 1.6\n",
+                bold, off);
+        return;
+    }
+    fprintf(out, "\n%sinputs: %zu of %llu leaked%s\n", bold, rep->inputs.count,
+            (unsigned long long)rep->inputs_seen, off);
+    for (size_t i = 0; i < rep->inputs.count; i++) {
+        const input_use_t *u = &rep->inputs.uses[i];
+        char bytes[32];
+        report_format_bytes(u->bytes, bytes, sizeof bytes);
+        fprintf(out, "  %s: %s in %llu block%s, %llu handle%s\n", escape_text(u->name), bytes,
+                (unsigned long long)u->blocks, u->blocks == 1 ? "" : "s",
+                (unsigned long long)u->handles, u->handles == 1 ? "" : "s");
+        for (size_t k = 0; k < rep->nsites; k++) {
+            const leak_site_t *s = &rep->sites[k];
+            for (size_t j = 0; j < s->inputs.count; j++) {
+                if (strcmp(s->inputs.uses[j].name, u->name) != 0)
+                    continue;
+                fputs("    at ", out);
+                put_location(out, &s->site);
+                fputc('\n', out);
+            }
+        }
+    }
+}
+
+static void put_entry(FILE *out, const report_t *rep, const leak_site_t *s,
+                      const report_opts_t *opts)
 {
     const char *dim = opts->color ? "\033[2m" : "", *off = opts->color ? "\033[0m" : "";
     fputc('\n', out);
@@ -296,6 +347,7 @@ static void put_entry(FILE *out, const leak_site_t *s, const report_opts_t *opts
                 s->cls == IMGLEAK_CLASS_UNKNOWN ? "live" : "leaked", more,
                 (unsigned long long)s->indirect_blocks, off);
     }
+    put_entry_inputs(out, rep, s, opts);
     if (!s->in_app)
         fprintf(out, "    %s(%s)%s\n", dim,
                 s->no_stack ? "unattributed: the stack table was full"
@@ -383,6 +435,10 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     }
     if (rep->growth)
         growth_write_text(rep->growth, out, opts->color);
+    if (rep->inputs_unnamed)
+        fprintf(out, "  %llu inputs not told apart (IMGLEAK_MAX_INPUTS were named already): what "
+                     "they leaked is listed, charged to no input\n",
+                (unsigned long long)rep->inputs_unnamed);
     if (t->leaked_handles || t->misused_handles)
         fprintf(out, "  handles: %llu never destroyed, %llu misused\n",
                 (unsigned long long)t->leaked_handles, (unsigned long long)t->misused_handles);
@@ -393,10 +449,12 @@ int report_write_text(const report_t *rep, FILE *out, const report_opts_t *opts)
     put_misuse(out, rep, opts);
     size_t shown = opts->max_sites && opts->max_sites < rep->nsites ? opts->max_sites : rep->nsites;
     for (size_t i = 0; i < shown; i++)
-        put_entry(out, &rep->sites[i], opts);
+        put_entry(out, rep, &rep->sites[i], opts);
     if (shown < rep->nsites)
         fprintf(out, "\n... %zu more call sites (use --format json for all)\n", rep->nsites - shown);
     for (size_t i = 0; opts->show_indirect && i < rep->nindirect; i++)
-        put_entry(out, &rep->indirect[i], opts);
+        put_entry(out, rep, &rep->indirect[i], opts);
+    if (opts->by_input)
+        put_by_input(out, rep, opts);
     return ferror(out) ? -1 : 0;
 }

@@ -52,6 +52,7 @@ enum {
     IMGLEAK_SECTION_HANDLE_NAMES = 6, /* 1.2: imgleak_name_rec_t, names of handle types and functions */
     IMGLEAK_SECTION_HANDLES = 7,      /* 1.2: imgleak_handle_rec_t */
     IMGLEAK_SECTION_LEAK_ROOTS = 8,   /* 1.3: imgleak_leak_root_rec_t, for scanned snapshots */
+    IMGLEAK_SECTION_INPUTS = 9,       /* 1.6: imgleak_input_rec_t: inputs and their stacks */
     IMGLEAK_SECTION_SCRIPT = 10,      /* 1.6: imgleak_script_rec_t, each followed by its texts */
 };
 
@@ -240,5 +241,23 @@ typedef struct {
 enum { IMGLEAK_SCRIPT_RUNTIME = 1, IMGLEAK_SCRIPT_CODE = 2, IMGLEAK_SCRIPT_JIT = 3 };
 #define IMGLEAK_SCRIPT_RT_FRAMES 1u       /* the shim read this interpreter's frames */
 #define IMGLEAK_SCRIPT_RT_MALLOC_BY_RUN 2u /* imgleak run set PYTHONMALLOC=malloc */
+/* 1.6: which input (file, memory buffer, request the program tagged) the memory and handles of
+ * a stack were made for. The shim interns a stack under the input its thread was working on, so
+ * one call chain under two inputs is two stacks; this section names the inputs and says which
+ * stack is whose. Written after the stacks section. */
+typedef struct {
+    uint32_t kind;  /* IMGLEAK_INPUT_* */
+    uint32_t id;    /* NAME: the input's id (1, 2, ...); STACK: a stack id; SEEN, DROPPED: 0 */
+    uint64_t value; /* NAME: offset into STRINGS; STACK: the input's id; SEEN: inputs named in
+                       the process; UNNAMED: inputs begun once IMGLEAK_MAX_INPUTS were named
+                       (charged to none: their memory is recorded all the same) */
+} imgleak_input_rec_t; /* 16 bytes */
+
+enum {
+    IMGLEAK_INPUT_NAME = 0,
+    IMGLEAK_INPUT_STACK = 1,
+    IMGLEAK_INPUT_SEEN = 2,
+    IMGLEAK_INPUT_UNNAMED = 3,
+};
 
 #endif

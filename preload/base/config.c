@@ -197,6 +197,9 @@ void config_read(config_t *cfg)
         cfg->depth = (unsigned)n;
         cfg->depth_set = 1;
     }
+    cfg->max_inputs = 4096;
+    if (parse_size("IMGLEAK_MAX_INPUTS", setting("IMGLEAK_MAX_INPUTS"), 0, 1u << 18, &n))
+        cfg->max_inputs = n;
     cfg->max_stacks = 1u << 20;
     if (parse_size("IMGLEAK_MAX_STACKS", setting("IMGLEAK_MAX_STACKS"), 16, 1u << 24, &n))
         cfg->max_stacks = n;

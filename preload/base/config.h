@@ -16,6 +16,7 @@ typedef struct {
     int debug;           /* IMGLEAK_DEBUG: diagnostics on stderr */
     int final;           /* IMGLEAK_FINAL (default 1): a sentinel writes the final snapshot */
     size_t max_stacks;   /* IMGLEAK_MAX_STACKS: distinct stacks kept (default 1048576) */
+    size_t max_inputs;   /* IMGLEAK_MAX_INPUTS: inputs told apart (default 4096; 0: none) */
     size_t max_live;     /* IMGLEAK_MAX_LIVE: live table slots at most (default 0: no limit) */
     size_t sample_bytes; /* IMGLEAK_SAMPLE: one sample per this many bytes (default 0: all) */
     unsigned interval_ms; /* IMGLEAK_INTERVAL: seconds between snapshots (default 0: none) */

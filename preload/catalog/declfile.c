@@ -23,6 +23,10 @@
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) #fn,
 #define RESET(lib, types, fn, ret, params, args, h) #fn,
 #define REF(lib, type, fn, ret, params, args, h) #fn,
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h) #fn,
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) #fn,
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) #fn,
+#define LIBC_FN(fn) #fn,
 static const char *const codec_function_names[] = {
 #include "codecs.def"
 };

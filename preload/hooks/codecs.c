@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "handles.h"
 #include "imgleak/format.h"
+#include "inputs.h"
 #include "shim_api.h"
 #include "unwind.h"
 
@@ -41,6 +42,10 @@
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2)
 #define RESET(lib, types, fn, ret, params, args, h)
 #define REF(lib, type, fn, ret, params, args, h)
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h)
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h)
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len)
+#define LIBC_FN(fn)
 
 #undef CODEC_LIB
 #define CODEC_LIB(id, p1, p2) LIB_##id,
@@ -78,12 +83,20 @@ _Static_assert(T_COUNT <= 64, "type masks are 64 bits");
 #undef DESTROY_VOID
 #undef RESET
 #undef REF
+#undef INPUT
+#undef INPUT_VOID
+#undef CREATE_INPUT
+#undef LIBC_FN
 #define CREATE(lib, type, fn, ret, params, args, handle, ok) FN_##fn,
 #define CREATE_VOID(lib, type, fn, params, args, handle) FN_##fn,
 #define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) FN_##fn,
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) FN_##fn,
 #define RESET(lib, types, fn, ret, params, args, h) FN_##fn,
 #define REF(lib, type, fn, ret, params, args, h) FN_##fn,
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h) FN_##fn,
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) FN_##fn,
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) FN_##fn,
+#define LIBC_FN(fn) FN_##fn,
 enum {
 #include "codecs.def"
     FN_COUNT
@@ -94,12 +107,20 @@ enum {
 #undef DESTROY_VOID
 #undef RESET
 #undef REF
+#undef INPUT
+#undef INPUT_VOID
+#undef CREATE_INPUT
+#undef LIBC_FN
 #define CREATE(lib, type, fn, ret, params, args, handle, ok) #fn,
 #define CREATE_VOID(lib, type, fn, params, args, handle) #fn,
 #define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) #fn,
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) #fn,
 #define RESET(lib, types, fn, ret, params, args, h) #fn,
 #define REF(lib, type, fn, ret, params, args, h) #fn,
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h) #fn,
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) #fn,
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) #fn,
+#define LIBC_FN(fn) #fn,
 static const char *const function_names[FN_COUNT] = {
 #include "codecs.def"
 };
@@ -109,6 +130,10 @@ static const char *const function_names[FN_COUNT] = {
 #undef DESTROY_VOID
 #undef RESET
 #undef REF
+#undef INPUT
+#undef INPUT_VOID
+#undef CREATE_INPUT
+#undef LIBC_FN
 
 #define CREATE(lib, type, fn, ret, params, args, handle, ok) LIB_##lib,
 #define CREATE_VOID(lib, type, fn, params, args, handle) LIB_##lib,
@@ -116,6 +141,10 @@ static const char *const function_names[FN_COUNT] = {
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) LIB_##lib,
 #define RESET(lib, types, fn, ret, params, args, h) LIB_##lib,
 #define REF(lib, type, fn, ret, params, args, h) LIB_##lib,
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h) LIB_##lib,
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) LIB_##lib,
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) LIB_##lib,
+#define LIBC_FN(fn) LIB_LIBC,
 static const unsigned char function_libs[FN_COUNT] = {
 #include "codecs.def"
 };
@@ -125,6 +154,15 @@ static const unsigned char function_libs[FN_COUNT] = {
 #undef DESTROY_VOID
 #undef RESET
 #undef REF
+#undef INPUT
+#undef INPUT_VOID
+#undef CREATE_INPUT
+#undef LIBC_FN
+
+const codecs_libc_ids_t codecs_libc = {
+    T_FD, T_STREAM, FN_open, FN_openat, FN_creat, FN_fopen, FN_fdopen, FN_socket, FN_accept,
+    FN_pipe, FN_dup, FN_fcntl, FN_close, FN_fclose,
+};
 
 /* Declared types and functions (declared.c) follow codecs.def's own in one catalogue: the
  * binder and the snapshot see no difference. */
@@ -225,7 +263,16 @@ static void created(unsigned lib, unsigned type, unsigned fn, uintptr_t handle, 
     imgleak_guard.depth++;
     unsigned flags = types[type].flags & (HT_REPLACES | HT_BUFFER) ? HANDLES_REPLACES : 0;
     handles_create(handle, type, fn, shim_stack_here(), shim_birth_now(), flags);
+    if (!inputs_current())
+        inputs_note_unclaimed(handle);
     imgleak_guard.depth--;
+}
+
+/* Before a create: the program's new handle is not the previous input's (inputs.h). */
+static void creating(unsigned lib, const void *caller)
+{
+    if (!called_from_lib(caller, lib))
+        inputs_new_handle();
 }
 
 static void destroyed(unsigned lib, uint64_t mask, unsigned fn, const uintptr_t h[3],
@@ -241,9 +288,11 @@ static void destroyed(unsigned lib, uint64_t mask, unsigned fn, const uintptr_t 
         return;
     int report = !(types[first].flags & HT_LENIENT) && !inside;
     imgleak_guard.depth++;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (h[i])
             handles_destroy(h[i], mask, fn, report, shim_stack_here, shim_birth_now());
+        inputs_end_handle(h[i]);
+    }
     imgleak_guard.depth--;
 }
 
@@ -253,6 +302,7 @@ static void reset(uint64_t mask, uintptr_t h)
         return;
     imgleak_guard.depth++;
     handles_reset(h, mask);
+    inputs_end_handle(h);
     imgleak_guard.depth--;
 }
 
@@ -265,10 +315,44 @@ static void referenced(uintptr_t h)
     imgleak_guard.depth--;
 }
 
+/* ---- inputs ---- */
+
+/* An input named by a call of the program's (a library reading its own parts, or one hooked
+ * call made inside another, names nothing new). 1 when it began. */
+static int input_begin(unsigned lib, int kind, const void *src, size_t len, const void *caller)
+{
+    if (called_from_lib(caller, lib))
+        return 0;
+    imgleak_guard.depth++;
+    inputs_begin(kind, src, len);
+    imgleak_guard.depth--;
+    return 1;
+}
+
+/* The input ends with this handle, and the handle and those made just before it with no input
+ * (a jpeg_decompress_struct and the FILE handed to jpeg_stdio_src) are charged to it. Inputs
+ * given no handle (a MagickWand reads many images) take nothing made before them: a wand made
+ * at start is not the first image's. */
+static void input_bind(uintptr_t handle)
+{
+    uintptr_t unclaimed[INPUTS_UNCLAIMED];
+    unsigned n;
+    imgleak_guard.depth++;
+    n = inputs_take_unclaimed(unclaimed);
+    if (handle) {
+        inputs_bind_handle(handle);
+        handles_charge_to_input(handle, inputs_current());
+        for (unsigned i = 0; i < n; i++)
+            handles_charge_to_input(unclaimed[i], inputs_current());
+    }
+    imgleak_guard.depth--;
+}
+
 /* ---- the wrappers ---- */
 
 #define CODEC_LIB(id, p1, p2)
 #define HANDLE_TYPE(id, name, lib, flags)
+#define LIBC_FN(fn)
 
 #define CREATE(lib, type, fn, ret, params, args, handle, ok)                                       \
     typedef ret(*fn##_fn) params;                                                                  \
@@ -277,6 +361,8 @@ static void referenced(uintptr_t h)
         fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return (ret)0;                                                                         \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
         ret r = f args;                                                                            \
         CALL_DONE();                                                                               \
         if (tracked() && (ok))                                                                \
@@ -291,6 +377,8 @@ static void referenced(uintptr_t h)
         fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
         if (!f)                                                                                    \
             return;                                                                                \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
         f args;                                                                                    \
         CALL_DONE();                                                                               \
         if (tracked())                                                                        \
@@ -356,6 +444,58 @@ static void referenced(uintptr_t h)
         return r;                                                                                  \
     }
 
+/* Hooks that begin an input: the input begins before the real call (what decoding it allocates
+ * is charged to it) and, when the call names a handle, ends with that handle. */
+#define INPUT_BODY(lib, fn, call, kind, src, len)                                                  \
+    int began = tracked() && input_begin(LIB_##lib, kind, (const void *)(uintptr_t)(src),          \
+                                         (size_t)(len), __builtin_return_address(0));              \
+    call;                                                                                          \
+    CALL_DONE();
+
+#define INPUT(lib, fn, ret, params, args, kind, src, len, handle)                                  \
+    typedef ret(*fn##_fn) params;                                                                  \
+    static ret hook_##fn params                                                                    \
+    {                                                                                              \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
+        if (!f)                                                                                    \
+            return (ret)0;                                                                         \
+        ret r;                                                                                     \
+        INPUT_BODY(lib, fn, r = f args, kind, src, len)                                            \
+        if (began)                                                                                 \
+            input_bind((uintptr_t)(handle));                                                       \
+        return r;                                                                                  \
+    }
+
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, handle)                                  \
+    typedef void (*fn##_fn) params;                                                                \
+    static void hook_##fn params                                                                   \
+    {                                                                                              \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
+        if (!f)                                                                                    \
+            return;                                                                                \
+        INPUT_BODY(lib, fn, f args, kind, src, len)                                                \
+        if (began)                                                                                 \
+            input_bind((uintptr_t)(handle));                                                       \
+    }
+
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len)                 \
+    typedef ret(*fn##_fn) params;                                                                  \
+    static ret hook_##fn params                                                                    \
+    {                                                                                              \
+        fn##_fn f = (fn##_fn)real_of(FN_##fn);                                                     \
+        if (!f)                                                                                    \
+            return (ret)0;                                                                         \
+        ret r;                                                                                     \
+        if (tracked())                                                                             \
+            creating(LIB_##lib, __builtin_return_address(0));                                      \
+        INPUT_BODY(lib, fn, r = f args, kind, src, len)                                            \
+        if (tracked() && (ok))                                                                     \
+            created(LIB_##lib, T_##type, FN_##fn, (uintptr_t)(handle), __builtin_return_address(0)); \
+        if (began)                                                                                 \
+            input_bind((uintptr_t)((ok) ? (handle) : 0));                                          \
+        return r;                                                                                  \
+    }
+
 #include "codecs.def"
 
 #undef CREATE
@@ -364,12 +504,20 @@ static void referenced(uintptr_t h)
 #undef DESTROY_VOID
 #undef RESET
 #undef REF
+#undef INPUT
+#undef INPUT_VOID
+#undef CREATE_INPUT
+#undef LIBC_FN
 #define CREATE(lib, type, fn, ret, params, args, handle, ok) (void *)hook_##fn,
 #define CREATE_VOID(lib, type, fn, params, args, handle) (void *)hook_##fn,
 #define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) (void *)hook_##fn,
 #define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) (void *)hook_##fn,
 #define RESET(lib, types, fn, ret, params, args, h) (void *)hook_##fn,
 #define REF(lib, type, fn, ret, params, args, h) (void *)hook_##fn,
+#define INPUT(lib, fn, ret, params, args, kind, src, len, h) (void *)hook_##fn,
+#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) (void *)hook_##fn,
+#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) (void *)hook_##fn,
+#define LIBC_FN(fn) NULL,
 static void *const hooks[FN_COUNT] = {
 #include "codecs.def"
 };

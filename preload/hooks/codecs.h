@@ -20,6 +20,14 @@ const codec_type_info_t *codecs_type(unsigned id);
 unsigned codecs_function_count(void);
 const char *codecs_function_name(unsigned id);
 
+/* The ids of the C library's handle types and functions (fds.c). */
+typedef struct {
+    unsigned type_fd, type_stream;
+    unsigned fn_open, fn_openat, fn_creat, fn_fopen, fn_fdopen, fn_socket, fn_accept, fn_pipe,
+        fn_dup, fn_fcntl, fn_close, fn_fclose;
+} codecs_libc_ids_t;
+extern const codecs_libc_ids_t codecs_libc;
+
 /* 1 when the object at path is the library that defines function fn (its CODEC_LIB patterns). */
 int codecs_function_in_library(unsigned fn, const char *path);
 /* The hidden wrapper of fn. */

@@ -5,8 +5,10 @@
 #include "handles.h"
 
 #include "os.h"
+#include "stacks.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #define RECENT 1024
@@ -28,6 +30,22 @@ static struct {
     } recent[RECENT];
     unsigned recent_next;
 } hs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Signals are blocked while the lock is held, as in ownfd.c: a handler that closes a descriptor
+ * (fds.h) on a thread inside a codec hook would otherwise wait for the lock its thread holds. */
+static void lock(sigset_t *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, saved);
+    pthread_mutex_lock(&hs.lock);
+}
+
+static void unlock(const sigset_t *saved)
+{
+    pthread_mutex_unlock(&hs.lock);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
 
 int handles_init(void)
 {
@@ -132,7 +150,8 @@ void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t
 {
     if (address <= 1)
         return;
-    pthread_mutex_lock(&hs.lock);
+    sigset_t saved;
+    lock(&saved);
     live_slot_t *old = find(address);
     if (old && (flags & HANDLES_SHARED) && old->rec.type == type) {
         old->rec.refs++;
@@ -149,16 +168,17 @@ void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t
     }
     handle_rec_t rec = {address, type, function, stack_id, birth_s, 1, HANDLE_LIVE, 1};
     insert_live(&rec);
-    pthread_mutex_unlock(&hs.lock);
+    unlock(&saved);
 }
 
 void handles_reference(uint64_t address)
 {
-    pthread_mutex_lock(&hs.lock);
+    sigset_t saved;
+    lock(&saved);
     live_slot_t *slot = find(address);
     if (slot)
         slot->rec.refs++;
-    pthread_mutex_unlock(&hs.lock);
+    unlock(&saved);
 }
 
 int handles_live(uint64_t address)
@@ -171,14 +191,15 @@ int handles_live(uint64_t address)
 
 void handles_reset(uint64_t address, uint64_t types)
 {
-    pthread_mutex_lock(&hs.lock);
+    sigset_t saved;
+    lock(&saved);
     live_slot_t *slot = find(address);
     if (slot && (types & (UINT64_C(1) << slot->rec.type))) {
         note_event(HANDLE_ABANDONED, slot->rec.type, slot->rec.function, slot->rec.stack_id,
                    slot->rec.birth_s);
         remove_live(slot);
     }
-    pthread_mutex_unlock(&hs.lock);
+    unlock(&saved);
 }
 
 static int recently_destroyed(uint64_t address)
@@ -195,7 +216,8 @@ int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int rep
     int destroyed = 0;
     if (address == 0)
         return 0; /* destroy functions accept NULL */
-    pthread_mutex_lock(&hs.lock);
+    sigset_t saved;
+    lock(&saved);
     live_slot_t *slot = find(address);
     if (slot) {
         if (!(types & (UINT64_C(1) << slot->rec.type)) && report_misuse)
@@ -212,17 +234,52 @@ int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int rep
         note_event(recently_destroyed(address) ? HANDLE_DESTROY_TWICE : HANDLE_DESTROY_UNKNOWN,
                    type, function, stack_now(), birth_s);
     }
-    pthread_mutex_unlock(&hs.lock);
+    unlock(&saved);
     return destroyed;
+}
+
+void handles_charge_to_input(uint64_t address, uint32_t input)
+{
+    sigset_t saved;
+    lock(&saved);
+    live_slot_t *slot = find(address);
+    stack_view_t v;
+    if (slot && stacks_get(slot->rec.stack_id, &v) && v.input != input) {
+        uint32_t id = stacks_intern(v.frames, v.depth, v.truncated, input);
+        if (id)
+            slot->rec.stack_id = id;
+    }
+    unlock(&saved);
+}
+
+void handles_forget_type(uint32_t type)
+{
+    sigset_t saved;
+    lock(&saved);
+    for (size_t i = 0; i < hs.live_capacity; i++)
+        if (hs.live[i].address > 1 && hs.live[i].rec.type == type)
+            remove_live(&hs.live[i]);
+    unlock(&saved);
+}
+
+void handles_forget_range(uint64_t first, uint64_t last)
+{
+    sigset_t saved;
+    lock(&saved);
+    for (size_t i = 0; i < hs.live_capacity; i++)
+        if (hs.live[i].address >= first && hs.live[i].address <= last)
+            remove_live(&hs.live[i]);
+    unlock(&saved);
 }
 
 void handles_foreach(void (*visit)(const handle_rec_t *, void *), void *ctx)
 {
-    pthread_mutex_lock(&hs.lock);
+    sigset_t saved;
+    lock(&saved);
     for (size_t i = 0; i < hs.live_capacity; i++)
         if (hs.live[i].address > 1)
             visit(&hs.live[i].rec, ctx);
     for (size_t i = 0; i < hs.events_count; i++)
         visit(&hs.events[i], ctx);
-    pthread_mutex_unlock(&hs.lock);
+    unlock(&saved);
 }

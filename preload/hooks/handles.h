@@ -47,6 +47,15 @@ void handles_reset(uint64_t address, uint64_t types);
 int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
                     uint32_t (*stack_now)(void), uint32_t birth_s);
 
+/* The live handle at address was given an input (inputs.h) after it was created: its creating
+ * stack is interned again under the input, so the handle is charged to it. */
+void handles_charge_to_input(uint64_t address, uint32_t input);
+/* Forgets every live handle of this type without an event (a forked child's inherited
+ * descriptors are its parent's). */
+void handles_forget_type(uint32_t type);
+/* Forgets every live handle at an address from first to last (descriptors closed together). */
+void handles_forget_range(uint64_t first, uint64_t last);
+
 void handles_foreach(void (*visit)(const handle_rec_t *rec, void *ctx), void *ctx);
 
 #endif

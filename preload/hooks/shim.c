@@ -6,10 +6,12 @@
 #include "bind.h"
 #include "codecs.h"
 #include "config.h"
+#include "fds.h"
 #include "final.h"
 #include "glibc_heap.h"
 #include "guard.h"
 #include "handles.h"
+#include "inputs.h"
 #include "shim_api.h"
 #include "imgleak/format.h"
 #include "maps.h"
@@ -163,8 +165,12 @@ static void after_fork_child(void)
         atomic_store(&state, STATE_OFF);
         return;
     }
+    /* the descriptors the shim moves and opens here are its own, not the program's (fds.h) */
+    imgleak_guard.depth++;
     table_after_fork_child();
     handles_after_fork_child();
+    inputs_after_fork_child();
+    fds_after_fork_child();
     maps_after_fork_child();
     /* What the child inherited is the parent's to report (its snapshots have it): the child's
      * own snapshots hold what the child allocates, and its exit costs no pass over the parent's
@@ -178,6 +184,7 @@ static void after_fork_child(void)
     snapshot_after_fork_child();
     periodic_after_fork_child();
     final_after_fork_child();
+    imgleak_guard.depth--;
 }
 
 /* Called with the guard up: at exit, or on the background thread. */
@@ -200,6 +207,12 @@ static void take_final_snapshot(long pid, long ppid)
 static void take_periodic_snapshot(void)
 {
     take_snapshot(periodic_take_peak() ? IMGLEAK_SNAP_PEAK : 0, 0);
+}
+
+static int snapshot_write_now(void)
+{
+    snap_ctx.truncated_stacks = atomic_load(&truncated_stacks);
+    return snapshot_write(&snap_ctx, 0, 0);
 }
 
 static int is_ready(void)
@@ -283,6 +296,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
         return;
     }
     table_set_mostly_absent(cfg.sample_bytes > 0);
+    inputs_set_limit((uint32_t)cfg.max_inputs);
     maps_set_on_removed(map_forgotten);
     unwind_init();
     pthread_atfork(NULL, NULL, after_fork_child);
@@ -408,7 +422,7 @@ static uint32_t current_stack(void)
     unsigned depth = unwind_capture(frames, cfg.depth, &truncated);
     if (UNLIKELY(truncated))
         atomic_fetch_add_explicit(&truncated_stacks, 1, memory_order_relaxed);
-    return stacks_intern(frames, depth, truncated);
+    return stacks_intern(frames, depth, truncated, imgleak_guard.input);
 }
 
 /* Records a heap block; called with the guard up. */
@@ -434,6 +448,22 @@ uint32_t shim_stack_here(void)
 uint32_t shim_birth_now(void)
 {
     return birth_now();
+}
+
+int shim_snapshot_now(void)
+{
+    if (!is_ready() || imgleak_guard.depth > 0) {
+        errno = is_ready() ? EDEADLK : ENOSYS;
+        return -1;
+    }
+    imgleak_guard.depth++;
+    errno = 0;
+    int r = snapshot_write_now();
+    int err = errno ? errno : EIO;
+    imgleak_guard.depth--;
+    if (r < 0)
+        errno = err;
+    return r;
 }
 
 static void forget_heap(void *p)
@@ -799,6 +829,8 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 
 EXPORT int close(int fd)
 {
+    if (fd >= 0)
+        fds_closing((unsigned)fd, (unsigned)fd, __builtin_return_address(0));
     if (UNLIKELY(!real.close))
         return (int)syscall(SYS_close, fd);
     return ownfd_program_close(fd, real.close);
@@ -806,11 +838,14 @@ EXPORT int close(int fd)
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+        fds_closing(first, last, __builtin_return_address(0));
     return ownfd_program_close_range(first, last, flags);
 }
 
 EXPORT void closefrom(int lowfd)
 {
+    fds_closing(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u, __builtin_return_address(0));
     ownfd_program_closefrom(lowfd, real.closefrom);
 }
 
@@ -826,12 +861,23 @@ static int sys_dup3(int oldfd, int newfd, int flags)
     return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
+/* newfd, closed first if it was open, becomes a new descriptor of the program's */
 EXPORT int dup2(int oldfd, int newfd)
 {
-    return ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
+    if (newfd >= 0 && newfd != oldfd)
+        fds_closing((unsigned)newfd, (unsigned)newfd, __builtin_return_address(0));
+    int r = ownfd_program_dup(oldfd, newfd, 0, real.dup2 ? real.dup2 : sys_dup2, NULL);
+    if (r >= 0 && oldfd != newfd)
+        fds_duplicated(r, __builtin_return_address(0));
+    return r;
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    return ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
+    if (newfd >= 0 && newfd != oldfd)
+        fds_closing((unsigned)newfd, (unsigned)newfd, __builtin_return_address(0));
+    int r = ownfd_program_dup(oldfd, newfd, flags, NULL, real.dup3 ? real.dup3 : sys_dup3);
+    if (r >= 0)
+        fds_duplicated(r, __builtin_return_address(0));
+    return r;
 }

@@ -9,6 +9,8 @@ int shim_tracking(void);
 /* The interned id of the calling stack (the shim's own frames cut); call with the guard up. */
 uint32_t shim_stack_here(void);
 uint32_t shim_birth_now(void);
+/* A snapshot now, for the program (imgleak_snapshot): 0, or -1 with errno. */
+int shim_snapshot_now(void);
 
 /* imgleak attach (late.c): the shim was loaded into a running program. begin: starts tracking
  * with settings (NAME=VALUE lines, as the IMGLEAK_* variables) and says IMGLEAK_INTERVAL, 0 or

@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include "final.h"
 
+#include "guard.h"
+
 #include "ownfd.h"
 
 #include "os.h"
@@ -224,6 +226,9 @@ static int sentinel_wait(int keep)
 /* The program is gone: from here on the sentinel is the only user of the memory. */
 static void sentinel_write(void)
 {
+    /* the thread-local state is the dead program thread's: nothing from here on is the program's
+     * (the allocator probe's /proc reads go through the interposed open) */
+    imgleak_guard.depth++;
     /* the handlers are a copy of the program's at the clone: SIGALRM must end the sentinel */
     struct {
         void *handler;

@@ -6,6 +6,7 @@
 #include "codecs.h"
 #include "go.h"
 #include "handles.h"
+#include "inputs.h"
 #include "maps.h"
 #include "os.h"
 #include "ownfd.h"
@@ -204,6 +205,33 @@ static void put_script(const module_list_t *mods)
     if (jit)
         perfmap_foreach(&map, put_jit, NULL);
     perfmap_close(&map);
+static void put_input_rec(uint32_t kind, uint32_t id, uint64_t value)
+{
+    imgleak_input_rec_t r = {kind, id, value};
+    snapfile_put(&file, &r, sizeof r);
+    snapfile_record(&file);
+}
+
+/* The inputs' names go into the strings before they are written; inputs named after that (the
+ * program's threads go on) are in the table of the next snapshot. */
+typedef struct {
+    strbuf_t *strings;
+    uint32_t *offsets;
+    uint32_t count;
+} input_names_t;
+
+static void add_input_name(uint32_t id, const char *name, void *ctx)
+{
+    input_names_t *n = ctx;
+    if (id <= n->count)
+        n->offsets[id - 1] = strbuf_add(n->strings, name);
+}
+
+static void put_stack_input(const stack_view_t *v, void *ctx)
+{
+    (void)ctx;
+    if (v->input)
+        put_input_rec(IMGLEAK_INPUT_STACK, v->id, v->input);
 }
 
 static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach, int interrupted)
@@ -238,6 +266,10 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
     proc.scan_flags = reach_scan_flags(reach);
     proc.unscanned_bytes = reach_unscanned(reach);
     procinfo_modules(&mods, &strings, !interrupted);
+    input_names_t inputs = {&strings, NULL, inputs_seen()};
+    if (inputs.count && !(inputs.offsets = os_map(inputs.count * sizeof *inputs.offsets)))
+        inputs.count = 0;
+    inputs_foreach(add_input_name, &inputs);
 
     snapfile_begin_own(&file, fd);
     snapfile_section_begin(&file, IMGLEAK_SECTION_PROCESS, sizeof proc);
@@ -277,7 +309,14 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
     snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
     stacks_foreach(put_stack, NULL);
     put_script(&mods);
+    snapfile_section_begin(&file, IMGLEAK_SECTION_INPUTS, sizeof(imgleak_input_rec_t));
+    put_input_rec(IMGLEAK_INPUT_SEEN, 0, inputs_seen());
+    put_input_rec(IMGLEAK_INPUT_UNNAMED, 0, inputs_unnamed());
+    for (uint32_t id = 1; id <= inputs.count; id++)
+        put_input_rec(IMGLEAK_INPUT_NAME, id, inputs.offsets[id - 1]);
+    stacks_foreach(put_stack_input, NULL);
 
+    os_unmap(inputs.offsets, inputs.count * sizeof *inputs.offsets);
     procinfo_modules_release(&mods);
     strbuf_release(&strings);
 }

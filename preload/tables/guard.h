@@ -4,10 +4,16 @@
 #ifndef IMGLEAK_GUARD_H
 #define IMGLEAK_GUARD_H
 
+#include <stdint.h>
+
 typedef struct {
     int depth;     /* >0 while the shim runs on this thread: nested calls pass straight through */
     unsigned slot; /* 1 + the thread's index, assigned on first use; 0 = not yet */
     int registered; /* the thread's stack is known to the reachability scan (threads.h) */
+    /* The input this thread is decoding now (inputs.h): part of every stack's identity when it is
+     * interned, so the same call chain under two inputs is two stacks. 0: none. The only
+     * per-thread state the hot path reads for inputs; a per-thread stack cache must compare it. */
+    uint32_t input;
 } guard_state_t;
 
 extern __thread guard_state_t imgleak_guard __attribute__((tls_model("initial-exec")));

@@ -21,6 +21,7 @@ typedef struct {
     uint16_t depth;
     uint16_t flags;
     uint32_t orphan; /* lost the race to publish an identical stack: never referenced */
+    uint32_t input;  /* the input it was recorded under (inputs.h); 0: none */
     uint64_t frames[];
 } stack_node_t;
 
@@ -55,9 +56,10 @@ static struct {
     _Atomic uint64_t dropped;
 } st;
 
-static uint64_t hash_frames(const uint64_t *frames, unsigned depth, int truncated)
+static uint64_t hash_frames(const uint64_t *frames, unsigned depth, int truncated, uint32_t input)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ depth ^ ((uint64_t)truncated << 32);
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ depth ^ ((uint64_t)truncated << 32) ^
+                 ((uint64_t)input * UINT64_C(0x9e3779b97f4a7c15));
     for (unsigned i = 0; i < depth; i++) {
         h ^= frames[i];
         h *= UINT64_C(0x100000001b3);
@@ -189,14 +191,14 @@ void stacks_destroy(void)
 }
 
 static inline int node_equals(const stack_node_t *n, uint64_t hash, const uint64_t *frames,
-                              unsigned depth, uint16_t flags)
+                              unsigned depth, uint16_t flags, uint32_t input)
 {
-    return n->hash == hash && n->depth == depth && n->flags == flags &&
+    return n->hash == hash && n->depth == depth && n->flags == flags && n->input == input &&
            memcmp(n->frames, frames, depth * sizeof *frames) == 0;
 }
 
 __attribute__((cold)) static uint32_t node_create(uint64_t hash, const uint64_t *frames,
-                                                  unsigned depth, uint16_t flags)
+                                                  unsigned depth, uint16_t flags, uint32_t input)
 {
     size_t bytes = sizeof(stack_node_t) + depth * sizeof(uint64_t);
     bytes = (bytes + 7) & ~(size_t)7;
@@ -212,6 +214,7 @@ __attribute__((cold)) static uint32_t node_create(uint64_t hash, const uint64_t 
     n->hash = hash;
     n->depth = (uint16_t)depth;
     n->flags = flags;
+    n->input = input;
     memcpy(n->frames, frames, depth * sizeof *frames);
     atomic_store_explicit(&page[id % PAGE_IDS], (uint64_t)(uintptr_t)n, memory_order_release);
     return id;
@@ -220,7 +223,7 @@ __attribute__((cold)) static uint32_t node_create(uint64_t hash, const uint64_t 
 /* The id of an interned stack equal to this one in level l, or 0; *empty: the first empty slot
  * on its probe path (or SIZE_MAX: the level is full along it). */
 static uint32_t level_find(unsigned k, uint64_t hash, const uint64_t *frames, unsigned depth,
-                           uint16_t flags, size_t *empty)
+                           uint16_t flags, uint32_t input, size_t *empty)
 {
     _Atomic uint32_t *slots = atomic_load_explicit(&st.levels[k].slots, memory_order_acquire);
     size_t capacity = level_capacity(k), mask = capacity - 1;
@@ -232,7 +235,7 @@ static uint32_t level_find(unsigned k, uint64_t hash, const uint64_t *frames, un
             return 0;
         }
         stack_node_t *node = node_at(id);
-        if (node && node_equals(node, hash, frames, depth, flags))
+        if (node && node_equals(node, hash, frames, depth, flags, input))
             return id;
     }
     return 0;
@@ -249,14 +252,14 @@ static unsigned newest_level(void)
     return k;
 }
 
-uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated)
+uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated, uint32_t input)
 {
     uint16_t flags = truncated ? FLAG_TRUNCATED : 0;
-    uint64_t hash = hash_frames(frames, depth, truncated);
+    uint64_t hash = hash_frames(frames, depth, truncated, input);
     unsigned nlevels = atomic_load(&st.nlevels);
     size_t empty;
     for (unsigned k = 0; k < nlevels; k++) {
-        uint32_t id = level_find(k, hash, frames, depth, flags, &empty);
+        uint32_t id = level_find(k, hash, frames, depth, flags, input, &empty);
         if (id)
             return id;
     }
@@ -264,7 +267,7 @@ uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated)
     for (;;) {
         unsigned k = newest_level();
         level_t *l = &st.levels[k];
-        uint32_t id = level_find(k, hash, frames, depth, flags, &empty);
+        uint32_t id = level_find(k, hash, frames, depth, flags, input, &empty);
         if (id) {
             if (fresh)
                 node_at(fresh)->orphan = 1;
@@ -272,7 +275,7 @@ uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated)
         }
         if (empty == SIZE_MAX)
             break;
-        if (!fresh && !(fresh = node_create(hash, frames, depth, flags)))
+        if (!fresh && !(fresh = node_create(hash, frames, depth, flags, input)))
             break;
         uint32_t expected = 0;
         _Atomic uint32_t *slots = atomic_load_explicit(&l->slots, memory_order_acquire);
@@ -312,6 +315,7 @@ static void view_of(uint32_t id, const stack_node_t *n, stack_view_t *out)
     out->id = id;
     out->depth = n->depth;
     out->truncated = (n->flags & FLAG_TRUNCATED) != 0;
+    out->input = n->input;
     out->frames = n->frames;
     out->allocs = atomic_load_explicit(&n->allocs, memory_order_relaxed);
     out->frees = atomic_load_explicit(&n->frees, memory_order_relaxed);

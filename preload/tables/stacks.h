@@ -10,8 +10,9 @@
 int stacks_init(size_t max_stacks, unsigned depth_limit);
 void stacks_destroy(void);
 
-/* The id of this stack (1, 2, ...), interning it on first sight; 0 when the table is full. */
-uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated);
+/* The id of this stack under this input (inputs.h; 0: none), interning it on first sight: the
+ * same frames under two inputs are two stacks. 1, 2, ...; 0 when the table is full. */
+uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated, uint32_t input);
 
 void stacks_count_alloc(uint32_t id, uint64_t bytes);
 void stacks_count_free(uint32_t id, uint64_t bytes);
@@ -20,6 +21,7 @@ typedef struct {
     uint32_t id;
     unsigned depth;
     int truncated;
+    uint32_t input; /* the input it was interned under; 0: none */
     const uint64_t *frames;
     uint64_t allocs, frees, alloc_bytes, free_bytes;
 } stack_view_t;

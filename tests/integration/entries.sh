@@ -47,8 +47,8 @@ check "magick JSON: totals are the entries plus the indirect sites" \
 
 $IMGLEAK gate "$WORK"/magick/*.snap > "$WORK/magick.gate"
 check "magick gate: one line per bug (3)" test "$(grep -c '^workloads/wl_magick.c:' "$WORK/magick.gate")" = 3
-check "magick gate: the wand line says what it retains" \
-    grep -q "^workloads/wl_magick.c:$wand: 3 MagickWand handles never destroyed (coalesce_frames, created by NewMagickWand), retaining [0-9]* bytes in [0-9]* blocks$" "$WORK/magick.gate"
+check "magick gate: the wand line says what it retains, and the image blob it was made for" \
+    grep -qE "^workloads/wl_magick.c:$wand: 3 MagickWand handles never destroyed \(coalesce_frames, created by NewMagickWand\), retaining [0-9]+ bytes in [0-9]+ blocks, on 1 input: memory:[0-9a-f]{16} \([0-9]+ bytes\)$" "$WORK/magick.gate"
 check "magick gate: nothing at the line that only filled the wand" \
     bash -c "! grep -q '^workloads/wl_magick.c:$read_line:' '$WORK/magick.gate'"
 $IMGLEAK gate --junit "$WORK/magick.xml" "$WORK"/magick/*.snap > /dev/null

@@ -1,6 +1,7 @@
 /* Appended by reports.sh to copies of other HTML reports, as html_probe.js is: the growth chart
  * of a series of snapshots of workloads/wl_service (make_thumbnail leaks on every request, the
- * warm-up cache fills once), and the misuse table of tests/integration/jpeg_misuse.c. Writes
+ * warm-up cache fills once), the misuse table of tests/integration/jpeg_misuse.c, and the inputs
+ * table of workloads/wl_inputs.c (inputs.sh). Writes
  * "PROBE <name> ok|fail: why" into the DOM. */
 (function () {
   const out = [];
@@ -29,6 +30,13 @@
     const want = ["destroy wrong type"];
     say("misuse", want.every(w => rows.some(r => r.includes(w) && r.includes("jpeg_misuse.c"))),
         "rows " + JSON.stringify(rows));
+  }
+  if (DATA.inputs && DATA.inputs.length) { /* inputs.sh: the inputs workload, by memory buffer */
+    const rows = [...document.querySelectorAll("#inputs tbody tr")].map(tr => tr.textContent);
+    const want = ["anim_07.gif", "icon_03.png", "photo_05.jpg"];
+    const summary = document.getElementById("inputs-summary").textContent;
+    say("inputs", rows.length === 3 && want.every(w => rows.some(r => r.includes(w) && r.includes("load_"))) &&
+        summary === "3 of 24 inputs leaked", "rows " + JSON.stringify(rows) + ", summary " + summary);
   }
   const fetched = performance.getEntriesByType("resource").map(e => e.name);
   say("network", fetched.length === 0, "fetched " + fetched.join(" "));

@@ -47,6 +47,28 @@ check "install: the installed imgleak reports leaky's leak at its line" \
     jqe --argjson l "$(line_of leaky.c 'LEAK(direct)')" \
     '[.leaks[] | select(.site.function == "load_config" and .site.line == $l)] | length == 1' \
     "$WORK/inst.json"
+# The program API: a program built against the installed header through pkg-config, run without
+# the shim (unchanged: the weak symbols are absent) and under the installed imgleak (its tag names
+# the input that leaked, and its snapshot is written)
+for f in include/imgleak.h lib/pkgconfig/imgleak.pc; do
+    check "install: $f is installed" test -s "$INST/$f"
+done
+API_CFLAGS=$(echo $(PKG_CONFIG_PATH=$INST/lib/pkgconfig pkg-config --define-variable=prefix="$INST" --cflags imgleak 2> "$WORK/pc.err"))
+check "install: pkg-config --cflags imgleak names the installed include directory" \
+    test "$API_CFLAGS" = "-I$INST/include"
+cc -Wall -Wextra -Werror $API_CFLAGS tests/integration/api_user.c -o "$WORK/api_user" 2> "$WORK/api_cc.err"
+check "api: a program builds against the installed imgleak.h alone" test -x "$WORK/api_user"
+check "api: it runs unchanged without imgleak" \
+    bash -c 'test "$("$1")" = "api absent, snapshot failed"' _ "$WORK/api_user"
+(cd "$WORK" && "$INST/bin/imgleak" run -o "$WORK/api_snaps" --format json --report "$WORK/api.json" -- \
+    "$WORK/api_user" > "$WORK/api.out" 2> /dev/null)
+check "api: under imgleak the API is there and imgleak_snapshot writes a snapshot" \
+    bash -c 'grep -qx "api present, snapshot written" "$1" && test "$(ls "$2" | wc -l)" -ge 2' \
+    _ "$WORK/api.out" "$WORK/api_snaps"
+IMGLEAK_SCAN=exit "$INST/bin/imgleak" run --format json --report "$WORK/api2.json" -- "$WORK/api_user" > /dev/null 2>&1
+check "api: the leak is charged to the tagged request alone" \
+    jqe '[.leaks[] | select(.site.function == "handle_request") | .inputs[].name] == ["request-42"]
+         and .totals.inputs_seen == 3' "$WORK/api2.json"
 make --no-print-directory -s uninstall B="$B" DESTDIR="$STAGE" PREFIX="$PREFIX" > /dev/null 2>&1
 check "uninstall: no file is left" test -z "$(find "$STAGE" -type f)"
 check "uninstall: lib/imgleak is removed" test ! -e "$INST/lib/imgleak"

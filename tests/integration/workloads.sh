@@ -10,7 +10,7 @@ set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-TRUTH=${TRUTH:-workloads/truth.json}
+TRUTH=${TRUTH:-workloads/truth.json} # another file: a subset, while working on one workload
 export NODE_PATH=$ROOT/$B/workloads/node/node_modules # the Node workload's addon (Makefile)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -28,13 +28,15 @@ typedef struct {
     int bad_stack_ref;
     uint16_t version_major;
     int handles;         /* 1: write the 1.2 handle sections; 2: with a handle of unknown type */
+    int inputs;          /* 1: write the 1.6 inputs section; 2: naming a stack not in the file */
 } shape_t;
 
 static blob_t build(const shape_t *shape)
 {
     FILE *f = tmpfile();
     int fd = fileno(f);
-    const char strings[] = "\0/usr/bin/app\0/lib/libc.so.6\0MagickWand\0NewMagickWand";
+    const char strings[] = "\0/usr/bin/app\0/lib/libc.so.6\0MagickWand\0NewMagickWand\0photo_05.jpg";
+    const uint64_t input_name = sizeof strings - 1 - strlen("photo_05.jpg");
     snapfile_begin(&sf, fd);
 
     imgleak_process_rec_t proc;
@@ -97,6 +99,19 @@ static blob_t build(const shape_t *shape)
         snapfile_record(&sf);
     }
 
+    if (shape->inputs) {
+        /* stack 2 under input 1 (named), stack 3 under input 2 (named after the strings) */
+        imgleak_input_rec_t in[] = {{IMGLEAK_INPUT_SEEN, 0, 24},
+                                    {IMGLEAK_INPUT_NAME, 1, input_name},
+                                    {IMGLEAK_INPUT_STACK, 2, 1},
+                                    {IMGLEAK_INPUT_STACK, shape->inputs == 2 ? 9 : 3, 2}};
+        snapfile_section_begin(&sf, IMGLEAK_SECTION_INPUTS, sizeof in[0]);
+        for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+            snapfile_put(&sf, &in[i], sizeof in[i]);
+            snapfile_record(&sf);
+        }
+    }
+
     snapfile_section_begin(&sf, IMGLEAK_SECTION_LIVE, shape->live_record_size);
     for (uint64_t i = 0; i < 5; i++) {
         unsigned char rec[64];
@@ -126,7 +141,7 @@ static blob_t build(const shape_t *shape)
     return b;
 }
 
-static const shape_t normal = {24, 0, 0, 0, 0};
+static const shape_t normal = {24, 0, 0, 0, 0, 0};
 
 static void test_format_round_trip_keeps_every_field(void **state)
 {
@@ -217,7 +232,7 @@ static void test_format_rejects_unknown_major_version(void **state)
 static void test_format_reads_newer_file_with_unknown_section_and_longer_records(void **state)
 {
     (void)state;
-    shape_t newer = {40, 1, 0, 0, 0};
+    shape_t newer = {40, 1, 0, 0, 0, 0};
     blob_t b = build(&newer);
     snapshot_t *s = reader_parse("new.snap", b.data, b.size);
     assert_non_null(s);
@@ -393,6 +408,40 @@ static void test_format_script_section_errors(void **state)
     free(snap.codes);
     free(snap.jit);
     free(snap.script_text);
+static void test_format_inputs_section_names_each_stacks_input(void **state)
+{
+    (void)state;
+    shape_t with = normal;
+    with.inputs = 1;
+    blob_t b = build(&with);
+    snapshot_t *s = reader_parse("in.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->has_inputs, 1);
+    assert_int_equal(s->inputs_seen, 24);
+    assert_null(snapshot_stack(s, 1)->input);
+    assert_string_equal(snapshot_stack(s, 2)->input, "photo_05.jpg");
+    /* an input named after the snapshot's strings were written: said, not dropped */
+    assert_non_null(strstr(snapshot_stack(s, 3)->input, "named while the snapshot was taken"));
+    reader_free(s);
+    free(b.data);
+    b = build(&normal);
+    s = reader_parse("old.snap", b.data, b.size);
+    assert_non_null(s);
+    assert_int_equal(s->has_inputs, 0);
+    assert_null(snapshot_stack(s, 2)->input);
+    reader_free(s);
+    free(b.data);
+}
+
+static void test_format_rejects_input_record_naming_missing_stack(void **state)
+{
+    (void)state;
+    shape_t bad = normal;
+    bad.inputs = 2;
+    blob_t b = build(&bad);
+    assert_null(reader_parse("in.snap", b.data, b.size));
+    assert_non_null(strstr(error_get(), "input record names a stack that is not in the file"));
+    free(b.data);
 }
 
 int main(void)
@@ -411,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_format_handle_sections_round_trip),
         cmocka_unit_test(test_format_file_without_handle_sections_has_no_handles),
         cmocka_unit_test(test_format_rejects_handle_of_unknown_type),
+        cmocka_unit_test(test_format_inputs_section_names_each_stacks_input),
+        cmocka_unit_test(test_format_rejects_input_record_naming_missing_stack),
     };
     return cmocka_run_group_tests_name("format", tests, NULL, NULL);
 }

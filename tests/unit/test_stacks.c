@@ -27,9 +27,9 @@ static void test_stacks_same_frames_get_same_id(void **state)
     (void)state;
     uint64_t a[] = {0x401000, 0x402000, 0x403000};
     uint64_t b[] = {0x401000, 0x402000, 0x403000};
-    uint32_t id = stacks_intern(a, 3, 0);
+    uint32_t id = stacks_intern(a, 3, 0, 0);
     assert_true(id != 0);
-    assert_int_equal(stacks_intern(b, 3, 0), id);
+    assert_int_equal(stacks_intern(b, 3, 0, 0), id);
     assert_int_equal(stacks_count(), 1);
 }
 
@@ -38,9 +38,9 @@ static void test_stacks_different_frames_or_depth_get_new_ids(void **state)
     (void)state;
     uint64_t a[] = {0x401000, 0x402000, 0x403000};
     uint64_t c[] = {0x401000, 0x402001, 0x403000};
-    uint32_t id_a = stacks_intern(a, 3, 0);
-    uint32_t id_c = stacks_intern(c, 3, 0);
-    uint32_t id_short = stacks_intern(a, 2, 0);
+    uint32_t id_a = stacks_intern(a, 3, 0, 0);
+    uint32_t id_c = stacks_intern(c, 3, 0, 0);
+    uint32_t id_short = stacks_intern(a, 2, 0, 0);
     assert_true(id_a != id_c && id_a != id_short && id_c != id_short);
 }
 
@@ -48,7 +48,7 @@ static void test_stacks_truncated_flag_is_part_of_identity(void **state)
 {
     (void)state;
     uint64_t a[] = {1, 2, 3};
-    uint32_t whole = stacks_intern(a, 3, 0), cut = stacks_intern(a, 3, 1);
+    uint32_t whole = stacks_intern(a, 3, 0, 0), cut = stacks_intern(a, 3, 1, 0);
     assert_true(whole != cut);
     stack_view_t v;
     assert_int_equal(stacks_get(cut, &v), 1);
@@ -57,11 +57,26 @@ static void test_stacks_truncated_flag_is_part_of_identity(void **state)
     assert_memory_equal(v.frames, a, sizeof a);
 }
 
+static void test_stacks_input_is_part_of_identity(void **state)
+{
+    (void)state;
+    uint64_t a[] = {0x401000, 0x402000};
+    uint32_t none = stacks_intern(a, 2, 0, 0);
+    uint32_t first = stacks_intern(a, 2, 0, 7), second = stacks_intern(a, 2, 0, 8);
+    assert_true(none != first && first != second && none != second);
+    assert_int_equal(stacks_intern(a, 2, 0, 7), first);
+    stack_view_t v;
+    assert_int_equal(stacks_get(second, &v), 1);
+    assert_int_equal(v.input, 8);
+    assert_int_equal(stacks_get(none, &v), 1);
+    assert_int_equal(v.input, 0);
+}
+
 static void test_stacks_counters_add_up(void **state)
 {
     (void)state;
     uint64_t a[] = {7, 8};
-    uint32_t id = stacks_intern(a, 2, 0);
+    uint32_t id = stacks_intern(a, 2, 0, 0);
     stacks_count_alloc(id, 100);
     stacks_count_alloc(id, 50);
     stacks_count_free(id, 100);
@@ -80,12 +95,12 @@ static void test_stacks_full_table_returns_zero_and_counts(void **state)
     stacks_destroy();
     assert_int_equal(stacks_init(16, 4), 0);
     for (uint64_t i = 1; i <= 16; i++)
-        assert_true(stacks_intern(&i, 1, 0) != 0);
+        assert_true(stacks_intern(&i, 1, 0, 0) != 0);
     uint64_t more = 99;
-    assert_int_equal(stacks_intern(&more, 1, 0), 0);
+    assert_int_equal(stacks_intern(&more, 1, 0, 0), 0);
     assert_int_equal(stacks_dropped(), 1);
     uint64_t known = 3; /* already interned stacks are still found */
-    assert_true(stacks_intern(&known, 1, 0) != 0);
+    assert_true(stacks_intern(&known, 1, 0, 0) != 0);
 }
 
 /* Many stacks: the index grows past its first levels and the nodes past their first chunks,
@@ -99,12 +114,12 @@ static void test_stacks_grow_as_they_are_interned(void **state)
     static uint32_t ids[N];
     for (uint64_t i = 0; i < N; i++) {
         uint64_t frames[16] = {i + 1, i * 5, 77};
-        ids[i] = stacks_intern(frames, 16, 0);
+        ids[i] = stacks_intern(frames, 16, 0, 0);
         assert_true(ids[i] != 0);
     }
     for (uint64_t i = 0; i < N; i++) {
         uint64_t frames[16] = {i + 1, i * 5, 77};
-        assert_int_equal(stacks_intern(frames, 16, 0), ids[i]);
+        assert_int_equal(stacks_intern(frames, 16, 0, 0), ids[i]);
         stack_view_t v;
         assert_int_equal(stacks_get(ids[i], &v), 1);
         assert_int_equal(v.frames[0], i + 1);
@@ -120,7 +135,7 @@ static void *intern_growing(void *arg)
     uintptr_t seed = (uintptr_t)arg;
     for (uint64_t i = 0; i < 12000; i++) {
         uint64_t frames[8] = {(i * 7 + seed) % 30000 + 1, 5, 6};
-        uint32_t id = stacks_intern(frames, 8, 0);
+        uint32_t id = stacks_intern(frames, 8, 0, 0);
         stack_view_t v;
         if (id == 0 || !stacks_get(id, &v) || v.frames[0] != frames[0])
             return (void *)1;
@@ -154,7 +169,7 @@ static void *intern_all(void *arg)
     intern_result_t *r = arg;
     for (uint64_t i = 0; i < 500; i++) {
         uint64_t frames[4] = {i, i * 3, i * 7, 42};
-        r->ids[i] = stacks_intern(frames, 4, 0);
+        r->ids[i] = stacks_intern(frames, 4, 0, 0);
     }
     return NULL;
 }
@@ -186,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stacks_same_frames_get_same_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_different_frames_or_depth_get_new_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stacks_input_is_part_of_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_truncated_flag_is_part_of_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_counters_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stacks_full_table_returns_zero_and_counts, setup, teardown),
