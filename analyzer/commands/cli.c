@@ -88,7 +88,7 @@ static const struct {
     {{"no-default-suppressions", no_argument, NULL, 'N'}, CLI_SUPPRESS},
     {{"show-reachable", no_argument, NULL, 'R'}, CLI_SUPPRESS},
     {{"show-indirect", no_argument, NULL, 'I'}, CLI_TEXT},
-    {{"by-input", no_argument, NULL, 'i'}, CLI_TEXT},
+    {{"by-input", no_argument, NULL, 'Y'}, CLI_TEXT},
     {{"sites", required_argument, NULL, 's'}, CLI_TEXT},
     {{"frames", required_argument, NULL, 'F'}, CLI_TEXT},
     {{"gate", no_argument, NULL, 'g'}, CLI_GATE},
@@ -204,7 +204,7 @@ int cli_parse(int argc, char **argv, cli_opts_t *o, int stop_at_operand)
         case 'P': o->all_processes = 1; o->seen |= CLI_RUN; break;
         case 'R': o->show_reachable = 1; o->seen |= CLI_SUPPRESS; break;
         case 'I': o->show_indirect = 1; o->seen |= CLI_TEXT; break;
-        case 'i': o->by_input = 1; o->seen |= CLI_TEXT; break;
+        case 'Y': o->by_input = 1; o->seen |= CLI_TEXT; break;
         case 's':
         case 'F':
             if (parse_u64(optarg, &n) < 0 || n > SIZE_MAX)

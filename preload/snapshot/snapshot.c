@@ -205,6 +205,8 @@ static void put_script(const module_list_t *mods)
     if (jit)
         perfmap_foreach(&map, put_jit, NULL);
     perfmap_close(&map);
+}
+
 static void put_input_rec(uint32_t kind, uint32_t id, uint64_t value)
 {
     imgleak_input_rec_t r = {kind, id, value};
