@@ -12,6 +12,7 @@ void threads_register(void);
 typedef struct {
     int tid;
     uint64_t lo, hi; /* the stack mapping */
+    uint64_t tp;     /* its thread pointer (pthread_self): where its static TLS is */
 } thread_rec_t;
 
 /* 1 and *out filled when tid registered (the newest record for it). */
@@ -19,5 +20,7 @@ int threads_find(int tid, thread_rec_t *out);
 
 /* Visits every registered thread that still exists. */
 void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx);
+/* Visits every record, the threads that ended too (in the final-snapshot sentinel, all have). */
+void threads_foreach_recorded(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx);
 
 #endif
