@@ -903,7 +903,7 @@ static const uint32_t *descriptor_size;
  * static TLS size the dynamic linker publishes (_dl_get_tls_static_info, GLIBC_PRIVATE; without
  * it only the stacks cover it). */
 static void (*tls_static_info)(size_t *size, size_t *align);
-static uint64_t shim_tls_lo, shim_tls_hi; /* the shim's own TLS, as offsets from the thread pointer */
+static uint64_t shim_tls_lo, shim_tls_hi; /* the shim's own TLS, as offsets from pthread_self */
 static int program_gone;                  /* in the sentinel: every recorded thread has ended */
 
 static int find_shim_tls(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -938,8 +938,8 @@ static void descriptor_roots(reach_t *r)
         read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
 }
 
-/* The static TLS and descriptor of the thread whose thread pointer is tp, less the shim's own
- * variables (as module_roots leaves the shim's data out). */
+/* The static TLS and descriptor of the thread whose descriptor (pthread_self) is at tp, less the
+ * shim's own variables (as module_roots leaves the shim's data out). */
 static void tls_roots(reach_t *r, uint64_t tp)
 {
     size_t size = 0, align = 0;
@@ -948,9 +948,9 @@ static void tls_roots(reach_t *r, uint64_t tp)
         return;
     tls_static_info(&size, &align);
 #if defined(__x86_64__) || defined(__i386__)
-    uint64_t lo = tp + tcb - size, hi = tp + tcb; /* TLS below the descriptor, which tp starts */
+    uint64_t lo = tp + tcb - size, hi = tp + tcb; /* TLS below the descriptor (size counts it) */
 #else
-    uint64_t lo = tp - tcb, hi = tp + size; /* the descriptor below tp, TLS above it */
+    uint64_t lo = tp, hi = tp + tcb + size; /* the thread pointer after the descriptor, TLS above */
 #endif
     uint64_t skip_lo = tp + shim_tls_lo, skip_hi = tp + shim_tls_hi;
     if (skip_lo >= lo && skip_hi <= hi && skip_hi > skip_lo) {

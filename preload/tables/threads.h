@@ -12,7 +12,8 @@ void threads_register(void);
 typedef struct {
     int tid;
     uint64_t lo, hi; /* the stack mapping */
-    uint64_t tp;     /* its thread pointer (pthread_self): where its static TLS is */
+    uint64_t tp;     /* its descriptor (pthread_self; the thread pointer on x86-64): its static
+                      * TLS is next to it */
 } thread_rec_t;
 
 /* 1 and *out filled when tid registered (the newest record for it). */
