@@ -689,6 +689,8 @@ static uint64_t thread_sp_patient(int tid)
     return 0;
 }
 
+static void tls_roots(reach_t *r, uint64_t tp);
+
 /* One thread's stack, from its stack pointer up to the end of the mapping holding it (glibc
  * keeps the thread's static TLS there too); 0, or -1 when where it is cannot be told. */
 static int task_roots(reach_t *r, int tid)
@@ -707,6 +709,8 @@ static int task_roots(reach_t *r, int tid)
     vma_t *v = sp ? vma_holding(r, sp) : NULL;
     thread_rec_t t;
     int known = threads_find(tid, &t);
+    if (known)
+        tls_roots(r, t.tp);
     if (v && v->writable) {
         uint64_t lo = sp - 128 > v->lo ? sp - 128 : v->lo, hi = v->hi;
         int interior;
@@ -890,11 +894,40 @@ static uint64_t own_stack_hi(reach_t *r)
  * publishes the descriptor's size for libthread_db. */
 static const uint32_t *descriptor_size;
 
+/* Every thread's static TLS, with its descriptor: the __thread variables of the modules loaded
+ * at start (libgomp keeps a thread's pool there) and of those dlopen'ed into the static surplus.
+ * A live thread's lie at the top of its stack mapping, read with its stack, but the main thread's
+ * are in memory the dynamic linker mapped; and in the final-snapshot sentinel the program's
+ * threads have all ended at once (exit_group) while what their TLS held is as final as the rest
+ * of the memory. As LeakSanitizer does, a thread's range is found from its thread pointer and the
+ * static TLS size the dynamic linker publishes (_dl_get_tls_static_info, GLIBC_PRIVATE; without
+ * it only the stacks cover it). */
+static void (*tls_static_info)(size_t *size, size_t *align);
+static uint64_t shim_tls_lo, shim_tls_hi; /* the shim's own TLS, as offsets from pthread_self */
+static int program_gone;                  /* in the sentinel: every recorded thread has ended */
+
+static int find_shim_tls(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    Dl_info self;
+    if (!dladdr((void *)find_shim_tls, &self) || (uintptr_t)self.dli_fbase != info->dlpi_addr)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_TLS && info->dlpi_tls_data) {
+            shim_tls_lo = (uint64_t)(uintptr_t)info->dlpi_tls_data - (uint64_t)pthread_self();
+            shim_tls_hi = shim_tls_lo + info->dlpi_phdr[i].p_memsz;
+        }
+    return 1;
+}
+
 /* Looked up once at load: the scan may run where dlsym could wait for a lock the interrupted
  * program holds (exit from a signal handler). */
 __attribute__((constructor)) static void descriptor_size_find(void)
 {
     descriptor_size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    *(void **)&tls_static_info = dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+    dl_iterate_phdr(find_shim_tls, NULL);
 }
 
 static void descriptor_roots(reach_t *r)
@@ -903,6 +936,47 @@ static void descriptor_roots(reach_t *r)
     uint64_t lo = (uint64_t)pthread_self();
     if (size && *size && lo)
         read_region(r, lo, lo + *size, SIZE_MAX, mark_words);
+}
+
+/* The static TLS and descriptor of the thread whose descriptor (pthread_self) is at tp, less the
+ * shim's own variables (as module_roots leaves the shim's data out). */
+static void tls_roots(reach_t *r, uint64_t tp)
+{
+    size_t size = 0, align = 0;
+    uint64_t tcb = descriptor_size ? *descriptor_size : 0;
+    if (!tls_static_info || !tcb || !tp)
+        return;
+    tls_static_info(&size, &align);
+#if defined(__x86_64__) || defined(__i386__)
+    uint64_t lo = tp + tcb - size, hi = tp + tcb; /* TLS below the descriptor (size counts it) */
+#else
+    uint64_t lo = tp, hi = tp + tcb + size; /* the thread pointer after the descriptor, TLS above */
+#endif
+    uint64_t skip_lo = tp + shim_tls_lo, skip_hi = tp + shim_tls_hi;
+    if (skip_lo >= lo && skip_hi <= hi && skip_hi > skip_lo) {
+        read_region(r, lo, skip_lo, SIZE_MAX, mark_words);
+        read_region(r, skip_hi, hi, SIZE_MAX, mark_words);
+    } else {
+        read_region(r, lo, hi, SIZE_MAX, mark_words);
+    }
+}
+
+typedef struct {
+    reach_t *r;
+    uint64_t last_tp; /* a thread on a cached stack has its predecessor's pointer */
+} recorded_tls_t;
+
+static void recorded_tls_roots(const thread_rec_t *t, void *ctx)
+{
+    recorded_tls_t *seen = ctx;
+    if (t->tp != seen->last_tp)
+        tls_roots(seen->r, t->tp);
+    seen->last_tp = t->tp;
+}
+
+void reach_program_gone(void)
+{
+    program_gone = 1;
 }
 
 /* ---- a forked child's inherited memory, and what was there before an attach ---- */
@@ -1064,6 +1138,10 @@ static void scan_roots(reach_t *r)
     uint64_t stack_hi = own_stack_hi(r);
     caller_roots(r, stack_hi);
     descriptor_roots(r);
+    if (program_gone) {
+        recorded_tls_t seen = {r, 0};
+        threads_foreach_recorded(recorded_tls_roots, &seen);
+    }
     dl_iterate_phdr(module_roots, r);
     if (stack_hi > scan_sp)
         read_region_as(r, scan_sp, stack_hi, SIZE_MAX, mark_words, 1);

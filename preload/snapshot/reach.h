@@ -25,6 +25,10 @@ void reach_after_fork_child(int scan_anyway);
  * too, so a leaked block a stale pointer still names is missed rather than a live one called
  * leaked. */
 void reach_set_attached(void);
+/* In the final-snapshot sentinel: the program's threads have all ended (exit_group), none shows
+ * in /proc, and the static TLS of every thread the shim recorded is read as roots: what it held
+ * is what the program held at its end. */
+void reach_program_gone(void);
 /* IMGLEAK_SCAN_* flags for the process record, and the bytes no reader could read (a sandbox
  * refusing process_vm_readv and /proc/self/mem): with INCOMPLETE, no block is called leaked. */
 uint32_t reach_scan_flags(const reach_t *r);

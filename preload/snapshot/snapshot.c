@@ -84,6 +84,7 @@ void snapshot_adopt(long pid, long ppid)
 {
     adopted_pid = pid;
     adopted_ppid = ppid;
+    reach_program_gone();
     /* the program is gone: a thread killed in a snapshot left the lock held, and no one else */
     pthread_mutex_init(&snap_lock, NULL);
 }

@@ -60,7 +60,7 @@ void threads_register(void)
     if (!slot)
         return; /* the scan finds the thread through /proc/self/task all the same */
     thread_rec_t r = {(int)syscall(SYS_gettid), (uint64_t)(uintptr_t)addr,
-                      (uint64_t)(uintptr_t)addr + size};
+                      (uint64_t)(uintptr_t)addr + size, (uint64_t)pthread_self()};
     *slot = r;
 }
 
@@ -79,7 +79,8 @@ int threads_find(int tid, thread_rec_t *out)
     return 0;
 }
 
-void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
+/* Every record (alive says only the threads that still exist). */
+static void foreach_rec(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx, int alive)
 {
     size_t n = atomic_load(&count);
     if (n > THREADS_MAX)
@@ -91,7 +92,18 @@ void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
             continue;
         thread_rec_t r = *slot;
         /* EPERM: a sandbox refuses tgkill, which says nothing about the thread */
-        if (r.tid && r.hi > r.lo && (syscall(SYS_tgkill, pid, r.tid, 0) == 0 || errno == EPERM))
+        if (r.tid && r.hi > r.lo &&
+            (!alive || syscall(SYS_tgkill, pid, r.tid, 0) == 0 || errno == EPERM))
             visit(&r, ctx);
     }
+}
+
+void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
+{
+    foreach_rec(visit, ctx, 1);
+}
+
+void threads_foreach_recorded(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx)
+{
+    foreach_rec(visit, ctx, 0);
 }

@@ -12,6 +12,8 @@ void threads_register(void);
 typedef struct {
     int tid;
     uint64_t lo, hi; /* the stack mapping */
+    uint64_t tp;     /* its descriptor (pthread_self; the thread pointer on x86-64): its static
+                      * TLS is next to it */
 } thread_rec_t;
 
 /* 1 and *out filled when tid registered (the newest record for it). */
@@ -19,5 +21,7 @@ int threads_find(int tid, thread_rec_t *out);
 
 /* Visits every registered thread that still exists. */
 void threads_foreach(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx);
+/* Visits every record, the threads that ended too (in the final-snapshot sentinel, all have). */
+void threads_foreach_recorded(void (*visit)(const thread_rec_t *t, void *ctx), void *ctx);
 
 #endif

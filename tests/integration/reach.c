@@ -19,7 +19,7 @@
  * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
  * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
  * never allocates nor blocks holds keep_on_busy_thread's block (reachable); with "ownstack", see
- * own_stack. */
+ * own_stack; with "tls_exit" and "tls_main", see tls_exit and tls_main. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -225,9 +225,64 @@ static void churn(void)
     }
 }
 
+/* "tls_exit": a thread keeps keep_in_thread_tls's block in a __thread variable only (as libgomp
+ * keeps a thread's pool) and blocks; lose_tls_overwritten's block was in that variable before.
+ * Main ends by _exit, so the sentinel takes the final snapshot after every thread has ended:
+ * the first is reachable, the second leaked. */
+__thread struct node *volatile tls_block;
+static volatile int tls_ready;
+
+static NOINLINE void lose_tls_overwritten(void) { tls_block = make(128); }
+static NOINLINE void keep_in_thread_tls(void) { tls_block = make(136); }
+
+static void *tls_thread(void *arg)
+{
+    lose_tls_overwritten();
+    keep_in_thread_tls();
+    tls_ready = 1;
+    for (;;)
+        pause();
+    return arg;
+}
+
+static void tls_exit(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, tls_thread, NULL) != 0)
+        _exit(3);
+    while (!tls_ready)
+        sched_yield();
+    _exit(0);
+}
+
+/* "tls_main": main keeps keep_in_main_tls's block in its __thread variable only and blocks; a
+ * thread calls exit, so the scan runs there and main's TLS (in memory the dynamic linker mapped,
+ * not on its stack) must be read as a root: reachable. */
+static NOINLINE void keep_in_main_tls(void) { tls_block = make(144); }
+
+static void *exit_thread(void *arg)
+{
+    exit(0);
+    return arg;
+}
+
+static void tls_main(void)
+{
+    pthread_t t;
+    keep_in_main_tls();
+    if (pthread_create(&t, NULL, exit_thread, NULL) != 0)
+        _exit(3);
+    for (;;)
+        pause();
+}
+
 int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && strcmp(argv[1], "tls_exit") == 0)
+        tls_exit();
+    if (argc > 1 && strcmp(argv[1], "tls_main") == 0)
+        tls_main();
     if (argc > 1 && strcmp(argv[1], "churn") == 0)
         churn();
     keep_in_global();

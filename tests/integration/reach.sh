@@ -71,6 +71,18 @@ check "reach: a thread on a stack the program allocated: what it holds there is 
 check "reach: ... and the heap past that stack's block is not read as stack (leaked/indirect)" \
     bash -c "[ \"$(class_of "$WORK/own.json" lose_holder)/$(class_of "$WORK/own.json" lose_above_stack)\" = leaked/indirect ]"
 
+# every thread's static TLS is a root (libgomp keeps a thread's pool there): in the sentinel's
+# final snapshot, after exit_group ended every thread, and for the main thread's TLS, which is not
+# on its stack, when another thread calls exit
+$IMGLEAK run --show-reachable --format json --report "$WORK/tls_exit.json" -- $B/tests/reach tls_exit > /dev/null
+check "reach: after _exit (the sentinel), a block in a thread's __thread variable is reachable" \
+    is_class "$WORK/tls_exit.json" keep_in_thread_tls reachable
+check "reach: ... and the block that variable held before is leaked" \
+    is_class "$WORK/tls_exit.json" lose_tls_overwritten leaked
+$IMGLEAK run --show-reachable --format json --report "$WORK/tls_main.json" -- $B/tests/reach tls_main > /dev/null
+check "reach: another thread calls exit: a block in main's __thread variable is reachable" \
+    is_class "$WORK/tls_main.json" keep_in_main_tls reachable
+
 $IMGLEAK run --format json --report "$WORK/default.json" -- $B/tests/reach > /dev/null
 check "reach: reachable sites are not listed by default" \
     test "$(jq '[.leaks[] | select(.class == "reachable")] | length' "$WORK/default.json")" = 0
