@@ -408,6 +408,8 @@ static void test_format_script_section_errors(void **state)
     free(snap.codes);
     free(snap.jit);
     free(snap.script_text);
+}
+
 static void test_format_inputs_section_names_each_stacks_input(void **state)
 {
     (void)state;
