@@ -218,8 +218,9 @@ $(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/
 	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@
 # every command in process (analyzer/commands/main.c's main renamed), on snapshots and JSON reports
 $(B)/fuzz/fuzz_commands: tests/fuzz/fuzz_commands.c $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp \
-                         analyzer/writers/report.html $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
-	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
+                         analyzer/writers/report.html preload/catalog/declfile.c preload/catalog/builtin_handles.S \
+                         preload/catalog/builtin.handles $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
+	clang $(CPPFLAGS) $(ANA_INC) -Ipreload/hooks -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
 	    $(filter %.c %.S,$^) -o $@ $(ANA_LIBS)
 FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/fuzz/fuzz_commands $(B)/tests/leaky $(B)/tests/reach \
              $(B)/tests/jpeg_misuse all
