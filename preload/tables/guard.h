@@ -4,10 +4,17 @@
 #ifndef IMGLEAK_GUARD_H
 #define IMGLEAK_GUARD_H
 
+#include <stdint.h>
+
 typedef struct {
     int depth;     /* >0 while the shim runs on this thread: nested calls pass straight through */
     unsigned slot; /* 1 + the thread's index, assigned on first use; 0 = not yet */
     int registered; /* the thread's stack is known to the reachability scan (threads.h) */
+    uint64_t stack_lo, stack_hi; /* the thread's own stack, once registered; 0 when unknown */
+    /* Identity of this thread's stacks beyond the native return addresses: a frame source that
+     * adds frames or keys after the native unwind changes it whenever they change, so that the
+     * stack cache (stackcache.h) never gives a stack captured under another key. 0 by default. */
+    uint64_t frame_key;
 } guard_state_t;
 
 extern __thread guard_state_t imgleak_guard __attribute__((tls_model("initial-exec")));

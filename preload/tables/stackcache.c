@@ -1,0 +1,222 @@
+/* The per-thread stack cache (see stackcache.h). Each thread owns one cache, mapped on its first
+ * tracked allocation: SETS x WAYS entries, a set chosen by a tag of (return slot, return address,
+ * frame key), the set's tags on one cache line so that a look-up reads one line before it reads
+ * any entry. An entry holds (slot, return address) pairs for the whole captured stack.
+ *
+ * Why re-reading the slots proves the chain: a frame's return address fixes the function it
+ * returns into and the point in it, which fixes where that function's own return address lies
+ * (its frame size there); so if the innermost slot is the same and holds the same address, the
+ * next slot is the same place, and so on up. Only slots inside the thread's own registered stack
+ * are ever remembered or read (never an alternate signal stack or a coroutine's stack, which may
+ * be gone), and a capture that went through a signal frame or a cgo call is not remembered.
+ *
+ * A thread's cache outlives it: caches are on one list, and a new thread takes over the cache of
+ * a thread that no longer exists before it maps a new one. Entries are filled only while they
+ * pay: a window in which most look-ups missed turns filling off for a while (a program whose
+ * stacks are all new then pays only the look-up). */
+#define _GNU_SOURCE
+#include "stackcache.h"
+
+#include "os.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SETS 32u
+#define WAYS 8u
+#define WINDOW 256u        /* look-ups per judgement of the hit rate */
+#define NOFILL_SPAN 4096u  /* look-ups without filling after a window that mostly missed */
+#define CLAIM_TRIES 8      /* caches of ended threads looked at before mapping a new one */
+
+typedef struct {
+    uint64_t slot, frame;
+} cached_frame_t;
+
+typedef struct {
+    uint64_t key; /* the thread's frame key when captured */
+    uint32_t id;
+    uint16_t depth;
+    uint16_t truncated;
+    cached_frame_t f[]; /* f[0].slot: the program's return slot */
+} entry_t;
+
+struct stackcache {
+    uint64_t tags[SETS][WAYS]; /* 0: empty */
+    _Atomic int owner;         /* thread id */
+    stackcache_t *next;        /* the list of every cache */
+    size_t bytes;
+    uint64_t stack_lo, stack_hi;
+    uint32_t lookups, misses; /* in the current window */
+    uint32_t nofill;          /* look-ups left before filling again */
+    uint8_t victim[SETS];
+    char entries[] __attribute__((aligned(64)));
+};
+
+__thread stackcache_t *stackcache_mine __attribute__((tls_model("initial-exec")));
+static __thread int stackcache_refused __attribute__((tls_model("initial-exec")));
+static stackcache_t *_Atomic all_caches;
+static unsigned depth_limit = 32;
+static size_t entry_stride;
+
+void stackcache_init(unsigned depth)
+{
+    depth_limit = depth;
+    entry_stride = (sizeof(entry_t) + depth * sizeof(cached_frame_t) + 63) & ~(size_t)63;
+}
+
+static entry_t *entry_at(stackcache_t *c, unsigned set, unsigned way)
+{
+    return (entry_t *)(c->entries + (set * WAYS + way) * entry_stride);
+}
+
+static int tid_now(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+static int thread_gone(int tid)
+{
+    return tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
+}
+
+/* The calling thread's cache: one an ended thread left, emptied, or a new one. */
+__attribute__((cold, noinline)) static stackcache_t *claim(void)
+{
+    if (stackcache_refused || !entry_stride || !imgleak_guard.stack_hi)
+        return NULL;
+    int me = tid_now(), saved_errno = errno;
+    stackcache_t *c = atomic_load(&all_caches);
+    for (int tries = 0; c && tries < CLAIM_TRIES; c = c->next, tries++) {
+        int owner = atomic_load(&c->owner);
+        if (thread_gone(owner) && atomic_compare_exchange_strong(&c->owner, &owner, me)) {
+            /* an empty tag marks an empty entry: the entries themselves need no clearing */
+            memset(c->tags, 0, sizeof c->tags);
+            memset(c->victim, 0, sizeof c->victim);
+            c->lookups = c->misses = c->nofill = 0;
+            break;
+        }
+    }
+    errno = saved_errno;
+    if (!c) {
+        size_t bytes = sizeof(stackcache_t) + SETS * WAYS * entry_stride;
+        c = os_map(bytes);
+        if (!c) {
+            stackcache_refused = 1;
+            return NULL;
+        }
+        c->bytes = bytes;
+        atomic_store(&c->owner, me);
+        stackcache_t *head = atomic_load(&all_caches);
+        do
+            c->next = head;
+        while (!atomic_compare_exchange_weak(&all_caches, &head, c));
+    }
+    c->stack_lo = imgleak_guard.stack_lo;
+    c->stack_hi = imgleak_guard.stack_hi;
+    stackcache_mine = c;
+    return c;
+}
+
+void stackcache_after_fork_child(void)
+{
+    if (stackcache_mine)
+        atomic_store(&stackcache_mine->owner, tid_now());
+}
+
+static inline uint64_t tag_of(uint64_t ret_slot, uint64_t ret, uint64_t key)
+{
+    uint64_t h = (ret_slot ^ (ret * UINT64_C(0x9e3779b97f4a7c15)) ^ (key * UINT64_C(0xc2b2ae3d27d4eb4f)));
+    h ^= h >> 31;
+    h *= UINT64_C(0xbf58476d1ce4e5b9);
+    h ^= h >> 29;
+    return h | 1;
+}
+
+static inline unsigned set_of(uint64_t tag)
+{
+    return (unsigned)(tag >> 58) & (SETS - 1);
+}
+
+/* Every remembered slot still holds its return address. The slots lie in this thread's own
+ * stack above the current return slot (checked when the entry was filled, and the return slot
+ * is the same now): they are the live frames of the callers, readable. */
+static inline int entry_holds(const entry_t *e)
+{
+    for (unsigned i = 1; i < e->depth; i++)
+        if (*(const volatile uint64_t *)(uintptr_t)e->f[i].slot != e->f[i].frame)
+            return 0;
+    return 1;
+}
+
+static void judge_window(stackcache_t *c)
+{
+    if (c->misses * 2 > c->lookups)
+        c->nofill = NOFILL_SPAN;
+    c->lookups = c->misses = 0;
+}
+
+int stackcache_lookup(uintptr_t ret_slot, uint32_t *id, int *truncated)
+{
+    stackcache_t *c = stackcache_mine;
+    if (__builtin_expect(!c, 0) && !(c = claim()))
+        return 0;
+    if (ret_slot < c->stack_lo || ret_slot + 8 > c->stack_hi || (ret_slot & 7))
+        return 0;
+    uint64_t ret = *(const uint64_t *)ret_slot, key = imgleak_guard.frame_key;
+    uint64_t tag = tag_of(ret_slot, ret, key);
+    unsigned set = set_of(tag);
+    for (unsigned w = 0; w < WAYS; w++) {
+        if (c->tags[set][w] != tag)
+            continue;
+        const entry_t *e = entry_at(c, set, w);
+        if (e->f[0].slot == ret_slot && e->f[0].frame == ret && e->key == key && entry_holds(e)) {
+            *id = e->id;
+            *truncated = e->truncated;
+            if (!c->nofill && ++c->lookups == WINDOW)
+                judge_window(c);
+            return 1;
+        }
+    }
+    if (c->nofill) {
+        c->nofill--;
+    } else {
+        c->misses++;
+        if (++c->lookups == WINDOW)
+            judge_window(c);
+    }
+    return 0;
+}
+
+int stackcache_wants_fill(void)
+{
+    stackcache_t *c = stackcache_mine;
+    return c && !c->nofill;
+}
+
+void stackcache_fill(const uint64_t *frames, const uint64_t *slots, unsigned depth, int truncated,
+                     uint32_t id)
+{
+    stackcache_t *c = stackcache_mine;
+    if (!c || depth == 0 || depth > depth_limit || id == 0)
+        return;
+    for (unsigned i = 0; i < depth; i++)
+        if (slots[i] < c->stack_lo || slots[i] + 8 > c->stack_hi || (slots[i] & 7) ||
+            (i > 0 && slots[i] <= slots[i - 1]))
+            return; /* not all in this thread's stack, in order: never remembered */
+    uint64_t tag = tag_of(slots[0], frames[0], imgleak_guard.frame_key);
+    unsigned set = set_of(tag), way = c->victim[set]++ % WAYS;
+    entry_t *e = entry_at(c, set, way);
+    c->tags[set][way] = 0;
+    e->key = imgleak_guard.frame_key;
+    e->id = id;
+    e->depth = (uint16_t)depth;
+    e->truncated = (uint16_t)(truncated != 0);
+    for (unsigned i = 0; i < depth; i++) {
+        e->f[i].slot = slots[i];
+        e->f[i].frame = frames[i];
+    }
+    c->tags[set][way] = tag;
+}
