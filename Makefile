@@ -34,7 +34,7 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
                -ftrivial-auto-var-init=pattern
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
+.PHONY: bench-lsan all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
@@ -121,13 +121,21 @@ workloads: $(WORKLOADS:%=$(B)/workloads/wl_%)
 go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%)
 
 # ---- benchmarks (make bench; never part of make check) ----
-BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
-              $(B)/bench/decode_loop
+BENCH_PROGS := malloc_churn live_heavy deep_stacks decode_loop one_site_threads recursion
+BENCH_BINS := $(B)/bench/measure $(BENCH_PROGS:%=$(B)/bench/%)
 $(B)/bench/%: bench/%.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
-bench: all $(BENCH_BINS)
+# The same programs under LeakSanitizer, for the comparison; skipped when the compiler lacks it.
+bench-lsan: $(BENCH_PROGS:%=bench/%.c) | $(B)/bench
+	@mkdir -p $(B)/bench/lsan
+	@for p in $(BENCH_PROGS); do \
+	    libs="-lpthread"; [ $$p = decode_loop ] && libs="$(WL_CFLAGS) $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif"; \
+	    $(CC) -O2 -g -std=gnu11 -fsanitize=leak bench/$$p.c -o $(B)/bench/lsan/$$p $$libs 2>/dev/null || \
+	    { echo "bench: no -fsanitize=leak with $(CC): LeakSanitizer left out"; rm -rf $(B)/bench/lsan; break; }; \
+	done
+bench: all $(BENCH_BINS) bench-lsan
 	@B=$(B) bash bench/run.sh
 
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
