@@ -244,8 +244,12 @@ $(B)/tests/forkbig: tests/integration/forkbig.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+# -O0: no identical-code folding, which would make via_a and via_b one function
+$(B)/tests/samestack: tests/integration/samestack.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 # tracking.sh's programs
-INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge
+INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge \
+                    $(B)/tests/samestack
 $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests

@@ -360,7 +360,7 @@ static void record_heap(void *p, size_t size, uintptr_t ret_slot)
     if (UNLIKELY(!imgleak_guard.registered))
         threads_register(); /* its stack is a root of the reachability scan */
     live_info_t info = {size, current_stack(ret_slot), birth_now()};
-    stacks_count_alloc(info.stack_id, size);
+    stackcache_count_alloc(info.stack_id, size);
     table_insert((uintptr_t)p, &info);
 }
 
@@ -383,7 +383,7 @@ static void forget_heap(void *p)
 {
     live_info_t info;
     if (table_remove((uintptr_t)p, &info))
-        stacks_count_free(info.stack_id, info.size);
+        stackcache_count_free(info.stack_id, info.size);
 }
 
 /* The guard is up from before the real call until the block is recorded, so that whatever the
@@ -481,13 +481,13 @@ EXPORT void *realloc(void *p, size_t size)
     int saved_errno = errno;
     if (q) {
         if (was_tracked)
-            stacks_count_free(old.stack_id, old.size);
+            stackcache_count_free(old.stack_id, old.size);
         if (sampler_take(size))
             record_heap(q, size, RET_SLOT());
     } else if (p && size == 0) {
         /* glibc: realloc(p, 0) frees p and returns NULL */
         if (was_tracked)
-            stacks_count_free(old.stack_id, old.size);
+            stackcache_count_free(old.stack_id, old.size);
     } else if (was_tracked) {
         table_insert((uintptr_t)p, &old); /* failed: p is still the program's */
     }

@@ -151,30 +151,33 @@ static void gather_map(const map_rec_t *m, void *ctx)
     }
 }
 
-/* LSD radix sort of (addr, size) by addr, 16 bits a pass over the 48 bits of user addresses;
- * tmp holds 2n words. Never calls the allocator. */
+/* LSD radix sort of (addr, size) by addr, 11 bits a pass (2048 buckets: the scatter's write
+ * positions stay in the cache, which 65536 did not), a pass skipped where every block has the
+ * same digit (the high bits of heap addresses); tmp holds 2n words. Never calls the allocator. */
+#define RADIX_BITS 11
+#define RADIX_MASK ((1u << RADIX_BITS) - 1)
 static void sort_blocks(reach_t *r, uint64_t *tmp, uint32_t *counts)
 {
     uint64_t *a = r->addr, *s = r->size, *ta = tmp, *ts = tmp + r->n;
-    for (unsigned shift = 0; shift < 64; shift += 16) {
-        memset(counts, 0, 65536 * sizeof *counts);
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        memset(counts, 0, (RADIX_MASK + 1) * sizeof *counts);
         int nonzero = 0;
         for (size_t i = 0; i < r->n; i++) {
-            counts[(a[i] >> shift) & 0xffff]++;
+            counts[(a[i] >> shift) & RADIX_MASK]++;
             nonzero |= (a[i] >> shift) != 0;
         }
         if (!nonzero)
             break;
-        if (r->n && counts[(a[0] >> shift) & 0xffff] == r->n)
-            continue; /* one digit for all (heap addresses share their high bits): in order */
+        if (r->n && counts[(a[0] >> shift) & RADIX_MASK] == r->n)
+            continue; /* one digit for all: already in order by it */
         uint32_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d <= RADIX_MASK; d++) {
             uint32_t c = counts[d];
             counts[d] = sum;
             sum += c;
         }
         for (size_t i = 0; i < r->n; i++) {
-            uint32_t at = counts[(a[i] >> shift) & 0xffff]++;
+            uint32_t at = counts[(a[i] >> shift) & RADIX_MASK]++;
             ta[at] = a[i];
             ts[at] = s[i];
         }

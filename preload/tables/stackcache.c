@@ -18,6 +18,7 @@
 #include "stackcache.h"
 
 #include "os.h"
+#include "stacks.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -30,10 +31,20 @@
 #define WINDOW 256u        /* look-ups per judgement of the hit rate */
 #define NOFILL_SPAN 4096u  /* look-ups without filling after a window that mostly missed */
 #define CLAIM_TRIES 8      /* caches of ended threads looked at before mapping a new one */
+#define PENDING 64         /* stacks whose counts a thread holds back, by id modulo this */
 
 typedef struct {
     uint64_t slot, frame;
 } cached_frame_t;
+
+/* A stack's counts that this thread has not yet added to the stack's own: a thread allocating at
+ * a site shared with other threads would otherwise take that cache line from them at every
+ * call. Only this thread writes an entry (plain loads and stores, no locked instruction); a
+ * snapshot reads them all (stackcache_pending_*). */
+typedef struct {
+    _Atomic uint32_t id; /* 0: empty */
+    _Atomic uint64_t n[4]; /* allocations, frees, bytes allocated, bytes freed */
+} pending_t;
 
 typedef struct {
     uint64_t key; /* the thread's frame key when captured */
@@ -52,6 +63,7 @@ struct stackcache {
     uint32_t lookups, misses; /* in the current window */
     uint32_t nofill;          /* look-ups left before filling again */
     uint8_t victim[SETS];
+    pending_t pending[PENDING];
     char entries[] __attribute__((aligned(64)));
 };
 
@@ -82,6 +94,27 @@ static int thread_gone(int tid)
     return tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
 }
 
+static void flush(pending_t *p)
+{
+    uint32_t id = atomic_load_explicit(&p->id, memory_order_relaxed);
+    if (!id)
+        return;
+    uint64_t n[4];
+    for (int k = 0; k < 4; k++)
+        n[k] = atomic_load_explicit(&p->n[k], memory_order_relaxed);
+    stacks_count_add(id, n[0], n[1], n[2], n[3]);
+    /* the id goes first: a snapshot that sees the id and then zeroes counts nothing twice */
+    atomic_store_explicit(&p->id, 0, memory_order_release);
+    for (int k = 0; k < 4; k++)
+        atomic_store_explicit(&p->n[k], 0, memory_order_relaxed);
+}
+
+static void flush_all(stackcache_t *c)
+{
+    for (unsigned i = 0; i < PENDING; i++)
+        flush(&c->pending[i]);
+}
+
 /* The calling thread's cache: one an ended thread left, emptied, or a new one. */
 __attribute__((cold, noinline)) static stackcache_t *claim(void)
 {
@@ -94,6 +127,7 @@ __attribute__((cold, noinline)) static stackcache_t *claim(void)
         if (thread_gone(owner) && atomic_compare_exchange_strong(&c->owner, &owner, me)) {
             /* an empty tag marks an empty entry: the entries themselves need no clearing */
             memset(c->tags, 0, sizeof c->tags);
+            flush_all(c);
             memset(c->victim, 0, sizeof c->victim);
             c->lookups = c->misses = c->nofill = 0;
             break;
@@ -219,4 +253,109 @@ void stackcache_fill(const uint64_t *frames, const uint64_t *slots, unsigned dep
         e->f[i].frame = frames[i];
     }
     c->tags[set][way] = tag;
+}
+
+/* ---- counts held back ---- */
+
+static inline void pending_add(uint32_t id, uint64_t allocs, uint64_t frees, uint64_t alloc_bytes,
+                               uint64_t free_bytes)
+{
+    stackcache_t *c = stackcache_mine;
+    if (__builtin_expect(!c, 0)) {
+        stacks_count_add(id, allocs, frees, alloc_bytes, free_bytes);
+        return;
+    }
+    pending_t *p = &c->pending[id % PENDING];
+    if (atomic_load_explicit(&p->id, memory_order_relaxed) != id) {
+        flush(p);
+        /* counts before the id: a snapshot never adds another stack's counts to this one */
+        atomic_store_explicit(&p->id, id, memory_order_release);
+    }
+    uint64_t add[4] = {allocs, frees, alloc_bytes, free_bytes};
+    for (int k = 0; k < 4; k++)
+        if (add[k])
+            atomic_store_explicit(&p->n[k], atomic_load_explicit(&p->n[k], memory_order_relaxed) + add[k],
+                                  memory_order_relaxed);
+}
+
+void stackcache_count_alloc(uint32_t id, uint64_t bytes)
+{
+    if (id)
+        pending_add(id, 1, 0, bytes, 0);
+}
+
+void stackcache_count_free(uint32_t id, uint64_t bytes)
+{
+    if (id)
+        pending_add(id, 0, 1, 0, bytes);
+}
+
+/* The snapshot's sum of what every thread holds back: an open-addressing table by stack id, in
+ * memory of its own, filled once per snapshot. */
+typedef struct {
+    uint32_t id;
+    uint64_t n[4];
+} pending_sum_t;
+
+static pending_sum_t *sums;
+static size_t sums_capacity, sums_bytes;
+
+static pending_sum_t *sum_slot(uint32_t id)
+{
+    size_t mask = sums_capacity - 1;
+    for (size_t i = (id * UINT64_C(0x9e3779b97f4a7c15)) >> 40 & mask;; i = (i + 1) & mask)
+        if (sums[i].id == id || sums[i].id == 0)
+            return &sums[i];
+}
+
+void stackcache_pending_begin(void)
+{
+    size_t entries = 0;
+    for (stackcache_t *c = atomic_load(&all_caches); c; c = c->next)
+        entries += PENDING;
+    sums_capacity = 64;
+    while (sums_capacity < 2 * entries)
+        sums_capacity *= 2;
+    sums_bytes = sums_capacity * sizeof *sums;
+    sums = os_map(sums_bytes);
+    if (!sums)
+        return; /* then the counts held back are left out: said in stackcache.h */
+    for (stackcache_t *c = atomic_load(&all_caches); c; c = c->next) {
+        for (unsigned i = 0; i < PENDING; i++) {
+            pending_t *p = &c->pending[i];
+            uint32_t id = atomic_load_explicit(&p->id, memory_order_acquire);
+            if (!id)
+                continue;
+            uint64_t n[4];
+            for (int k = 0; k < 4; k++)
+                n[k] = atomic_load_explicit(&p->n[k], memory_order_relaxed);
+            if (atomic_load_explicit(&p->id, memory_order_acquire) != id)
+                continue; /* flushed meanwhile: the stack's own counts have it */
+            pending_sum_t *s = sum_slot(id);
+            s->id = id;
+            for (int k = 0; k < 4; k++)
+                s->n[k] += n[k];
+        }
+    }
+}
+
+void stackcache_pending_of(uint32_t id, uint64_t *allocs, uint64_t *frees, uint64_t *alloc_bytes,
+                           uint64_t *free_bytes)
+{
+    if (!sums || !id)
+        return;
+    const pending_sum_t *s = sum_slot(id);
+    if (s->id != id)
+        return;
+    *allocs += s->n[0];
+    *frees += s->n[1];
+    *alloc_bytes += s->n[2];
+    *free_bytes += s->n[3];
+}
+
+void stackcache_pending_end(void)
+{
+    if (sums)
+        os_unmap(sums, sums_bytes);
+    sums = NULL;
 }

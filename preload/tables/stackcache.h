@@ -30,6 +30,21 @@ int stackcache_wants_fill(void);
 /* Remembers a capture: frames[i] was read from slots[i]; slots[0] is the program's return slot. */
 void stackcache_fill(const uint64_t *frames, const uint64_t *slots, unsigned depth, int truncated,
                      uint32_t id);
+/* A heap block's counts for its stack, held back in the thread's cache (plain stores) and added
+ * to the stack's own counters when the entry is wanted for another stack or the cache is taken
+ * over; without a cache, added at once. Only with the guard up, never from a path a signal
+ * handler may run while the guard is up (mappings count through stacks.h directly). */
+void stackcache_count_alloc(uint32_t id, uint64_t bytes);
+void stackcache_count_free(uint32_t id, uint64_t bytes);
+/* For a snapshot: sums what every thread holds back (begin), adds id's share to the counts given
+ * (of), and lets the sums go (end). One snapshot at a time. A thread that flushes an entry while
+ * the sums are taken may have it counted in neither place for that snapshot, as a snapshot taken
+ * while threads allocate never sees one instant; at exit, and in the sentinel, the threads are
+ * stopped or gone and the sums are exact. Without memory for the sums, they are left out. */
+void stackcache_pending_begin(void);
+void stackcache_pending_of(uint32_t id, uint64_t *allocs, uint64_t *frees, uint64_t *alloc_bytes,
+                           uint64_t *free_bytes);
+void stackcache_pending_end(void);
 /* In a forked child: the calling thread's cache is its own under its new thread id. */
 void stackcache_after_fork_child(void);
 
