@@ -10,6 +10,8 @@
  * are ever remembered or read (never an alternate signal stack or a coroutine's stack, which may
  * be gone), and a capture that went through a signal frame or a cgo call is not remembered.
  *
+ * The cache also holds back the thread's counts for up to PENDING stacks (see pending_t).
+ *
  * A thread's cache outlives it: caches are on one list, and a new thread takes over the cache of
  * a thread that no longer exists before it maps a new one. Entries are filled only while they
  * pay: a window in which most look-ups missed turns filling off for a while (a program whose

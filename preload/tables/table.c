@@ -3,8 +3,9 @@
  * id (24 bits). Linear probing; a removed slot becomes a tombstone so probe chains stay intact,
  * and tombstones are swept when the table is rebuilt.
  *
- * Growing: a writer marks itself busy on one of STRIPES counters (its own cache line), then checks
- * `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
+ * Growing: a writer marks itself busy on one of STRIPES words (its own cache line; the same word
+ * carries the stripe's share of the live count, so that leaving and counting are one locked
+ * instruction), then checks `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
  * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
  * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
  * that waits too long gives up and the table stays as it is: the shim never blocks a program for
