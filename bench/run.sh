@@ -29,12 +29,15 @@ BENCHES=(
     "live_heavy|live_heavy $LIVE_BLOCKS|"
     "live_exit|live_heavy $LIVE_BLOCKS keep|"
     "deep_stacks|deep_stacks 1000000|"
-    "recursion_100|recursion 1000000 100|IMGLEAK_DEPTH=128"
+    "recursion_100|recursion 300000 100|IMGLEAK_DEPTH=128"
 )
 CONFIGS=(native full sample)
 [ -n "$HEAPTRACK" ] && CONFIGS+=(heaptrack)
 # LeakSanitizer: the benchmarks built with -fsanitize=leak by the Makefile, when the compiler could
 [ -x "$OUT/lsan/malloc_churn" ] && CONFIGS+=(lsan)
+# BASE_SHIM=path/libimgleak.so: another build of the shim (the commit before a change), full
+# tracking, in the same interleaved rounds, to tell what the change bought on a busy machine
+[ -n "${BASE_SHIM:-}" ] && CONFIGS+=(base)
 
 run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after the program's output
     local config=$1 env=$2 prog=$3; shift 3
@@ -47,6 +50,8 @@ run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after t
     sample) env $env IMGLEAK_SAMPLE=524288 IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     heaptrack) "$MEASURE" "$HEAPTRACK" -o "$OUT/tmp/ht" "$OUT/$prog" "$@" ;;
     lsan) LSAN_OPTIONS=exitcode=0 "$MEASURE" "$OUT/lsan/$prog" "$@" ;;
+    # shellcheck disable=SC2086
+    base) env $env IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$BASE_SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     esac
 }
 
