@@ -58,7 +58,7 @@ run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after t
 # heaptrack on 2M blocks kept to the end takes tens of GB to write out its trace: not run there
 skip() { [ "$1" = heaptrack ] && [ "$2" = live_exit ]; }
 
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+median() { sort -g | awk 'NF {v[++n] = $1} END {if (n == 0) print "nan"; else if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2}'; }
 
 declare -A WALL RSS EXIT
 for bench in "${BENCHES[@]}"; do
@@ -85,7 +85,7 @@ for bench in "${BENCHES[@]}"; do
     nat_w=$(tr ' ' '\n' <<< "${WALL[$name.native]}" | median)
     nat_r=$(tr ' ' '\n' <<< "${RSS[$name.native]}" | median)
     ht_w=nan
-    [ -n "$HEAPTRACK" ] && ht_w=$(tr ' ' '\n' <<< "${WALL[$name.heaptrack]}" | median)
+    [ -n "$HEAPTRACK" ] && ht_w=$(tr ' ' '\n' <<< "${WALL[$name.heaptrack]:-}" | median)
     [ $first = 1 ] || json+=","
     first=0
     json+="\"$name\": {"
@@ -123,14 +123,14 @@ IMGLEAK_OUT=$OUT/snap LD_PRELOAD=$SHIM "$OUT/live_heavy" $LIVE_BLOCKS keep >/dev
 snap=$(ls "$OUT"/snap/imgleak.*.snap | head -n1)
 snap_bytes=$(stat -c %s "$snap")
 snap_per_block=$(awk -v a="$snap_bytes" -v n=$LIVE_BLOCKS 'BEGIN {printf "%.1f", a / n}')
-rep=$("$MEASURE" "$B/imgleak" report --format json -o "$OUT/tmp/report.json" "$snap" | tail -n1)
+read -r rep_wall rep_rss _ <<< "$("$MEASURE" "$B/imgleak" report --format json -o "$OUT/tmp/report.json" "$snap" | tail -n1)"
 echo
 echo "live_heavy: shim memory per live block: $per_block bytes (peak RSS under imgleak minus native, / $LIVE_BLOCKS)"
 echo "live_exit: shim memory per live block with the exit scan's arrays: $per_block_exit bytes"
 echo "live_heavy: snapshot $snap_bytes bytes for $LIVE_BLOCKS live blocks: $snap_per_block bytes per block, stacks included"
-echo "imgleak report on it: ${rep% *} s, peak $(awk -v r="${rep#* }" 'BEGIN {printf "%.1f", r / 1024}') MiB"
+echo "imgleak report on it: $rep_wall s, peak $(awk -v r="$rep_rss" 'BEGIN {printf "%.1f", r / 1024}') MiB"
 json+=", \"live_heavy_shim_bytes_per_block\": $per_block, \"live_exit_shim_bytes_per_block\": $per_block_exit, \"snapshot_bytes\": $snap_bytes, \"snapshot_bytes_per_block\": $snap_per_block"
-json+=", \"report_wall_s\": ${rep% *}, \"report_peak_rss_kib\": ${rep#* }}"
+json+=", \"report_wall_s\": $rep_wall, \"report_peak_rss_kib\": $rep_rss}"
 echo "$json" > "$OUT/results.json"
 echo "results: $OUT/results.json"
 [ -n "$HEAPTRACK" ] || echo "heaptrack is not installed: apt-get install heaptrack for the comparison"

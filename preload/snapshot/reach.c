@@ -323,10 +323,11 @@ static long find(const reach_t *r, uint64_t p, int *interior)
  * every step. So the classes go into a hash of their own, keyed by the same hash of the address,
  * whose slots the snapshot then visits in nearly the same order as the table's: one word a block,
  * the address with the class in its top byte, in the sort's scratch space. */
-static inline size_t class_home(uint64_t addr, size_t capacity)
+static inline size_t class_home(uint64_t addr, size_t capacity) /* as table.c's home_slot */
 {
-    uint64_t h = (addr >> 4) * UINT64_C(0x9e3779b97f4a7c15);
-    return (size_t)(((unsigned __int128)h * capacity) >> 64);
+    uint64_t h = (addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
+    size_t i = (size_t)(((unsigned __int128)h * capacity) >> 64) + (size_t)((addr >> 4) & 255);
+    return i < capacity ? i : i % capacity;
 }
 
 /* The pages strictly inside [p, p + bytes), given back: they read as zeroes after. */
