@@ -348,7 +348,9 @@ static void index_classes(reach_t *r)
     size_t capacity = r->n + r->n / 2 + 64;
     if (capacity > r->spare_words)
         return; /* cannot be: the scratch space holds two words a block */
-    discard_inside(r->spare, r->spare_words * 8);
+    /* zeroed by hand: the pages the sort's discard could not give back (at the edges) still
+     * hold its words */
+    memset(r->spare, 0, capacity * sizeof *r->spare);
     for (size_t i = 0; i < r->n; i++) {
         size_t k = class_home(r->addr[i], capacity);
         while (r->spare[k] && (r->spare[k] & ~(UINT64_C(0xff) << 56)) != r->addr[i])
