@@ -37,7 +37,7 @@ TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
                -ftrivial-auto-var-init=pattern
 
-.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench bench-analyzer demo deps clean
+.PHONY: all check check-run deps-test report-check fuzz fuzz-check torture unit integration workloads go-workloads workload-check sanitize tsan bench bench-analyzer bench-lsan demo deps clean
 all: $(B)/libimgleak.so $(B)/libimgleak_audit.so $(B)/imgleak
 
 # ---- the shim ----
@@ -74,13 +74,15 @@ $(B)/imgleak: $(ANA_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(ANA_LIBS)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
-UNIT_TESTS := test_table test_stacks test_maps test_format test_attribute test_golang test_supervise \
-              test_declfile test_symbolize
+UNIT_TESTS := test_table test_stacks test_stackcache test_maps test_format test_attribute test_golang \
+              test_supervise test_declfile test_symbolize
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
+$(B)/tests/test_stackcache: tests/unit/test_stackcache.c $(TEST_SHIM_OBJS) $(B)/shim/stackcache.o | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
@@ -180,13 +182,21 @@ $(B)/go%/go_ends: tests/integration/go_ends/main.go
 go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS)
 
 # ---- benchmarks (make bench; never part of make check) ----
-BENCH_BINS := $(B)/bench/measure $(B)/bench/malloc_churn $(B)/bench/live_heavy $(B)/bench/deep_stacks \
-              $(B)/bench/decode_loop
+BENCH_PROGS := malloc_churn live_heavy deep_stacks decode_loop one_site_threads recursion
+BENCH_BINS := $(B)/bench/measure $(BENCH_PROGS:%=$(B)/bench/%)
 $(B)/bench/%: bench/%.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
-bench: all $(BENCH_BINS) $(B)/bench/gensnap
+# The same programs under LeakSanitizer, for the comparison; skipped when the compiler lacks it.
+bench-lsan: $(BENCH_PROGS:%=bench/%.c) | $(B)/bench
+	@mkdir -p $(B)/bench/lsan
+	@for p in $(BENCH_PROGS); do \
+	    libs="-lpthread"; [ $$p = decode_loop ] && libs="$(WL_CFLAGS) $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif"; \
+	    $(CC) -O2 -g -std=gnu11 -fsanitize=leak bench/$$p.c -o $(B)/bench/lsan/$$p $$libs 2>/dev/null || \
+	    { echo "bench: no -fsanitize=leak with $(CC): LeakSanitizer left out"; rm -rf $(B)/bench/lsan; break; }; \
+	done
+bench: all $(BENCH_BINS) $(B)/bench/gensnap bench-lsan
 	@B=$(B) bash bench/run.sh
 	@B=$(B) bash bench/analyzer.sh
 # the analyzer alone, on generated large and adversarial snapshots
@@ -304,8 +314,12 @@ $(B)/tests/forkbig: tests/integration/forkbig.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
+# -O0: no identical-code folding, which would make via_a and via_b one function
+$(B)/tests/samestack: tests/integration/samestack.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 # tracking.sh's programs
-INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge
+INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge \
+                    $(B)/tests/samestack
 $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests

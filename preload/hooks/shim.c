@@ -24,6 +24,7 @@
 #include "sampler.h"
 #include "scrub.h"
 #include "snapshot.h"
+#include "stackcache.h"
 #include "stacks.h"
 #include "table.h"
 #include "threads.h"
@@ -168,6 +169,7 @@ static void after_fork_child(void)
     /* the descriptors the shim moves and opens here are its own, not the program's (fds.h) */
     imgleak_guard.depth++;
     table_after_fork_child();
+    stackcache_after_fork_child();
     handles_after_fork_child();
     inputs_after_fork_child();
     fds_after_fork_child();
@@ -299,6 +301,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     inputs_set_limit((uint32_t)cfg.max_inputs);
     maps_set_on_removed(map_forgotten);
     unwind_init();
+    stackcache_init(cfg.depth);
     pthread_atfork(NULL, NULL, after_fork_child);
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     at_quick_exit(shim_quick_exit); /* quick_exit() runs no destructor */
@@ -415,23 +418,49 @@ static inline uint32_t birth_now(void)
     return (uint32_t)(now.tv_sec - start_mono.tv_sec);
 }
 
-static uint32_t current_stack(void)
+/* A stack not in the thread's cache: unwound, interned, and remembered when that pays. */
+__attribute__((noinline)) static uint32_t capture_stack(uintptr_t ret_slot)
 {
-    uint64_t frames[UNWIND_DEPTH_MAX];
-    int truncated;
-    unsigned depth = unwind_capture(frames, cfg.depth, &truncated);
+    uint64_t frames[UNWIND_DEPTH_MAX], slots[UNWIND_DEPTH_MAX];
+    int truncated, cacheable = 0;
+    unsigned depth;
+    if (ret_slot && stackcache_wants_fill())
+        depth = unwind_capture_slots(frames, slots, cfg.depth, &truncated, ret_slot, &cacheable);
+    else
+        depth = unwind_capture(frames, cfg.depth, &truncated);
     if (UNLIKELY(truncated))
         atomic_fetch_add_explicit(&truncated_stacks, 1, memory_order_relaxed);
-    return stacks_intern(frames, depth, truncated, imgleak_guard.input);
+    uint32_t id = stacks_intern(frames, depth, truncated, imgleak_guard.input);
+    if (cacheable)
+        stackcache_fill(frames, slots, depth, truncated, id);
+    return id;
 }
 
+/* The stack of the program's call whose return address is at ret_slot (0: not known, as for
+ * calls that reach here through another entry point of the shim). */
+static inline uint32_t current_stack(uintptr_t ret_slot)
+{
+    uint32_t id;
+    int truncated;
+    if (LIKELY(ret_slot != 0) && stackcache_lookup(ret_slot, &id, &truncated)) {
+        if (UNLIKELY(truncated))
+            atomic_fetch_add_explicit(&truncated_stacks, 1, memory_order_relaxed);
+        return id;
+    }
+    return capture_stack(ret_slot);
+}
+
+/* Where the entry point's own return address is: the program's return slot. Forces a frame
+ * pointer in the entry point, two instructions. */
+#define RET_SLOT() ((uintptr_t)__builtin_frame_address(0) + sizeof(void *))
+
 /* Records a heap block; called with the guard up. */
-static void record_heap(void *p, size_t size)
+static void record_heap(void *p, size_t size, uintptr_t ret_slot)
 {
     if (UNLIKELY(!imgleak_guard.registered))
         threads_register(); /* its stack is a root of the reachability scan */
-    live_info_t info = {size, current_stack(), birth_now()};
-    stacks_count_alloc(info.stack_id, size);
+    live_info_t info = {size, current_stack(ret_slot), birth_now()};
+    stackcache_count_alloc(info.stack_id, size);
     table_insert((uintptr_t)p, &info);
 }
 
@@ -442,7 +471,7 @@ int shim_tracking(void)
 
 uint32_t shim_stack_here(void)
 {
-    return current_stack();
+    return current_stack(0);
 }
 
 uint32_t shim_birth_now(void)
@@ -470,7 +499,7 @@ static void forget_heap(void *p)
 {
     live_info_t info;
     if (table_remove((uintptr_t)p, &info)) {
-        stacks_count_free(info.stack_id, info.size);
+        stackcache_count_free(info.stack_id, info.size);
         scrub_freed(p, info.size); /* a double free finds nothing in the table: not cleared */
     }
 }
@@ -484,7 +513,7 @@ static void forget_heap(void *p)
     do {                                                                                           \
         if (sampler_take(size)) {                                                                  \
             int saved_errno_ = errno;                                                              \
-            record_heap((p), (size));                                                              \
+            record_heap((p), (size), RET_SLOT());                                                  \
             errno = saved_errno_;                                                                  \
         }                                                                                          \
     } while (0)
@@ -580,13 +609,13 @@ EXPORT void *realloc(void *p, size_t size)
     int saved_errno = errno;
     if (q) {
         if (was_tracked)
-            stacks_count_free(old.stack_id, old.size);
+            stackcache_count_free(old.stack_id, old.size);
         if (sampler_take(size))
-            record_heap(q, size);
+            record_heap(q, size, RET_SLOT());
     } else if (p && size == 0) {
         /* glibc: realloc(p, 0) frees p and returns NULL */
         if (was_tracked)
-            stacks_count_free(old.stack_id, old.size);
+            stackcache_count_free(old.stack_id, old.size);
     } else if (was_tracked) {
         table_insert((uintptr_t)p, &old); /* failed: p is still the program's */
     }
@@ -674,7 +703,7 @@ static void map_forgotten(const map_rec_t *piece, void *ctx)
 
 static void record_map(void *p, size_t length)
 {
-    map_rec_t rec = {(uintptr_t)p, page_round(length), current_stack(), birth_now()};
+    map_rec_t rec = {(uintptr_t)p, page_round(length), current_stack(0), birth_now()};
     stacks_count_alloc(rec.stack_id, rec.length);
     maps_add(&rec);
 }

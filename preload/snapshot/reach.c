@@ -58,6 +58,13 @@ enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16
 #define LOADER_BIT (UINT64_C(1) << 62) /* in size[]: the dynamic linker allocated the block */
 #define SIZE(r, i) ((r)->size[i] & ~(MMAP_BIT | LOADER_BIT))
 
+/* The blocks that start in one 4 KiB page: addr[first .. first + count). */
+typedef struct {
+    uint64_t page; /* page number + 1; 0: empty */
+    uint32_t first, count;
+} page_ref_t;
+#define PAGE_SHIFT 12
+
 struct reach {
     uint64_t *addr, *size; /* sorted by addr */
     uint8_t *flags;
@@ -71,6 +78,13 @@ struct reach {
     size_t mapped_bytes;   /* what the arrays above take, for unmapping */
     void *mapping;
     uint64_t lo, hi;       /* lowest block start, highest block end */
+    page_ref_t *pages;     /* page -> the blocks starting in it, open addressing (index_pages) */
+    size_t npages_mask;    /* capacity - 1 */
+    size_t pages_bytes;
+    uint32_t *large;       /* indexes of the blocks longer than a page, by address */
+    size_t nlarge;
+    uint64_t *spare;       /* the sort's scratch words, then the class of each block by address */
+    size_t spare_words, nclass;
     unsigned char *buf;    /* read buffer */
     uint64_t unreadable;   /* bytes that could not be read */
     int direct;            /* no other thread runs: heap blocks and roots are read in place */
@@ -139,28 +153,33 @@ static void gather_map(const map_rec_t *m, void *ctx)
     }
 }
 
-/* LSD radix sort of (addr, size) by addr, 16 bits a pass over the 48 bits of user addresses;
- * tmp holds 2n words. Never calls the allocator. */
+/* LSD radix sort of (addr, size) by addr, 11 bits a pass (2048 buckets: the scatter's write
+ * positions stay in the cache, which 65536 did not), a pass skipped where every block has the
+ * same digit (the high bits of heap addresses); tmp holds 2n words. Never calls the allocator. */
+#define RADIX_BITS 11
+#define RADIX_MASK ((1u << RADIX_BITS) - 1)
 static void sort_blocks(reach_t *r, uint64_t *tmp, uint32_t *counts)
 {
     uint64_t *a = r->addr, *s = r->size, *ta = tmp, *ts = tmp + r->n;
-    for (unsigned shift = 0; shift < 64; shift += 16) {
-        memset(counts, 0, 65536 * sizeof *counts);
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        memset(counts, 0, (RADIX_MASK + 1) * sizeof *counts);
         int nonzero = 0;
         for (size_t i = 0; i < r->n; i++) {
-            counts[(a[i] >> shift) & 0xffff]++;
+            counts[(a[i] >> shift) & RADIX_MASK]++;
             nonzero |= (a[i] >> shift) != 0;
         }
         if (!nonzero)
             break;
+        if (r->n && counts[(a[0] >> shift) & RADIX_MASK] == r->n)
+            continue; /* one digit for all: already in order by it */
         uint32_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
+        for (size_t d = 0; d <= RADIX_MASK; d++) {
             uint32_t c = counts[d];
             counts[d] = sum;
             sum += c;
         }
         for (size_t i = 0; i < r->n; i++) {
-            uint32_t at = counts[(a[i] >> shift) & 0xffff]++;
+            uint32_t at = counts[(a[i] >> shift) & RADIX_MASK]++;
             ta[at] = a[i];
             ts[at] = s[i];
         }
@@ -177,22 +196,116 @@ static void sort_blocks(reach_t *r, uint64_t *tmp, uint32_t *counts)
     }
 }
 
-/* The block holding p: its index, or -1. *interior says p is not its start. */
-static long find(const reach_t *r, uint64_t p, int *interior)
+/* The page index: every word scanned is looked up, so finding the block a word points into must
+ * not be a binary search over all blocks (a cache miss a level, 21 levels for 2M blocks). The
+ * blocks are bucketed by the page they start in, in a hash table of pages, and the few longer
+ * than a page are kept apart in a sorted list of their own. Built once, after sorting. */
+static uint64_t page_hash(uint64_t page)
 {
-    if (p < r->lo || p >= r->hi)
+    return (page * UINT64_C(0x9e3779b97f4a7c15)) >> 20;
+}
+
+static const page_ref_t *page_ref(const reach_t *r, uint64_t page)
+{
+    for (size_t i = page_hash(page) & r->npages_mask;; i = (i + 1) & r->npages_mask) {
+        const page_ref_t *ref = &r->pages[i];
+        if (ref->page == page + 1)
+            return ref;
+        if (ref->page == 0)
+            return NULL;
+    }
+}
+
+/* 0, or -1 when there is no memory for it (find then searches the whole array). */
+static int index_pages(reach_t *r)
+{
+    size_t npages = 0;
+    r->nlarge = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        npages += i == 0 || r->addr[i] >> PAGE_SHIFT != r->addr[i - 1] >> PAGE_SHIFT;
+        r->nlarge += SIZE(r, i) > (UINT64_C(1) << PAGE_SHIFT);
+    }
+    size_t capacity = 64;
+    while (capacity < 2 * npages)
+        capacity *= 2;
+    r->pages_bytes = capacity * sizeof(page_ref_t) + r->nlarge * sizeof(uint32_t);
+    char *m = os_map(r->pages_bytes);
+    if (!m)
         return -1;
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) { /* the last block starting at or below p */
+    r->pages = (page_ref_t *)m;
+    r->large = (uint32_t *)(m + capacity * sizeof(page_ref_t));
+    r->npages_mask = capacity - 1;
+    size_t nlarge = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (SIZE(r, i) > (UINT64_C(1) << PAGE_SHIFT))
+            r->large[nlarge++] = (uint32_t)i;
+        uint64_t page = r->addr[i] >> PAGE_SHIFT;
+        if (i > 0 && page == r->addr[i - 1] >> PAGE_SHIFT)
+            continue;
+        size_t k = page_hash(page) & r->npages_mask;
+        while (r->pages[k].page)
+            k = (k + 1) & r->npages_mask;
+        size_t end = i + 1;
+        while (end < r->n && r->addr[end] >> PAGE_SHIFT == page)
+            end++;
+        r->pages[k] = (page_ref_t){page + 1, (uint32_t)i, (uint32_t)(end - i)};
+    }
+    return 0;
+}
+
+/* The last block starting at or below p among addr[lo .. hi), or -1. */
+static long last_at_or_below(const reach_t *r, size_t lo, size_t hi, uint64_t p)
+{
+    while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (r->addr[mid] <= p)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return (long)lo - 1;
+}
+
+/* The block with the greatest start at or below p, by the page index: one in p's page, else the
+ * last one of the page before, else (only a block longer than a page can reach this far) the last
+ * long block, provided no other block starts between it and p. */
+static long candidate(const reach_t *r, uint64_t p)
+{
+    if (!r->pages)
+        return last_at_or_below(r, 0, r->n, p);
+    uint64_t page = p >> PAGE_SHIFT;
+    const page_ref_t *ref = page_ref(r, page);
+    if (ref && r->addr[ref->first] <= p)
+        return last_at_or_below(r, ref->first, ref->first + ref->count, p);
+    if (ref) /* every block of p's page starts above p: the one before them */
+        return (long)ref->first - 1;
+    if ((ref = page_ref(r, page - 1)))
+        return (long)(ref->first + ref->count) - 1;
+    size_t lo = 0, hi = r->nlarge;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->addr[r->large[mid]] <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     if (lo == 0)
         return -1;
-    size_t i = lo - 1;
+    size_t i = r->large[lo - 1];
+    if (i + 1 < r->n && r->addr[i + 1] <= p) /* a shorter block starts nearer: that one */
+        return last_at_or_below(r, i + 1, r->n, p);
+    return (long)i;
+}
+
+/* The block holding p: its index, or -1. *interior says p is not its start. */
+static long find(const reach_t *r, uint64_t p, int *interior)
+{
+    if (p < r->lo || p >= r->hi)
+        return -1;
+    long c = candidate(r, p);
+    if (c < 0)
+        return -1;
+    size_t i = (size_t)c;
     if (p == r->addr[i]) {
         *interior = 0;
         return (long)i;
@@ -204,6 +317,49 @@ static long find(const reach_t *r, uint64_t p, int *interior)
         return (long)i;
     }
     return -1;
+}
+
+/* ---- the class of a block by its address, for the snapshot ----
+ * The snapshot asks for the class of every live record in the live table's order, which is by a
+ * multiplicative hash of the address: a look-up in the sorted arrays would miss the cache at
+ * every step. So the classes go into a hash of their own, keyed by the same hash of the address,
+ * whose slots the snapshot then visits in nearly the same order as the table's: one word a block,
+ * the address with the class in its top byte, in the sort's scratch space. */
+static inline size_t class_home(uint64_t addr, size_t capacity) /* as table.c's home_slot */
+{
+    uint64_t h = (addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
+    size_t i = (size_t)(((unsigned __int128)h * capacity) >> 64) + (size_t)((addr >> 4) & 255);
+    return i < capacity ? i : i % capacity;
+}
+
+/* The pages strictly inside [p, p + bytes), given back: they read as zeroes after. */
+static void discard_inside(void *p, size_t bytes)
+{
+    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+    if (hi > lo)
+        os_discard((void *)lo, hi - lo);
+}
+
+static void index_classes(reach_t *r)
+{
+    /* what only the classification needed goes first, so that the index does not add to the
+     * scan's peak */
+    discard_inside(r->flags, r->cap);
+    discard_inside(r->root, r->cap * sizeof *r->root);
+    discard_inside(r->work, r->cap * sizeof *r->work);
+    size_t capacity = r->n + r->n / 2 + 64;
+    if (capacity > r->spare_words)
+        return; /* cannot be: the scratch space holds two words a block */
+    /* zeroed by hand: the pages the sort's discard could not give back (at the edges) still
+     * hold its words */
+    memset(r->spare, 0, capacity * sizeof *r->spare);
+    for (size_t i = 0; i < r->n; i++) {
+        size_t k = class_home(r->addr[i], capacity);
+        while (r->spare[k] && (r->spare[k] & ~(UINT64_C(0xff) << 56)) != r->addr[i])
+            k = k + 1 == capacity ? 0 : k + 1; /* the same start twice: the later one, as find */
+        r->spare[k] = r->addr[i] | (uint64_t)r->cls[i] << 56;
+    }
+    r->nclass = capacity;
 }
 
 /* ---- reading memory that may vanish ---- */
@@ -1325,17 +1481,23 @@ reach_t *reach_scan(void)
     table_foreach(gather_heap, r);
     maps_foreach(gather_map, r);
     sort_blocks(r, tmp, counts);
-    os_discard(tmp, 2 * cap * 8); /* the scan's own memory stays small */
+    discard_inside(tmp, 2 * cap * 8); /* the scan's own memory stays small */
+    r->spare = tmp;
+    r->spare_words = 2 * cap;
     if (r->n) {
         r->lo = r->addr[0];
         for (size_t i = 0; i < r->n; i++)
             if (r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1) > r->hi)
                 r->hi = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
+        if (index_pages(r) < 0)
+            r->pages = NULL;
     }
 
     r->direct = only_thread();
-    if (r->direct && classify_guarded(r) == 0)
+    if (r->direct && classify_guarded(r) == 0) {
+        index_classes(r);
         return child_only(r);
+    }
     r->direct = 0; /* several threads, or a block could not be read in place */
     r->scan_flags = 0;
     r->unscanned = 0;
@@ -1343,11 +1505,21 @@ reach_t *reach_scan(void)
     memset(r->cls, 0, r->n);
     r->nwork = 0;
     classify(r);
+    index_classes(r);
     return child_only(r);
 }
 
 unsigned reach_class(const reach_t *r, uint64_t addr)
 {
+    if (r && r->nclass) {
+        for (size_t k = class_home(addr, r->nclass);; k = k + 1 == r->nclass ? 0 : k + 1) {
+            uint64_t w = r->spare[k];
+            if (w == 0)
+                return IMGLEAK_CLASS_UNKNOWN; /* allocated after the scan gathered the blocks */
+            if ((w & ~(UINT64_C(0xff) << 56)) == addr)
+                return (unsigned)(w >> 56);
+        }
+    }
     int interior;
     long i = r ? find(r, addr, &interior) : -1;
     if (i < 0 || interior)
@@ -1380,6 +1552,8 @@ void reach_free(reach_t *r)
                        (unsigned long)r->unscanned);
     if (r->mem_fd >= 0)
         close(r->mem_fd);
+    if (r->pages)
+        os_unmap(r->pages, r->pages_bytes);
     os_unmap(r->mapping, r->mapped_bytes);
 }
 

@@ -15,6 +15,7 @@
 #include "python.h"
 #include "reach.h"
 #include "snapfile.h"
+#include "stackcache.h"
 #include "stacks.h"
 #include "table.h"
 
@@ -140,6 +141,7 @@ static void put_stack(const stack_view_t *v, void *ctx)
     imgleak_stack_rec_t r = {v->id, (uint16_t)v->depth,
                              (uint16_t)(v->truncated ? IMGLEAK_STACK_TRUNCATED : 0),
                              v->allocs, v->frees, v->alloc_bytes, v->free_bytes};
+    stackcache_pending_of(v->id, &r.allocs, &r.frees, &r.alloc_bytes, &r.free_bytes);
     snapfile_put(&file, &r, sizeof r);
     snapfile_put(&file, v->frames, v->depth * sizeof(uint64_t));
     snapfile_record(&file);
@@ -310,7 +312,9 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
      * and a stack is interned before the record that names it is inserted, so every stack named
      * above is in the table by now. Written first, a stack interned meanwhile would be missing. */
     snapfile_section_begin(&file, IMGLEAK_SECTION_STACKS, sizeof(imgleak_stack_rec_t));
+    stackcache_pending_begin();
     stacks_foreach(put_stack, NULL);
+    stackcache_pending_end();
     put_script(&mods);
     snapfile_section_begin(&file, IMGLEAK_SECTION_INPUTS, sizeof(imgleak_input_rec_t));
     put_input_rec(IMGLEAK_INPUT_SEEN, 0, inputs_seen());

@@ -14,6 +14,11 @@ typedef struct {
      * interned, so the same call chain under two inputs is two stacks. 0: none. The only
      * per-thread state the hot path reads for inputs; a per-thread stack cache must compare it. */
     uint32_t input;
+    uint64_t stack_lo, stack_hi; /* the thread's own stack, once registered; 0 when unknown */
+    /* Identity of this thread's stacks beyond the native return addresses: a frame source that
+     * adds frames or keys after the native unwind changes it whenever they change, so that the
+     * stack cache (stackcache.h) never gives a stack captured under another key. 0 by default. */
+    uint64_t frame_key;
 } guard_state_t;
 
 extern __thread guard_state_t imgleak_guard __attribute__((tls_model("initial-exec")));

@@ -41,6 +41,7 @@ static __thread thread_inputs_t mine __attribute__((tls_model("initial-exec")));
 static void publish(void)
 {
     imgleak_guard.input = mine.tag ? mine.tag : mine.automatic;
+    imgleak_guard.frame_key = imgleak_guard.input; /* the stack cache tells inputs apart */
 }
 
 static uint64_t fnv(const void *data, size_t len, uint64_t h)

@@ -310,6 +310,22 @@ void stacks_count_free(uint32_t id, uint64_t bytes)
     atomic_fetch_add_explicit(&n->free_bytes, bytes, memory_order_relaxed);
 }
 
+void stacks_count_add(uint32_t id, uint64_t allocs, uint64_t frees, uint64_t alloc_bytes,
+                      uint64_t free_bytes)
+{
+    stack_node_t *n = id ? node_at(id) : NULL;
+    if (!n)
+        return;
+    if (allocs)
+        atomic_fetch_add_explicit(&n->allocs, allocs, memory_order_relaxed);
+    if (frees)
+        atomic_fetch_add_explicit(&n->frees, frees, memory_order_relaxed);
+    if (alloc_bytes)
+        atomic_fetch_add_explicit(&n->alloc_bytes, alloc_bytes, memory_order_relaxed);
+    if (free_bytes)
+        atomic_fetch_add_explicit(&n->free_bytes, free_bytes, memory_order_relaxed);
+}
+
 static void view_of(uint32_t id, const stack_node_t *n, stack_view_t *out)
 {
     out->id = id;

@@ -16,6 +16,9 @@ uint32_t stacks_intern(const uint64_t *frames, unsigned depth, int truncated, ui
 
 void stacks_count_alloc(uint32_t id, uint64_t bytes);
 void stacks_count_free(uint32_t id, uint64_t bytes);
+/* Adds counts held back elsewhere (stackcache.h) to id's. */
+void stacks_count_add(uint32_t id, uint64_t allocs, uint64_t frees, uint64_t alloc_bytes,
+                      uint64_t free_bytes);
 
 typedef struct {
     uint32_t id;

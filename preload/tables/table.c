@@ -3,8 +3,9 @@
  * id (24 bits). Linear probing; a removed slot becomes a tombstone so probe chains stay intact,
  * and tombstones are swept when the table is rebuilt.
  *
- * Growing: a writer marks itself busy on one of STRIPES counters (its own cache line), then checks
- * `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
+ * Growing: a writer marks itself busy on one of STRIPES words (its own cache line; the same word
+ * carries the stripe's share of the live count, so that leaving and counting are one locked
+ * instruction), then checks `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
  * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
  * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
  * that waits too long gives up and the table stays as it is: the shim never blocks a program for
@@ -43,14 +44,18 @@ typedef struct {
     _Atomic uint64_t meta;
 } slot_t;
 
-/* A writer's own cache line: its mark, and its share of the live count (blocks inserted minus
- * removed through this stripe, which may go negative when another thread frees them), so that
- * no counter is shared between threads on the hot path. */
+/* A writer's own cache line: one word that holds its marks (writers inside, the low MARK_BITS)
+ * and its share of the live count above them (blocks inserted minus removed through this stripe,
+ * which may go negative when another thread frees them), so that no counter is shared between
+ * threads on the hot path, and leaving and counting the block are one locked instruction. The
+ * word read as signed: live = word >> MARK_BITS (arithmetic), marks = word & MARK_MASK. */
 typedef struct {
-    _Atomic long busy;
-    _Atomic long live;
-    char pad[64 - 2 * sizeof(long)];
+    _Atomic int64_t word;
+    char pad[64 - sizeof(int64_t)];
 } stripe_t;
+#define MARK_BITS 20
+#define MARK_MASK ((INT64_C(1) << MARK_BITS) - 1)
+#define LIVE_ONE (INT64_C(1) << MARK_BITS)
 
 static struct {
     slot_t *_Atomic slots;
@@ -76,10 +81,15 @@ static __thread long used_pending __attribute__((tls_model("initial-exec")));
 
 static size_t live_count(void);
 
+/* Blocks of one 4 KiB page go to one run of 256 slots at a place the page's number is hashed to,
+ * in the order of their addresses: a program that allocates blocks next to each other (most do)
+ * touches the same few cache lines of the table instead of one line a block. Pages land apart,
+ * so blocks a page or more apart (mappings, large blocks) are spread as by any hash. */
 static inline size_t home_slot(uint64_t addr, size_t capacity)
 {
-    uint64_t h = (addr >> 4) * UINT64_C(0x9e3779b97f4a7c15);
-    return (size_t)(((unsigned __int128)h * capacity) >> 64);
+    uint64_t h = (addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
+    size_t i = (size_t)(((unsigned __int128)h * capacity) >> 64) + (size_t)((addr >> 4) & 255);
+    return i < capacity ? i : i % capacity;
 }
 
 static inline uint64_t pack_meta(const live_info_t *info)
@@ -164,7 +174,7 @@ void table_destroy(void)
 void table_after_fork_child(void)
 {
     for (int i = 0; i < STRIPES; i++)
-        atomic_store(&stripes[i].busy, 0);
+        atomic_store(&stripes[i].word, atomic_load(&stripes[i].word) & ~MARK_MASK);
     atomic_store(&tb.resizing, 0);
 }
 
@@ -172,7 +182,7 @@ void table_forget_all(void)
 {
     os_discard(tb.slots, tb.slots_bytes); /* reads back as empty slots */
     for (int i = 0; i < STRIPES; i++)
-        atomic_store(&stripes[i].live, 0);
+        atomic_store(&stripes[i].word, 0);
     atomic_store(&tb.used, 0);
     used_pending = 0;
 }
@@ -183,18 +193,19 @@ static inline stripe_t *writer_enter(void)
 {
     stripe_t *s = &stripes[guard_slot() % STRIPES];
     for (;;) {
-        atomic_fetch_add(&s->busy, 1);
+        atomic_fetch_add(&s->word, 1);
         if (__builtin_expect(!atomic_load(&tb.resizing), 1))
             return s;
-        atomic_fetch_sub(&s->busy, 1);
+        atomic_fetch_sub(&s->word, 1);
         while (atomic_load_explicit(&tb.resizing, memory_order_relaxed))
             sched_yield();
     }
 }
 
-static inline void writer_leave(stripe_t *s)
+/* live_delta: +1 a block inserted, -1 removed, 0 neither */
+static inline void writer_leave(stripe_t *s, int live_delta)
 {
-    atomic_fetch_sub_explicit(&s->busy, 1, memory_order_release);
+    atomic_fetch_add_explicit(&s->word, live_delta * LIVE_ONE - 1, memory_order_release);
 }
 
 /* ---- growing ---- */
@@ -204,7 +215,7 @@ static int wait_writers_drained(void)
     for (long spin = 0; spin < GROW_WAIT_SPINS; spin++) {
         int busy = 0;
         for (int i = 0; i < STRIPES; i++)
-            busy |= atomic_load(&stripes[i].busy) != 0;
+            busy |= (atomic_load(&stripes[i].word) & MARK_MASK) != 0;
         if (!busy)
             return 0;
         sched_yield();
@@ -324,13 +335,12 @@ static int try_insert(uint64_t key, uint64_t meta)
         if ((k == KEY_EMPTY || k == KEY_TOMB) &&
             atomic_compare_exchange_strong(&slots[i].key, &k, key)) {
             atomic_store_explicit(&slots[i].meta, meta, memory_order_release);
-            atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
             rc = k == KEY_EMPTY;
             break;
         }
         i = i + 1 == capacity ? 0 : i + 1;
     }
-    writer_leave(s);
+    writer_leave(s, rc >= 0);
     return rc;
 }
 
@@ -425,9 +435,8 @@ int table_remove(uint64_t addr, live_info_t *out)
         uint64_t key = atomic_load_explicit(&slot->key, memory_order_relaxed);
         unpack(key, atomic_load_explicit(&slot->meta, memory_order_acquire), out);
         atomic_store_explicit(&slot->key, KEY_TOMB, memory_order_release);
-        atomic_fetch_sub_explicit(&s->live, 1, memory_order_relaxed);
     }
-    writer_leave(s);
+    writer_leave(s, slot ? -1 : 0);
     return slot != NULL;
 }
 
@@ -440,7 +449,7 @@ int table_lookup(uint64_t addr, live_info_t *out)
     if (slot)
         unpack(atomic_load_explicit(&slot->key, memory_order_relaxed),
                atomic_load_explicit(&slot->meta, memory_order_acquire), out);
-    writer_leave(s);
+    writer_leave(s, 0);
     return slot != NULL;
 }
 
@@ -456,14 +465,14 @@ void table_foreach(table_visit_fn visit, void *ctx)
         unpack(k, atomic_load_explicit(&slots[i].meta, memory_order_acquire), &info);
         visit(k & ADDR_MASK, &info, ctx);
     }
-    writer_leave(s);
+    writer_leave(s, 0);
 }
 
 static size_t live_count(void)
 {
     long sum = 0;
     for (int i = 0; i < STRIPES; i++)
-        sum += atomic_load_explicit(&stripes[i].live, memory_order_relaxed);
+        sum += atomic_load_explicit(&stripes[i].word, memory_order_relaxed) >> MARK_BITS;
     return sum > 0 ? (size_t)sum : 0;
 }
 

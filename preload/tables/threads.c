@@ -55,6 +55,8 @@ void threads_register(void)
     pthread_attr_destroy(&attr);
     if (got != 0)
         return;
+    imgleak_guard.stack_lo = (uint64_t)(uintptr_t)addr;
+    imgleak_guard.stack_hi = (uint64_t)(uintptr_t)addr + size;
     size_t i = atomic_fetch_add(&count, 1);
     thread_rec_t *slot = i < THREADS_MAX ? rec_at(i, 1) : NULL;
     if (!slot)

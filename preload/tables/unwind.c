@@ -62,3 +62,67 @@ unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated)
     /* a separate step after the native unwind: the same native stack can run other Python lines */
     return python_interleave_frames(frames, depth, max, truncated);
 }
+
+/* The same stack as unwind_capture, by stepping a cursor, which also tells where each return
+ * address was read from: on x86-64 the slot just below the caller's stack pointer. The program's
+ * first frame must have been read from ret_slot, or the walk is not what the entry point saw.
+ * *cacheable is 0 when the slots do not describe the stack (a signal frame, a cgo call, another
+ * architecture). */
+unsigned unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max, int *truncated,
+                              uintptr_t ret_slot, int *cacheable)
+{
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    unsigned depth = 0;
+    int in_shim = 1;
+    *cacheable = 0;
+    *truncated = 0;
+#if defined(__x86_64__)
+    int ok = unw_getcontext(&ctx) == 0 && unw_init_local(&cur, &ctx) == 0;
+    *cacheable = ok;
+    int steps = 0;
+    while (ok) {
+        unw_word_t ip, sp;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 ||
+            ip == 0)
+            break;
+        if (in_shim && !(ip >= self_lo && ip < self_hi)) {
+            in_shim = 0;
+            if (sp - 8 != ret_slot)
+                *cacheable = 0;
+        }
+        if (!in_shim) {
+            if (depth == max) {
+                *truncated = 1;
+                break;
+            }
+            if (unw_is_signal_frame(&cur) > 0)
+                *cacheable = 0;
+            frames[depth] = ip;
+            slots[depth++] = sp - 8;
+        }
+        if (++steps > UNWIND_DEPTH_MAX + 64) /* a cycle in bad unwind data: stop somewhere */
+            break;
+        if (unw_step(&cur) <= 0)
+            break;
+    }
+    if (!*truncated && depth && go_is_cgo_return(frames[depth - 1])) {
+        *cacheable = 0;
+        depth = go_append_frames(frames, depth, max, truncated);
+    }
+    /* Python frames change while the native chain stays (one evaluator frame runs many lines):
+     * a stack that holds any is never cached */
+    unsigned native = depth;
+    depth = python_interleave_frames(frames, depth, max, truncated);
+    if (depth != native)
+        *cacheable = 0;
+    return depth;
+#else
+    (void)slots;
+    (void)ret_slot;
+    (void)ctx;
+    (void)cur;
+    (void)in_shim;
+    return unwind_capture(frames, max, truncated);
+#endif
+}

@@ -11,6 +11,11 @@ void unwind_init(void);
 /* Fills frames (innermost first, return addresses) up to max; sets *truncated when the stack
  * was deeper than max. Returns the depth. */
 unsigned unwind_capture(uint64_t *frames, unsigned max, int *truncated);
+/* As unwind_capture, and slots[i] is where frames[i] was read from (for the stack cache). The
+ * walk is slower than unwind_capture's; *cacheable says the slots describe the stack (not
+ * through a signal frame or a cgo call, and the program's first return address is at ret_slot). */
+unsigned unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max, int *truncated,
+                              uintptr_t ret_slot, int *cacheable);
 /* 1 when addr is in the shim's own code. */
 int unwind_in_shim(uintptr_t addr);
 

@@ -22,6 +22,19 @@ sites() {
                          | "\(.class):\(.bytes)"] | join(" ")' "$1"
 }
 
+# ------------------------------------------------ the stack cache
+# Chains with the same innermost return slots and addresses that differ further up, recursion to
+# alternating depths, allocations on an alternate signal stack: each stack gets its own blocks,
+# exactly as unwinding every call would give them (collapsed: "frames bytes" per stack).
+$IMGLEAK run --show-reachable --format collapsed --report "$WORK/samestack.txt" -- $B/tests/samestack > /dev/null 2>&1
+stack_bytes() { awk -v want="$1" '{ n = $NF; $NF = ""; sub(/ $/, ""); if ($0 == want) print n }' "$WORK/samestack.txt"; }
+check "stack cache: the same slots under via_a and via_b stay two stacks (1500 blocks each)" \
+    test "$(stack_bytes "main;via_a;helper;make_block")/$(stack_bytes "main;via_b;helper;make_block")" = "48000/48000"
+check "stack cache: recursion to alternating depths keeps each depth's stack" \
+    test "$(stack_bytes "main;at_depth_5;deep;deep;deep;deep;deep;deep;helper;make_block")/$(stack_bytes "main;at_depth_9;deep;deep;deep;deep;deep;deep;deep;deep;deep;deep;helper;make_block")" = "40000/40000"
+check "stack cache: blocks from a handler on an alternate signal stack are under the handler" \
+    test "$(grep -c ';on_signal;make_block 384$' "$WORK/samestack.txt")" = 1
+
 # ------------------------------------------------ mappings
 $IMGLEAK run --show-reachable --format json --report "$WORK/dontunmap.json" -- \
     $B/tests/mapedge dontunmap > "$WORK/dontunmap.out"
