@@ -357,6 +357,11 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
     return rc;
 }
 
+void ownfd_lock_reset(void)
+{
+    pthread_mutex_init(&of.lock, NULL);
+}
+
 void ownfd_after_fork_child(void)
 {
     pthread_mutex_init(&of.lock, NULL);

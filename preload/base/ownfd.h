@@ -48,6 +48,8 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
                       int (*real_dup3)(int, int, int));
 /* In a forked child: the lock may have been held by a thread that did not come along; the
  * parent's descriptors are closed (they are the parent's files). */
+/* The lock, free again: for the final snapshot, once every thread that could hold it is gone. */
+void ownfd_lock_reset(void);
 void ownfd_after_fork_child(void);
 
 #endif

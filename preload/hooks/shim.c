@@ -200,6 +200,13 @@ static void take_snapshot(uint64_t flags, int interrupted)
 static void take_final_snapshot(long pid, long ppid)
 {
     imgleak_guard.depth++;
+    /* The program's threads are gone: a lock one of them held when exit_group or a signal took
+     * it is held by no one, and waiting for it would hang the sentinel (it blocks signals while
+     * it waits, so not even its deadline ends it). Reset as a forked child resets them. */
+    ownfd_lock_reset();
+    maps_after_fork_child();
+    handles_after_fork_child();
+    inputs_after_fork_child();
     snapshot_adopt(pid, ppid);
     /* not "interrupted": the program's threads are gone, and final.c has already checked that
      * the allocator's lock is free (procinfo_skip_allocator when it is not) */
