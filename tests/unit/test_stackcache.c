@@ -130,7 +130,7 @@ static void test_stackcache_counts_held_back_are_summed_and_flushed(void **state
 {
     (void)state;
     uint64_t a[] = {0x401000, 0x402000}, b[] = {0x501000};
-    uint32_t id = stacks_intern(a, 2, 0), other = 0;
+    uint32_t id = stacks_intern(a, 2, 0, 0), other = 0;
     assert_true(id != 0);
     for (int i = 0; i < 3; i++)
         stackcache_count_alloc(id, 100);
@@ -148,7 +148,7 @@ static void test_stackcache_counts_held_back_are_summed_and_flushed(void **state
     assert_int_equal(free_bytes, 100);
     /* a stack whose id takes the same entry: the first one's counts go to its own counters */
     while (other == 0 || (other - id) % 64 != 0) {
-        other = stacks_intern(b, 1, 0);
+        other = stacks_intern(b, 1, 0, 0);
         b[0] += 16;
     }
     stackcache_count_alloc(other, 5);
