@@ -142,6 +142,13 @@ static void add_retained(report_t *rep, const snapshot_t *snap, create_site_t *s
     }
 }
 
+/* The descriptor types the shim tracks for every program (codecs.def: fd, FILE). */
+static int is_descriptor(const snap_name_t *type)
+{
+    return type && type->name && type->library && strcmp(type->library, "libc") == 0 &&
+           (strcmp(type->name, "fd") == 0 || strcmp(type->name, "FILE") == 0);
+}
+
 int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
                       const model_opts_t *opts)
 {
@@ -171,6 +178,12 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
         }
         size_t at = depth ? attribute_site(frames, depth, &opts->attribute) : 0;
         int in_app = depth && attribute_is_app(&frames[at], &opts->attribute);
+        if (leaked && !in_app && depth && is_descriptor(type)) {
+            /* opened where no frame is the program's: an interpreter's event loop, a library's
+             * own file; theirs to keep open until the end, not the program's to close */
+            free(frames);
+            continue;
+        }
         long rule = leaked ? suppress_match(opts->suppress, frames, depth) : -1;
         if (rule >= 0) {
             sat_inc(&rep->suppressed[rule].handles, h->count);

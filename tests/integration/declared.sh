@@ -84,8 +84,10 @@ if [ -f "$ROOT/$B/ort/libonnxruntime.so.1" ] || B=$B bash scripts/fetch-ort.sh >
         > "$WORK/ort.out" 2> "$WORK/ort.err"
     check "ONNX Runtime through the patched OrtApi: output as natively ($(cat "$WORK/ort.out"))" \
         [ "$(cat "$WORK/ort.out")" = "$native" ] && [ "$native" = "10 10 refused" ]
+    # (libonnxruntime, in the build tree and so the application's, keeps one descriptor open to
+    # the end: descriptors are inputs.sh's business)
     check "the 3 tensors forgotten are OrtValue handles of CreateTensorWithDataAsOrtValue; env and memory info released" \
-        jqe '[.handles[] | [.type, .function, .site.function, .count]]
+        jqe '[.handles[] | select(.type != "fd") | [.type, .function, .site.function, .count]]
              == [["OrtValue", "OrtApi.CreateTensorWithDataAsOrtValue", "main", 3]]' "$WORK/ort.json"
     check "no OrtApi call misused (the failed create made no handle)" jqe '.totals.misused_handles == 0' "$WORK/ort.json"
 else
