@@ -37,13 +37,15 @@ go_checks() {
 
     # a Go service with a steady leak, snapshots on a timer, then growth over the series
     mkdir "$WORK/$V.svc"
-    IMGLEAK_OUT="$WORK/$V.svc" IMGLEAK_INTERVAL=0.5 LD_PRELOAD="$SHIM" \
-        "$WL/wl_go_service" leak --seconds 4 > "$WORK/$V.svc.out" 2>&1
+    IMGLEAK_OUT="$WORK/$V.svc" IMGLEAK_INTERVAL=0.4 LD_PRELOAD="$SHIM" \
+        "$WL/wl_go_service" leak --seconds 5 > "$WORK/$V.svc.out" 2>&1
     check "$V: Go service: exits normally under the shim" test $? = 0
     check "$V: Go service: timer snapshots and a final one (at least 5)" \
         test "$(ls "$WORK/$V.svc"/imgleak.*.snap | wc -l)" -ge 5
     "$IMGLEAK" growth --format json -o "$WORK/$V.growth.json" "$WORK/$V.svc"/imgleak.*.snap
-    check "$V: growth: the Go function that leaks is the suspect" \
+    suspects=$(jq -c '[.growth[] | select(.in_app) | [.site.function, .suspect, .snapshots, .r2]]' \
+        "$WORK/$V.growth.json" 2> /dev/null | head -c 300)
+    check "$V: growth: the Go function that leaks is the suspect (sites: $suspects)" \
         jqe '[.growth[] | select(.in_app and .suspect) | .site.function] == ["main.makeThumbnail"]' \
         "$WORK/$V.growth.json"
     check "$V: growth: the warm-up cache is not a suspect" \
