@@ -363,7 +363,7 @@ tsan: $(B)/tsan/.built
 	    TSAN_OPTIONS=halt_on_error=1 setarch -R $(B)/tsan/tests/$$t || exit 1; done
 
 integration: all $(INTEGRATION_BINS) $(B)/asan/.built $(WORKLOADS:%=$(B)/workloads/wl_%) \
-             $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS)
+             $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS) $(NODE_ADDON)
 	@B=$(B) bash tests/integration/run.sh
 	@B=$(B) bash tests/integration/bind.sh
 	@B=$(B) bash tests/integration/declared.sh
