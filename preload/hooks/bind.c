@@ -273,8 +273,10 @@ static void bind_library(const elf_object_t *o)
         os_log("%u hooks bound to %s", bound, o->path);
 }
 
-/* Step 2: slots of a relocated object that already hold a hooked function's real address. */
-static void bind_references(const elf_object_t *o)
+void object_foreach_slot(const elf_object_t *o,
+                         void (*visit)(const elf_object_t *o, const char *name, unsigned type,
+                                       uintptr_t *slot, void *ctx),
+                         void *ctx)
 {
     for (int t = 0; t < 2; t++)
         for (size_t i = 0; i < o->rela_count[t]; i++) {
@@ -284,14 +286,26 @@ static void bind_references(const elf_object_t *o)
             if ((type != R_JUMP_SLOT && type != R_GLOB_DAT && type != R_ABS64) || !sym ||
                 (type == R_ABS64 && r->r_addend) || o->symtab[sym].st_name >= o->strsz)
                 continue;
-            int fn = function_find(o->strtab + o->symtab[sym].st_name);
-            uintptr_t real = fn < 0 ? 0 : (uintptr_t)codecs_real((unsigned)fn);
-            uintptr_t *slot = (uintptr_t *)(o->base + r->r_offset);
-            if (real && *slot == real &&
-                object_write(o, slot, (uintptr_t)codecs_hook((unsigned)fn), 1) != 0)
-                os_log("%s: cannot repoint its reference to %s", o->path,
-                       codecs_function_name((unsigned)fn));
+            visit(o, o->strtab + o->symtab[sym].st_name, type,
+                  (uintptr_t *)(o->base + r->r_offset), ctx);
         }
+}
+
+static void bind_reference(const elf_object_t *o, const char *name, unsigned type,
+                           uintptr_t *slot, void *ctx)
+{
+    (void)type;
+    (void)ctx;
+    int fn = function_find(name);
+    uintptr_t real = fn < 0 ? 0 : (uintptr_t)codecs_real((unsigned)fn);
+    if (real && *slot == real && object_write(o, slot, (uintptr_t)codecs_hook((unsigned)fn), 1) != 0)
+        os_log("%s: cannot repoint its reference to %s", o->path, codecs_function_name((unsigned)fn));
+}
+
+/* Step 2: slots of a relocated object that already hold a hooked function's real address. */
+static void bind_references(const elf_object_t *o)
+{
+    object_foreach_slot(o, bind_reference, NULL);
 }
 
 static int is_self(const struct dl_phdr_info *info)

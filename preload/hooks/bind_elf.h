@@ -39,5 +39,12 @@ int object_read(const struct dl_phdr_info *info, elf_object_t *o);
 /* Stores one word into the object atomically, opening a read-only (RELRO, when relocated) page
  * for the moment of the store. 0, or -1. Needs bind_start(1) to have run (the page size). */
 int object_write(const elf_object_t *o, uintptr_t *slot, uintptr_t value, int relocated);
+/* Calls visit for every slot of the object that a relocation fills with a named symbol's address
+ * (JUMP_SLOT, GLOB_DAT, and ABS64 without an addend): its name, its relocation type and where
+ * the address is stored. */
+void object_foreach_slot(const elf_object_t *o,
+                         void (*visit)(const elf_object_t *o, const char *name, unsigned type,
+                                       uintptr_t *slot, void *ctx),
+                         void *ctx);
 
 #endif

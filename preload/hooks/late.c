@@ -71,28 +71,25 @@ static int inside_object(const elf_object_t *o, uintptr_t addr)
 
 /* to_shim: real (or a lazy stub) -> entry; otherwise entry -> real. A slot bound to another
  * definition (an allocator the program loaded for one library with dlmopen) is left alone. */
+static void repoint_slot(const elf_object_t *o, const char *name, unsigned type, uintptr_t *slot,
+                         void *ctx)
+{
+    int to_shim = *(const int *)ctx;
+    int fn = redirected_find(name);
+    if (fn < 0 || !late.real[fn] || !late.entry[fn])
+        return;
+    uintptr_t now = __atomic_load_n(slot, __ATOMIC_RELAXED), want = 0;
+    if (to_shim && (now == late.real[fn] || (type == R_JUMP_SLOT && inside_object(o, now))))
+        want = late.entry[fn];
+    else if (!to_shim && now == late.entry[fn])
+        want = late.real[fn];
+    if (want && object_write(o, slot, want, 1) != 0)
+        os_log("%s: cannot repoint its reference to %s", o->path, redirected[fn]);
+}
+
 static void repoint_object(const elf_object_t *o, int to_shim)
 {
-    for (int t = 0; t < 2; t++)
-        for (size_t i = 0; i < o->rela_count[t]; i++) {
-            const ElfW(Rela) *r = &o->rela[t][i];
-            unsigned type = (unsigned)ELF64_R_TYPE(r->r_info);
-            size_t sym = ELF64_R_SYM(r->r_info);
-            if ((type != R_JUMP_SLOT && type != R_GLOB_DAT && type != R_ABS64) || !sym ||
-                (type == R_ABS64 && r->r_addend) || o->symtab[sym].st_name >= o->strsz)
-                continue;
-            int fn = redirected_find(o->strtab + o->symtab[sym].st_name);
-            if (fn < 0 || !late.real[fn] || !late.entry[fn])
-                continue;
-            uintptr_t *slot = (uintptr_t *)(o->base + r->r_offset);
-            uintptr_t now = __atomic_load_n(slot, __ATOMIC_RELAXED), want = 0;
-            if (to_shim && (now == late.real[fn] || (type == R_JUMP_SLOT && inside_object(o, now))))
-                want = late.entry[fn];
-            else if (!to_shim && now == late.entry[fn])
-                want = late.real[fn];
-            if (want && object_write(o, slot, want, 1) != 0)
-                os_log("%s: cannot repoint its reference to %s", o->path, redirected[fn]);
-        }
+    object_foreach_slot(o, repoint_slot, &to_shim);
 }
 
 static int visit_object(struct dl_phdr_info *info, size_t size, void *data)
