@@ -52,7 +52,7 @@ $(B)/shim/declared_stubs.o: preload/hooks/declared_stubs.S | $(B)/shim
 $(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/catalog/builtin_handles.S preload/catalog/builtin.handles
 	@mkdir -p $(@D)
 	$(CC) -c $< -o $@
-$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h preload/hooks/codecs.def | $(B)/ana
+$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h preload/hooks/codecs.def preload/hooks/codecs_rows.h | $(B)/ana
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) -Ipreload/hooks $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete

@@ -17,19 +17,13 @@
 /* codecs.def's function names: a declaration may not hook one a second time */
 #define CODEC_LIB(id, p1, p2)
 #define HANDLE_TYPE(id, name, lib, flags)
-#define CREATE(lib, type, fn, ret, params, args, handle, ok) #fn,
-#define CREATE_VOID(lib, type, fn, params, args, handle) #fn,
-#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) #fn,
-#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) #fn,
-#define RESET(lib, types, fn, ret, params, args, h) #fn,
-#define REF(lib, type, fn, ret, params, args, h) #fn,
-#define INPUT(lib, fn, ret, params, args, kind, src, len, h) #fn,
-#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) #fn,
-#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) #fn,
-#define LIBC_FN(fn) #fn,
+#define CODEC_ROW(lib, fn) #fn,
+#define CODEC_LIBC_ROW(fn) #fn,
 static const char *const codec_function_names[] = {
-#include "codecs.def"
+#include "codecs_rows.h"
 };
+#undef CODEC_ROW
+#undef CODEC_LIBC_ROW
 
 typedef struct {
     const char *at;

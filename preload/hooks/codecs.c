@@ -87,77 +87,29 @@ _Static_assert(T_COUNT <= 64, "type masks are 64 bits");
 #undef INPUT_VOID
 #undef CREATE_INPUT
 #undef LIBC_FN
-#define CREATE(lib, type, fn, ret, params, args, handle, ok) FN_##fn,
-#define CREATE_VOID(lib, type, fn, params, args, handle) FN_##fn,
-#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) FN_##fn,
-#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) FN_##fn,
-#define RESET(lib, types, fn, ret, params, args, h) FN_##fn,
-#define REF(lib, type, fn, ret, params, args, h) FN_##fn,
-#define INPUT(lib, fn, ret, params, args, kind, src, len, h) FN_##fn,
-#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) FN_##fn,
-#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) FN_##fn,
-#define LIBC_FN(fn) FN_##fn,
+#define CODEC_ROW(lib, fn) FN_##fn,
+#define CODEC_LIBC_ROW(fn) FN_##fn,
 enum {
-#include "codecs.def"
+#include "codecs_rows.h"
     FN_COUNT
 };
-#undef CREATE
-#undef CREATE_VOID
-#undef DESTROY
-#undef DESTROY_VOID
-#undef RESET
-#undef REF
-#undef INPUT
-#undef INPUT_VOID
-#undef CREATE_INPUT
-#undef LIBC_FN
-#define CREATE(lib, type, fn, ret, params, args, handle, ok) #fn,
-#define CREATE_VOID(lib, type, fn, params, args, handle) #fn,
-#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) #fn,
-#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) #fn,
-#define RESET(lib, types, fn, ret, params, args, h) #fn,
-#define REF(lib, type, fn, ret, params, args, h) #fn,
-#define INPUT(lib, fn, ret, params, args, kind, src, len, h) #fn,
-#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) #fn,
-#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) #fn,
-#define LIBC_FN(fn) #fn,
+#undef CODEC_ROW
+#undef CODEC_LIBC_ROW
+#define CODEC_ROW(lib, fn) #fn,
+#define CODEC_LIBC_ROW(fn) #fn,
 static const char *const function_names[FN_COUNT] = {
-#include "codecs.def"
+#include "codecs_rows.h"
 };
-#undef CREATE
-#undef CREATE_VOID
-#undef DESTROY
-#undef DESTROY_VOID
-#undef RESET
-#undef REF
-#undef INPUT
-#undef INPUT_VOID
-#undef CREATE_INPUT
-#undef LIBC_FN
+#undef CODEC_ROW
+#undef CODEC_LIBC_ROW
 
-#define CREATE(lib, type, fn, ret, params, args, handle, ok) LIB_##lib,
-#define CREATE_VOID(lib, type, fn, params, args, handle) LIB_##lib,
-#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) LIB_##lib,
-#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) LIB_##lib,
-#define RESET(lib, types, fn, ret, params, args, h) LIB_##lib,
-#define REF(lib, type, fn, ret, params, args, h) LIB_##lib,
-#define INPUT(lib, fn, ret, params, args, kind, src, len, h) LIB_##lib,
-#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) LIB_##lib,
-#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) LIB_##lib,
-#define LIBC_FN(fn) LIB_LIBC,
+#define CODEC_ROW(lib, fn) LIB_##lib,
+#define CODEC_LIBC_ROW(fn) LIB_LIBC,
 static const unsigned char function_libs[FN_COUNT] = {
-#include "codecs.def"
+#include "codecs_rows.h"
 };
-#undef CREATE
-#undef CREATE_VOID
-#undef DESTROY
-#undef DESTROY_VOID
-#undef RESET
-#undef REF
-#undef INPUT
-#undef INPUT_VOID
-#undef CREATE_INPUT
-#undef LIBC_FN
+#undef CODEC_ROW
+#undef CODEC_LIBC_ROW
 
 const codecs_libc_ids_t codecs_libc = {
     T_FD, T_STREAM, FN_open, FN_openat, FN_creat, FN_fopen, FN_fdopen, FN_socket, FN_accept,
@@ -508,19 +460,13 @@ static void input_bind(uintptr_t handle)
 #undef INPUT_VOID
 #undef CREATE_INPUT
 #undef LIBC_FN
-#define CREATE(lib, type, fn, ret, params, args, handle, ok) (void *)hook_##fn,
-#define CREATE_VOID(lib, type, fn, params, args, handle) (void *)hook_##fn,
-#define DESTROY(lib, types, fn, ret, params, args, h0, h1, h2) (void *)hook_##fn,
-#define DESTROY_VOID(lib, types, fn, params, args, h0, h1, h2) (void *)hook_##fn,
-#define RESET(lib, types, fn, ret, params, args, h) (void *)hook_##fn,
-#define REF(lib, type, fn, ret, params, args, h) (void *)hook_##fn,
-#define INPUT(lib, fn, ret, params, args, kind, src, len, h) (void *)hook_##fn,
-#define INPUT_VOID(lib, fn, params, args, kind, src, len, h) (void *)hook_##fn,
-#define CREATE_INPUT(lib, type, fn, ret, params, args, handle, ok, kind, src, len) (void *)hook_##fn,
-#define LIBC_FN(fn) NULL,
+#define CODEC_ROW(lib, fn) (void *)hook_##fn,
+#define CODEC_LIBC_ROW(fn) NULL,
 static void *const hooks[FN_COUNT] = {
-#include "codecs.def"
+#include "codecs_rows.h"
 };
+#undef CODEC_ROW
+#undef CODEC_LIBC_ROW
 
 void *codecs_hook(unsigned fn)
 {
