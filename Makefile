@@ -139,6 +139,7 @@ $(B)/workloads/libuserbuf.so: workloads/userbuf/userbuf.c workloads/userbuf/user
 	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
 $(B)/workloads/wl_userbuf: $(B)/workloads/libuserbuf.so workloads/userbuf/userbuf.h
 $(B)/workloads/wl_mixed: workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c
+$(B)/workloads/wl_jpeg $(B)/workloads/wl_inputs $(B)/workloads/wl_mixed $(B)/workloads/mkcorpus $(B)/bench/decode_loop: workloads/jpeg_errors.h
 # the inputs workload's corpus, generated (no image is kept in the repository)
 $(B)/workloads/wl_inputs: include/imgleak.h $(B)/workloads/corpus/.made
 $(B)/workloads/mkcorpus: workloads/mkcorpus.c workloads/wl_jpeg.c workloads/wl_png.c workloads/common.h | $(B)/workloads

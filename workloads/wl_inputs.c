@@ -13,10 +13,10 @@
 #include "common.h"
 
 #include "imgleak.h"
+#include "jpeg_errors.h"
 
 #include <dirent.h>
 #include <gif_lib.h>
-#include <jpeglib.h>
 #include <libgen.h>
 #include <limits.h>
 #include <png.h>
@@ -32,31 +32,14 @@ typedef struct {
 static int leak = 1, by_memory;
 
 /* ---- libjpeg ---- */
-typedef struct {
-    struct jpeg_error_mgr pub;
-    jmp_buf escape;
-} jpeg_errors_t;
-
-static void jpeg_escape(j_common_ptr cinfo)
-{
-    longjmp(((jpeg_errors_t *)cinfo->err)->escape, 1);
-}
-
-static void jpeg_quiet(j_common_ptr cinfo, int level)
-{
-    (void)cinfo;
-    (void)level;
-}
 
 static __attribute__((noinline)) int load_jpeg(const char *path, const source_t *mem)
 {
     struct jpeg_decompress_struct cinfo;
-    jpeg_errors_t jerr;
+    wl_jpeg_errors_t jerr;
     FILE *volatile f = NULL;
     unsigned char *volatile row = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_escape;
-    jerr.pub.emit_message = jpeg_quiet;
+    cinfo.err = wl_jpeg_errors(&jerr);
     if (setjmp(jerr.escape)) {
         free(row);
         if (!leak) { /* the lines the leaking version forgets */

@@ -6,37 +6,19 @@
  * clean mode does the same work and releases everything. */
 #include "common.h"
 
-#include <jpeglib.h>
-#include <setjmp.h>
+#include "jpeg_errors.h"
 
 #ifndef JW /* a includer may ask for a bigger image */
 #define JW 96
 #define JH 64
 #endif
 
-typedef struct {
-    struct jpeg_error_mgr pub;
-    jmp_buf escape;
-} error_mgr_t;
-
-static void on_error(j_common_ptr cinfo)
-{
-    longjmp(((error_mgr_t *)cinfo->err)->escape, 1);
-}
-
-static void quiet(j_common_ptr cinfo, int level)
-{
-    (void)cinfo;
-    (void)level;
-}
-
 static __attribute__((noinline)) int encode_jpeg(const unsigned char *rgb, unsigned char **out,
                                                  unsigned long *out_size)
 {
     struct jpeg_compress_struct cinfo;
-    error_mgr_t jerr;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = on_error;
+    wl_jpeg_errors_t jerr;
+    cinfo.err = wl_jpeg_errors(&jerr);
     if (setjmp(jerr.escape)) {
         jpeg_destroy_compress(&cinfo);
         return -1;
@@ -64,11 +46,9 @@ static __attribute__((noinline)) int encode_jpeg(const unsigned char *rgb, unsig
 static __attribute__((noinline)) int decode_jpeg(const unsigned char *data, size_t size, int leak)
 {
     struct jpeg_decompress_struct cinfo;
-    error_mgr_t jerr;
+    wl_jpeg_errors_t jerr;
     unsigned char *volatile row = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = on_error;
-    jerr.pub.emit_message = quiet;
+    cinfo.err = wl_jpeg_errors(&jerr);
     if (setjmp(jerr.escape)) {
         free(row);
         if (!leak)
