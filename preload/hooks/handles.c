@@ -155,7 +155,7 @@ void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t
     live_slot_t *old = find(address);
     if (old && (flags & HANDLES_SHARED) && old->rec.type == type) {
         old->rec.refs++;
-        pthread_mutex_unlock(&hs.lock);
+        unlock(&saved); /* the signal mask too: left blocked, the thread would never take one again */
         return;
     }
     if (old) {
