@@ -98,6 +98,7 @@ typedef struct {
     unsigned input_handle;  /* an input line's handle=N (0: none, the input lasts until the
                                next); a create's input ends with the handle it creates */
     unsigned line;
+    unsigned part;          /* the decl_parse call that added it: 1, 2, ... */
 } decl_function_t;
 
 typedef struct {
@@ -105,6 +106,8 @@ typedef struct {
     unsigned type_count;
     decl_function_t functions[DECL_FUNCTIONS_MAX];
     unsigned function_count;
+    unsigned parts;         /* decl_parse calls so far */
+    unsigned builtin_parts; /* of them, decl_parse_builtin's */
 } decl_set_t;
 
 typedef struct {

@@ -460,9 +460,14 @@ static int parse_function_name(decl_set_t *set, decl_function_t *f, const token_
         f->table_index = index;
     }
     int other = decl_function_find(set, f->name);
+    if (other >= 0 && set->functions[other].part <= set->builtin_parts)
+        return error_put(err, line, "%s is one of imgleak's built-in hooks", f->name, NULL), -1;
     if (other >= 0)
-        return error_put(err, line, "%s is declared already, at line %u", f->name,
-                         &set->functions[other].line), -1;
+        return error_put(err, line,
+                         set->functions[other].part == set->parts ? "%s is declared already, at line %u"
+                                                                  : "%s is declared already, in an earlier file",
+                         f->name, &set->functions[other].line), -1;
+    f->part = set->parts;
     if (is_libc_name(decl_libc_function_names, DECL_LIBC_FUNCTIONS, f->name))
         return error_put(err, line, "%s is the C library's: imgleak tracks its descriptors itself",
                          f->name, NULL), -1;
@@ -683,6 +688,7 @@ int decl_parse(decl_set_t *set, const char *text, size_t len, decl_error_t *err)
     unsigned types_before = set->type_count, functions_before = set->function_count;
     unsigned line = 1;
     memset(err, 0, sizeof *err);
+    set->parts++;
     for (size_t at = 0; at < len; line++) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t end = nl ? (size_t)(nl - text) : len;
@@ -705,5 +711,8 @@ int decl_parse_builtin(decl_set_t *set, decl_error_t *err, const char **file)
     if (decl_parse(set, imgleak_codec_handles, strlen(imgleak_codec_handles), err) < 0)
         return -1;
     *file = "builtin.handles";
-    return decl_parse(set, imgleak_builtin_handles, strlen(imgleak_builtin_handles), err);
+    if (decl_parse(set, imgleak_builtin_handles, strlen(imgleak_builtin_handles), err) < 0)
+        return -1;
+    set->builtin_parts = set->parts;
+    return 0;
 }

@@ -1,5 +1,6 @@
-/* Codec handles: MagickWands, jpeg and png structs, GIF files, WebP buffers, cairo objects, TIFFs,
- * created by a function of codecs.def and not yet destroyed. Kept apart from the live table:
+/* Handles: MagickWands, jpeg and png structs, GIF files, WebP buffers, cairo objects, TIFFs,
+ * VipsImages, descriptors, created by a function of the catalogue (catalog.h) and not yet
+ * destroyed. Kept apart from the live table:
  * a handle's address is often a heap block's too, and create/destroy calls are rare enough for a
  * mutex. Misuse (a destroy of a handle never created, twice, or with another type's function)
  * and handles created anew over a live one are counted per type and stack. */
@@ -18,8 +19,8 @@ enum { /* what a handle event was, as written in the snapshot (format.h IMGLEAK_
 
 typedef struct {
     uint64_t address;
-    uint32_t type;     /* index in codecs.def's type list */
-    uint32_t function; /* index in codecs.def's function list: the create (or the destroy) */
+    uint32_t type;     /* the catalogue's type id (catalog.h) */
+    uint32_t function; /* the catalogue's function id: the create (or the destroy) */
     uint32_t stack_id;
     uint32_t birth_s;
     uint32_t refs;

@@ -26,6 +26,11 @@ rc=$?
 check "run --handles with a bad line exits 2 (got $rc)" [ "$rc" = 2 ]
 check "the error names the file and line 4" grep -q "^imgleak: $WORK/bad.handles:4: unknown word 'retrun'" "$WORK/bad.err"
 check "the program did not run" [ ! -e "$WORK/ran" ]
+# the codecs are built-in declarations too (codecs.handles): a file may not hook one again
+printf 'type MyPng lib=libmypng.so\ncreate MyPng png_create_read_struct return\n' > "$WORK/again.handles"
+"$IMGLEAK" run --handles "$WORK/again.handles" -- touch "$WORK/ran" 2> "$WORK/again.err"
+check "run --handles refuses a codec function declared again, at its line" \
+    grep -q "again.handles:2: png_create_read_struct is one of imgleak's built-in hooks" "$WORK/again.err"
 "$IMGLEAK" run --handles "$WORK/missing.handles" -- true 2> "$WORK/missing.err"
 rc=$?
 check "run --handles with a missing file exits 2 (got $rc)" [ "$rc" = 2 ] && grep -q "missing.handles" "$WORK/missing.err"
