@@ -64,10 +64,10 @@ static decl_set_t set;
 static catalog_type_t infos[DECL_TYPES_MAX];
 static unsigned type_base, function_base;
 static void *_Atomic reals[DECL_FUNCTIONS_MAX];
-/* Creates of lenient types minus their handles destroyed: never below the number live, so at 0
- * none is, and a destroy function every object passes (g_object_unref in any GLib program)
- * returns at once, without the handle store's lock. */
-static _Atomic long lenient_created;
+/* Per lenient type, its creates minus its handles destroyed: never below the number live, so at
+ * 0 none is, and a destroy function every object passes (g_object_unref in any GLib program)
+ * returns at once, without the handle store's lock, however many WebP buffers are live. */
+static _Atomic long lenient_created[DECL_TYPES_MAX];
 
 #if defined(__x86_64__)
 extern const char declared_stubs[]; /* 16 bytes per slot */
@@ -229,9 +229,15 @@ static int called_from_library(const decl_function_t *d, const void *caller)
     return dladdr(caller, &info) && (decl_lib_matches(info.dli_fname, d->lib) || is_type_library(info.dli_fname));
 }
 
-static int lenient_none_live(unsigned flags)
+/* The function's first type is lenient, and none of its types has a handle live. */
+static int lenient_none_live(const decl_function_t *d)
 {
-    return (flags & DECL_TYPE_LENIENT) && !atomic_load_explicit(&lenient_created, memory_order_relaxed);
+    if (!(set.types[d->type].flags & DECL_TYPE_LENIENT))
+        return 0;
+    for (uint64_t m = d->types; m; m &= m - 1)
+        if (atomic_load_explicit(&lenient_created[__builtin_ctzll(m)], memory_order_relaxed))
+            return 0;
+    return 1;
 }
 
 /* ---- inputs ---- */
@@ -324,7 +330,7 @@ static void destroy_before(unsigned slot, const decl_function_t *d, const declar
     for (unsigned i = 0; i < DECL_HANDLES_MAX; i++) {
         if (!h[i])
             continue;
-        if (lenient && (lenient_none_live(flags) || !handles_live(h[i]))) {
+        if (lenient && (lenient_none_live(d) || !handles_live(h[i]))) {
             inputs_end_handle(h[i]);
             continue;
         }
@@ -338,10 +344,11 @@ static void destroy_before(unsigned slot, const decl_function_t *d, const declar
         if (inside && (flags & DECL_TYPE_REFCOUNTED))
             continue;
         imgleak_guard.depth++;
-        if (handles_destroy(h[i], d->types << type_base, function_base + slot, !inside && !lenient,
-                            shim_stack_here, shim_birth_now()) &&
-            lenient)
-            atomic_fetch_sub_explicit(&lenient_created, 1, memory_order_relaxed);
+        unsigned gone = handles_destroy(h[i], d->types << type_base, function_base + slot,
+                                        !inside && !lenient, shim_stack_here, shim_birth_now());
+        unsigned t = gone - 1 - type_base; /* the declared type destroyed, when gone > type_base */
+        if (gone > type_base && (set.types[t].flags & DECL_TYPE_LENIENT))
+            atomic_fetch_sub_explicit(&lenient_created[t], 1, memory_order_relaxed);
         inputs_end_handle(h[i]);
         imgleak_guard.depth--;
     }
@@ -349,7 +356,7 @@ static void destroy_before(unsigned slot, const decl_function_t *d, const declar
 
 static void other_before(const decl_function_t *d, uintptr_t h, const void *caller)
 {
-    if (!h || lenient_none_live(set.types[d->type].flags))
+    if (!h || lenient_none_live(d))
         return;
     if (!handles_live(h) || called_from_library(d, caller))
         return;
@@ -402,7 +409,7 @@ static void created(unsigned slot, const decl_function_t *d, uintptr_t h)
 {
     unsigned flags = set.types[d->type].flags;
     if (flags & DECL_TYPE_LENIENT) /* before the handle exists: never fewer than live */
-        atomic_fetch_add_explicit(&lenient_created, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&lenient_created[d->type], 1, memory_order_relaxed);
     imgleak_guard.depth++;
     handles_create(h, type_base + d->type, function_base + slot, shim_stack_here(), shim_birth_now(),
                    (flags & (DECL_TYPE_BUFFER | DECL_TYPE_REPLACES) ? HANDLES_REPLACES : 0) |

@@ -43,9 +43,9 @@ int handles_live(uint64_t address);
 /* The handle at address, if of one of types, was reinitialised without being destroyed. */
 void handles_reset(uint64_t address, uint64_t types);
 /* types: bit mask of the types this destroy function accepts. report_misuse: 0 for a call
- * from inside the library itself, whose internal handles were never ours. Returns 1 when a
- * handle was destroyed (its count reached zero). */
-int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
+ * from inside the library itself, whose internal handles were never ours. Returns 1 + the type
+ * of the handle destroyed when one was (its count reached zero), else 0. */
+unsigned handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
                     uint32_t (*stack_now)(void), uint32_t birth_s);
 
 /* The live handle at address was given an input (inputs.h) after it was created: its creating
