@@ -45,7 +45,7 @@
 typedef struct {
     uint64_t gp[6];   /* rdi rsi rdx rcx r8 r9: integer and pointer arguments 1..6 */
     uint64_t rax;     /* a variadic callee's count of vector registers */
-    uint64_t cookie;  /* from before to after: where a create's handle is */
+    uint64_t cookie;  /* from before to after: where a create's handle is, an input's handle */
     uint64_t ret;     /* rax after the call */
     uint64_t ret2;    /* rdx */
     uint64_t active;  /* 1: after has work (a create to record, an input to bind) */
