@@ -49,11 +49,12 @@ $(foreach d,$(SHIM_DIRS),$(eval $(call shim_rule,$(d))))
 # the trampolines of declared handle functions, and the built-in declarations' text
 $(B)/shim/declared_stubs.o: preload/hooks/declared_stubs.S | $(B)/shim
 	$(CC) -c $< -o $@
-$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/catalog/builtin_handles.S preload/catalog/builtin.handles
+$(B)/shim/builtin_handles.o $(B)/ana/builtin_handles.o: preload/catalog/builtin_handles.S preload/catalog/builtin.handles \
+                                                      preload/catalog/codecs.handles
 	@mkdir -p $(@D)
 	$(CC) -c $< -o $@
-$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h preload/hooks/codecs.def preload/hooks/codecs_rows.h | $(B)/ana
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) -Ipreload/hooks $(DEPFLAGS) -c $< -o $@
+$(B)/ana/declfile.o: preload/catalog/declfile.c include/imgleak/declfile.h | $(B)/ana
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(ANA_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(B)/libimgleak.so: $(SHIM_OBJ)
 	$(CC) -shared $(CFLAGS) -o $@ $^ $(SHIM_LIBS) -Wl,-z,nodelete
 
@@ -102,7 +103,7 @@ $(B)/tests/test_symbolize: tests/unit/test_symbolize.c $(ANA_LIB) | $(B)/tests
 # The same under AddressSanitizer/UBSan: everything rebuilt into build/asan.
 # The shim itself is not built with ASan (it goes into programs that are not): the ASan analyzer's
 # imgleak run finds the plain one beside it.
-$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) preload/catalog/builtin.handles analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
+$(B)/asan/.built: $(SHIM_SRC) $(ANA_SRC) preload/catalog/builtin.handles preload/catalog/codecs.handles analyzer/writers/assets.S suppressions/default.supp analyzer/writers/report.html $(wildcard tests/unit/*.c) $(wildcard include/imgleak/*.h) $(ANA_HDR) $(SHIM_HDR) \
                   $(B)/libimgleak.so $(B)/libimgleak_audit.so
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	    $(B)/asan/imgleak $(UNIT_TESTS:%=$(B)/asan/tests/%)
@@ -230,8 +231,8 @@ $(B)/fuzz/fuzz_reader: tests/fuzz/fuzz_reader.c analyzer/read/reader.c analyzer/
 # every command in process (analyzer/commands/main.c's main renamed), on snapshots and JSON reports
 $(B)/fuzz/fuzz_commands: tests/fuzz/fuzz_commands.c $(ANA_SRC) analyzer/writers/assets.S suppressions/default.supp \
                          analyzer/writers/report.html preload/catalog/declfile.c preload/catalog/builtin_handles.S \
-                         preload/catalog/builtin.handles $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
-	clang $(CPPFLAGS) $(ANA_INC) -Ipreload/hooks -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
+                         preload/catalog/builtin.handles preload/catalog/codecs.handles $(wildcard include/imgleak/*.h) $(ANA_HDR) | $(B)/fuzz
+	clang $(CPPFLAGS) $(ANA_INC) -std=gnu11 $(WARN) $(FUZZ_FLAGS) $(ANA_CFLAGS) -Dmain=imgleak_main \
 	    $(filter %.c %.S,$^) -o $@ $(ANA_LIBS)
 FUZZ_DEPS := $(B)/fuzz/fuzz_reader $(B)/fuzz/fuzz_commands $(B)/tests/leaky $(B)/tests/reach \
              $(B)/tests/jpeg_misuse all

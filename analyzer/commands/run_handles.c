@@ -1,5 +1,5 @@
 /* imgleak run --handles FILE (see run.h): the declarations are checked before the program starts,
- * with the shim's own parser (preload/hooks/declfile.c) over the built-in declarations and then
+ * with the shim's own parser (preload/catalog/declfile.c) over the built-in declarations and then
  * FILE, so that a mistake is said once, with its line, and nothing runs half-tracked. */
 #define _GNU_SOURCE
 #include "run.h"
@@ -41,8 +41,9 @@ int run_check_handles(const char *file, char *out, size_t size)
     memset(&err, 0, sizeof err);
     if (!set)
         return error_set("out of memory"), -1;
-    if (decl_parse(set, imgleak_builtin_handles, strlen(imgleak_builtin_handles), &err) < 0) {
-        error_set("(built-in handle declarations):%u: %s", err.line, err.message);
+    const char *builtin = NULL;
+    if (decl_parse_builtin(set, &err, &builtin) < 0) {
+        error_set("(built-in %s):%u: %s", builtin, err.line, err.message);
     } else if ((text = read_all(file, &len)) != NULL) {
         char *real = NULL;
         if (decl_parse(set, text, len, &err) < 0)

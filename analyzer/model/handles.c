@@ -142,7 +142,7 @@ static void add_retained(report_t *rep, const snapshot_t *snap, create_site_t *s
     }
 }
 
-/* The descriptor types the shim tracks for every program (codecs.def: fd, FILE). */
+/* The descriptor types the shim tracks for every program (fd, FILE: declfile.h's DECL_LIBC_*). */
 static int is_descriptor(const snap_name_t *type)
 {
     return type && type->name && type->library && strcmp(type->library, "libc") == 0 &&

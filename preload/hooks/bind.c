@@ -1,6 +1,7 @@
 /* How the codec hooks bind to the program. A hook is never exported under a codec function's
  * name: that would capture a program's own ReadImage as well. Instead, for each loaded instance
- * of a codec library (an object whose path matches a CODEC_LIB of codecs.def):
+ * of a library that defines a hooked function (an object whose path matches the lib= of a
+ * declaration, catalog.h):
  *  1. its .dynsym entries of hooked functions are rewritten so that l_addr + st_value is the hook:
  *     every later lookup that finds the library's own definition (lazy PLT binding, the
  *     relocations of objects loaded afterwards, dlsym(handle | RTLD_DEFAULT | RTLD_NEXT), so
@@ -20,7 +21,7 @@
 #include "bind.h"
 #include "bind_elf.h"
 
-#include "codecs.h"
+#include "catalog.h"
 #include "guard.h"
 #include "os.h"
 #include "procinfo.h"
@@ -37,8 +38,8 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#define FUNCTIONS_MAX 512
-#define NAME_SLOTS 1024 /* a power of two, at least twice FUNCTIONS_MAX */
+#define FUNCTIONS_MAX 1024
+#define NAME_SLOTS 2048 /* a power of two, at least twice FUNCTIONS_MAX */
 #define INSTANCES_MAX 64
 #define PATH_MAX_BOUND 256
 
@@ -72,9 +73,9 @@ static uint32_t name_hash(const char *s)
 
 static void names_init(void)
 {
-    unsigned n = codecs_function_count();
+    unsigned n = catalog_function_count();
     for (unsigned fn = 0; fn < n && fn < FUNCTIONS_MAX; fn++) {
-        uint32_t at = name_hash(codecs_function_name(fn)) & (NAME_SLOTS - 1);
+        uint32_t at = name_hash(catalog_function_name(fn)) & (NAME_SLOTS - 1);
         while (name_slots[at])
             at = (at + 1) & (NAME_SLOTS - 1);
         name_slots[at] = (short)(fn + 1);
@@ -86,7 +87,7 @@ static int function_find(const char *name)
 {
     for (uint32_t at = name_hash(name) & (NAME_SLOTS - 1); name_slots[at];
          at = (at + 1) & (NAME_SLOTS - 1))
-        if (strcmp(codecs_function_name((unsigned)name_slots[at] - 1), name) == 0)
+        if (strcmp(catalog_function_name((unsigned)name_slots[at] - 1), name) == 0)
             return name_slots[at] - 1;
     return -1;
 }
@@ -195,9 +196,9 @@ int object_write(const elf_object_t *o, uintptr_t *slot, uintptr_t value, int re
 
 static int is_codec_library(const char *path)
 {
-    unsigned n = codecs_function_count();
+    unsigned n = catalog_function_count();
     for (unsigned fn = 0; fn < n; fn++)
-        if (codecs_function_in_library(fn, path))
+        if (catalog_function_in_library(fn, path))
             return 1;
     return 0;
 }
@@ -222,10 +223,10 @@ static int instance_add(const elf_object_t *o)
 
 static void instance_release(int inst)
 {
-    unsigned n = codecs_function_count();
+    unsigned n = catalog_function_count();
     for (unsigned fn = 0; fn < n && fn < FUNCTIONS_MAX; fn++)
         if (owners[fn] == inst + 1) {
-            codecs_set_real(fn, NULL);
+            catalog_set_real(fn, NULL);
             owners[fn] = 0;
         }
     os_log("hooks of %s unbound: unloaded", instances[inst].path);
@@ -248,9 +249,9 @@ static void bind_library(const elf_object_t *o)
             s->st_name >= o->strsz || (o->versym && (o->versym[i] & 0x8000)))
             continue; /* 0x8000: a hidden, non-default version */
         int fn = function_find(o->strtab + s->st_name);
-        if (fn < 0 || !codecs_function_in_library((unsigned)fn, o->path))
+        if (fn < 0 || !catalog_function_in_library((unsigned)fn, o->path))
             continue;
-        uintptr_t hook = (uintptr_t)codecs_hook((unsigned)fn);
+        uintptr_t hook = (uintptr_t)catalog_hook((unsigned)fn);
         if (o->base + s->st_value == hook)
             continue; /* bound already */
         if (inst < 0 && (inst = instance_add(o)) < 0) {
@@ -259,14 +260,14 @@ static void bind_library(const elf_object_t *o)
         }
         if (owners[fn] && owners[fn] != inst + 1) {
             os_log("%s: %s is bound to another instance; not hooked here", o->path,
-                   codecs_function_name((unsigned)fn));
+                   catalog_function_name((unsigned)fn));
             continue;
         }
         /* the real address first: a hook reached through the new value must find it */
-        codecs_set_real((unsigned)fn, (void *)(o->base + s->st_value));
+        catalog_set_real((unsigned)fn, (void *)(o->base + s->st_value));
         owners[fn] = (short)(inst + 1);
         if (object_write(o, (uintptr_t *)&s->st_value, hook - o->base, 0) != 0)
-            os_log("%s: cannot rewrite the symbol of %s", o->path, codecs_function_name((unsigned)fn));
+            os_log("%s: cannot rewrite the symbol of %s", o->path, catalog_function_name((unsigned)fn));
         bound++;
     }
     if (bound)
@@ -297,9 +298,9 @@ static void bind_reference(const elf_object_t *o, const char *name, unsigned typ
     (void)type;
     (void)ctx;
     int fn = function_find(name);
-    uintptr_t real = fn < 0 ? 0 : (uintptr_t)codecs_real((unsigned)fn);
-    if (real && *slot == real && object_write(o, slot, (uintptr_t)codecs_hook((unsigned)fn), 1) != 0)
-        os_log("%s: cannot repoint its reference to %s", o->path, codecs_function_name((unsigned)fn));
+    uintptr_t real = fn < 0 ? 0 : (uintptr_t)catalog_real((unsigned)fn);
+    if (real && *slot == real && object_write(o, slot, (uintptr_t)catalog_hook((unsigned)fn), 1) != 0)
+        os_log("%s: cannot repoint its reference to %s", o->path, catalog_function_name((unsigned)fn));
 }
 
 /* Step 2: slots of a relocated object that already hold a hooked function's real address. */

@@ -1,11 +1,11 @@
-/* Handle functions declared in a file (IMGLEAK_HANDLES) and built in (builtin.handles): their
- * declarations, read once at start, and the trampolines (declared_stubs.S) that bind.c points a
- * library's own definitions at, like the wrappers of codecs.def. codecs.c lists them after its
- * own types and functions, so the binder and the snapshot see one catalogue. */
+/* Handle functions built in (codecs.handles, builtin.handles) and declared in a file
+ * (IMGLEAK_HANDLES): their declarations, read once at start, and the trampolines
+ * (declared_stubs.S) that bind.c points a library's own definitions at. catalog.c lists them
+ * after the C library's types and functions, so the binder and the snapshot see one catalogue. */
 #ifndef IMGLEAK_DECLARED_H
 #define IMGLEAK_DECLARED_H
 
-#include "codecs.h"
+#include "catalog.h"
 
 #include <stdint.h>
 
@@ -17,12 +17,10 @@
 int declared_load(unsigned type_base, unsigned function_base);
 
 unsigned declared_type_count(void);
-const codec_type_info_t *declared_type(unsigned i);
+const catalog_type_t *declared_type(unsigned i);
 unsigned declared_function_count(void);
 const char *declared_function_name(unsigned i);
 int declared_function_in_library(unsigned i, const char *path);
-/* 1 when path is a library of a declared type (libvips): a codec handle it creates is its own. */
-int declared_is_type_library(const char *path);
 /* TABLE.MEMBER: the member's index in its table; -1 for a function bound by its symbol. */
 int declared_table_index(unsigned i);
 /* The trampoline of declared function i. */

@@ -17,7 +17,7 @@
 #if defined(__x86_64__)
 
 #define STACK_WORDS 32       /* keep in step with DECLARED_STACK_WORDS in declared.h */
-#define SLOTS 256            /* keep in step with DECL_FUNCTIONS_MAX in declfile.h */
+#define SLOTS 512            /* keep in step with DECL_FUNCTIONS_MAX in declfile.h */
 #define COPY_BYTES (STACK_WORDS * 8)
 #define REGS 256             /* sizeof(declared_regs_t) */
 

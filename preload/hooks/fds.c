@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "fds.h"
 
-#include "codecs.h"
+#include "imgleak/declfile.h"
 #include "guard.h"
 #include "handles.h"
 #include "inputs.h"
@@ -86,14 +86,14 @@ static void opening(int track)
 static int opened(int fd, unsigned function, int track)
 {
     if (fd > 2 && track)
-        record(FD_ADDRESS(fd), codecs_libc.type_fd, function);
+        record(FD_ADDRESS(fd), DECL_LIBC_FD, function);
     return fd;
 }
 
 static FILE *stream_opened(FILE *f, unsigned function, int track)
 {
     if (f && track)
-        record((uintptr_t)f, codecs_libc.type_stream, function);
+        record((uintptr_t)f, DECL_LIBC_FILE, function);
     return f;
 }
 
@@ -107,18 +107,18 @@ void fds_closing(unsigned first, unsigned last, const void *caller)
         handles_forget_range(FD_ADDRESS(first), FD_ADDRESS(last));
     else
         for (unsigned fd = first; fd <= last; fd++)
-            forget(FD_ADDRESS(fd), codecs_libc.type_fd, codecs_libc.fn_close);
+            forget(FD_ADDRESS(fd), DECL_LIBC_FD, DECL_LIBC_CLOSE);
 }
 
 void fds_duplicated(int r, const void *caller)
 {
-    opened(r, codecs_libc.fn_dup, program_call(caller));
+    opened(r, DECL_LIBC_DUP, program_call(caller));
 }
 
 void fds_after_fork_child(void)
 {
-    handles_forget_type(codecs_libc.type_fd);
-    handles_forget_type(codecs_libc.type_stream);
+    handles_forget_type(DECL_LIBC_FD);
+    handles_forget_type(DECL_LIBC_FILE);
 }
 
 static mode_t mode_of(int flags, va_list ap)
@@ -135,7 +135,7 @@ EXPORT int open(const char *path, int flags, ...)
     REAL(int (*)(const char *, int, ...), open, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(path, flags, mode), codecs_libc.fn_open, track);
+    return opened(fn(path, flags, mode), DECL_LIBC_OPEN, track);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -147,7 +147,7 @@ EXPORT int open64(const char *path, int flags, ...)
     REAL(int (*)(const char *, int, ...), open64, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(path, flags, mode), codecs_libc.fn_open, track);
+    return opened(fn(path, flags, mode), DECL_LIBC_OPEN, track);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -159,7 +159,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
     REAL(int (*)(int, const char *, int, ...), openat, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat, track);
+    return opened(fn(dirfd, path, flags, mode), DECL_LIBC_OPENAT, track);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -171,7 +171,7 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     REAL(int (*)(int, const char *, int, ...), openat64, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(dirfd, path, flags, mode), codecs_libc.fn_openat, track);
+    return opened(fn(dirfd, path, flags, mode), DECL_LIBC_OPENAT, track);
 }
 
 EXPORT int creat(const char *path, mode_t mode)
@@ -179,7 +179,7 @@ EXPORT int creat(const char *path, mode_t mode)
     REAL(int (*)(const char *, mode_t), creat, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(path, mode), codecs_libc.fn_creat, track);
+    return opened(fn(path, mode), DECL_LIBC_CREAT, track);
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
@@ -187,7 +187,7 @@ EXPORT int creat64(const char *path, mode_t mode)
     REAL(int (*)(const char *, mode_t), creat64, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(path, mode), codecs_libc.fn_creat, track);
+    return opened(fn(path, mode), DECL_LIBC_CREAT, track);
 }
 
 EXPORT FILE *fopen(const char *path, const char *mode)
@@ -195,7 +195,7 @@ EXPORT FILE *fopen(const char *path, const char *mode)
     REAL(FILE * (*)(const char *, const char *), fopen, NULL);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return stream_opened(fn(path, mode), codecs_libc.fn_fopen, track);
+    return stream_opened(fn(path, mode), DECL_LIBC_FOPEN, track);
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode)
@@ -203,7 +203,7 @@ EXPORT FILE *fopen64(const char *path, const char *mode)
     REAL(FILE * (*)(const char *, const char *), fopen64, NULL);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return stream_opened(fn(path, mode), codecs_libc.fn_fopen, track);
+    return stream_opened(fn(path, mode), DECL_LIBC_FOPEN, track);
 }
 
 /* The descriptor now belongs to the stream: fclose closes it. */
@@ -214,15 +214,15 @@ EXPORT FILE *fdopen(int fd, const char *mode)
     opening(track);
     FILE *f = fn(fd, mode);
     if (f && fd > 2 && track)
-        forget(FD_ADDRESS(fd), codecs_libc.type_fd, codecs_libc.fn_fdopen);
-    return stream_opened(f, codecs_libc.fn_fdopen, track);
+        forget(FD_ADDRESS(fd), DECL_LIBC_FD, DECL_LIBC_FDOPEN);
+    return stream_opened(f, DECL_LIBC_FDOPEN, track);
 }
 
 EXPORT int fclose(FILE *f)
 {
     REAL(int (*)(FILE *), fclose, -1);
     if (f && program_call(__builtin_return_address(0)))
-        forget((uintptr_t)f, codecs_libc.type_stream, codecs_libc.fn_fclose);
+        forget((uintptr_t)f, DECL_LIBC_FILE, DECL_LIBC_FCLOSE);
     return fn(f);
 }
 
@@ -231,7 +231,7 @@ EXPORT int socket(int domain, int type, int protocol)
     REAL(int (*)(int, int, int), socket, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(domain, type, protocol), codecs_libc.fn_socket, track);
+    return opened(fn(domain, type, protocol), DECL_LIBC_SOCKET, track);
 }
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -239,7 +239,7 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
     REAL(int (*)(int, struct sockaddr *, socklen_t *), accept, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(fd, addr, len), codecs_libc.fn_accept, track);
+    return opened(fn(fd, addr, len), DECL_LIBC_ACCEPT, track);
 }
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -247,7 +247,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     REAL(int (*)(int, struct sockaddr *, socklen_t *, int), accept4, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(fd, addr, len, flags), codecs_libc.fn_accept, track);
+    return opened(fn(fd, addr, len, flags), DECL_LIBC_ACCEPT, track);
 }
 
 EXPORT int pipe(int fds[2])
@@ -257,8 +257,8 @@ EXPORT int pipe(int fds[2])
     opening(track);
     int r = fn(fds);
     if (r == 0) {
-        opened(fds[0], codecs_libc.fn_pipe, track);
-        opened(fds[1], codecs_libc.fn_pipe, track);
+        opened(fds[0], DECL_LIBC_PIPE, track);
+        opened(fds[1], DECL_LIBC_PIPE, track);
     }
     return r;
 }
@@ -270,8 +270,8 @@ EXPORT int pipe2(int fds[2], int flags)
     opening(track);
     int r = fn(fds, flags);
     if (r == 0) {
-        opened(fds[0], codecs_libc.fn_pipe, track);
-        opened(fds[1], codecs_libc.fn_pipe, track);
+        opened(fds[0], DECL_LIBC_PIPE, track);
+        opened(fds[1], DECL_LIBC_PIPE, track);
     }
     return r;
 }
@@ -281,7 +281,7 @@ EXPORT int dup(int fd)
     REAL(int (*)(int), dup, -1);
     int track = program_call(__builtin_return_address(0));
     opening(track);
-    return opened(fn(fd), codecs_libc.fn_dup, track);
+    return opened(fn(fd), DECL_LIBC_DUP, track);
 }
 
 /* Every fcntl argument is an int, a long or a pointer: passed on as one word. */
@@ -289,7 +289,7 @@ static int fcntl_common(int fd, int cmd, uintptr_t arg, int (*fn)(int, int, ...)
 {
     int r = fn(fd, cmd, arg);
     if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-        opened(r, codecs_libc.fn_fcntl, track);
+        opened(r, DECL_LIBC_FCNTL, track);
     return r;
 }
 

@@ -1,4 +1,4 @@
-/* Descriptors and streams as handles (types "fd" and "FILE" of codecs.def), as valgrind's
+/* Descriptors and streams as handles (types "fd" and "FILE", catalog.h), as valgrind's
  * --track-fds reports them: what the program opens and never closes. Descriptors inherited at
  * start (never seen opened) and the standard streams 0, 1, 2 are not leaks; the shim's own
  * descriptors are made with the guard up and never recorded. The entry points that only create

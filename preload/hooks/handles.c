@@ -155,7 +155,7 @@ void handles_create(uint64_t address, uint32_t type, uint32_t function, uint32_t
     live_slot_t *old = find(address);
     if (old && (flags & HANDLES_SHARED) && old->rec.type == type) {
         old->rec.refs++;
-        pthread_mutex_unlock(&hs.lock);
+        unlock(&saved); /* the signal mask too: left blocked, the thread would never take one again */
         return;
     }
     if (old) {
@@ -210,10 +210,10 @@ static int recently_destroyed(uint64_t address)
     return 0;
 }
 
-int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
-                    uint32_t (*stack_now)(void), uint32_t birth_s)
+unsigned handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
+                         uint32_t (*stack_now)(void), uint32_t birth_s)
 {
-    int destroyed = 0;
+    unsigned destroyed = 0;
     if (address == 0)
         return 0; /* destroy functions accept NULL */
     sigset_t saved;
@@ -226,8 +226,8 @@ int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int rep
             hs.recent[hs.recent_next].address = address;
             hs.recent[hs.recent_next].type = slot->rec.type;
             hs.recent_next = (hs.recent_next + 1) % RECENT;
+            destroyed = 1 + slot->rec.type;
             remove_live(slot);
-            destroyed = 1;
         }
     } else if (report_misuse) {
         uint32_t type = (uint32_t)__builtin_ctzll(types ? types : 1);

@@ -1,5 +1,6 @@
-/* Codec handles: MagickWands, jpeg and png structs, GIF files, WebP buffers, cairo objects, TIFFs,
- * created by a function of codecs.def and not yet destroyed. Kept apart from the live table:
+/* Handles: MagickWands, jpeg and png structs, GIF files, WebP buffers, cairo objects, TIFFs,
+ * VipsImages, descriptors, created by a function of the catalogue (catalog.h) and not yet
+ * destroyed. Kept apart from the live table:
  * a handle's address is often a heap block's too, and create/destroy calls are rare enough for a
  * mutex. Misuse (a destroy of a handle never created, twice, or with another type's function)
  * and handles created anew over a live one are counted per type and stack. */
@@ -18,8 +19,8 @@ enum { /* what a handle event was, as written in the snapshot (format.h IMGLEAK_
 
 typedef struct {
     uint64_t address;
-    uint32_t type;     /* index in codecs.def's type list */
-    uint32_t function; /* index in codecs.def's function list: the create (or the destroy) */
+    uint32_t type;     /* the catalogue's type id (catalog.h) */
+    uint32_t function; /* the catalogue's function id: the create (or the destroy) */
     uint32_t stack_id;
     uint32_t birth_s;
     uint32_t refs;
@@ -42,9 +43,9 @@ int handles_live(uint64_t address);
 /* The handle at address, if of one of types, was reinitialised without being destroyed. */
 void handles_reset(uint64_t address, uint64_t types);
 /* types: bit mask of the types this destroy function accepts. report_misuse: 0 for a call
- * from inside the library itself, whose internal handles were never ours. Returns 1 when a
- * handle was destroyed (its count reached zero). */
-int handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
+ * from inside the library itself, whose internal handles were never ours. Returns 1 + the type
+ * of the handle destroyed when one was (its count reached zero), else 0. */
+unsigned handles_destroy(uint64_t address, uint64_t types, uint32_t function, int report_misuse,
                     uint32_t (*stack_now)(void), uint32_t birth_s);
 
 /* The live handle at address was given an input (inputs.h) after it was created: its creating

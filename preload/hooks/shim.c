@@ -4,7 +4,7 @@
  * the real free runs, so an address reused by another thread is never confused with its old self. */
 #define _GNU_SOURCE
 #include "bind.h"
-#include "codecs.h"
+#include "catalog.h"
 #include "config.h"
 #include "fds.h"
 #include "final.h"
@@ -270,7 +270,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
         config_read_settings(&cfg, late_settings);
     else
         config_read(&cfg);
-    if (codecs_declare() < 0) {
+    if (catalog_load() < 0) {
         /* a declaration refused (said on stderr): untracked rather than half-tracked, as a
          * report that misses the handles the user asked for would read as clean */
         atomic_store(&state, STATE_OFF);

@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "snapshot.h"
 
-#include "codecs.h"
+#include "catalog.h"
 #include "go.h"
 #include "handles.h"
 #include "inputs.h"
@@ -288,13 +288,13 @@ static void write_sections(const snapshot_ctx_t *ctx, ownfd_t fd, reach_t *reach
     }
     /* the names go first: their strings must be in the blob before it is written */
     snapfile_section_begin(&file, IMGLEAK_SECTION_HANDLE_NAMES, sizeof(imgleak_name_rec_t));
-    for (unsigned i = 0; i < codecs_type_count(); i++) {
-        const codec_type_info_t *t = codecs_type(i);
+    for (unsigned i = 0; i < catalog_type_count(); i++) {
+        const catalog_type_t *t = catalog_type(i);
         put_name(IMGLEAK_NAME_TYPE, i, t->name, t->library,
                  t->flags & (IMGLEAK_HTYPE_BUFFER | IMGLEAK_HTYPE_REFCOUNTED), &strings);
     }
-    for (unsigned i = 0; i < codecs_function_count(); i++)
-        put_name(IMGLEAK_NAME_FUNCTION, i, codecs_function_name(i), NULL, 0, &strings);
+    for (unsigned i = 0; i < catalog_function_count(); i++)
+        put_name(IMGLEAK_NAME_FUNCTION, i, catalog_function_name(i), NULL, 0, &strings);
     snapfile_section_begin(&file, IMGLEAK_SECTION_HANDLES, sizeof(imgleak_handle_rec_t));
     handles_foreach(put_handle, NULL);
 

@@ -26,9 +26,21 @@ rc=$?
 check "run --handles with a bad line exits 2 (got $rc)" [ "$rc" = 2 ]
 check "the error names the file and line 4" grep -q "^imgleak: $WORK/bad.handles:4: unknown word 'retrun'" "$WORK/bad.err"
 check "the program did not run" [ ! -e "$WORK/ran" ]
+# the codecs are built-in declarations too (codecs.handles): a file may not hook one again
+printf 'type MyPng lib=libmypng.so\ncreate MyPng png_create_read_struct return\n' > "$WORK/again.handles"
+"$IMGLEAK" run --handles "$WORK/again.handles" -- touch "$WORK/ran-again" 2> "$WORK/again.err"
+rc=$?
+refused_before_running() {
+    [ "$rc" = 2 ] && [ ! -e "$WORK/ran-again" ] &&
+        grep -qx "imgleak: $WORK/again.handles:2: png_create_read_struct is one of imgleak's built-in hooks" \
+            "$WORK/again.err"
+}
+check "run --handles refuses a codec function declared again, at its line, before the program runs (rc $rc)" \
+    refused_before_running
 "$IMGLEAK" run --handles "$WORK/missing.handles" -- true 2> "$WORK/missing.err"
 rc=$?
-check "run --handles with a missing file exits 2 (got $rc)" [ "$rc" = 2 ] && grep -q "missing.handles" "$WORK/missing.err"
+check "run --handles with a missing file exits 2 (got $rc)" \
+    eval '[ "$rc" = 2 ] && grep -q "missing.handles" "$WORK/missing.err"'
 
 # ---- the shim given the bad file directly: said, untracked, output unchanged ----
 native=$("$WL/wl_userbuf" clean --iterations 3)
@@ -75,6 +87,15 @@ check "4 threads, 800 exceptions through the hook: output as natively ($(cat "$W
     [ "$(cat "$WORK/cxx.out")" = "$native" ] && [ "$native" = "800 3600.0" ]
 check "the 3 objects kept are the only Obj handles, none misused" \
     jqe '([.handles[] | select(.type == "Obj") | .count] | add) == 3 and .totals.misused_handles == 0' "$WORK/cxx.json"
+
+# a cached object taken twice (refcounted: the second create is a reference), then a signal
+printf 'type Cached lib=libdeclared_cxx.so refcounted\ncreate Cached obj_cached return\n' > "$WORK/cached.handles"
+"$IMGLEAK" run --handles "$WORK/cached.handles" --format json --report "$WORK/cached.json" -- \
+    "$ROOT/$B/tests/declared_cxx" cached > "$WORK/cached.out" 2> "$WORK/cached.err"
+check "a create that returns a live handle leaves the signal mask as it was ($(cat "$WORK/cached.out"))" \
+    [ "$(cat "$WORK/cached.out")" = handled ]
+check "... and is one handle with two references" \
+    jqe '[.handles[] | select(.type == "Cached") | .count] == [1]' "$WORK/cached.json"
 
 # ---- ONNX Runtime: its C API table, patched (libonnxruntime from npm: scripts/fetch-ort.sh) ----
 if [ -f "$ROOT/$B/ort/libonnxruntime.so.1" ] || B=$B bash scripts/fetch-ort.sh > "$WORK/ort-fetch.err" 2>&1; then

@@ -23,3 +23,11 @@ extern "C" void obj_free(void *obj)
 {
     std::free(obj);
 }
+
+// A cached object: every call returns the same one (declared refcounted, a second create of it
+// is one more reference, as a cache hit of libvips's is).
+extern "C" void *obj_cached(void)
+{
+    static double cached[8];
+    return cached;
+}

@@ -76,7 +76,8 @@ static void test_declfile_user_pair_as_in_the_docs(void **state)
     assert_int_equal(init->check, DECL_CHECK_FAIL);
     assert_int_equal(init->value, -1);
     const decl_function_t *get = &set->functions[decl_function_find(set, "buf_get")];
-    assert_true(get->null_value);
+    assert_true(get->wide);
+    assert_int_equal(get->value, 0);
     assert_string_equal(get->lib, "libother.so");
     assert_int_equal(set->functions[decl_function_find(set, "buf_release")].arg, 3);
     assert_int_equal(set->functions[decl_function_find(set, "buf_ref")].kind, DECL_REF);
@@ -112,7 +113,26 @@ static void test_declfile_refuses_a_bad_line_with_its_number(void **state)
         {"type T lib=libt.so\ndestroy T t_free arg=1 colour=red\n", 2, "unknown word 'colour=red'"},
         {"type T lib=libt.so\ntype U lib=libt.so\ncreate T,U t_new return\n", 3, "one type"},
         {"type T lib=libt.so\ndestroy T,T t_free arg=1\n", 2, "named twice"},
-        {"type T lib=libt.so\ncreate T png_create_read_struct return\n", 2, "built-in codec"},
+        {"type T lib=libt.so\ncreate T close return\n", 2, "C library's"},
+        {"type FILE lib=libt.so\n", 1, "C library's"},
+        {"type \"T one lib=libt.so\n", 1, "quote is not closed"},
+        {"type \"\" lib=libt.so\n", 1, "bad type name"},
+        {"type T lib=libt.so,\n", 1, "file names"},
+        {"type T lib=lib/t.so\n", 1, "file names"},
+        {"type T lib=libt.so library=a,b\n", 1, "bad library name"},
+        {"type T lib=libt.so\ndestroy T t_free arg=*1,2\n", 2, "all alike"},
+        {"type T lib=libt.so\ndestroy T t_free arg=*1,*2,*3,*4\n", 2, "up to 3"},
+        {"type T lib=libt.so\ncreate T t_new arg=1,2\n", 2, "bad argument number"},
+        {"type T lib=libt.so\ncreate T t_new arg=*1\n", 2, "bad argument number"},
+        {"type T lib=libt.so\ncreate T t_new return holds=1\n", 2, "unknown word 'holds=1'"},
+        {"type T lib=libt.so\ndestroy T t_free arg=1 holds=16\n", 2, "0 to 15"},
+        {"type T lib=libt.so\ncreate T t_new out=1 fail=0x\n", 2, "bad value"},
+        {"type T lib=libt.so\ncreate T t_new out=1 fail=9223372036854775808L\n", 2, "bad value"},
+        {"input t_read path=1\n", 1, "input needs lib="},
+        {"input t_read handle=1 lib=libt.so\n", 1, "input needs path=N"},
+        {"input t_read memory=1 lib=libt.so\n", 1, "bad input"},
+        {"input t_read path=1,2 lib=libt.so\n", 1, "bad input"},
+        {"type T lib=libt.so\ndestroy T t_read arg=1 path=1\n", 2, "unknown word 'path=1'"},
         {"type T lib=libt.so\ncreate T t_new return\xc3\xa9\n", 2, "printable"},
         {"type T lib=libt.so refcounted sometimes\n", 1, "unknown word 'sometimes'"},
         {"api VkTable vkGetTable lib=libvk.so\n", 1, "OrtApi only"},
@@ -149,9 +169,107 @@ static void test_declfile_table_members_get_their_index(void **state)
     assert_int_equal(create->table_index, 49);
     assert_int_equal(create->from, DECL_FROM_OUT);
     assert_int_equal(create->arg, 7);
-    assert_true(create->null_value);
+    assert_true(create->wide);
     assert_int_equal(set->functions[decl_function_find(set, "OrtApi.ReleaseValue")].table_index, 96);
     assert_int_equal(set->functions[decl_function_find(set, "g_object_unref")].table_index, -1);
+    free(set);
+}
+
+/* What the codec libraries need: quoted names, several libraries, a directory, a library name for
+ * the reports, several handles in one destroy, a no-op destroy, a 64-bit failure value, inputs. */
+static void test_declfile_codec_vocabulary(void **state)
+{
+    (void)state;
+    decl_set_t *set = fresh();
+    decl_error_t err;
+    const char *text =
+        "type \"png_struct (read)\" lib=libpng\n"
+        "type png_info lib=libpng replaces refilled\n"
+        "type Wand lib=libMagick,ImageMagick-/ library=MagickWand lenient\n"
+        "destroy \"png_struct (read)\",png_info png_destroy_read_struct arg=*1,*2,*3\n"
+        "destroy png_info png_image_free arg=1 holds=0\n"
+        "create png_info WebPEncodeRGB out=5 fail=0L\n"
+        "create png_info png_begin arg=1 fail=0 memory=2,3\n"
+        "create Wand TIFFFdOpen return fd=1\n"
+        "input jpeg_stdio_src stream=2 handle=1 lib=libjpeg.so,libturbojpeg.so\n"
+        "input MagickReadImage path=2 lib=libMagick\n";
+    assert_int_equal(parse(set, text, &err), 0);
+    int read = decl_type_find(set, "png_struct (read)");
+    assert_int_equal(read, 0);
+    assert_string_equal(set->types[read].library, "libpng"); /* lib='s first word by default */
+    assert_int_equal(set->types[1].flags, DECL_TYPE_REPLACES | DECL_TYPE_REFILLED);
+    assert_string_equal(set->types[2].library, "MagickWand");
+    const decl_function_t *f = &set->functions[decl_function_find(set, "png_destroy_read_struct")];
+    assert_int_equal(f->types, 3);
+    assert_int_equal(f->from, DECL_FROM_DEREF);
+    assert_int_equal(f->arg, 1);
+    assert_int_equal(f->more[0], 2);
+    assert_int_equal(f->more[1], 3);
+    assert_int_equal(set->functions[decl_function_find(set, "png_image_free")].holds, 1);
+    f = &set->functions[decl_function_find(set, "WebPEncodeRGB")];
+    assert_int_equal(f->check, DECL_CHECK_FAIL);
+    assert_true(f->wide);
+    assert_int_equal(f->value, 0);
+    f = &set->functions[decl_function_find(set, "png_begin")];
+    assert_false(f->wide);
+    assert_int_equal(f->input, DECL_INPUT_MEMORY);
+    assert_int_equal(f->input_arg, 2);
+    assert_int_equal(f->input_len, 3);
+    assert_int_equal(set->functions[decl_function_find(set, "TIFFFdOpen")].input, DECL_INPUT_FD);
+    f = &set->functions[decl_function_find(set, "jpeg_stdio_src")];
+    assert_int_equal(f->kind, DECL_INPUT);
+    assert_int_equal(f->input, DECL_INPUT_STREAM);
+    assert_int_equal(f->input_arg, 2);
+    assert_int_equal(f->input_handle, 1);
+    assert_string_equal(f->lib, "libjpeg.so,libturbojpeg.so");
+    assert_int_equal(set->functions[decl_function_find(set, "MagickReadImage")].input_handle, 0);
+    free(set);
+}
+
+/* lib= words: a file name's start, or (ending in '/') a directory's. */
+static void test_declfile_lib_matches_file_names_and_directories(void **state)
+{
+    (void)state;
+    const char *magick = "libMagick,ImageMagick-/";
+    assert_true(decl_lib_matches("/usr/lib/x86_64-linux-gnu/libMagickCore-6.Q16.so.6", magick));
+    assert_true(decl_lib_matches("/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders/png.so", magick));
+    assert_false(decl_lib_matches("/usr/lib/x86_64-linux-gnu/libpng16.so.16", magick));
+    assert_false(decl_lib_matches("/opt/ImageMagick-7", magick)); /* a file, not a directory */
+    assert_false(decl_lib_matches("/opt/libMagick/libfoo.so", magick));
+    assert_true(decl_lib_matches("/usr/lib/libturbojpeg.so.0", "libjpeg.so,libturbojpeg.so"));
+    assert_false(decl_lib_matches("/usr/lib/libjpegxl.so", "libjpeg.so,libturbojpeg.so"));
+    assert_false(decl_lib_matches("/usr/lib/libvips-cpp.so.42", "libvips.so"));
+    assert_false(decl_lib_matches(NULL, "libvips.so"));
+}
+
+/* The codecs are declarations too: their report names and semantics are as they always were. */
+static void test_declfile_builtin_codecs_parse(void **state)
+{
+    (void)state;
+    decl_set_t *set = fresh();
+    decl_error_t err;
+    const char *file = NULL;
+    assert_int_equal(decl_parse_builtin(set, &err, &file), 0);
+    int gif = decl_type_find(set, "GifFileType (decoder)");
+    assert_true(gif >= 0);
+    assert_string_equal(set->types[gif].library, "giflib");
+    assert_string_equal(set->types[decl_type_find(set, "Image")].library, "MagickCore");
+    assert_true(set->types[decl_type_find(set, "WebPPicture")].flags & DECL_TYPE_REFILLED);
+    const decl_function_t *f = &set->functions[decl_function_find(set, "jpeg_destroy")];
+    assert_int_equal(f->holds, 2); /* the memory manager, word 1 */
+    assert_int_equal(__builtin_popcountll(f->types), 2);
+    f = &set->functions[decl_function_find(set, "tjCompress2")];
+    assert_int_equal(f->from, DECL_FROM_OUT);
+    assert_int_equal(f->arg, 7);
+    assert_int_equal(f->check, DECL_CHECK_OK);
+    assert_true(set->functions[decl_function_find(set, "WebPEncodeLosslessRGBA")].wide);
+    assert_int_equal(set->functions[decl_function_find(set, "DGifOpenFileName")].input, DECL_INPUT_PATH);
+    /* a user's file may not hook a built-in function again */
+    assert_int_equal(parse(set, "type T lib=libt.so\ncreate T png_create_read_struct return\n", &err), -1);
+    assert_true(strstr(err.message, "built-in hooks") != NULL);
+    /* and the user keeps room: at least 20 types and 200 functions */
+    assert_true(set->type_count + 20 <= DECL_TYPES_MAX);
+    assert_true(set->function_count + 200 <= DECL_FUNCTIONS_MAX);
     free(set);
 }
 
@@ -204,6 +322,9 @@ int main(void)
         cmocka_unit_test(test_declfile_user_pair_as_in_the_docs),
         cmocka_unit_test(test_declfile_refuses_a_bad_line_with_its_number),
         cmocka_unit_test(test_declfile_table_members_get_their_index),
+        cmocka_unit_test(test_declfile_codec_vocabulary),
+        cmocka_unit_test(test_declfile_lib_matches_file_names_and_directories),
+        cmocka_unit_test(test_declfile_builtin_codecs_parse),
         cmocka_unit_test(test_declfile_refuses_a_nul_byte),
         cmocka_unit_test(test_declfile_refused_text_leaves_the_set_as_it_was),
         cmocka_unit_test(test_declfile_refuses_more_types_than_fit),
