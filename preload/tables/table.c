@@ -3,13 +3,23 @@
  * id (24 bits). Linear probing; a removed slot becomes a tombstone so probe chains stay intact,
  * and tombstones are swept when the table is rebuilt.
  *
- * Growing: a writer marks itself busy on one of STRIPES words (its own cache line; the same word
- * carries the stripe's share of the live count, so that leaving and counting are one locked
- * instruction), then checks `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
- * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
- * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
- * that waits too long gives up and the table stays as it is: the shim never blocks a program for
- * good.
+ * Growing: a writer marks itself busy in its stripe (a word on a cache line of its own that also
+ * carries the stripe's share of the live count, so that leaving and counting are one store), then
+ * checks `resizing`. The thread that grows the table raises `resizing`, makes every writer's mark
+ * visible, waits for every stripe to drain, rebuilds, and lowers it: either the writer sees
+ * `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower that
+ * waits too long gives up and the table stays as it is: the shim never blocks a program for good.
+ *
+ * A thread owns a stripe of its own while it lives (taken over from an ended thread when all are
+ * owned; threads beyond OWNED_STRIPES at once share the rest with locked instructions). Only its
+ * owner writes an owned stripe, so marking and leaving are plain loads and stores, and the
+ * store-then-load order a mark needs against `resizing` is paid by the grower alone: it calls
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which puts a full barrier in every running thread
+ * of the process, after raising `resizing` and before reading the marks (as liburcu's "memb"
+ * flavour does). Where membarrier cannot be had, an owned writer fences itself. A pair of
+ * malloc and free then costs one locked instruction (the slot's compare-and-swap), not five.
+ * A signal handler that takes a snapshot on the same thread marks the same stripe inside the
+ * interrupted load and store; it leaves it as it found it, so the store that resumes is right.
  *
  * When most frees are of blocks the table never saw (sampling), a free first looks without a
  * mark, seqlock-style: `generation` is odd while a rebuild runs, and a look that saw the same
@@ -17,20 +27,29 @@
  * so old arrays are never unmapped while the shim runs: they are discarded (their pages read back
  * as zeroes) and kept in a pool that later rebuilds take from, which bounds their number by the
  * number of distinct sizes the table has had. */
+#define _GNU_SOURCE
 #include "table.h"
 
 #include "guard.h"
 #include "os.h"
 
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define KEY_EMPTY 0u
 #define KEY_TOMB 1u
 #define ADDR_BITS 48
 #define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
-#define STRIPES 64
+#define OWNED_STRIPES 256 /* a thread's own, while it lives */
+#define SHARED_STRIPES 64 /* for the threads beyond, by their index */
+#define STRIPES (OWNED_STRIPES + SHARED_STRIPES)
+#define CLAIM_TRIES 64    /* owners of owned stripes asked whether they still exist */
 #define GROW_NUM 3 /* grow when used slots (live + tombstones) pass 3/4 */
 #define GROW_DEN 4
 #define BATCH 32   /* per-thread updates of the used count are folded in batches */
@@ -44,14 +63,16 @@ typedef struct {
     _Atomic uint64_t meta;
 } slot_t;
 
-/* A writer's own cache line: one word that holds its marks (writers inside, the low MARK_BITS)
+/* A writer's cache line: one word that holds its marks (writers inside, the low MARK_BITS)
  * and its share of the live count above them (blocks inserted minus removed through this stripe,
  * which may go negative when another thread frees them), so that no counter is shared between
- * threads on the hot path, and leaving and counting the block are one locked instruction. The
- * word read as signed: live = word >> MARK_BITS (arithmetic), marks = word & MARK_MASK. */
+ * threads on the hot path, and leaving and counting the block are one store (one locked
+ * instruction on a shared stripe). The word read as signed: live = word >> MARK_BITS
+ * (arithmetic), marks = word & MARK_MASK. owner: the thread id of an owned stripe's thread. */
 typedef struct {
     _Atomic int64_t word;
-    char pad[64 - sizeof(int64_t)];
+    _Atomic int owner;
+    char pad[64 - sizeof(int64_t) - sizeof(int)];
 } stripe_t;
 #define MARK_BITS 20
 #define MARK_MASK ((INT64_C(1) << MARK_BITS) - 1)
@@ -78,6 +99,10 @@ static struct {
 
 static stripe_t stripes[STRIPES] __attribute__((aligned(64)));
 static __thread long used_pending __attribute__((tls_model("initial-exec")));
+static __thread stripe_t *my_stripe __attribute__((tls_model("initial-exec")));
+static __thread int my_stripe_owned __attribute__((tls_model("initial-exec")));
+static int membarrier_ok; /* owned writers rely on the grower's membarrier, not a fence */
+static unsigned claim_cursor;
 
 static size_t live_count(void);
 
@@ -147,12 +172,14 @@ int table_init(size_t capacity, size_t max_capacity)
     if (max_capacity && capacity > max_capacity)
         capacity = max_capacity;
     memset(&tb, 0, sizeof tb);
-    memset(stripes, 0, sizeof stripes);
+    for (int i = 0; i < STRIPES; i++) /* owners stay: a thread keeps the stripe it has */
+        atomic_store(&stripes[i].word, 0);
     tb.slots = slots_alloc(capacity, &tb.slots_bytes);
     if (!tb.slots)
         return -1;
     tb.capacity = capacity;
     tb.max_capacity = max_capacity;
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     return 0;
 }
 
@@ -176,6 +203,11 @@ void table_after_fork_child(void)
     for (int i = 0; i < STRIPES; i++)
         atomic_store(&stripes[i].word, atomic_load(&stripes[i].word) & ~MARK_MASK);
     atomic_store(&tb.resizing, 0);
+    /* a new memory: registered again, and this thread is the only one, so the way owned writers
+     * mark may change here */
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    if (my_stripe_owned)
+        atomic_store(&my_stripe->owner, (int)syscall(SYS_gettid));
 }
 
 void table_forget_all(void)
@@ -189,29 +221,84 @@ void table_forget_all(void)
 
 /* ---- writer marks ---- */
 
+static int thread_gone(int tid)
+{
+    return tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
+}
+
+/* The calling thread's stripe: a free owned one, one whose thread has ended, or a shared one. */
+__attribute__((cold, noinline)) static stripe_t *stripe_claim(void)
+{
+    int saved_errno = errno, me = (int)syscall(SYS_gettid);
+    stripe_t *s = NULL;
+    for (unsigned i = 0; i < OWNED_STRIPES && !s; i++) {
+        int none = 0;
+        if (atomic_load_explicit(&stripes[i].owner, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&stripes[i].owner, &none, me))
+            s = &stripes[i];
+    }
+    for (unsigned n = 0; n < CLAIM_TRIES && !s; n++) {
+        unsigned i = __atomic_fetch_add(&claim_cursor, 1, __ATOMIC_RELAXED) % OWNED_STRIPES;
+        int owner = atomic_load(&stripes[i].owner);
+        if (thread_gone(owner) && atomic_compare_exchange_strong(&stripes[i].owner, &owner, me))
+            s = &stripes[i]; /* its live share stays: the sum over stripes is what counts */
+    }
+    errno = saved_errno;
+    my_stripe_owned = s != NULL;
+    if (!s)
+        s = &stripes[OWNED_STRIPES + guard_slot() % SHARED_STRIPES];
+    my_stripe = s;
+    return s;
+}
+
+/* One more mark, ordered before the load of `resizing` that follows: on an owned stripe a plain
+ * store, ordered by the grower's membarrier; without membarrier, or on a shared stripe, a locked
+ * instruction. */
+static inline void mark_add(stripe_t *s, int64_t delta)
+{
+    if (__builtin_expect(my_stripe_owned && membarrier_ok, 1)) {
+        atomic_store_explicit(&s->word, atomic_load_explicit(&s->word, memory_order_relaxed) + delta,
+                              memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_fetch_add(&s->word, delta); /* a full barrier of its own */
+    }
+}
+
 static inline stripe_t *writer_enter(void)
 {
-    stripe_t *s = &stripes[guard_slot() % STRIPES];
+    stripe_t *s = my_stripe;
+    if (__builtin_expect(!s, 0))
+        s = stripe_claim();
     for (;;) {
-        atomic_fetch_add(&s->word, 1);
+        mark_add(s, 1);
         if (__builtin_expect(!atomic_load(&tb.resizing), 1))
             return s;
-        atomic_fetch_sub(&s->word, 1);
+        mark_add(s, -1);
         while (atomic_load_explicit(&tb.resizing, memory_order_relaxed))
             sched_yield();
     }
 }
 
-/* live_delta: +1 a block inserted, -1 removed, 0 neither */
+/* live_delta: +1 a block inserted, -1 removed, 0 neither. Release: the grower that sees the mark
+ * gone sees the slot written. */
 static inline void writer_leave(stripe_t *s, int live_delta)
 {
-    atomic_fetch_add_explicit(&s->word, live_delta * LIVE_ONE - 1, memory_order_release);
+    int64_t delta = live_delta * LIVE_ONE - 1;
+    if (__builtin_expect(my_stripe_owned, 1))
+        atomic_store_explicit(&s->word, atomic_load_explicit(&s->word, memory_order_relaxed) + delta,
+                              memory_order_release);
+    else
+        atomic_fetch_add_explicit(&s->word, delta, memory_order_release);
 }
 
 /* ---- growing ---- */
 
 static int wait_writers_drained(void)
 {
+    /* every owned writer's mark, stored without a fence, is visible after this (see the top) */
+    if (membarrier_ok && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        return -1;
     for (long spin = 0; spin < GROW_WAIT_SPINS; spin++) {
         int busy = 0;
         for (int i = 0; i < STRIPES; i++)

@@ -204,6 +204,49 @@ static void test_table_unmarked_lookups_never_miss_during_growth(void **state)
     table_set_mostly_absent(0);
 }
 
+/* More threads alive at once than there are stripes of their own (the rest share), then as many
+ * again once those ended (their stripes taken over): every block is counted once, through
+ * growth, whichever kind of stripe counted it. */
+#define WAVE 300
+#define WAVE_BLOCKS 64
+static pthread_barrier_t wave_all_in;
+
+static void *wave_worker(void *arg)
+{
+    uint64_t base = (uint64_t)(uintptr_t)arg << 20;
+    live_info_t in = {16, 1, 0}, out;
+    for (uint64_t i = 0; i < WAVE_BLOCKS; i++)
+        if (table_insert(base + i * 16, &in) != 0)
+            return (void *)1;
+    pthread_barrier_wait(&wave_all_in); /* every thread of the wave holds a stripe now */
+    for (uint64_t i = 0; i < WAVE_BLOCKS; i += 2)
+        if (table_remove(base + i * 16, &out) != 1)
+            return (void *)2;
+    return NULL;
+}
+
+static void test_table_counts_exact_with_more_threads_than_stripes_and_after_they_end(void **state)
+{
+    (void)state;
+    static pthread_t th[WAVE];
+    for (uintptr_t wave = 0; wave < 2; wave++) {
+        pthread_barrier_init(&wave_all_in, NULL, WAVE);
+        for (uintptr_t t = 0; t < WAVE; t++)
+            assert_int_equal(pthread_create(&th[t], NULL, wave_worker, (void *)(wave * WAVE + t + 1)), 0);
+        for (int t = 0; t < WAVE; t++) {
+            void *rc;
+            pthread_join(th[t], &rc);
+            assert_null(rc);
+        }
+        pthread_barrier_destroy(&wave_all_in);
+        assert_int_equal(table_live(), (wave + 1) * WAVE * WAVE_BLOCKS / 2);
+    }
+    visit_sum_t v = {0, 0};
+    table_foreach(sum_visit, &v);
+    assert_int_equal(v.count, 2 * WAVE * WAVE_BLOCKS / 2);
+    assert_int_equal(table_dropped(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +260,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_foreach_visits_each_live_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_concurrent_insert_remove_across_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_unmarked_lookups_never_miss_during_growth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_counts_exact_with_more_threads_than_stripes_and_after_they_end,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }
