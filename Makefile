@@ -76,7 +76,7 @@ $(B)/imgleak: $(ANA_OBJ)
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_stackcache test_maps test_format test_attribute test_golang \
               test_supervise test_declfile test_symbolize
-TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
+TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/recsort.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread

@@ -45,7 +45,7 @@
 #define KEY_EMPTY 0u
 #define KEY_TOMB 1u
 #define ADDR_BITS 48
-#define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
+#define ADDR_MASK TABLE_ADDR_MASK
 #define OWNED_STRIPES 256 /* a thread's own, while it lives */
 #define SHARED_STRIPES 64 /* for the threads beyond, by their index */
 #define STRIPES (OWNED_STRIPES + SHARED_STRIPES)
@@ -95,6 +95,8 @@ static struct {
     _Atomic uint64_t oversized;
     _Atomic int resizing;
     _Atomic int grow_failed;
+    int frozen;        /* the slots are an array of records (table_freeze); 2: sorted */
+    size_t frozen_n;   /* its records, foreign ones included, once sorted */
 } tb;
 
 static stripe_t stripes[STRIPES] __attribute__((aligned(64)));
@@ -433,7 +435,7 @@ static int try_insert(uint64_t key, uint64_t meta)
 
 int table_insert(uint64_t addr, const live_info_t *info)
 {
-    if (addr <= KEY_TOMB || addr > ADDR_MASK) {
+    if (addr <= KEY_TOMB || addr > ADDR_MASK || __builtin_expect(tb.frozen, 0)) {
         atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
         return -1;
     }
@@ -512,7 +514,7 @@ static int maybe_present(uint64_t addr)
 
 int table_remove(uint64_t addr, live_info_t *out)
 {
-    if (addr <= KEY_TOMB || addr > ADDR_MASK)
+    if (addr <= KEY_TOMB || addr > ADDR_MASK || __builtin_expect(tb.frozen, 0))
         return 0;
     if (tb.mostly_absent && !maybe_present(addr))
         return 0;
@@ -527,10 +529,18 @@ int table_remove(uint64_t addr, live_info_t *out)
     return slot != NULL;
 }
 
+static const table_rec_t *frozen_find(uint64_t addr);
+
 int table_lookup(uint64_t addr, live_info_t *out)
 {
     if (addr <= KEY_TOMB || addr > ADDR_MASK)
         return 0;
+    if (tb.frozen) {
+        const table_rec_t *r = tb.frozen == 2 ? frozen_find(addr) : NULL;
+        if (r)
+            unpack(r->key, r->meta, out);
+        return r != NULL;
+    }
     stripe_t *s = writer_enter();
     slot_t *slot = find(addr);
     if (slot)
@@ -542,6 +552,17 @@ int table_lookup(uint64_t addr, live_info_t *out)
 
 void table_foreach(table_visit_fn visit, void *ctx)
 {
+    if (tb.frozen) {
+        const table_rec_t *recs = (const table_rec_t *)tb.slots;
+        for (size_t i = 0; tb.frozen == 2 && i < tb.frozen_n; i++) {
+            if (table_rec_stack(&recs[i]) == TABLE_STACK_FOREIGN)
+                continue;
+            live_info_t info;
+            unpack(recs[i].key, recs[i].meta, &info);
+            visit(table_rec_addr(&recs[i]), &info, ctx);
+        }
+        return;
+    }
     stripe_t *s = writer_enter(); /* holds growth off while the slots are walked */
     slot_t *slots = tb.slots;
     for (size_t i = 0; i < tb.capacity; i++) {
@@ -553,6 +574,93 @@ void table_foreach(table_visit_fn visit, void *ctx)
         visit(k & ADDR_MASK, &info, ctx);
     }
     writer_leave(s, 0);
+}
+
+size_t table_copy_records(table_rec_t *out, size_t cap, uint64_t *missed)
+{
+    stripe_t *s = writer_enter(); /* holds growth off while the slots are walked */
+    slot_t *slots = tb.slots;
+    size_t n = 0;
+    for (size_t i = 0; i < tb.capacity; i++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_acquire);
+        if (k == KEY_EMPTY || k == KEY_TOMB)
+            continue;
+        if (n == cap) {
+            ++*missed;
+            continue;
+        }
+        out[n].key = k;
+        out[n++].meta = atomic_load_explicit(&slots[i].meta, memory_order_acquire);
+    }
+    writer_leave(s, 0);
+    return n;
+}
+
+/* ---- frozen: the last snapshot's array of records, in the slots' own memory ---- */
+
+size_t table_freeze(table_rec_t **recs, size_t room)
+{
+    *recs = NULL;
+    size_t live = live_count(); /* exact: no other thread is inside */
+    if (tb.frozen || live + room > tb.capacity)
+        return 0;
+    slot_t *slots = tb.slots;
+    size_t n = 0;
+    for (size_t i = 0; i < tb.capacity && n < live; i++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
+        if (k == KEY_EMPTY || k == KEY_TOMB)
+            continue;
+        if (n != i) {
+            atomic_store_explicit(&slots[n].key, k, memory_order_relaxed);
+            atomic_store_explicit(&slots[n].meta,
+                                  atomic_load_explicit(&slots[i].meta, memory_order_relaxed),
+                                  memory_order_relaxed);
+        }
+        n++;
+    }
+    uintptr_t used_end = ((uintptr_t)&slots[n + room] + 4095) & ~(uintptr_t)4095,
+              end = (uintptr_t)slots + tb.slots_bytes;
+    if (end > used_end)
+        os_discard((void *)used_end, end - used_end);
+    tb.frozen = 1;
+    *recs = (table_rec_t *)slots;
+    return n;
+}
+
+void table_frozen_sorted(size_t total)
+{
+    tb.frozen_n = total;
+    tb.frozen = 2;
+}
+
+static const table_rec_t *frozen_find(uint64_t addr)
+{
+    const table_rec_t *recs = (const table_rec_t *)tb.slots;
+    size_t lo = 0, hi = tb.frozen_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (table_rec_addr(&recs[mid]) < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < tb.frozen_n && table_rec_addr(&recs[lo]) == addr &&
+        table_rec_stack(&recs[lo]) != TABLE_STACK_FOREIGN)
+        return &recs[lo];
+    return NULL;
+}
+
+void table_thaw_empty(void)
+{
+    if (!tb.frozen)
+        return;
+    os_discard(tb.slots, tb.slots_bytes); /* reads back as empty slots */
+    for (int i = 0; i < STRIPES; i++) /* marks stay: an interrupted writer still holds its own */
+        atomic_store(&stripes[i].word, atomic_load(&stripes[i].word) & MARK_MASK);
+    atomic_store(&tb.used, 0);
+    used_pending = 0;
+    tb.frozen_n = 0;
+    tb.frozen = 0;
 }
 
 static size_t live_count(void)
