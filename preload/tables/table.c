@@ -39,6 +39,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@
 #define BATCH 32   /* per-thread updates of the used count are folded in batches */
 #define GROW_WAIT_SPINS 200000
 #define POOL_MAX 64
+#define HUGE_FROM (UINT64_C(8) << 20) /* bytes of slots from which huge pages are asked for */
 #define INSERT_PROBES_MAX 4096 /* a longer run means the table is full in practice */
 #define LIKELY_INSERTED(rc) __builtin_expect((rc) >= 0, 1)
 
@@ -147,7 +149,12 @@ static slot_t *slots_alloc(size_t capacity, size_t *bytes)
         }
     }
     *bytes = need;
-    return os_map(need);
+    slot_t *slots = os_map(need);
+    /* a large table is touched all over (a hash): huge pages take its page faults and TLB
+     * misses down by 512, where the system leaves them to madvise */
+    if (slots && need >= HUGE_FROM)
+        syscall(SYS_madvise, slots, need, MADV_HUGEPAGE);
+    return slots;
 }
 
 /* An array no writer uses any more; an unmarked look may still read it (see the top). Without
@@ -312,7 +319,7 @@ static int wait_writers_drained(void)
     return -1;
 }
 
-#define DISCARD_CHUNK 8192 /* slots: 128 KiB */
+#define DISCARD_CHUNK 131072 /* slots: 2 MiB, a huge page (a smaller piece would split one) */
 
 /* Moves every live slot into fresh. The old array is given back to the kernel chunk by chunk as
  * it is read, so that growing never holds both arrays in memory at once; an unmarked look that
