@@ -72,6 +72,7 @@ struct reach {
     int frozen;            /* rec is the frozen live table (table_freeze) */
     size_t copy_bytes;     /* else rec is a copy of its own, this long */
     size_t class_hint;     /* the block reach_class tries first */
+    size_t rec_cap;        /* records rec has room for */
     uint8_t *flags;
     uint8_t *cls;          /* IMGLEAK_CLASS_* */
     uint32_t *root;        /* for indirect blocks: the index of their leak's root */
@@ -137,7 +138,7 @@ static int by_loader(uint32_t stack_id)
 static void gather_map(const map_rec_t *m, void *ctx)
 {
     reach_t *r = ctx;
-    if (r->n < r->cap)
+    if (r->n < r->rec_cap)
         r->rec[r->n++] = table_rec_make(m->start, m->length, TABLE_STACK_FOREIGN);
     else
         r->missed++;
@@ -1392,6 +1393,7 @@ reach_t *reach_scan(int last)
     CARVE(r->vma, VMA_MAX);
 #undef CARVE
     r->cap = cap;
+    r->rec_cap = frozen ? nheap + nmaps : cap;
     r->mapping = m;
     r->mapped_bytes = bytes;
     uint64_t loader_base = getauxval(AT_BASE);
