@@ -303,11 +303,13 @@ static inline void writer_leave(stripe_t *s, int live_delta)
 
 /* ---- growing ---- */
 
+/* 0 drained; -1 writers stayed too long; -2 their marks cannot be seen (membarrier refused
+ * after it was granted: a seccomp filter installed later), which will not change. */
 static int wait_writers_drained(void)
 {
     /* every owned writer's mark, stored without a fence, is visible after this (see the top) */
     if (membarrier_ok && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-        return -1;
+        return -2;
     for (long spin = 0; spin < GROW_WAIT_SPINS; spin++) {
         int busy = 0;
         for (int i = 0; i < STRIPES; i++)
@@ -356,7 +358,8 @@ __attribute__((cold, noinline)) static void table_grow(void)
 {
     if (atomic_exchange(&tb.resizing, 1))
         return; /* another thread is growing it */
-    if (wait_writers_drained() == 0) {
+    int drained = wait_writers_drained();
+    if (drained == 0) {
         size_t live = live_count();
         size_t capacity = tb.capacity;
         /* room for twice the live blocks: loads stay between 1/2 and 3/4, 16 bytes a slot, so
@@ -383,6 +386,10 @@ __attribute__((cold, noinline)) static void table_grow(void)
                            "(an address-space limit, ulimit -v?); blocks beyond are not tracked",
                            tb.capacity);
         }
+    } else if (drained == -2) {
+        atomic_store(&tb.grow_failed, 1);
+        os_notice_once(NOTICE_TABLE_FULL, "membarrier refused: the live table cannot grow past %zu "
+                       "slots; blocks beyond are not tracked", tb.capacity);
     } else {
         os_log("live table: writers did not drain, not growing now");
     }
