@@ -26,7 +26,11 @@
  * even generation before and after is valid. Such a look may still be reading an old slot array,
  * so old arrays are never unmapped while the shim runs: they are discarded (their pages read back
  * as zeroes) and kept in a pool that later rebuilds take from, which bounds their number by the
- * number of distinct sizes the table has had. */
+ * number of distinct sizes the table has had.
+ *
+ * Frozen (table_freeze, for the last snapshot with no other thread left): the slots become a
+ * packed array of records that the scan sorts in place and reads as its blocks, so that the exit
+ * scan needs no copy of them; table_thaw_empty makes it an empty table again. */
 #define _GNU_SOURCE
 #include "table.h"
 
