@@ -146,9 +146,19 @@ static void gather_map(const map_rec_t *m, void *ctx)
 
 static void mark_loader_blocks(reach_t *r)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (!IS_MAP(r, i) && by_loader(table_rec_stack(&r->rec[i])))
+    uint32_t last_id = 0;
+    int last_loader = 0; /* neighbours mostly share a stack: asked once for a run of them */
+    for (size_t i = 0; i < r->n; i++) {
+        if (IS_MAP(r, i))
+            continue;
+        uint32_t id = table_rec_stack(&r->rec[i]);
+        if (id != last_id) {
+            last_id = id;
+            last_loader = by_loader(id);
+        }
+        if (last_loader)
             r->flags[i] |= F_LOADER;
+    }
 }
 
 /* The page index: every word scanned is looked up, so finding the block a word points into must
