@@ -72,6 +72,7 @@ struct reach {
     int frozen;            /* rec is the frozen live table (table_freeze) */
     size_t copy_bytes;     /* else rec is a copy of its own, this long */
     size_t class_hint;     /* the block reach_class tries first */
+    size_t find_hint;      /* the block find found last */
     size_t rec_cap;        /* records rec has room for */
     uint8_t *flags;
     uint8_t *cls;          /* IMGLEAK_CLASS_* */
@@ -263,14 +264,27 @@ static long candidate(const reach_t *r, uint64_t p)
 }
 
 /* The block holding p: its index, or -1. *interior says p is not its start. */
+/* 1 when block i is the one with the greatest start at or below p */
+static inline int last_start_at_or_below(const reach_t *r, size_t i, uint64_t p)
+{
+    return i < r->n && ADDR(r, i) <= p && (i + 1 == r->n || ADDR(r, i + 1) > p);
+}
+
 static long find(const reach_t *r, uint64_t p, int *interior)
 {
     if (p < r->lo || p >= r->hi)
         return -1;
-    long c = candidate(r, p);
-    if (c < 0)
-        return -1;
-    size_t i = (size_t)c;
+    /* an array of pointers to blocks made one after another points in address order: the block
+     * found last, or the one after it, before the page index */
+    reach_t *w = (reach_t *)r; /* the hint only */
+    size_t i = w->find_hint;
+    if (!last_start_at_or_below(r, i, p) && !last_start_at_or_below(r, ++i, p)) {
+        long c = candidate(r, p);
+        if (c < 0)
+            return -1;
+        i = (size_t)c;
+    }
+    w->find_hint = i;
     uint64_t start = ADDR(r, i);
     if (p == start) {
         *interior = 0;
