@@ -208,7 +208,7 @@ bench-analyzer: all $(B)/bench/gensnap
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
                 $(B)/torture/exceptions $(B)/torture/cgo $(B)/torture/exits $(B)/torture/fdstorm \
-                $(B)/torture/newstacks
+                $(B)/torture/newstacks $(B)/torture/nomembarrier
 $(B)/torture/%: tests/torture/%.c | $(B)/torture
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/torture/exceptions: tests/torture/exceptions.cc | $(B)/torture
