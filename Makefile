@@ -77,7 +77,7 @@ $(B)/imgleak: $(ANA_OBJ)
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_stackcache test_maps test_format test_attribute test_golang \
               test_supervise test_declfile test_symbolize
-TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
+TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/recsort.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
@@ -210,7 +210,7 @@ bench-analyzer: all $(B)/bench/gensnap
 # ---- torture: the shim under threads, processes, signals, edge cases and other runtimes ----
 TORTURE_BINS := $(B)/torture/threads $(B)/torture/procs $(B)/torture/signals $(B)/torture/edge \
                 $(B)/torture/exceptions $(B)/torture/cgo $(B)/torture/exits $(B)/torture/fdstorm \
-                $(B)/torture/newstacks
+                $(B)/torture/newstacks $(B)/torture/nomembarrier
 $(B)/torture/%: tests/torture/%.c | $(B)/torture
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
 $(B)/torture/exceptions: tests/torture/exceptions.cc | $(B)/torture

@@ -53,10 +53,12 @@ typedef struct {
 } vma_t;
 #define VMA_MAX 65536 /* the kernel's default vm.max_map_count is 65530 */
 
-enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16 };
-#define MMAP_BIT (UINT64_C(1) << 63)   /* in size[]: the block is a mapping */
-#define LOADER_BIT (UINT64_C(1) << 62) /* in size[]: the dynamic linker allocated the block */
-#define SIZE(r, i) ((r)->size[i] & ~(MMAP_BIT | LOADER_BIT))
+/* F_LOADER: the dynamic linker allocated the block (kept when the marks are cleared) */
+enum { F_REACHED = 1, F_INTERIOR = 2, F_POSSIBLE = 4, F_POINTED = 8, F_DONE = 16, F_LOADER = 32 };
+/* A block is a record in the live table's format; the program's mappings are foreign records. */
+#define ADDR(r, i) table_rec_addr(&(r)->rec[i])
+#define SIZE(r, i) table_rec_size(&(r)->rec[i])
+#define IS_MAP(r, i) (table_rec_stack(&(r)->rec[i]) == TABLE_STACK_FOREIGN)
 
 /* The blocks that start in one 4 KiB page: addr[first .. first + count). */
 typedef struct {
@@ -66,7 +68,12 @@ typedef struct {
 #define PAGE_SHIFT 12
 
 struct reach {
-    uint64_t *addr, *size; /* sorted by addr */
+    table_rec_t *rec;      /* the blocks, sorted by address; the live table's own memory when frozen */
+    int frozen;            /* rec is the frozen live table (table_freeze) */
+    size_t copy_bytes;     /* else rec is a copy of its own, this long */
+    size_t class_hint;     /* the block reach_class tries first */
+    size_t find_hint;      /* the block find found last */
+    size_t rec_cap;        /* records rec has room for */
     uint8_t *flags;
     uint8_t *cls;          /* IMGLEAK_CLASS_* */
     uint32_t *root;        /* for indirect blocks: the index of their leak's root */
@@ -83,8 +90,6 @@ struct reach {
     size_t pages_bytes;
     uint32_t *large;       /* indexes of the blocks longer than a page, by address */
     size_t nlarge;
-    uint64_t *spare;       /* the sort's scratch words, then the class of each block by address */
-    size_t spare_words, nclass;
     unsigned char *buf;    /* read buffer */
     uint64_t unreadable;   /* bytes that could not be read */
     int direct;            /* no other thread runs: heap blocks and roots are read in place */
@@ -131,68 +136,29 @@ static int by_loader(uint32_t stack_id)
            st.frames[0] >= loader_lo && st.frames[0] < loader_hi;
 }
 
-static void gather_heap(uint64_t addr, const live_info_t *info, void *ctx)
-{
-    reach_t *r = ctx;
-    if (r->n < r->cap) {
-        r->addr[r->n] = addr;
-        r->size[r->n++] = info->size | (by_loader(info->stack_id) ? LOADER_BIT : 0);
-    } else {
-        r->missed++;
-    }
-}
-
 static void gather_map(const map_rec_t *m, void *ctx)
 {
     reach_t *r = ctx;
-    if (r->n < r->cap) {
-        r->addr[r->n] = m->start;
-        r->size[r->n++] = m->length | MMAP_BIT;
-    } else {
+    if (r->n < r->rec_cap)
+        r->rec[r->n++] = table_rec_make(m->start, m->length, TABLE_STACK_FOREIGN);
+    else
         r->missed++;
-    }
 }
 
-/* LSD radix sort of (addr, size) by addr, 11 bits a pass (2048 buckets: the scatter's write
- * positions stay in the cache, which 65536 did not), a pass skipped where every block has the
- * same digit (the high bits of heap addresses); tmp holds 2n words. Never calls the allocator. */
-#define RADIX_BITS 11
-#define RADIX_MASK ((1u << RADIX_BITS) - 1)
-static void sort_blocks(reach_t *r, uint64_t *tmp, uint32_t *counts)
+static void mark_loader_blocks(reach_t *r)
 {
-    uint64_t *a = r->addr, *s = r->size, *ta = tmp, *ts = tmp + r->n;
-    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
-        memset(counts, 0, (RADIX_MASK + 1) * sizeof *counts);
-        int nonzero = 0;
-        for (size_t i = 0; i < r->n; i++) {
-            counts[(a[i] >> shift) & RADIX_MASK]++;
-            nonzero |= (a[i] >> shift) != 0;
+    uint32_t last_id = 0;
+    int last_loader = 0; /* neighbours mostly share a stack: asked once for a run of them */
+    for (size_t i = 0; i < r->n; i++) {
+        if (IS_MAP(r, i))
+            continue;
+        uint32_t id = table_rec_stack(&r->rec[i]);
+        if (id != last_id) {
+            last_id = id;
+            last_loader = by_loader(id);
         }
-        if (!nonzero)
-            break;
-        if (r->n && counts[(a[0] >> shift) & RADIX_MASK] == r->n)
-            continue; /* one digit for all: already in order by it */
-        uint32_t sum = 0;
-        for (size_t d = 0; d <= RADIX_MASK; d++) {
-            uint32_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < r->n; i++) {
-            uint32_t at = counts[(a[i] >> shift) & RADIX_MASK]++;
-            ta[at] = a[i];
-            ts[at] = s[i];
-        }
-        uint64_t *x = a;
-        a = ta;
-        ta = x;
-        x = s;
-        s = ts;
-        ts = x;
-    }
-    if (a != r->addr) {
-        memcpy(r->addr, a, r->n * sizeof *a);
-        memcpy(r->size, s, r->n * sizeof *s);
+        if (last_loader)
+            r->flags[i] |= F_LOADER;
     }
 }
 
@@ -222,7 +188,7 @@ static int index_pages(reach_t *r)
     size_t npages = 0;
     r->nlarge = 0;
     for (size_t i = 0; i < r->n; i++) {
-        npages += i == 0 || r->addr[i] >> PAGE_SHIFT != r->addr[i - 1] >> PAGE_SHIFT;
+        npages += i == 0 || ADDR(r, i) >> PAGE_SHIFT != ADDR(r, i - 1) >> PAGE_SHIFT;
         r->nlarge += SIZE(r, i) > (UINT64_C(1) << PAGE_SHIFT);
     }
     size_t capacity = 64;
@@ -239,14 +205,14 @@ static int index_pages(reach_t *r)
     for (size_t i = 0; i < r->n; i++) {
         if (SIZE(r, i) > (UINT64_C(1) << PAGE_SHIFT))
             r->large[nlarge++] = (uint32_t)i;
-        uint64_t page = r->addr[i] >> PAGE_SHIFT;
-        if (i > 0 && page == r->addr[i - 1] >> PAGE_SHIFT)
+        uint64_t page = ADDR(r, i) >> PAGE_SHIFT;
+        if (i > 0 && page == ADDR(r, i - 1) >> PAGE_SHIFT)
             continue;
         size_t k = page_hash(page) & r->npages_mask;
         while (r->pages[k].page)
             k = (k + 1) & r->npages_mask;
         size_t end = i + 1;
-        while (end < r->n && r->addr[end] >> PAGE_SHIFT == page)
+        while (end < r->n && ADDR(r, end) >> PAGE_SHIFT == page)
             end++;
         r->pages[k] = (page_ref_t){page + 1, (uint32_t)i, (uint32_t)(end - i)};
     }
@@ -258,7 +224,7 @@ static long last_at_or_below(const reach_t *r, size_t lo, size_t hi, uint64_t p)
 {
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (r->addr[mid] <= p)
+        if (ADDR(r, mid) <= p)
             lo = mid + 1;
         else
             hi = mid;
@@ -275,7 +241,7 @@ static long candidate(const reach_t *r, uint64_t p)
         return last_at_or_below(r, 0, r->n, p);
     uint64_t page = p >> PAGE_SHIFT;
     const page_ref_t *ref = page_ref(r, page);
-    if (ref && r->addr[ref->first] <= p)
+    if (ref && ADDR(r, ref->first) <= p)
         return last_at_or_below(r, ref->first, ref->first + ref->count, p);
     if (ref) /* every block of p's page starts above p: the one before them */
         return (long)ref->first - 1;
@@ -284,7 +250,7 @@ static long candidate(const reach_t *r, uint64_t p)
     size_t lo = 0, hi = r->nlarge;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (r->addr[r->large[mid]] <= p)
+        if (ADDR(r, r->large[mid]) <= p)
             lo = mid + 1;
         else
             hi = mid;
@@ -292,74 +258,45 @@ static long candidate(const reach_t *r, uint64_t p)
     if (lo == 0)
         return -1;
     size_t i = r->large[lo - 1];
-    if (i + 1 < r->n && r->addr[i + 1] <= p) /* a shorter block starts nearer: that one */
+    if (i + 1 < r->n && ADDR(r, i + 1) <= p) /* a shorter block starts nearer: that one */
         return last_at_or_below(r, i + 1, r->n, p);
     return (long)i;
 }
 
 /* The block holding p: its index, or -1. *interior says p is not its start. */
+/* 1 when block i is the one with the greatest start at or below p */
+static inline int last_start_at_or_below(const reach_t *r, size_t i, uint64_t p)
+{
+    return i < r->n && ADDR(r, i) <= p && (i + 1 == r->n || ADDR(r, i + 1) > p);
+}
+
 static long find(const reach_t *r, uint64_t p, int *interior)
 {
     if (p < r->lo || p >= r->hi)
         return -1;
-    long c = candidate(r, p);
-    if (c < 0)
-        return -1;
-    size_t i = (size_t)c;
-    if (p == r->addr[i]) {
+    /* an array of pointers to blocks made one after another points in address order: the block
+     * found last, or the one after it, before the page index */
+    reach_t *w = (reach_t *)r; /* the hint only */
+    size_t i = w->find_hint;
+    if (!last_start_at_or_below(r, i, p) && !last_start_at_or_below(r, ++i, p)) {
+        long c = candidate(r, p);
+        if (c < 0)
+            return -1;
+        i = (size_t)c;
+    }
+    w->find_hint = i;
+    uint64_t start = ADDR(r, i);
+    if (p == start) {
         *interior = 0;
         return (long)i;
     }
     /* not the last 8 bytes: glibc's arena and bins point there, at the next chunk's header,
      * which would make every block before a free chunk look "possibly" leaked */
-    if (p - r->addr[i] + 8 < SIZE(r, i)) {
-        *interior = !python_object_start(r->addr[i], p - r->addr[i]);
+    if (p - start + 8 < SIZE(r, i)) {
+        *interior = !python_object_start(start, p - start);
         return (long)i;
     }
     return -1;
-}
-
-/* ---- the class of a block by its address, for the snapshot ----
- * The snapshot asks for the class of every live record in the live table's order, which is by a
- * multiplicative hash of the address: a look-up in the sorted arrays would miss the cache at
- * every step. So the classes go into a hash of their own, keyed by the same hash of the address,
- * whose slots the snapshot then visits in nearly the same order as the table's: one word a block,
- * the address with the class in its top byte, in the sort's scratch space. */
-static inline size_t class_home(uint64_t addr, size_t capacity) /* as table.c's home_slot */
-{
-    uint64_t h = (addr >> 12) * UINT64_C(0x9e3779b97f4a7c15);
-    size_t i = (size_t)(((unsigned __int128)h * capacity) >> 64) + (size_t)((addr >> 4) & 255);
-    return i < capacity ? i : i % capacity;
-}
-
-/* The pages strictly inside [p, p + bytes), given back: they read as zeroes after. */
-static void discard_inside(void *p, size_t bytes)
-{
-    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-    if (hi > lo)
-        os_discard((void *)lo, hi - lo);
-}
-
-static void index_classes(reach_t *r)
-{
-    /* what only the classification needed goes first, so that the index does not add to the
-     * scan's peak */
-    discard_inside(r->flags, r->cap);
-    discard_inside(r->root, r->cap * sizeof *r->root);
-    discard_inside(r->work, r->cap * sizeof *r->work);
-    size_t capacity = r->n + r->n / 2 + 64;
-    if (capacity > r->spare_words)
-        return; /* cannot be: the scratch space holds two words a block */
-    /* zeroed by hand: the pages the sort's discard could not give back (at the edges) still
-     * hold its words */
-    memset(r->spare, 0, capacity * sizeof *r->spare);
-    for (size_t i = 0; i < r->n; i++) {
-        size_t k = class_home(r->addr[i], capacity);
-        while (r->spare[k] && (r->spare[k] & ~(UINT64_C(0xff) << 56)) != r->addr[i])
-            k = k + 1 == capacity ? 0 : k + 1; /* the same start twice: the later one, as find */
-        r->spare[k] = r->addr[i] | (uint64_t)r->cls[i] << 56;
-    }
-    r->nclass = capacity;
 }
 
 /* ---- reading memory that may vanish ---- */
@@ -553,10 +490,10 @@ static int read_words(reach_t *r, uint64_t addr, uint64_t *out, size_t n)
  * a second vtable pointer) is not recognised: it needs the symbol table. */
 static int interior_as_start(reach_t *r, size_t i, uint64_t p)
 {
-    uint64_t off = p - r->addr[i], size = SIZE(r, i), w[2];
-    if ((off != 8 && off != 24) || (r->size[i] & MMAP_BIT))
+    uint64_t off = p - ADDR(r, i), size = SIZE(r, i), w[2];
+    if ((off != 8 && off != 24) || IS_MAP(r, i))
         return 0;
-    if (!read_words(r, r->addr[i], w, off / 8 == 3 ? 2 : 1))
+    if (!read_words(r, ADDR(r, i), w, off / 8 == 3 ? 2 : 1))
         return 0;
     if (off == 24)
         return w[1] < size && 3 * 8 + w[1] + 1 == size && w[0] <= w[1];
@@ -639,17 +576,17 @@ static void drain(reach_t *r, words_fn fn)
         while (r->nwork && k < IOV_BATCH) {
             size_t i = r->work[r->nwork - 1];
             uint64_t len = SIZE(r, i) & ~(uint64_t)7;
-            if (r->direct && !(r->size[i] & MMAP_BIT)) { /* in place: nobody can free it */
+            if (r->direct && !IS_MAP(r, i)) { /* in place: nobody can free it */
                 r->nwork--;
-                fn(r, (const uint64_t *)(uintptr_t)r->addr[i], len / 8, i);
+                fn(r, (const uint64_t *)(uintptr_t)ADDR(r, i), len / 8, i);
                 continue;
             }
             if (len > BUF_SIZE) { /* large: on its own, in pieces */
                 r->nwork--;
-                if (r->size[i] & MMAP_BIT)
-                    read_mapping(r, r->addr[i], r->addr[i] + len, i, fn);
+                if (IS_MAP(r, i))
+                    read_mapping(r, ADDR(r, i), ADDR(r, i) + len, i, fn);
                 else
-                    read_region(r, r->addr[i], r->addr[i] + len, i, fn);
+                    read_region(r, ADDR(r, i), ADDR(r, i) + len, i, fn);
                 continue;
             }
             if (bytes + len > BUF_SIZE)
@@ -657,7 +594,7 @@ static void drain(reach_t *r, words_fn fn)
             r->nwork--;
             if (!len)
                 continue;
-            ranges[k].iov_base = (void *)(uintptr_t)r->addr[i];
+            ranges[k].iov_base = (void *)(uintptr_t)ADDR(r, i);
             ranges[k].iov_len = len;
             owners[k++] = i;
             bytes += len;
@@ -804,12 +741,12 @@ static int find_any(const reach_t *r, uint64_t lo, uint64_t hi)
     size_t a = 0, b = r->n;
     while (a < b) {
         size_t mid = (a + b) / 2;
-        if (r->addr[mid] < lo)
+        if (ADDR(r, mid) < lo)
             a = mid + 1;
         else
             b = mid;
     }
-    return a < r->n && r->addr[a] < hi;
+    return a < r->n && ADDR(r, a) < hi;
 }
 
 /* The shim's own snapshot thread (periodic.c names it so): its stack holds the addresses of
@@ -876,8 +813,8 @@ static int task_roots(reach_t *r, int tid)
         } else if (b >= 0) {
             /* a stack the program allocated (pthread_attr_setstack): it ends with its block,
              * not with the heap mapping that holds it */
-            lo = lo > r->addr[b] ? lo : r->addr[b];
-            hi = r->addr[b] + SIZE(r, b);
+            lo = lo > ADDR(r, b) ? lo : ADDR(r, b);
+            hi = ADDR(r, b) + SIZE(r, b);
         }
         read_region(r, lo, hi, SIZE_MAX, mark_words);
         if (b < 0)
@@ -1170,7 +1107,7 @@ static size_t first_block_from(const reach_t *r, uint64_t addr)
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (r->addr[mid] < addr)
+        if (ADDR(r, mid) < addr)
             lo = mid + 1;
         else
             hi = mid;
@@ -1273,13 +1210,13 @@ static void inherited_roots(reach_t *r)
         m->scanned = 1;
         uint64_t lo = m->lo, prev = 0; /* prev: the child's heap block before lo */
         for (size_t i = first_block_from(r, lo); lo < m->hi; i++) {
-            uint64_t block = i < r->n && r->addr[i] < m->hi ? r->addr[i] : m->hi;
+            uint64_t block = i < r->n && ADDR(r, i) < m->hi ? ADDR(r, i) : m->hi;
             if (block > lo)
                 read_gap(r, pagemap, prev, lo, block, m->hi);
             if (block >= m->hi)
                 break;
-            prev = (r->size[i] & MMAP_BIT) ? 0 : r->addr[i];
-            uint64_t end = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
+            prev = IS_MAP(r, i) ? 0 : ADDR(r, i);
+            uint64_t end = ADDR(r, i) + (SIZE(r, i) ? SIZE(r, i) : 1);
             if (end > lo)
                 lo = end;
         }
@@ -1334,7 +1271,7 @@ static void forget_unproven(reach_t *r)
 static void classify(reach_t *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        if ((r->size[i] & LOADER_BIT) && !(r->flags[i] & F_REACHED)) {
+        if ((r->flags[i] & F_LOADER) && !(r->flags[i] & F_REACHED)) {
             r->flags[i] |= F_REACHED;
             push(r, i);
         }
@@ -1435,95 +1372,106 @@ void reach_set_attached(void)
     attached_late = 1;
 }
 
-reach_t *reach_scan(void)
+reach_t *reach_scan(int last)
 {
     threads_register(); /* the calling thread, if it never allocated */
-    size_t cap = table_live() + maps_count() + 4096;
+    /* The last snapshot with no other thread left: the live table becomes the scan's sorted
+     * blocks in its own memory, as nobody will insert into it again (table_freeze). Otherwise the
+     * blocks are copied: other threads go on using the table meanwhile. */
+    int alone = only_thread();
+    size_t nmaps = maps_count(), cap = table_live() + nmaps + 4096;
     cap += cap / 4; /* blocks allocated while gathering */
-    size_t bytes = sizeof(reach_t) + cap * (8 + 8 + 1 + 1 + 4 + 4 + 8 + 4) + 2 * cap * 8 +
-                   65536 * 4 + BUF_SIZE + VMA_MAX * sizeof(vma_t) + 64 * 12;
+    size_t bytes = sizeof(reach_t) + cap * (1 + 1 + 4 + 4 + 8 + 4) + TABLE_SORT_SCRATCH * 4 +
+                   BUF_SIZE + VMA_MAX * sizeof(vma_t) + 64 * 12;
     char *m = os_map(bytes);
-    if (!m) {
+    table_rec_t *frozen = NULL;
+    size_t nheap = m && last && alone ? table_freeze(&frozen, nmaps) : 0;
+    table_rec_t *copy = m && !frozen ? os_map(cap * sizeof *copy) : NULL;
+    if (!frozen && !copy) {
+        if (m)
+            os_unmap(m, bytes);
         os_notice_once(NOTICE_SCAN, "no memory for the reachability scan; leaks are not told "
                                     "from reachable blocks");
         return &skipped;
     }
     reach_t *r = (reach_t *)m;
     r->mem_fd = -1;
+    r->rec = frozen ? frozen : copy;
+    r->frozen = frozen != NULL;
+    r->copy_bytes = copy ? cap * sizeof *copy : 0;
     char *p = m + ((sizeof *r + 63) & ~(size_t)63);
 #define CARVE(ptr, count)                                                                          \
     do {                                                                                           \
         (ptr) = (void *)p;                                                                         \
         p += ((count) * sizeof *(ptr) + 63) & ~(size_t)63;                                         \
     } while (0)
-    CARVE(r->addr, cap);
-    CARVE(r->size, cap);
     CARVE(r->flags, cap);
     CARVE(r->cls, cap);
     CARVE(r->root, cap);
     CARVE(r->hung_bytes, cap);
     CARVE(r->hung_blocks, cap);
     CARVE(r->work, cap);
-    uint64_t *tmp;
-    uint32_t *counts;
-    CARVE(tmp, 2 * cap);
-    CARVE(counts, 65536);
+    uint32_t *scratch;
+    CARVE(scratch, TABLE_SORT_SCRATCH);
     CARVE(r->buf, BUF_SIZE);
     CARVE(r->vma, VMA_MAX);
 #undef CARVE
     r->cap = cap;
+    r->rec_cap = frozen ? nheap + nmaps : cap;
     r->mapping = m;
     r->mapped_bytes = bytes;
     uint64_t loader_base = getauxval(AT_BASE);
     loader_lo = loader_hi = 0;
     if (loader_base)
         dl_iterate_phdr(find_loader, &loader_base);
-    table_foreach(gather_heap, r);
+    r->n = frozen ? nheap : table_copy_records(r->rec, cap, &r->missed);
     maps_foreach(gather_map, r);
-    sort_blocks(r, tmp, counts);
-    discard_inside(tmp, 2 * cap * 8); /* the scan's own memory stays small */
-    r->spare = tmp;
-    r->spare_words = 2 * cap;
+    table_sort_records(r->rec, r->n, scratch);
+    if (frozen)
+        table_frozen_sorted(r->n);
+    mark_loader_blocks(r);
     if (r->n) {
-        r->lo = r->addr[0];
+        r->lo = ADDR(r, 0);
         for (size_t i = 0; i < r->n; i++)
-            if (r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1) > r->hi)
-                r->hi = r->addr[i] + (SIZE(r, i) ? SIZE(r, i) : 1);
+            if (ADDR(r, i) + (SIZE(r, i) ? SIZE(r, i) : 1) > r->hi)
+                r->hi = ADDR(r, i) + (SIZE(r, i) ? SIZE(r, i) : 1);
         if (index_pages(r) < 0)
             r->pages = NULL;
     }
 
-    r->direct = only_thread();
-    if (r->direct && classify_guarded(r) == 0) {
-        index_classes(r);
+    r->direct = alone;
+    if (r->direct && classify_guarded(r) == 0)
         return child_only(r);
-    }
     r->direct = 0; /* several threads, or a block could not be read in place */
     r->scan_flags = 0;
     r->unscanned = 0;
-    memset(r->flags, 0, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        r->flags[i] &= F_LOADER;
     memset(r->cls, 0, r->n);
     r->nwork = 0;
     classify(r);
-    index_classes(r);
     return child_only(r);
 }
 
+/* The class of the block at addr. The snapshot asks in the live table's order: when the table is
+ * frozen that is the scan's own order, so the block after the one asked before is tried first;
+ * else the page index finds it (the table keeps the blocks of one page together, so one
+ * look-up's cache lines serve the next). */
 unsigned reach_class(const reach_t *r, uint64_t addr)
 {
-    if (r && r->nclass) {
-        for (size_t k = class_home(addr, r->nclass);; k = k + 1 == r->nclass ? 0 : k + 1) {
-            uint64_t w = r->spare[k];
-            if (w == 0)
-                return IMGLEAK_CLASS_UNKNOWN; /* allocated after the scan gathered the blocks */
-            if ((w & ~(UINT64_C(0xff) << 56)) == addr)
-                return (unsigned)(w >> 56);
-        }
+    if (!r || r == &skipped)
+        return IMGLEAK_CLASS_UNKNOWN;
+    reach_t *w = (reach_t *)r; /* the hint only */
+    size_t next = w->class_hint;
+    if (next < r->n && ADDR(r, next) == addr && !IS_MAP(r, next)) {
+        w->class_hint = next + 1;
+        return r->cls[next];
     }
     int interior;
-    long i = r ? find(r, addr, &interior) : -1;
+    long i = find(r, addr, &interior);
     if (i < 0 || interior)
         return IMGLEAK_CLASS_UNKNOWN; /* allocated after the scan gathered the blocks */
+    w->class_hint = (size_t)i + 1;
     return r->cls[i];
 }
 
@@ -1554,7 +1502,12 @@ void reach_free(reach_t *r)
         close(r->mem_fd);
     if (r->pages)
         os_unmap(r->pages, r->pages_bytes);
+    int frozen = r->frozen;
+    if (r->copy_bytes)
+        os_unmap(r->rec, r->copy_bytes);
     os_unmap(r->mapping, r->mapped_bytes);
+    if (frozen)
+        table_thaw_empty();
 }
 
 void reach_foreach_root(const reach_t *r,
@@ -1563,5 +1516,5 @@ void reach_foreach_root(const reach_t *r,
 {
     for (size_t i = 0; r && i < r->n; i++)
         if (r->cls[i] == IMGLEAK_CLASS_LEAKED && r->hung_blocks[i])
-            visit(r->addr[i], r->hung_bytes[i], r->hung_blocks[i], ctx);
+            visit(ADDR(r, i), r->hung_bytes[i], r->hung_blocks[i], ctx);
 }

@@ -12,8 +12,10 @@
 typedef struct reach reach_t;
 
 /* Never NULL: when it cannot be done (no memory for its tables) the result classifies nothing
- * and says IMGLEAK_SCAN_SKIPPED. */
-reach_t *reach_scan(void);
+ * and says IMGLEAK_SCAN_SKIPPED. last: for the process's last snapshot (at its exit, not from a
+ * handler that interrupted the shim): when no other thread is left, the live table itself holds
+ * the scan's blocks until reach_free, which leaves it empty (table_freeze). */
+reach_t *reach_scan(int last);
 /* In a forked child that has not exec'd, unless scan_anyway: the inherited blocks are forgotten
  * (shim.c) and not read, so the child's blocks are reachable or unscanned, never leaked, and the
  * scan says IMGLEAK_SCAN_INCOMPLETE (without a word on stderr: it is by design). */

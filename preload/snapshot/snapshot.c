@@ -497,7 +497,7 @@ int snapshot_write(const snapshot_ctx_t *ctx, uint64_t flags, int interrupted)
     /* the scan first: the file's process figures then include what it took */
     reach_t *reach = ctx->scan == SNAPSHOT_SCAN_ALWAYS ||
                              (ctx->scan == SNAPSHOT_SCAN_AT_EXIT && (flags & IMGLEAK_SNAP_AT_EXIT))
-                         ? reach_scan()
+                         ? reach_scan((flags & IMGLEAK_SNAP_AT_EXIT) && !interrupted)
                          : NULL;
     write_sections(ctx, fd, reach, interrupted);
     if (reach)

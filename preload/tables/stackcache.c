@@ -46,7 +46,7 @@ typedef struct {
 typedef struct {
     _Atomic uint32_t id; /* 0: empty */
     _Atomic uint64_t n[4]; /* allocations, frees, bytes allocated, bytes freed */
-} pending_t;
+} __attribute__((aligned(64))) pending_t; /* one line each: a site's counts never straddle two */
 
 typedef struct {
     uint64_t key; /* the thread's frame key when captured */
@@ -259,37 +259,52 @@ void stackcache_fill(const uint64_t *frames, const uint64_t *slots, unsigned dep
 
 /* ---- counts held back ---- */
 
-static inline void pending_add(uint32_t id, uint64_t allocs, uint64_t frees, uint64_t alloc_bytes,
-                               uint64_t free_bytes)
+/* The calling thread's entry for id's counts, taken over from another stack if need be; NULL
+ * without a cache. */
+static inline pending_t *pending_for(uint32_t id)
 {
     stackcache_t *c = stackcache_mine;
-    if (__builtin_expect(!c, 0)) {
-        stacks_count_add(id, allocs, frees, alloc_bytes, free_bytes);
-        return;
-    }
+    if (__builtin_expect(!c, 0))
+        return NULL;
     pending_t *p = &c->pending[id % PENDING];
-    if (atomic_load_explicit(&p->id, memory_order_relaxed) != id) {
+    if (__builtin_expect(atomic_load_explicit(&p->id, memory_order_relaxed) != id, 0)) {
         flush(p);
         /* counts before the id: a snapshot never adds another stack's counts to this one */
         atomic_store_explicit(&p->id, id, memory_order_release);
     }
-    uint64_t add[4] = {allocs, frees, alloc_bytes, free_bytes};
-    for (int k = 0; k < 4; k++)
-        if (add[k])
-            atomic_store_explicit(&p->n[k], atomic_load_explicit(&p->n[k], memory_order_relaxed) + add[k],
-                                  memory_order_relaxed);
+    return p;
+}
+
+/* Only this thread writes the entry: a plain load and store, no locked instruction. */
+static inline void bump(_Atomic uint64_t *n, uint64_t add)
+{
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + add, memory_order_relaxed);
 }
 
 void stackcache_count_alloc(uint32_t id, uint64_t bytes)
 {
-    if (id)
-        pending_add(id, 1, 0, bytes, 0);
+    if (!id)
+        return;
+    pending_t *p = pending_for(id);
+    if (!p) {
+        stacks_count_add(id, 1, 0, bytes, 0);
+        return;
+    }
+    bump(&p->n[0], 1);
+    bump(&p->n[2], bytes);
 }
 
 void stackcache_count_free(uint32_t id, uint64_t bytes)
 {
-    if (id)
-        pending_add(id, 0, 1, 0, bytes);
+    if (!id)
+        return;
+    pending_t *p = pending_for(id);
+    if (!p) {
+        stacks_count_add(id, 0, 1, 0, bytes);
+        return;
+    }
+    bump(&p->n[1], 1);
+    bump(&p->n[3], bytes);
 }
 
 /* The snapshot's sum of what every thread holds back: an open-addressing table by stack id, in

@@ -3,39 +3,64 @@
  * id (24 bits). Linear probing; a removed slot becomes a tombstone so probe chains stay intact,
  * and tombstones are swept when the table is rebuilt.
  *
- * Growing: a writer marks itself busy on one of STRIPES words (its own cache line; the same word
- * carries the stripe's share of the live count, so that leaving and counting are one locked
- * instruction), then checks `resizing`. The thread that grows the table raises `resizing`, waits for every stripe to drain,
- * rebuilds, and lowers it. Both sides use sequentially consistent operations, so either the writer
- * sees `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower
- * that waits too long gives up and the table stays as it is: the shim never blocks a program for
- * good.
+ * Growing: a writer marks itself busy in its stripe (a word on a cache line of its own that also
+ * carries the stripe's share of the live count, so that leaving and counting are one store), then
+ * checks `resizing`. The thread that grows the table raises `resizing`, makes every writer's mark
+ * visible, waits for every stripe to drain, rebuilds, and lowers it: either the writer sees
+ * `resizing` and backs off, or the grower sees the writer's mark and waits for it. A grower that
+ * waits too long gives up and the table stays as it is: the shim never blocks a program for good.
+ *
+ * A thread owns a stripe of its own while it lives (taken over from an ended thread when all are
+ * owned; threads beyond OWNED_STRIPES at once share the rest with locked instructions). Only its
+ * owner writes an owned stripe, so marking and leaving are plain loads and stores, and the
+ * store-then-load order a mark needs against `resizing` is paid by the grower alone: it calls
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which puts a full barrier in every running thread
+ * of the process, after raising `resizing` and before reading the marks (as liburcu's "memb"
+ * flavour does). Where membarrier cannot be had, an owned writer fences itself. A pair of
+ * malloc and free then costs one locked instruction (the slot's compare-and-swap), not five.
+ * A signal handler that takes a snapshot on the same thread marks the same stripe inside the
+ * interrupted load and store; it leaves it as it found it, so the store that resumes is right.
  *
  * When most frees are of blocks the table never saw (sampling), a free first looks without a
  * mark, seqlock-style: `generation` is odd while a rebuild runs, and a look that saw the same
  * even generation before and after is valid. Such a look may still be reading an old slot array,
  * so old arrays are never unmapped while the shim runs: they are discarded (their pages read back
  * as zeroes) and kept in a pool that later rebuilds take from, which bounds their number by the
- * number of distinct sizes the table has had. */
+ * number of distinct sizes the table has had.
+ *
+ * Frozen (table_freeze, for the last snapshot with no other thread left): the slots become a
+ * packed array of records that the scan sorts in place and reads as its blocks, so that the exit
+ * scan needs no copy of them; table_thaw_empty makes it an empty table again. */
+#define _GNU_SOURCE
 #include "table.h"
 
 #include "guard.h"
 #include "os.h"
 
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define KEY_EMPTY 0u
 #define KEY_TOMB 1u
 #define ADDR_BITS 48
-#define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
-#define STRIPES 64
+#define ADDR_MASK TABLE_ADDR_MASK
+#define OWNED_STRIPES 256 /* a thread's own, while it lives */
+#define SHARED_STRIPES 64 /* for the threads beyond, by their index */
+#define STRIPES (OWNED_STRIPES + SHARED_STRIPES)
+#define CLAIM_TRIES 64    /* owners of owned stripes asked whether they still exist */
 #define GROW_NUM 3 /* grow when used slots (live + tombstones) pass 3/4 */
 #define GROW_DEN 4
 #define BATCH 32   /* per-thread updates of the used count are folded in batches */
 #define GROW_WAIT_SPINS 200000
 #define POOL_MAX 64
+#define HUGE_FROM (UINT64_C(8) << 20) /* bytes of slots from which huge pages are asked for */
 #define INSERT_PROBES_MAX 4096 /* a longer run means the table is full in practice */
 #define LIKELY_INSERTED(rc) __builtin_expect((rc) >= 0, 1)
 
@@ -44,14 +69,16 @@ typedef struct {
     _Atomic uint64_t meta;
 } slot_t;
 
-/* A writer's own cache line: one word that holds its marks (writers inside, the low MARK_BITS)
+/* A writer's cache line: one word that holds its marks (writers inside, the low MARK_BITS)
  * and its share of the live count above them (blocks inserted minus removed through this stripe,
  * which may go negative when another thread frees them), so that no counter is shared between
- * threads on the hot path, and leaving and counting the block are one locked instruction. The
- * word read as signed: live = word >> MARK_BITS (arithmetic), marks = word & MARK_MASK. */
+ * threads on the hot path, and leaving and counting the block are one store (one locked
+ * instruction on a shared stripe). The word read as signed: live = word >> MARK_BITS
+ * (arithmetic), marks = word & MARK_MASK. owner: the thread id of an owned stripe's thread. */
 typedef struct {
     _Atomic int64_t word;
-    char pad[64 - sizeof(int64_t)];
+    _Atomic int owner;
+    char pad[64 - sizeof(int64_t) - sizeof(int)];
 } stripe_t;
 #define MARK_BITS 20
 #define MARK_MASK ((INT64_C(1) << MARK_BITS) - 1)
@@ -74,10 +101,16 @@ static struct {
     _Atomic uint64_t oversized;
     _Atomic int resizing;
     _Atomic int grow_failed;
+    int frozen;        /* the slots are an array of records (table_freeze); 2: sorted */
+    size_t frozen_n;   /* its records, foreign ones included, once sorted */
 } tb;
 
 static stripe_t stripes[STRIPES] __attribute__((aligned(64)));
 static __thread long used_pending __attribute__((tls_model("initial-exec")));
+static __thread stripe_t *my_stripe __attribute__((tls_model("initial-exec")));
+static __thread int my_stripe_owned __attribute__((tls_model("initial-exec")));
+static int membarrier_ok; /* owned writers rely on the grower's membarrier, not a fence */
+static unsigned claim_cursor;
 
 static size_t live_count(void);
 
@@ -120,7 +153,12 @@ static slot_t *slots_alloc(size_t capacity, size_t *bytes)
         }
     }
     *bytes = need;
-    return os_map(need);
+    slot_t *slots = os_map(need);
+    /* a large table is touched all over (a hash): huge pages take its page faults and TLB
+     * misses down by 512, where the system leaves them to madvise */
+    if (slots && need >= HUGE_FROM)
+        syscall(SYS_madvise, slots, need, MADV_HUGEPAGE);
+    return slots;
 }
 
 /* An array no writer uses any more; an unmarked look may still read it (see the top). Without
@@ -147,12 +185,14 @@ int table_init(size_t capacity, size_t max_capacity)
     if (max_capacity && capacity > max_capacity)
         capacity = max_capacity;
     memset(&tb, 0, sizeof tb);
-    memset(stripes, 0, sizeof stripes);
+    for (int i = 0; i < STRIPES; i++) /* owners stay: a thread keeps the stripe it has */
+        atomic_store(&stripes[i].word, 0);
     tb.slots = slots_alloc(capacity, &tb.slots_bytes);
     if (!tb.slots)
         return -1;
     tb.capacity = capacity;
     tb.max_capacity = max_capacity;
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     return 0;
 }
 
@@ -176,6 +216,11 @@ void table_after_fork_child(void)
     for (int i = 0; i < STRIPES; i++)
         atomic_store(&stripes[i].word, atomic_load(&stripes[i].word) & ~MARK_MASK);
     atomic_store(&tb.resizing, 0);
+    /* a new memory: registered again, and this thread is the only one, so the way owned writers
+     * mark may change here */
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    if (my_stripe_owned)
+        atomic_store(&my_stripe->owner, (int)syscall(SYS_gettid));
 }
 
 void table_forget_all(void)
@@ -189,29 +234,86 @@ void table_forget_all(void)
 
 /* ---- writer marks ---- */
 
+static int thread_gone(int tid)
+{
+    return tid > 0 && syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
+}
+
+/* The calling thread's stripe: a free owned one, one whose thread has ended, or a shared one. */
+__attribute__((cold, noinline)) static stripe_t *stripe_claim(void)
+{
+    int saved_errno = errno, me = (int)syscall(SYS_gettid);
+    stripe_t *s = NULL;
+    for (unsigned i = 0; i < OWNED_STRIPES && !s; i++) {
+        int none = 0;
+        if (atomic_load_explicit(&stripes[i].owner, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&stripes[i].owner, &none, me))
+            s = &stripes[i];
+    }
+    for (unsigned n = 0; n < CLAIM_TRIES && !s; n++) {
+        unsigned i = __atomic_fetch_add(&claim_cursor, 1, __ATOMIC_RELAXED) % OWNED_STRIPES;
+        int owner = atomic_load(&stripes[i].owner);
+        if (thread_gone(owner) && atomic_compare_exchange_strong(&stripes[i].owner, &owner, me))
+            s = &stripes[i]; /* its live share stays: the sum over stripes is what counts */
+    }
+    errno = saved_errno;
+    my_stripe_owned = s != NULL;
+    if (!s)
+        s = &stripes[OWNED_STRIPES + guard_slot() % SHARED_STRIPES];
+    my_stripe = s;
+    return s;
+}
+
+/* One more mark, ordered before the load of `resizing` that follows: on an owned stripe a plain
+ * store, ordered by the grower's membarrier; without membarrier, or on a shared stripe, a locked
+ * instruction. */
+static inline void mark_add(stripe_t *s, int64_t delta)
+{
+    if (__builtin_expect(my_stripe_owned && membarrier_ok, 1)) {
+        atomic_store_explicit(&s->word, atomic_load_explicit(&s->word, memory_order_relaxed) + delta,
+                              memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_fetch_add(&s->word, delta); /* a full barrier of its own */
+    }
+}
+
 static inline stripe_t *writer_enter(void)
 {
-    stripe_t *s = &stripes[guard_slot() % STRIPES];
+    stripe_t *s = my_stripe;
+    if (__builtin_expect(!s, 0))
+        s = stripe_claim();
     for (;;) {
-        atomic_fetch_add(&s->word, 1);
+        mark_add(s, 1);
         if (__builtin_expect(!atomic_load(&tb.resizing), 1))
             return s;
-        atomic_fetch_sub(&s->word, 1);
+        mark_add(s, -1);
         while (atomic_load_explicit(&tb.resizing, memory_order_relaxed))
             sched_yield();
     }
 }
 
-/* live_delta: +1 a block inserted, -1 removed, 0 neither */
+/* live_delta: +1 a block inserted, -1 removed, 0 neither. Release: the grower that sees the mark
+ * gone sees the slot written. */
 static inline void writer_leave(stripe_t *s, int live_delta)
 {
-    atomic_fetch_add_explicit(&s->word, live_delta * LIVE_ONE - 1, memory_order_release);
+    int64_t delta = live_delta * LIVE_ONE - 1;
+    if (__builtin_expect(my_stripe_owned, 1))
+        atomic_store_explicit(&s->word, atomic_load_explicit(&s->word, memory_order_relaxed) + delta,
+                              memory_order_release);
+    else
+        atomic_fetch_add_explicit(&s->word, delta, memory_order_release);
 }
 
 /* ---- growing ---- */
 
+/* 0 drained; -1 writers stayed too long; -2 their marks cannot be seen (membarrier refused
+ * after it was granted: a seccomp filter installed later), which will not change. */
 static int wait_writers_drained(void)
 {
+    /* every owned writer's mark, stored without a fence, is visible after this (see the top) */
+    if (membarrier_ok && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        return -2;
     for (long spin = 0; spin < GROW_WAIT_SPINS; spin++) {
         int busy = 0;
         for (int i = 0; i < STRIPES; i++)
@@ -223,7 +325,7 @@ static int wait_writers_drained(void)
     return -1;
 }
 
-#define DISCARD_CHUNK 8192 /* slots: 128 KiB */
+#define DISCARD_CHUNK 131072 /* slots: 2 MiB, a huge page (a smaller piece would split one) */
 
 /* Moves every live slot into fresh. The old array is given back to the kernel chunk by chunk as
  * it is read, so that growing never holds both arrays in memory at once; an unmarked look that
@@ -260,7 +362,8 @@ __attribute__((cold, noinline)) static void table_grow(void)
 {
     if (atomic_exchange(&tb.resizing, 1))
         return; /* another thread is growing it */
-    if (wait_writers_drained() == 0) {
+    int drained = wait_writers_drained();
+    if (drained == 0) {
         size_t live = live_count();
         size_t capacity = tb.capacity;
         /* room for twice the live blocks: loads stay between 1/2 and 3/4, 16 bytes a slot, so
@@ -287,6 +390,10 @@ __attribute__((cold, noinline)) static void table_grow(void)
                            "(an address-space limit, ulimit -v?); blocks beyond are not tracked",
                            tb.capacity);
         }
+    } else if (drained == -2) {
+        atomic_store(&tb.grow_failed, 1);
+        os_notice_once(NOTICE_TABLE_FULL, "membarrier refused: the live table cannot grow past %zu "
+                       "slots; blocks beyond are not tracked", tb.capacity);
     } else {
         os_log("live table: writers did not drain, not growing now");
     }
@@ -346,7 +453,7 @@ static int try_insert(uint64_t key, uint64_t meta)
 
 int table_insert(uint64_t addr, const live_info_t *info)
 {
-    if (addr <= KEY_TOMB || addr > ADDR_MASK) {
+    if (addr <= KEY_TOMB || addr > ADDR_MASK || __builtin_expect(tb.frozen, 0)) {
         atomic_fetch_add_explicit(&tb.dropped, 1, memory_order_relaxed);
         return -1;
     }
@@ -425,7 +532,7 @@ static int maybe_present(uint64_t addr)
 
 int table_remove(uint64_t addr, live_info_t *out)
 {
-    if (addr <= KEY_TOMB || addr > ADDR_MASK)
+    if (addr <= KEY_TOMB || addr > ADDR_MASK || __builtin_expect(tb.frozen, 0))
         return 0;
     if (tb.mostly_absent && !maybe_present(addr))
         return 0;
@@ -440,10 +547,18 @@ int table_remove(uint64_t addr, live_info_t *out)
     return slot != NULL;
 }
 
+static const table_rec_t *frozen_find(uint64_t addr);
+
 int table_lookup(uint64_t addr, live_info_t *out)
 {
     if (addr <= KEY_TOMB || addr > ADDR_MASK)
         return 0;
+    if (tb.frozen) {
+        const table_rec_t *r = tb.frozen == 2 ? frozen_find(addr) : NULL;
+        if (r)
+            unpack(r->key, r->meta, out);
+        return r != NULL;
+    }
     stripe_t *s = writer_enter();
     slot_t *slot = find(addr);
     if (slot)
@@ -455,6 +570,17 @@ int table_lookup(uint64_t addr, live_info_t *out)
 
 void table_foreach(table_visit_fn visit, void *ctx)
 {
+    if (tb.frozen) {
+        const table_rec_t *recs = (const table_rec_t *)tb.slots;
+        for (size_t i = 0; tb.frozen == 2 && i < tb.frozen_n; i++) {
+            if (table_rec_stack(&recs[i]) == TABLE_STACK_FOREIGN)
+                continue;
+            live_info_t info;
+            unpack(recs[i].key, recs[i].meta, &info);
+            visit(table_rec_addr(&recs[i]), &info, ctx);
+        }
+        return;
+    }
     stripe_t *s = writer_enter(); /* holds growth off while the slots are walked */
     slot_t *slots = tb.slots;
     for (size_t i = 0; i < tb.capacity; i++) {
@@ -466,6 +592,93 @@ void table_foreach(table_visit_fn visit, void *ctx)
         visit(k & ADDR_MASK, &info, ctx);
     }
     writer_leave(s, 0);
+}
+
+size_t table_copy_records(table_rec_t *out, size_t cap, uint64_t *missed)
+{
+    stripe_t *s = writer_enter(); /* holds growth off while the slots are walked */
+    slot_t *slots = tb.slots;
+    size_t n = 0;
+    for (size_t i = 0; i < tb.capacity; i++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_acquire);
+        if (k == KEY_EMPTY || k == KEY_TOMB)
+            continue;
+        if (n == cap) {
+            ++*missed;
+            continue;
+        }
+        out[n].key = k;
+        out[n++].meta = atomic_load_explicit(&slots[i].meta, memory_order_acquire);
+    }
+    writer_leave(s, 0);
+    return n;
+}
+
+/* ---- frozen: the last snapshot's array of records, in the slots' own memory ---- */
+
+size_t table_freeze(table_rec_t **recs, size_t room)
+{
+    *recs = NULL;
+    size_t live = live_count(); /* exact: no other thread is inside */
+    if (tb.frozen || live + room > tb.capacity)
+        return 0;
+    slot_t *slots = tb.slots;
+    size_t n = 0;
+    for (size_t i = 0; i < tb.capacity && n < live; i++) {
+        uint64_t k = atomic_load_explicit(&slots[i].key, memory_order_relaxed);
+        if (k == KEY_EMPTY || k == KEY_TOMB)
+            continue;
+        if (n != i) {
+            atomic_store_explicit(&slots[n].key, k, memory_order_relaxed);
+            atomic_store_explicit(&slots[n].meta,
+                                  atomic_load_explicit(&slots[i].meta, memory_order_relaxed),
+                                  memory_order_relaxed);
+        }
+        n++;
+    }
+    uintptr_t used_end = ((uintptr_t)&slots[n + room] + 4095) & ~(uintptr_t)4095,
+              end = (uintptr_t)slots + tb.slots_bytes;
+    if (end > used_end)
+        os_discard((void *)used_end, end - used_end);
+    tb.frozen = 1;
+    *recs = (table_rec_t *)slots;
+    return n;
+}
+
+void table_frozen_sorted(size_t total)
+{
+    tb.frozen_n = total;
+    tb.frozen = 2;
+}
+
+static const table_rec_t *frozen_find(uint64_t addr)
+{
+    const table_rec_t *recs = (const table_rec_t *)tb.slots;
+    size_t lo = 0, hi = tb.frozen_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (table_rec_addr(&recs[mid]) < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < tb.frozen_n && table_rec_addr(&recs[lo]) == addr &&
+        table_rec_stack(&recs[lo]) != TABLE_STACK_FOREIGN)
+        return &recs[lo];
+    return NULL;
+}
+
+void table_thaw_empty(void)
+{
+    if (!tb.frozen)
+        return;
+    os_discard(tb.slots, tb.slots_bytes); /* reads back as empty slots */
+    for (int i = 0; i < STRIPES; i++) /* marks stay: an interrupted writer still holds its own */
+        atomic_store(&stripes[i].word, atomic_load(&stripes[i].word) & MARK_MASK);
+    atomic_store(&tb.used, 0);
+    used_pending = 0;
+    tb.frozen_n = 0;
+    tb.frozen = 0;
 }
 
 static size_t live_count(void)

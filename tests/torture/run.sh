@@ -88,6 +88,16 @@ check "edge cases: alignments, zero and huge sizes, failed realloc, ENOMEM under
     same edge -- "$T/edge"
 check "semantics (tests/integration): same output with and without the shim" \
     same semantics -- "$ROOT/$B/tests/semantics"
+# membarrier refused (a sandbox): from the start, the table's writers fence themselves and it
+# grows as ever; refused only later, it stops growing and the blocks it cannot hold are reported
+check "membarrier refused from the start: same output" same nomb-start -- "$T/nomembarrier" start
+check "membarrier refused from the start: every block recorded" \
+    bash -c 'grep -q "^membarrier refused" "$1" && out=$("$2" report "$3" 2>&1) &&
+             ! grep -q "not recorded" <<< "$out"' _ "$WORK/nomb-start.shim" "$IMGLEAK" "$(last_snap nomb-start)"
+check "membarrier refused later: same output" same nomb-late -- "$T/nomembarrier" late
+check "membarrier refused later: said, and the blocks not held are reported as not recorded" \
+    bash -c 'grep -q "membarrier refused" "$1" && "$2" report "$3" 2>&1 | grep -q "not recorded"' _ \
+    "$WORK/nomb-late.err" "$IMGLEAK" "$(last_snap nomb-late)"
 
 # ------------------------------------------------ ways out, and what the program does to the shim's files
 # exit() in a SIGTERM handler that interrupted malloc: the exit snapshot must not wait for the
