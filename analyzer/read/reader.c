@@ -336,7 +336,12 @@ static int parse_stacks(parse_t *ps, snapshot_t *snap)
         at += 8u * st->depth;
     }
     snap->nstacks = s->count;
-    qsort(snap->stacks, snap->nstacks, sizeof *snap->stacks, by_stack_id);
+    /* the shim writes them in id order: sorted already, unless a writer did otherwise */
+    size_t unsorted = 1;
+    while (unsorted < snap->nstacks && snap->stacks[unsorted - 1].id < snap->stacks[unsorted].id)
+        unsorted++;
+    if (unsorted < snap->nstacks)
+        qsort(snap->stacks, snap->nstacks, sizeof *snap->stacks, by_stack_id);
     for (size_t i = 1; i < snap->nstacks; i++)
         if (snap->stacks[i].id == snap->stacks[i - 1].id)
             return fail(ps, "duplicate stack id");
