@@ -83,21 +83,21 @@ static uint64_t stack_hash(uint64_t map_id, const uint64_t *addresses, unsigned 
 
 static uint64_t stack_hash_of(size_t item, const void *ctx)
 {
-    const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
-    return stack_hash(x->map_id, x->addresses, x->naddresses);
+    return ((const stack_fact_t *)ctx)[item].hash;
 }
 
 typedef struct {
-    uint64_t map_id;
+    uint64_t map_id, hash;
     const uint64_t *addresses;
     unsigned n;
 } stack_key_t;
 
+/* the hash first: the probes that pass another stack cost no comparison of addresses */
 static int same_stack(size_t item, const void *key, const void *ctx)
 {
     const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
     const stack_key_t *k = key;
-    return x->map_id == k->map_id && x->naddresses == k->n &&
+    return x->hash == k->hash && x->map_id == k->map_id && x->naddresses == k->n &&
            memcmp(x->addresses, k->addresses, k->n * sizeof *k->addresses) == 0;
 }
 
@@ -108,8 +108,8 @@ const stack_fact_t *stack_facts_find(frame_facts_t *ff, const attribute_opts_t *
     *slot = NULL;
     if (!keeping(ff, attribute, suppress) || ff->bypass || slots_reserve(&ff->stack_index, ff->nstacks, stack_hash_of, ff->stacks) < 0)
         return NULL;
-    stack_key_t key = {map_id, addresses, n};
-    *slot = slots_find(&ff->stack_index, stack_hash(map_id, addresses, n), same_stack, &key, ff->stacks);
+    stack_key_t key = {map_id, stack_hash(map_id, addresses, n), addresses, n};
+    *slot = slots_find(&ff->stack_index, key.hash, same_stack, &key, ff->stacks);
     return **slot ? &ff->stacks[**slot - 1] : NULL;
 }
 
@@ -125,6 +125,7 @@ const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, const stac
     stack_fact_t *x = &ff->stacks[ff->nstacks];
     *x = *fact;
     x->addresses = copy;
+    x->hash = stack_hash(x->map_id, copy, x->naddresses);
     *slot = ++ff->nstacks;
     return x;
 }

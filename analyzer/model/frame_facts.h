@@ -29,6 +29,7 @@ typedef struct {
     int in_app, runtime;
     long rule;
     uint64_t site_hash; /* of frames[at], for the report's site index */
+    uint64_t hash;      /* of map_id and addresses: the index's (set by stack_facts_keep) */
 } stack_fact_t;
 
 typedef struct {
