@@ -71,27 +71,33 @@ typedef struct {
     unsigned kind;
     int in_app;
     uint32_t oldest_birth_s;
+    uint64_t hash; /* series_hash */
     double *bytes; /* per snapshot of the process */
 } series_t;
 
 /* The series by their site (slots.h): snapshots of many thousands of sites must not make
- * matching them quadratic. */
-static uint64_t series_hash(const frame_t *site, unsigned kind)
+ * matching them quadratic. The site's frame was hashed once by the model. */
+static uint64_t series_hash(const leak_site_t *site)
 {
-    return slots_hash_frame(site) + kind;
+    return site->frame_hash ^ (site->site.line * 0x9e3779b97f4a7c15u + site->kind);
 }
 
 static uint64_t series_hash_of(size_t item, const void *ctx)
 {
-    const series_t *s = &((const series_t *)ctx)[item];
-    return series_hash(&s->site, s->kind);
+    return ((const series_t *)ctx)[item].hash;
 }
+
+typedef struct {
+    const leak_site_t *site;
+    uint64_t hash;
+} series_key_t;
 
 static int same_series(size_t item, const void *key, const void *ctx)
 {
     const series_t *a = &((const series_t *)ctx)[item];
-    const leak_site_t *b = key;
-    return a->kind == b->kind && model_frames_equal(&a->site, &b->site);
+    const series_key_t *k = key;
+    return a->hash == k->hash && a->kind == k->site->kind &&
+           model_frames_equal(&a->site, &k->site->site);
 }
 
 typedef struct {
@@ -112,12 +118,13 @@ static void series_set_free(series_set_t *set)
  * under them. */
 static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n)
 {
+    if (slots_reserve_more(&set->ix, set->count, rep->nsites + rep->nindirect, series_hash_of,
+                           set->series) < 0)
+        return -1;
     for (size_t s = 0; s < rep->nsites + rep->nindirect; s++) {
         const leak_site_t *site = s < rep->nsites ? &rep->sites[s] : &rep->indirect[s - rep->nsites];
-        if (slots_reserve(&set->ix, set->count, series_hash_of, set->series) < 0)
-            return -1;
-        size_t *slot = slots_find(&set->ix, series_hash(&site->site, site->kind), same_series,
-                                  site, set->series);
+        series_key_t key = {site, series_hash(site)};
+        size_t *slot = slots_find(&set->ix, key.hash, same_series, &key, set->series);
         size_t k = *slot ? *slot - 1 : set->count;
         if (k == set->count) {
             if (grow_for(&set->series, set->count, sizeof *set->series) < 0)
@@ -125,6 +132,7 @@ static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n
             memset(&set->series[k], 0, sizeof set->series[k]);
             if (!(set->series[k].bytes = calloc(n, sizeof(double))))
                 return -1;
+            set->series[k].hash = key.hash;
             *slot = ++set->count;
         }
         series_t *se = &set->series[k];

@@ -44,7 +44,7 @@ static uint64_t mix(uint64_t h, const char *s)
 }
 
 /* A site's hash is its frame's (found once per stack, frame_facts.h) and its kind and class. */
-static uint64_t site_frame_hash(const frame_t *f)
+uint64_t model_frame_hash(const frame_t *f)
 {
     uint64_t h = 1469598103934665603u;
     h = mix(h, f->function);
@@ -81,7 +81,7 @@ typedef struct {
 static uint64_t set_hash_of(size_t item, const void *ctx)
 {
     const leak_site_t *s = &((const leak_site_t *)ctx)[item];
-    return site_hash(site_frame_hash(&s->site), &s->site, s->kind, s->cls);
+    return site_hash(s->frame_hash, &s->site, s->kind, s->cls);
 }
 
 static int set_same(size_t item, const void *key, const void *ctx)
@@ -111,6 +111,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, uint64_t 
     leak_site_t *s = &set->sites[set->count];
     memset(s, 0, sizeof *s);
     s->site = *f;
+    s->frame_hash = frame_hash;
     s->kind = kind;
     s->cls = cls;
     s->in_app = in_app;
@@ -232,7 +233,7 @@ static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_
                           .in_app = in_app,
                           .runtime = st && !in_app && golang_stack_is_runtime(frames, depth),
                           .rule = rule,
-                          .site_hash = site_frame_hash(&frames[at])};
+                          .site_hash = model_frame_hash(&frames[at])};
     return 0;
 }
 
@@ -357,19 +358,55 @@ static uint64_t site_weight(const leak_site_t *s)
     return w;
 }
 
-int model_compare_sites(const void *a, const void *b)
+/* What the order of entries looks at, taken out of each once: a sort of many thousands of sites
+ * then compares small keys in one array, not sites (and their handle groups) all over memory. */
+typedef struct {
+    int rank;
+    uint64_t weight, blocks, handles;
+    const char *function;
+    size_t index; /* the order given: equal sites keep it */
+} site_order_t;
+
+static int by_site_order(const void *a, const void *b)
 {
-    const leak_site_t *x = a, *y = b;
-    if (class_rank(x->cls) != class_rank(y->cls))
-        return class_rank(x->cls) - class_rank(y->cls);
-    uint64_t wx = site_weight(x), wy = site_weight(y);
-    if (wx != wy)
-        return wx > wy ? -1 : 1;
+    const site_order_t *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
     if (x->blocks != y->blocks)
         return x->blocks > y->blocks ? -1 : 1;
     if (x->handles != y->handles)
         return x->handles > y->handles ? -1 : 1;
-    return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
+    int c = x->function == y->function ? 0 : strcmp(x->function, y->function);
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int model_sort_sites(leak_site_t *sites, size_t n)
+{
+    if (n < 2)
+        return 0;
+    site_order_t *keys = malloc(n * sizeof *keys);
+    leak_site_t *sorted = malloc(n * sizeof *sorted);
+    if (!keys || !sorted) {
+        free(keys);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const leak_site_t *s = &sites[i];
+        keys[i] = (site_order_t){class_rank(s->cls), site_weight(s), s->blocks, s->handles,
+                                 s->site.function ? s->site.function : "", i};
+    }
+    qsort(keys, n, sizeof *keys, by_site_order);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = sites[keys[i].index];
+    memcpy(sites, sorted, n * sizeof *sites);
+    free(keys);
+    free(sorted);
+    return 0;
 }
 
 static uint64_t minus(uint64_t a, uint64_t b)
@@ -499,6 +536,11 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
     progress_end();
     if (rate > 0)
         rep->totals.estimated = 1;
+    /* room for a site per stack: the index grows once, not a dozen times for a large snapshot */
+    if (slots_reserve_more(&set->index, set->count, snap->nstacks + 1, set_hash_of, set->sites) < 0) {
+        free(totals);
+        return error_set("out of memory"), -1;
+    }
     progress_begin("symbolizing", "stacks", snap->nstacks + 1);
     for (size_t k = 0; k <= snap->nstacks; k++) {
         progress_step(k);

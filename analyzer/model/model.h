@@ -88,6 +88,7 @@ typedef struct {
     int truncated;     /* the stack was cut at the depth limit */
     size_t nstacks;    /* distinct stacks charged to this site */
     uint64_t stack_bytes_hint; /* bytes of the example stack */
+    uint64_t frame_hash;       /* model_frame_hash(&site) */
     uint32_t oldest_birth_s;   /* the oldest block's birth, seconds after its process started */
     uint64_t indirect_bytes, indirect_blocks; /* leaked sites: what hangs from their blocks */
     /* the codec handles created here and never destroyed: one forgotten destroy is one entry,
@@ -219,6 +220,9 @@ void report_free(report_t *rep);
  * frame a stack is charged to. */
 frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth);
 int model_frames_equal(const frame_t *a, const frame_t *b);
+/* A hash of the frame's function, file and module (by address when neither function nor file is
+ * known): frames model_frames_equal calls equal have equal ones; the line is left to the caller. */
+uint64_t model_frame_hash(const frame_t *f);
 /* handles.c: adds one snapshot's handles to the report */
 int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
                       const model_opts_t *opts);
@@ -227,7 +231,8 @@ void model_free_handles(report_t *rep);
 /* entries.c: moves indirect sites apart and merges each leaked handle group into the entry of
  * its call site (adding an entry when memory is charged elsewhere); sorts the entries. */
 int model_build_entries(report_t *rep);
-/* How entries are ordered: leaks first, then possible, indirect, reachable; by what they hold. */
-int model_compare_sites(const void *a, const void *b);
+/* Orders entries: leaks first, then possible, indirect, reachable; by what they hold; in the
+ * order given when all that is equal. 0, or -1 when out of memory (the order is as it was). */
+int model_sort_sites(leak_site_t *sites, size_t n);
 
 #endif
