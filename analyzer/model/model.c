@@ -248,14 +248,14 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
     size_t *slot = NULL;
     const stack_fact_t *known =
         st ? stack_facts_find(facts, &opts->attribute, opts->suppress, symbolizer_map_id(sym),
-                              st->frames, st->depth, &slot)
+                              st->id, st->frames, st->depth, &slot)
            : NULL;
     if (!known) {
         if (find_stack(sym, facts, st, opts, &fresh) < 0)
             return -1;
         fresh.map_id = symbolizer_map_id(sym);
         known = &fresh;
-        if (slot && !(known = stack_facts_keep(facts, slot, &fresh)))
+        if (slot && !(known = stack_facts_keep(facts, slot, st->id, &fresh)))
             return -1;
     }
     int kept = known != &fresh;
