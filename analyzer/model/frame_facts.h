@@ -28,6 +28,7 @@ typedef struct {
     size_t depth, at;
     int in_app, runtime;
     long rule;
+    frame_t site;       /* frames[at], beside the rest: what every snapshot's charging reads */
     uint64_t site_hash; /* of frames[at], for the report's site index */
     uint64_t hash;      /* of map_id and addresses: the index's (set by stack_facts_keep) */
 } stack_fact_t;
