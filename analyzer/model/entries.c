@@ -78,7 +78,7 @@ static size_t index_find(const site_index_t *ix, const leak_site_t *sites, const
 }
 
 /* Moves the indirect sites to rep->indirect, keeping the order of both. */
-static int split_indirect(report_t *rep)
+static int split_indirect(report_t *rep, int sort)
 {
     size_t n = 0;
     for (size_t i = 0; i < rep->nsites; i++)
@@ -94,7 +94,7 @@ static int split_indirect(report_t *rep)
             rep->sites[kept++] = rep->sites[i];
     }
     rep->nsites = kept;
-    return model_sort_sites(rep->indirect, rep->nindirect);
+    return sort ? model_sort_sites(&rep->indirect, rep->nindirect) : 0;
 }
 
 /* An entry for a handle group whose site holds no memory the report lists. */
@@ -134,11 +134,11 @@ static int attach(leak_site_t *s, handle_group_t *g)
     return 0;
 }
 
-int model_build_entries(report_t *rep)
+int model_build_entries(report_t *rep, int sort)
 {
     site_index_t ix = {NULL, 0};
     size_t *joins = calloc(rep->nhandles ? rep->nhandles : 1, sizeof *joins);
-    if (!joins || split_indirect(rep) < 0 || index_build(&ix, rep->sites, rep->nsites) < 0)
+    if (!joins || split_indirect(rep, sort) < 0 || index_build(&ix, rep->sites, rep->nsites) < 0)
         goto oom;
     size_t capacity = rep->nsites;
     for (size_t i = 0; i < rep->nhandles; i++) {
@@ -153,7 +153,7 @@ int model_build_entries(report_t *rep)
     for (size_t i = 0; i < rep->nhandles; i++)
         if (attach(&rep->sites[joins[i]], &rep->handles[i]) < 0)
             goto oom;
-    if (model_sort_sites(rep->sites, rep->nsites) < 0)
+    if (sort && model_sort_sites(&rep->sites, rep->nsites) < 0)
         goto oom;
     for (size_t i = 0; i < rep->nsites; i++)
         for (size_t k = 0; k < rep->sites[i].ngroups; k++)

@@ -395,18 +395,8 @@ static uint64_t site_weight(const leak_site_t *s)
     return w;
 }
 
-/* What the order of entries looks at, taken out of each once: a sort of many thousands of sites
- * then compares small keys in one array, not sites (and their handle groups) all over memory. */
-typedef struct {
-    int rank;
-    uint64_t weight, blocks, handles;
-    const char *function;
-    size_t index; /* the order given: equal sites keep it */
-} site_order_t;
-
-static int by_site_order(const void *a, const void *b)
+int model_site_order_cmp(const model_site_order_t *x, const model_site_order_t *y)
 {
-    const site_order_t *x = a, *y = b;
     if (x->rank != y->rank)
         return x->rank - y->rank;
     if (x->weight != y->weight)
@@ -421,28 +411,38 @@ static int by_site_order(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int model_sort_sites(leak_site_t *sites, size_t n)
+static int by_site_order(const void *a, const void *b)
+{
+    return model_site_order_cmp(a, b);
+}
+
+model_site_order_t model_site_order(const leak_site_t *s, size_t index)
+{
+    return (model_site_order_t){class_rank(s->cls), site_weight(s), s->blocks, s->handles,
+                                s->site.function ? s->site.function : "", index};
+}
+
+/* The keys are taken out of each site once: a sort of many thousands of sites then compares
+ * small keys in one array, not sites (and their handle groups) all over memory. */
+int model_sort_sites(leak_site_t **sites, size_t n)
 {
     if (n < 2)
         return 0;
-    site_order_t *keys = malloc(n * sizeof *keys);
+    model_site_order_t *keys = malloc(n * sizeof *keys);
     leak_site_t *sorted = malloc(n * sizeof *sorted);
     if (!keys || !sorted) {
         free(keys);
         free(sorted);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        const leak_site_t *s = &sites[i];
-        keys[i] = (site_order_t){class_rank(s->cls), site_weight(s), s->blocks, s->handles,
-                                 s->site.function ? s->site.function : "", i};
-    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = model_site_order(&(*sites)[i], i);
     qsort(keys, n, sizeof *keys, by_site_order);
     for (size_t i = 0; i < n; i++)
-        sorted[i] = sites[keys[i].index];
-    memcpy(sites, sorted, n * sizeof *sites);
+        sorted[i] = (*sites)[keys[i].index];
     free(keys);
-    free(sorted);
+    free(*sites);
+    *sites = sorted;
     return 0;
 }
 
@@ -723,7 +723,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     rep->sites = set.sites;
     rep->nsites = set.count;
-    if (model_build_entries(rep) < 0)
+    if (model_build_entries(rep, !opts->unsorted) < 0)
         return -1;
     return model_build_inputs(rep);
 }

@@ -30,6 +30,8 @@ typedef struct {
     const suppressions_t *suppress; /* NULL: none */
     int show_reachable;             /* list still-reachable blocks' sites too */
     model_shared_t *shared;         /* NULL: the report makes its own */
+    int unsorted; /* entries and indirect sites left in the order found (growth.c orders them by
+                     model_site_order only where it matters) */
 } model_opts_t;
 
 /* One distinct stack of live memory of one kind and class, as the flame graph, pprof and
@@ -229,10 +231,20 @@ int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
 void model_sort_handles(report_t *rep);
 void model_free_handles(report_t *rep);
 /* entries.c: moves indirect sites apart and merges each leaked handle group into the entry of
- * its call site (adding an entry when memory is charged elsewhere); sorts the entries. */
-int model_build_entries(report_t *rep);
-/* Orders entries: leaks first, then possible, indirect, reachable; by what they hold; in the
- * order given when all that is equal. 0, or -1 when out of memory (the order is as it was). */
-int model_sort_sites(leak_site_t *sites, size_t n);
+ * its call site (adding an entry when memory is charged elsewhere); sorts the entries and the
+ * indirect sites (model_sort_sites) when asked to. */
+int model_build_entries(report_t *rep, int sort);
+/* How entries are ordered: leaks first, then possible, indirect, reachable; by what they hold
+ * (with what hangs from them); by function; in the order found (index) when all that is equal. */
+typedef struct {
+    int rank;
+    uint64_t weight, blocks, handles;
+    const char *function;
+    size_t index;
+} model_site_order_t;
+model_site_order_t model_site_order(const leak_site_t *s, size_t index);
+int model_site_order_cmp(const model_site_order_t *a, const model_site_order_t *b);
+/* Sorts *sites (n of them) in that order: 0, or -1 when out of memory (the order is as it was). */
+int model_sort_sites(leak_site_t **sites, size_t n);
 
 #endif
