@@ -138,7 +138,9 @@ int model_build_entries(report_t *rep, int sort)
 {
     site_index_t ix = {NULL, 0};
     size_t *joins = calloc(rep->nhandles ? rep->nhandles : 1, sizeof *joins);
-    if (!joins || split_indirect(rep, sort) < 0 || index_build(&ix, rep->sites, rep->nsites) < 0)
+    /* the index serves the handle groups only */
+    if (!joins || split_indirect(rep, sort) < 0 ||
+        (rep->nhandles && index_build(&ix, rep->sites, rep->nsites) < 0))
         goto oom;
     size_t capacity = rep->nsites;
     for (size_t i = 0; i < rep->nhandles; i++) {
