@@ -23,12 +23,17 @@ static int by_process_order(const void *a, const void *b)
 
 int growth_is_series(snapshot_t *const *snaps, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            if (model_process_cmp(snaps[i], snaps[j]) == 0 &&
-                model_snapshot_order(snaps[i], snaps[j]) != 0)
-                return 1;
-    return 0;
+    /* two snapshots of one process that differ in order are next to each other so sorted */
+    size_t *order = model_by_process(snaps, n);
+    int series = 0;
+    for (size_t k = 1; order && !series && k < n; k++) {
+        const snapshot_t *a = snaps[order[k - 1]], *b = snaps[order[k]];
+        series = model_process_cmp(a, b) == 0 && model_snapshot_order(a, b) != 0;
+    }
+    if (!order)
+        return error_set("out of memory"), -1;
+    free(order);
+    return series;
 }
 
 /* Least squares over (x, y): slope and r². */

@@ -655,16 +655,48 @@ int model_totals_incomplete(const report_totals_t *t)
            t->unclassified_blocks || t->final_missing;
 }
 
-/* For each process only its latest snapshot describes what it holds now. */
-static int superseded(snapshot_t *const *snaps, size_t n, size_t i)
+typedef struct {
+    const snapshot_t *snap;
+    size_t index;
+} snapshot_place_t;
+
+static int by_process_then_order(const void *a, const void *b)
 {
-    for (size_t j = 0; j < n; j++) {
-        if (j == i || model_process_cmp(snaps[j], snaps[i]) != 0)
-            continue;
-        int later = model_snapshot_order(snaps[j], snaps[i]);
-        if (later > 0 || (later == 0 && j > i))
-            return 1;
+    const snapshot_place_t *x = a, *y = b;
+    int c = model_process_cmp(x->snap, y->snap);
+    if (c == 0)
+        c = model_snapshot_order(x->snap, y->snap);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+size_t *model_by_process(snapshot_t *const *snaps, size_t n)
+{
+    snapshot_place_t *places = malloc((n ? n : 1) * sizeof *places);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!places || !order) {
+        free(places);
+        free(order);
+        return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        places[i] = (snapshot_place_t){snaps[i], i};
+    qsort(places, n, sizeof *places, by_process_then_order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = places[i].index;
+    free(places);
+    return order;
+}
+
+/* For each process only its latest snapshot describes what it holds now: of those that say
+ * they are equally late, the last given. latest[i] is 1 for those. 0, or -1 when out of memory. */
+static int mark_latest(snapshot_t *const *snaps, size_t n, unsigned char *latest)
+{
+    size_t *order = model_by_process(snaps, n);
+    if (!order)
+        return -1;
+    for (size_t k = 0; k < n; k++)
+        latest[order[k]] = k + 1 == n || model_process_cmp(snaps[order[k]], snaps[order[k + 1]]) != 0;
+    free(order);
     return 0;
 }
 
@@ -689,16 +721,23 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
         return error_set("out of memory"), -1;
     rep->syms = calloc(n ? n : 1, sizeof *rep->syms);
     rep->processes = calloc(n ? n : 1, sizeof *rep->processes);
-    if (!rep->syms || !rep->processes)
+    unsigned char *latest = calloc(n ? n : 1, 1);
+    if (!rep->syms || !rep->processes || !latest || mark_latest(snaps, n, latest) < 0) {
+        free(latest);
         return error_set("out of memory"), -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (superseded(snaps, n, i))
+        if (!latest[i])
             continue;
-        if (reader_reload(snaps[i]) < 0) /* released by the inputs (reader.h) */
+        if (reader_reload(snaps[i]) < 0) { /* released by the inputs (reader.h) */
+            free(latest);
             return -1;
+        }
         rep->syms[i] = symbolizer_new_shared(shared->symbols, snaps[i]);
-        if (!rep->syms[i])
+        if (!rep->syms[i]) {
+            free(latest);
             return error_set("out of memory"), -1;
+        }
         memset(&rep->processes[rep->nprocesses], 0, sizeof rep->processes[0]);
         rep->processes[rep->nprocesses++].snap = snaps[i];
         if (add_snapshot(rep, &stacks_cap, &set, snaps[i], rep->syms[i], &shared->facts, opts) < 0 ||
@@ -706,9 +745,11 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
             rep->sites = set.sites;
             rep->nsites = set.count;
             slots_free(&set.index);
+            free(latest);
             return -1;
         }
     }
+    free(latest);
     slots_free(&set.index);
     model_sort_handles(rep);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */

@@ -204,6 +204,10 @@ typedef struct report {
 int model_process_cmp(const snapshot_t *a, const snapshot_t *b);
 /* Of two snapshots of one process, which is later: sequence, then time. <0, 0, >0. */
 int model_snapshot_order(const snapshot_t *a, const snapshot_t *b);
+/* The positions of snaps[0..n) by process, each process's in order (equal ones by position): a
+ * sort, so that thousands of snapshots are not each compared with all the others. malloc'd;
+ * NULL when out of memory. */
+size_t *model_by_process(snapshot_t *const *snaps, size_t n);
 /* Whether blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in
  * part): they are not leaks, nor known not to be. UNCLASSIFIED_LOST: the scan could not read
  * something (lost data); UNCLASSIFIED_INHERITED: a forked child's scan, which by design does not
