@@ -107,7 +107,8 @@ static int same_stack(size_t item, const void *key, const void *ctx)
 static void remember_id(frame_facts_t *ff, uint64_t map_id, uint32_t id, size_t item)
 {
     if (ff->by_id_map != map_id) {
-        memset(ff->by_id, 0, ff->nby_id * sizeof *ff->by_id);
+        if (ff->nby_id)
+            memset(ff->by_id, 0, ff->nby_id * sizeof *ff->by_id);
         ff->by_id_map = map_id;
     }
     if (id >= ff->nby_id) {
