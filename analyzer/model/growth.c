@@ -130,6 +130,11 @@ typedef struct {
     series_t *series;
     size_t count;
     slots_t ix;
+    /* the series of each site of the last report, by its place in it (1 + an index; 0: none):
+     * a process's reports find their sites in the same order snapshot after snapshot, so a site
+     * is first tried against the series at its place, without a search */
+    size_t *at_place;
+    size_t nplaces;
 } series_set_t;
 
 static void series_set_free(series_set_t *set)
@@ -138,28 +143,49 @@ static void series_set_free(series_set_t *set)
         free(set->series[k].bytes);
     free(set->series);
     slots_free(&set->ix);
+    free(set->at_place);
+}
+
+/* The series at place s of the last report, when it is key's */
+static size_t *series_at_place(series_set_t *set, size_t s, const series_key_t *key)
+{
+    if (s >= set->nplaces || !set->at_place[s] ||
+        !same_series(set->at_place[s] - 1, key, set->series))
+        return NULL;
+    return &set->at_place[s];
 }
 
 /* Adds snapshot i of n to the series: all its live memory, the entries and the indirect sites
  * under them. The report is unsorted (model_opts_t.unsorted). */
 static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n)
 {
-    if (slots_reserve_more(&set->ix, set->count, rep->nsites + rep->nindirect, series_hash_of,
-                           set->series) < 0)
+    size_t nplaces = rep->nsites + rep->nindirect;
+    size_t *at_place = calloc(nplaces ? nplaces : 1, sizeof *at_place);
+    if (!at_place ||
+        slots_reserve_more(&set->ix, set->count, nplaces, series_hash_of, set->series) < 0) {
+        free(at_place);
         return -1;
-    for (size_t s = 0; s < rep->nsites + rep->nindirect; s++) {
+    }
+    for (size_t s = 0; s < nplaces; s++) {
         int indirect = s >= rep->nsites;
         const leak_site_t *site = indirect ? &rep->indirect[s - rep->nsites] : &rep->sites[s];
         site_place_t at = {i, indirect, model_site_order(site, indirect ? s - rep->nsites : s)};
         series_key_t key = {site, series_hash(site)};
-        size_t *slot = slots_find(&set->ix, key.hash, same_series, &key, set->series);
+        size_t *slot = series_at_place(set, s, &key);
+        if (!slot)
+            slot = slots_find(&set->ix, key.hash, same_series, &key, set->series);
         size_t k = *slot ? *slot - 1 : set->count;
+        at_place[s] = k + 1;
         if (k == set->count) {
-            if (grow_for(&set->series, set->count, sizeof *set->series) < 0)
+            if (grow_for(&set->series, set->count, sizeof *set->series) < 0) {
+                free(at_place);
                 return -1;
+            }
             memset(&set->series[k], 0, sizeof set->series[k]);
-            if (!(set->series[k].bytes = calloc(n, sizeof(double))))
+            if (!(set->series[k].bytes = calloc(n, sizeof(double)))) {
+                free(at_place);
                 return -1;
+            }
             set->series[k].hash = key.hash;
             set->series[k].first = set->series[k].described = at;
             *slot = ++set->count;
@@ -177,6 +203,9 @@ static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n
         se->in_app = site->in_app;
         se->oldest_birth_s = site->oldest_birth_s;
     }
+    free(set->at_place);
+    set->at_place = at_place;
+    set->nplaces = nplaces;
     return 0;
 }
 
