@@ -338,8 +338,12 @@ static int parse_stacks(parse_t *ps, snapshot_t *snap)
         if (st->id == 0)
             return fail(ps, "stack id 0 is reserved");
         st->frames = snap->frame_pool + pool;
+#if __BYTE_ORDER == __LITTLE_ENDIAN
+        memcpy(st->frames, ps->data + s->offset + at, 8u * st->depth); /* as they are on disk */
+#else
         for (unsigned f = 0; f < st->depth; f++)
             st->frames[f] = le64(ps->data + s->offset + at + 8u * f);
+#endif
         pool += st->depth;
         at += 8u * st->depth;
     }
