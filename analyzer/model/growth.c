@@ -88,15 +88,14 @@ static int place_cmp(const site_place_t *a, const site_place_t *b)
 }
 
 /* A site followed over the snapshots of one process: what the latest snapshot says of it (its
- * strings are the shared symbols', so the reports can go as soon as they are counted) and its
- * bytes in each snapshot. */
+ * strings are the shared symbols', so the reports can go as soon as they are counted). Its bytes
+ * in each snapshot are in the set's columns. */
 typedef struct {
     frame_t site;
     unsigned kind;
     int in_app;
     uint32_t oldest_birth_s;
     uint64_t hash; /* series_hash */
-    double *bytes; /* per snapshot of the process */
     site_place_t first;     /* where it was first seen: series are listed in that order */
     site_place_t described; /* the latest of its sites, which describes it */
 } series_t;
@@ -135,15 +134,23 @@ typedef struct {
      * is first tried against the series at its place, without a search */
     size_t *at_place;
     size_t nplaces;
+    /* the series' bytes in snapshot i, by series (column_len[i] of them: a series first seen
+     * later has none): one array a snapshot is written in the order of its sites, where one
+     * array a series took a cache miss per site and snapshot */
+    double **column;
+    size_t *column_len;
+    size_t ncolumns;
 } series_set_t;
 
 static void series_set_free(series_set_t *set)
 {
-    for (size_t k = 0; k < set->count; k++)
-        free(set->series[k].bytes);
     free(set->series);
     slots_free(&set->ix);
     free(set->at_place);
+    for (size_t i = 0; set->column && i < set->ncolumns; i++)
+        free(set->column[i]);
+    free(set->column);
+    free(set->column_len);
 }
 
 /* The series at place s of the last report, when it is key's */
@@ -157,7 +164,7 @@ static size_t *series_at_place(series_set_t *set, size_t s, const series_key_t *
 
 /* Adds snapshot i of n to the series: all its live memory, the entries and the indirect sites
  * under them. The report is unsorted (model_opts_t.unsorted). */
-static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n)
+static int add_report(series_set_t *set, const report_t *rep, size_t i)
 {
     size_t nplaces = rep->nsites + rep->nindirect;
     size_t *at_place = calloc(nplaces ? nplaces : 1, sizeof *at_place);
@@ -182,16 +189,11 @@ static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n
                 return -1;
             }
             memset(&set->series[k], 0, sizeof set->series[k]);
-            if (!(set->series[k].bytes = calloc(n, sizeof(double)))) {
-                free(at_place);
-                return -1;
-            }
             set->series[k].hash = key.hash;
             set->series[k].first = set->series[k].described = at;
             *slot = ++set->count;
         }
         series_t *se = &set->series[k];
-        se->bytes[i] += (double)site->bytes;
         if (se->first.snapshot == i && place_cmp(&at, &se->first) < 0)
             se->first = at;
         if (se->described.snapshot == i && place_cmp(&at, &se->described) < 0)
@@ -206,6 +208,14 @@ static int add_report(series_set_t *set, const report_t *rep, size_t i, size_t n
     free(set->at_place);
     set->at_place = at_place;
     set->nplaces = nplaces;
+    double *column = calloc(set->count ? set->count : 1, sizeof *column);
+    if (!column)
+        return -1;
+    for (size_t s = 0; s < nplaces; s++)
+        column[at_place[s] - 1] += (double)(s < rep->nsites ? rep->sites[s].bytes
+                                                            : rep->indirect[s - rep->nsites].bytes);
+    set->column[i] = column;
+    set->column_len[i] = set->count;
     return 0;
 }
 
@@ -222,9 +232,12 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
     memset(&set, 0, sizeof set);
     double *t = calloc(n, sizeof *t);
     double *index = calloc(n, sizeof *index);
+    set.column = calloc(n, sizeof *set.column);
+    set.column_len = calloc(n, sizeof *set.column_len);
+    set.ncolumns = n;
     snapshot_t last_head = *snaps[n - 1]; /* what is needed of the last one after its report */
     last_head.path = NULL;
-    int rc = t && index ? 0 : -1;
+    int rc = t && index && set.column && set.column_len ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         t[i] = (double)(snaps[i]->header.time_ns - snaps[0]->header.time_ns) / 1e9;
         index[i] = (double)i;
@@ -242,7 +255,7 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
             rc = -2; /* reader_reload said why */
             rep = (report_t){.snaps = one, .nsnaps = 1};
         } else if (rc == 0 && report_build(&rep, one, 1, opts) == 0)
-            rc = add_report(&set, &rep, i, n) < 0 ? (error_set("out of memory"), -1) : 0;
+            rc = add_report(&set, &rep, i) < 0 ? (error_set("out of memory"), -1) : 0;
         else if (rc == 0)
             rc = -2; /* report_build said why */
         else
@@ -266,8 +279,17 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
     }
     for (size_t k = 0; rc == 0 && k < set.count; k++) {
         series_t *se = listed[k];
+        size_t at = (size_t)(se - set.series);
+        double *bytes = malloc(n * sizeof *bytes); /* the chart's points: the site keeps them */
+        if (!bytes) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            bytes[i] = at < set.column_len[i] ? set.column[i][at] : 0;
         growth_site_t *gs = &g->sites[g->nsites++];
         memset(gs, 0, sizeof *gs);
+        gs->bytes_at = bytes;
         gs->pid = last_head.header.pid;
         gs->instance_id = last_head.process.instance_id;
         gs->site = se->site;
@@ -275,19 +297,17 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
         gs->in_app = se->in_app;
         gs->npoints = n;
         double r2_index;
-        fit(t, se->bytes, n, &gs->slope_bytes_per_s, &gs->r2);
-        fit(index, se->bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
-        gs->first_bytes = sat_from_double(se->bytes[0]);
-        gs->last_bytes = sat_from_double(se->bytes[n - 1]);
-        gs->suspect = is_suspect(t, se->bytes, n, gs->slope_bytes_per_s, gs->r2);
+        fit(t, bytes, n, &gs->slope_bytes_per_s, &gs->r2);
+        fit(index, bytes, n, &gs->slope_bytes_per_snapshot, &r2_index);
+        gs->first_bytes = sat_from_double(bytes[0]);
+        gs->last_bytes = sat_from_double(bytes[n - 1]);
+        gs->suspect = is_suspect(t, bytes, n, gs->slope_bytes_per_s, gs->r2);
         gs->time_at = malloc(n * sizeof *gs->time_at);
         if (!gs->time_at) {
             rc = -1;
             break;
         }
         memcpy(gs->time_at, t, n * sizeof *t);
-        gs->bytes_at = se->bytes; /* the chart's points: the site keeps them */
-        se->bytes = NULL;
         if (gs->last_bytes && se->oldest_birth_s != UINT32_MAX) {
             double now = (double)(last_head.header.time_ns - last_head.process.start_time_ns) / 1e9;
             gs->oldest_age_s = now - se->oldest_birth_s;
