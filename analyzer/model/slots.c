@@ -26,8 +26,8 @@ int slots_reserve_more(slots_t *ix, size_t n, size_t more, slots_hash_fn hash_of
 {
     if (ix->slots && (n + more) * 2 <= ix->capacity)
         return 0;
-    if (more > (SIZE_MAX / 4 - n) / sizeof(size_t))
-        return -1;
+    if (n > SIZE_MAX / 32 || more > SIZE_MAX / 32 - n)
+        return -1; /* (n + more) * 2 slots of 8 bytes would not fit a size_t */
     size_t cap = ix->capacity ? ix->capacity : 64;
     while ((n + more) * 2 > cap)
         cap *= 2;
