@@ -10,6 +10,8 @@
  *   gensnap big MB ELF OUT            about MB megabytes: stacks of 24 frames and live blocks
  *   gensnap series SITES N ELF DIR    N snapshots of one process, SITES call sites each, some
  *                                     growing; DIR/imgleak.<pid>.<instance>.<seq>.snap
+ *   gensnap scanned-series SITES N ELF DIR   the same, scanned: each site holds two or more
+ *                                     blocks, leaked and reachable in turn (born 0, 10, 20 s ...)
  *   gensnap sites SITES SEED ELF OUT  one snapshot with SITES call sites (a baseline and a new
  *                                     run for gate --baseline differ by SEED)
  */
@@ -142,11 +144,17 @@ static void add_stack(snap_t *s, uint32_t id, const uint64_t *frames, unsigned d
     s->nstacks++;
 }
 
-static void add_live(snap_t *s, uint64_t address, uint64_t size, uint32_t stack_id, uint32_t birth)
+static void add_live_class(snap_t *s, uint64_t address, uint64_t size, uint32_t stack_id,
+                           uint32_t birth, unsigned cls)
 {
-    imgleak_live_rec_t l = {address, IMGLEAK_SIZE_KIND(size, IMGLEAK_KIND_HEAP, 0), stack_id, birth};
+    imgleak_live_rec_t l = {address, IMGLEAK_SIZE_KIND(size, IMGLEAK_KIND_HEAP, cls), stack_id, birth};
     put(&s->live, &l, sizeof l);
     s->nlive++;
+}
+
+static void add_live(snap_t *s, uint64_t address, uint64_t size, uint32_t stack_id, uint32_t birth)
+{
+    add_live_class(s, address, size, stack_id, birth, IMGLEAK_CLASS_UNKNOWN);
 }
 
 static void snap_write(const snap_t *s, const char *path, uint64_t pid, uint64_t instance,
@@ -373,7 +381,10 @@ static void gen_big(uint64_t mb, const elf_code_t *e, const char *out)
 }
 
 /* One snapshot of the series: every site's stack (the shim's table keeps them all) and live
- * blocks; one site in 50 leaks a block per snapshot, the others hold a steady one or two. */
+ * blocks; one site in 50 leaks a block per snapshot, the others hold a steady one or two. When
+ * scanned, a site's blocks are leaked and reachable in turn. */
+static int scanned_series;
+
 static void series_snapshot(uint64_t sites, uint64_t seq, uint64_t seed, const elf_code_t *e,
                             const char *path, uint64_t pid, uint64_t instance)
 {
@@ -385,8 +396,13 @@ static void series_snapshot(uint64_t sites, uint64_t seq, uint64_t seed, const e
         add_stack(&s, (uint32_t)k + 1, frames, site_stack(e, k, frames, 6), 10 * seq, 640 * seq);
     for (uint64_t k = 0; k < sites; k++) {
         uint64_t blocks = k % 50 == 0 ? seq : 1 + (k + seed) % 2;
+        if (scanned_series && blocks < 2)
+            blocks = 2; /* one of each class */
         for (uint64_t b = 0; b < blocks; b++, addr += 64)
-            add_live(&s, addr, 32 + (k + seed) % 64, (uint32_t)k + 1, (uint32_t)(b * 10));
+            add_live_class(&s, addr, 32 + (k + seed) % 64, (uint32_t)k + 1, (uint32_t)(b * 10),
+                           !scanned_series ? IMGLEAK_CLASS_UNKNOWN
+                           : b % 2         ? IMGLEAK_CLASS_REACHABLE
+                                           : IMGLEAK_CLASS_LEAKED);
     }
     const uint64_t start = 1700000000000000000u;
     snap_write(&s, path, pid, instance, seq, start + seq * 10000000000u, start);
@@ -414,7 +430,8 @@ int main(int argc, char **argv)
     } else if (argc == 5 && strcmp(argv[1], "big") == 0) {
         elf_code_t e = elf_code(argv[3]);
         gen_big(number(argv[2]), &e, argv[4]);
-    } else if (argc == 6 && strcmp(argv[1], "series") == 0) {
+    } else if (argc == 6 && (strcmp(argv[1], "series") == 0 || strcmp(argv[1], "scanned-series") == 0)) {
+        scanned_series = strcmp(argv[1], "scanned-series") == 0;
         elf_code_t e = elf_code(argv[4]);
         uint64_t sites = number(argv[2]), n = number(argv[3]);
         char path[4096];
@@ -429,7 +446,8 @@ int main(int argc, char **argv)
         series_snapshot(number(argv[2]), 3, seed, &e, argv[5], 4646 + seed, 0x4646 + seed);
     } else {
         fprintf(stderr, "usage: gensnap handles N ELF OUT | modules M F ELF OUT | big MB ELF OUT |\n"
-                        "               series SITES N ELF DIR | sites SITES SEED ELF OUT\n");
+                        "               series SITES N ELF DIR | scanned-series SITES N ELF DIR |\n"
+                        "               sites SITES SEED ELF OUT\n");
         return 2;
     }
     return 0;

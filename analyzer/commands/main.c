@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,9 +298,20 @@ static const command_t commands[] = {
      "suppress needs at least one snapshot file", body_suppress},
 };
 
+/* The reading commands allocate and free arrays of megabytes per snapshot (a series reads a
+ * hundred): kept in the heap, they are reused as they are, where glibc by default would give
+ * each back to the kernel and fault its pages in again next time (a fifth of the time of
+ * growth over a long series). */
+static void keep_freed_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 static int run_command(const command_t *cmd, int argc, char **argv)
 {
     cli_opts_t o = {0};
+    keep_freed_memory();
     inputs_opts_t io = {0};
     int first = parse(argc, argv, &o, cmd->options);
     if (first < 0) {

@@ -33,6 +33,15 @@ typedef struct {
     size_t mask;
 } site_index_t;
 
+/* as model_frames_equal compares: the frame's hash (the model's, found once per site) and line */
+static size_t index_hash(uint64_t frame_hash, unsigned line)
+{
+    uint64_t h = frame_hash ^ line * 0x9e3779b97f4a7c15u;
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdu;
+    return (size_t)(h ^ h >> 29);
+}
+
 static int index_build(site_index_t *ix, const leak_site_t *sites, size_t n)
 {
     size_t cap = 16;
@@ -47,7 +56,7 @@ static int index_build(site_index_t *ix, const leak_site_t *sites, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (sites[i].kind != IMGLEAK_KIND_HEAP)
             continue;
-        size_t j = slots_hash_frame(&sites[i].site) & ix->mask;
+        size_t j = index_hash(sites[i].frame_hash, sites[i].site.line) & ix->mask;
         for (; ix->slots[j] != NONE; j = (j + 1) & ix->mask) {
             const leak_site_t *there = &sites[ix->slots[j]];
             if (model_frames_equal(&there->site, &sites[i].site))
@@ -61,14 +70,15 @@ static int index_build(site_index_t *ix, const leak_site_t *sites, size_t n)
 
 static size_t index_find(const site_index_t *ix, const leak_site_t *sites, const frame_t *f)
 {
-    for (size_t j = slots_hash_frame(f) & ix->mask; ix->slots[j] != NONE; j = (j + 1) & ix->mask)
+    for (size_t j = index_hash(model_frame_hash(f), f->line) & ix->mask; ix->slots[j] != NONE;
+         j = (j + 1) & ix->mask)
         if (model_frames_equal(&sites[ix->slots[j]].site, f))
             return ix->slots[j];
     return NONE;
 }
 
 /* Moves the indirect sites to rep->indirect, keeping the order of both. */
-static int split_indirect(report_t *rep)
+static int split_indirect(report_t *rep, int sort)
 {
     size_t n = 0;
     for (size_t i = 0; i < rep->nsites; i++)
@@ -84,9 +94,7 @@ static int split_indirect(report_t *rep)
             rep->sites[kept++] = rep->sites[i];
     }
     rep->nsites = kept;
-    if (rep->nindirect)
-        qsort(rep->indirect, rep->nindirect, sizeof *rep->indirect, model_compare_sites);
-    return 0;
+    return sort ? model_sort_sites(&rep->indirect, rep->nindirect) : 0;
 }
 
 /* An entry for a handle group whose site holds no memory the report lists. */
@@ -103,6 +111,7 @@ static size_t add_handle_entry(report_t *rep, size_t *capacity, const handle_gro
     leak_site_t *s = &rep->sites[rep->nsites];
     memset(s, 0, sizeof *s);
     s->site = g->site;
+    s->frame_hash = model_frame_hash(&g->site);
     s->kind = IMGLEAK_KIND_HEAP;
     s->cls = rep->totals.scanned ? IMGLEAK_CLASS_LEAKED : IMGLEAK_CLASS_UNKNOWN;
     s->in_app = g->in_app;
@@ -125,11 +134,13 @@ static int attach(leak_site_t *s, handle_group_t *g)
     return 0;
 }
 
-int model_build_entries(report_t *rep)
+int model_build_entries(report_t *rep, int sort)
 {
     site_index_t ix = {NULL, 0};
     size_t *joins = calloc(rep->nhandles ? rep->nhandles : 1, sizeof *joins);
-    if (!joins || split_indirect(rep) < 0 || index_build(&ix, rep->sites, rep->nsites) < 0)
+    /* the index serves the handle groups only */
+    if (!joins || split_indirect(rep, sort) < 0 ||
+        (rep->nhandles && index_build(&ix, rep->sites, rep->nsites) < 0))
         goto oom;
     size_t capacity = rep->nsites;
     for (size_t i = 0; i < rep->nhandles; i++) {
@@ -144,8 +155,8 @@ int model_build_entries(report_t *rep)
     for (size_t i = 0; i < rep->nhandles; i++)
         if (attach(&rep->sites[joins[i]], &rep->handles[i]) < 0)
             goto oom;
-    if (rep->nsites)
-        qsort(rep->sites, rep->nsites, sizeof *rep->sites, model_compare_sites);
+    if (sort && model_sort_sites(&rep->sites, rep->nsites) < 0)
+        goto oom;
     for (size_t i = 0; i < rep->nsites; i++)
         for (size_t k = 0; k < rep->sites[i].ngroups; k++)
             rep->sites[i].groups[k]->entry = i + 1;

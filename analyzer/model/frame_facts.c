@@ -83,37 +83,74 @@ static uint64_t stack_hash(uint64_t map_id, const uint64_t *addresses, unsigned 
 
 static uint64_t stack_hash_of(size_t item, const void *ctx)
 {
-    const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
-    return stack_hash(x->map_id, x->addresses, x->naddresses);
+    return ((const stack_fact_t *)ctx)[item].hash;
 }
 
 typedef struct {
-    uint64_t map_id;
+    uint64_t map_id, hash;
     const uint64_t *addresses;
     unsigned n;
 } stack_key_t;
 
+/* the hash first: the probes that pass another stack cost no comparison of addresses */
 static int same_stack(size_t item, const void *key, const void *ctx)
 {
     const stack_fact_t *x = &((const stack_fact_t *)ctx)[item];
     const stack_key_t *k = key;
-    return x->map_id == k->map_id && x->naddresses == k->n &&
+    return x->hash == k->hash && x->map_id == k->map_id && x->naddresses == k->n &&
            memcmp(x->addresses, k->addresses, k->n * sizeof *k->addresses) == 0;
 }
 
+/* Remembers that stack id of address space map_id is stacks[item]. Ids are what the shim
+ * numbers 1, 2, ...: one far beyond the stacks known (a crafted file) is not remembered, so the
+ * array never outgrows them. */
+static void remember_id(frame_facts_t *ff, uint64_t map_id, uint32_t id, size_t item)
+{
+    if (ff->by_id_map != map_id) {
+        if (ff->nby_id)
+            memset(ff->by_id, 0, ff->nby_id * sizeof *ff->by_id);
+        ff->by_id_map = map_id;
+    }
+    if (id >= ff->nby_id) {
+        if (id > 2 * ff->nstacks + 4096)
+            return;
+        size_t n = ff->nby_id ? ff->nby_id : 1024;
+        while (n <= id)
+            n *= 2;
+        size_t *grown = realloc(ff->by_id, n * sizeof *grown);
+        if (!grown)
+            return; /* only slower */
+        memset(grown + ff->nby_id, 0, (n - ff->nby_id) * sizeof *grown);
+        ff->by_id = grown;
+        ff->nby_id = n;
+    }
+    ff->by_id[id] = item + 1;
+}
+
 const stack_fact_t *stack_facts_find(frame_facts_t *ff, const attribute_opts_t *attribute,
-                                     const suppressions_t *suppress, uint64_t map_id,
+                                     const suppressions_t *suppress, uint64_t map_id, uint32_t id,
                                      const uint64_t *addresses, unsigned n, size_t **slot)
 {
     *slot = NULL;
-    if (!keeping(ff, attribute, suppress) || ff->bypass || slots_reserve(&ff->stack_index, ff->nstacks, stack_hash_of, ff->stacks) < 0)
+    if (!keeping(ff, attribute, suppress) || ff->bypass)
         return NULL;
-    stack_key_t key = {map_id, addresses, n};
-    *slot = slots_find(&ff->stack_index, stack_hash(map_id, addresses, n), same_stack, &key, ff->stacks);
-    return **slot ? &ff->stacks[**slot - 1] : NULL;
+    if (ff->by_id_map == map_id && id < ff->nby_id && ff->by_id[id]) {
+        const stack_fact_t *x = &ff->stacks[ff->by_id[id] - 1];
+        if (x->naddresses == n && memcmp(x->addresses, addresses, n * sizeof *addresses) == 0)
+            return x;
+    }
+    if (slots_reserve(&ff->stack_index, ff->nstacks, stack_hash_of, ff->stacks) < 0)
+        return NULL;
+    stack_key_t key = {map_id, stack_hash(map_id, addresses, n), addresses, n};
+    *slot = slots_find(&ff->stack_index, key.hash, same_stack, &key, ff->stacks);
+    if (!**slot)
+        return NULL;
+    remember_id(ff, map_id, id, **slot - 1);
+    return &ff->stacks[**slot - 1];
 }
 
-const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, const stack_fact_t *fact)
+const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, uint32_t id,
+                                     const stack_fact_t *fact)
 {
     uint64_t *copy = malloc((fact->naddresses ? fact->naddresses : 1) * sizeof *copy);
     if (!copy || grow_for(&ff->stacks, ff->nstacks, sizeof *ff->stacks) < 0) {
@@ -125,7 +162,9 @@ const stack_fact_t *stack_facts_keep(frame_facts_t *ff, size_t *slot, const stac
     stack_fact_t *x = &ff->stacks[ff->nstacks];
     *x = *fact;
     x->addresses = copy;
+    x->hash = stack_hash(x->map_id, copy, x->naddresses);
     *slot = ++ff->nstacks;
+    remember_id(ff, x->map_id, id, ff->nstacks - 1);
     return x;
 }
 
@@ -137,6 +176,7 @@ void frame_facts_free(frame_facts_t *ff)
     }
     free(ff->stacks);
     slots_free(&ff->stack_index);
+    free(ff->by_id);
     free(ff->facts);
     slots_free(&ff->index);
     memset(ff, 0, sizeof *ff);

@@ -47,7 +47,8 @@ typedef struct growth {
  * array). 0, or -1 with error_get(). */
 int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts);
 void growth_free(growth_t *g);
-/* 1 when some process (model_process_cmp) has two or more of these snapshots */
+/* 1 when some process (model_process_cmp) has two or more of these snapshots, 0 when none has;
+ * -1 when out of memory (error set) */
 int growth_is_series(snapshot_t *const *snaps, size_t n);
 
 int growth_write_text(const growth_t *g, FILE *out, int color);

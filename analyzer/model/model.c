@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "golang.h"
+#include "grow.h"
 #include "growth.h"
 #include "progress.h"
 #include "saturate.h"
@@ -14,14 +15,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One snapshot stack's live blocks, by slot = kind * NCLASS + class. */
+/* A snapshot stack's live blocks of one kind and class, slot = kind * NCLASS + class. Each stack
+ * has a list of them in slot order: most stacks hold blocks of one slot only, so a snapshot of
+ * many stacks costs a few words per stack, not a table of every slot. */
 #define NCLASS (IMGLEAK_CLASS_INDIRECT + 1)
-#define NSLOT (2 * NCLASS)
 typedef struct {
-    double bytes[NSLOT], blocks[NSLOT]; /* estimates when the snapshot was sampled */
-    uint32_t oldest_birth_s[NSLOT];
-    size_t site[NSLOT]; /* 1 + the index of the site the slot was charged to; 0: none */
-} stack_total_t;
+    double bytes, blocks; /* estimates when the snapshot was sampled */
+    uint32_t oldest_birth_s;
+    unsigned slot;
+    size_t site; /* 1 + the index of the site it was charged to; 0: none */
+    size_t next; /* 1 + the index of the stack's next one (a higher slot); 0: the last */
+} slot_total_t;
+
+typedef struct {
+    size_t *first; /* per snapshot stack (index nstacks: no stack), 1 + an index of slots[] */
+    slot_total_t *slots;
+    size_t count;
+} stack_totals_t;
+
+static void totals_free(stack_totals_t *tt)
+{
+    free(tt->first);
+    free(tt->slots);
+}
+
+/* The total of stack k's blocks in slot, added when it is not there yet; NULL when out of
+ * memory. */
+static slot_total_t *totals_at(stack_totals_t *tt, size_t k, unsigned slot)
+{
+    size_t *link = &tt->first[k], prev = 0;
+    while (*link && tt->slots[*link - 1].slot < slot) {
+        prev = *link;
+        link = &tt->slots[prev - 1].next;
+    }
+    if (*link && tt->slots[*link - 1].slot == slot)
+        return &tt->slots[*link - 1];
+    size_t next = *link;
+    if (grow_for(&tt->slots, tt->count, sizeof *tt->slots) < 0)
+        return NULL;
+    slot_total_t *t = &tt->slots[tt->count++];
+    *t = (slot_total_t){0, 0, UINT32_MAX, slot, 0, next};
+    *(prev ? &tt->slots[prev - 1].next : &tt->first[k]) = tt->count;
+    return t;
+}
 
 typedef struct {
     leak_site_t *sites;
@@ -44,7 +80,7 @@ static uint64_t mix(uint64_t h, const char *s)
 }
 
 /* A site's hash is its frame's (found once per stack, frame_facts.h) and its kind and class. */
-static uint64_t site_frame_hash(const frame_t *f)
+uint64_t model_frame_hash(const frame_t *f)
 {
     uint64_t h = 1469598103934665603u;
     h = mix(h, f->function);
@@ -81,7 +117,7 @@ typedef struct {
 static uint64_t set_hash_of(size_t item, const void *ctx)
 {
     const leak_site_t *s = &((const leak_site_t *)ctx)[item];
-    return site_hash(site_frame_hash(&s->site), &s->site, s->kind, s->cls);
+    return site_hash(s->frame_hash, &s->site, s->kind, s->cls);
 }
 
 static int set_same(size_t item, const void *key, const void *ctx)
@@ -111,6 +147,7 @@ static leak_site_t *set_find_or_add(site_set_t *set, const frame_t *f, uint64_t 
     leak_site_t *s = &set->sites[set->count];
     memset(s, 0, sizeof *s);
     s->site = *f;
+    s->frame_hash = frame_hash;
     s->kind = kind;
     s->cls = cls;
     s->in_app = in_app;
@@ -179,14 +216,15 @@ static void count_unattributed(report_totals_t *t, const snap_stack_t *st, int i
 }
 
 /* The Go runtime's own memory: counted apart, in no class, at no site (golang.h). */
-static void charge_go_runtime(report_t *rep, const stack_total_t *t)
+static void charge_go_runtime(report_t *rep, const stack_totals_t *tt, size_t k)
 {
     report_process_t *p = &rep->processes[rep->nprocesses - 1];
-    for (unsigned slot = 0; slot < NSLOT; slot++) {
-        uint64_t bytes = (uint64_t)llround(t->bytes[slot]);
+    for (size_t e = tt->first[k]; e; e = tt->slots[e - 1].next) {
+        const slot_total_t *t = &tt->slots[e - 1];
+        uint64_t bytes = (uint64_t)llround(t->bytes);
         rep->totals.go_runtime_bytes += bytes;
-        rep->totals.go_runtime_blocks += (uint64_t)llround(t->blocks[slot]);
-        *(slot / NCLASS == IMGLEAK_KIND_HEAP ? &p->go_runtime_heap : &p->go_runtime_mmap) += bytes;
+        rep->totals.go_runtime_blocks += (uint64_t)llround(t->blocks);
+        *(t->slot / NCLASS == IMGLEAK_KIND_HEAP ? &p->go_runtime_heap : &p->go_runtime_mmap) += bytes;
     }
 }
 
@@ -232,7 +270,8 @@ static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_
                           .in_app = in_app,
                           .runtime = st && !in_app && golang_stack_is_runtime(frames, depth),
                           .rule = rule,
-                          .site_hash = site_frame_hash(&frames[at])};
+                          .site = frames[at],
+                          .site_hash = model_frame_hash(&frames[at])};
     return 0;
 }
 
@@ -240,21 +279,21 @@ static int find_stack(symbolizer_t *sym, frame_facts_t *facts, const snap_stack_
  * suppresses it, it is reachable and those are not shown, or a scan left it unclassified. A stack
  * seen before in the same address space (an earlier snapshot of a series) is not found again. */
 static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symbolizer_t *sym,
-                        frame_facts_t *facts, const snap_stack_t *st, stack_total_t *t,
-                        const model_opts_t *opts, int unclassified)
+                        frame_facts_t *facts, const snap_stack_t *st, stack_totals_t *tt,
+                        size_t k, const model_opts_t *opts, int unclassified)
 {
     stack_fact_t fresh;
     size_t *slot = NULL;
     const stack_fact_t *known =
         st ? stack_facts_find(facts, &opts->attribute, opts->suppress, symbolizer_map_id(sym),
-                              st->frames, st->depth, &slot)
+                              st->id, st->frames, st->depth, &slot)
            : NULL;
     if (!known) {
         if (find_stack(sym, facts, st, opts, &fresh) < 0)
             return -1;
         fresh.map_id = symbolizer_map_id(sym);
         known = &fresh;
-        if (slot && !(known = stack_facts_keep(facts, slot, &fresh)))
+        if (slot && !(known = stack_facts_keep(facts, slot, st->id, &fresh)))
             return -1;
     }
     int kept = known != &fresh;
@@ -263,17 +302,16 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
     int in_app = known->in_app;
     long rule = known->rule;
     if (known->runtime) {
-        charge_go_runtime(rep, t);
+        charge_go_runtime(rep, tt, k);
         if (!kept)
             free(frames);
         return 0;
     }
     int owned = kept; /* frames belong to a report stack, or to the kept stack */
-    for (unsigned slot = 0; slot < NSLOT; slot++) {
-        unsigned kind = slot / NCLASS, cls = slot % NCLASS;
-        if (!t->blocks[slot])
-            continue;
-        uint64_t bytes = sat_from_double(t->bytes[slot]), blocks = sat_from_double(t->blocks[slot]);
+    for (size_t e = tt->first[k]; e; e = tt->slots[e - 1].next) {
+        slot_total_t *t = &tt->slots[e - 1];
+        unsigned kind = t->slot / NCLASS, cls = t->slot % NCLASS;
+        uint64_t bytes = sat_from_double(t->bytes), blocks = sat_from_double(t->blocks);
         if (rule >= 0) {
             sat_inc(&rep->suppressed[rule].bytes, bytes);
             sat_inc(&rep->suppressed[rule].blocks, blocks);
@@ -309,17 +347,17 @@ static int charge_stack(report_t *rep, size_t *stacks_cap, site_set_t *set, symb
         }
         *rs = (report_stack_t){mine, depth, at, kind, cls, in_app, bytes, blocks, owned};
         owned = 1;
-        leak_site_t *s = set_find_or_add(set, &mine[at], known->site_hash, kind, cls, in_app);
+        leak_site_t *s = set_find_or_add(set, &known->site, known->site_hash, kind, cls, in_app);
         if (!s)
             return -1;
-        t->site[slot] = (size_t)(s - set->sites) + 1;
+        t->site = (size_t)(s - set->sites) + 1;
         s->no_stack = !st;
         sat_inc(&s->bytes, bytes);
         sat_inc(&s->blocks, blocks);
         if (st && st->input && input_list_add(&s->inputs, st->input, bytes, blocks, 0) < 0)
             return -1;
-        if (t->oldest_birth_s[slot] < s->oldest_birth_s)
-            s->oldest_birth_s = t->oldest_birth_s[slot];
+        if (t->oldest_birth_s < s->oldest_birth_s)
+            s->oldest_birth_s = t->oldest_birth_s;
         s->nstacks++;
         /* keep the stack that holds the most bytes as the site's example */
         if (!s->stack || bytes > s->stack_bytes_hint) {
@@ -357,19 +395,55 @@ static uint64_t site_weight(const leak_site_t *s)
     return w;
 }
 
-int model_compare_sites(const void *a, const void *b)
+int model_site_order_cmp(const model_site_order_t *x, const model_site_order_t *y)
 {
-    const leak_site_t *x = a, *y = b;
-    if (class_rank(x->cls) != class_rank(y->cls))
-        return class_rank(x->cls) - class_rank(y->cls);
-    uint64_t wx = site_weight(x), wy = site_weight(y);
-    if (wx != wy)
-        return wx > wy ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
     if (x->blocks != y->blocks)
         return x->blocks > y->blocks ? -1 : 1;
     if (x->handles != y->handles)
         return x->handles > y->handles ? -1 : 1;
-    return strcmp(x->site.function ? x->site.function : "", y->site.function ? y->site.function : "");
+    int c = x->function == y->function ? 0 : strcmp(x->function, y->function);
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int by_site_order(const void *a, const void *b)
+{
+    return model_site_order_cmp(a, b);
+}
+
+model_site_order_t model_site_order(const leak_site_t *s, size_t index)
+{
+    return (model_site_order_t){class_rank(s->cls), site_weight(s), s->blocks, s->handles,
+                                s->site.function ? s->site.function : "", index};
+}
+
+/* The keys are taken out of each site once: a sort of many thousands of sites then compares
+ * small keys in one array, not sites (and their handle groups) all over memory. */
+int model_sort_sites(leak_site_t **sites, size_t n)
+{
+    if (n < 2)
+        return 0;
+    model_site_order_t *keys = malloc(n * sizeof *keys);
+    leak_site_t *sorted = malloc(n * sizeof *sorted);
+    if (!keys || !sorted) {
+        free(keys);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = model_site_order(&(*sites)[i], i);
+    qsort(keys, n, sizeof *keys, by_site_order);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (*sites)[keys[i].index];
+    free(keys);
+    free(*sites);
+    *sites = sorted;
+    return 0;
 }
 
 static uint64_t minus(uint64_t a, uint64_t b)
@@ -449,14 +523,18 @@ static void reconcile_rss(report_process_t *p)
 
 /* Indirectly leaked blocks also count under the site of the leak they hang from, so that one
  * forgotten destroy reads as one leak holding all it holds. */
-static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack_total_t *totals)
+static void charge_indirect(site_set_t *set, const snapshot_t *snap, const stack_totals_t *tt)
 {
     for (size_t i = 0; i < snap->nroots; i++) {
         const snap_root_t *r = &snap->roots[i];
         const snap_live_t *root = &snap->live[r->live_index];
         const snap_stack_t *st = root->stack_id ? snapshot_stack(snap, root->stack_id) : NULL;
         size_t k = st ? (size_t)(st - snap->stacks) : snap->nstacks;
-        size_t site = totals[k].site[root->kind * NCLASS + IMGLEAK_CLASS_LEAKED];
+        unsigned slot = root->kind * NCLASS + IMGLEAK_CLASS_LEAKED;
+        size_t e = tt->first[k];
+        while (e && tt->slots[e - 1].slot < slot)
+            e = tt->slots[e - 1].next;
+        size_t site = e && tt->slots[e - 1].slot == slot ? tt->slots[e - 1].site : 0;
         if (!site)
             continue; /* the root was suppressed */
         sat_inc(&set->sites[site - 1].indirect_bytes, r->indirect_bytes);
@@ -469,12 +547,9 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
                         const model_opts_t *opts)
 {
     /* index nstacks is "no stack" */
-    stack_total_t *totals = calloc(snap->nstacks + 1, sizeof *totals);
-    if (!totals)
+    stack_totals_t tt = {calloc(snap->nstacks + 1, sizeof *tt.first), NULL, 0};
+    if (!tt.first)
         return error_set("out of memory"), -1;
-    for (size_t k = 0; k <= snap->nstacks; k++)
-        for (unsigned slot = 0; slot < NSLOT; slot++)
-            totals[k].oldest_birth_s[slot] = UINT32_MAX;
     report_process_t *proc = &rep->processes[rep->nprocesses - 1];
     double rate = (double)snap->process.sample_bytes;
     progress_begin("counting", "live blocks", snap->nlive);
@@ -488,36 +563,43 @@ static int add_snapshot(report_t *rep, size_t *stacks_cap, site_set_t *set,
         double weight = 1.0;
         if (rate > 0 && l->kind == IMGLEAK_KIND_HEAP && l->size > 0)
             weight = 1.0 / -expm1(-(double)l->size / rate);
-        unsigned slot = l->kind * NCLASS + l->cls;
-        totals[k].bytes[slot] += (double)l->size * weight;
-        totals[k].blocks[slot] += weight;
-        if (l->birth_s < totals[k].oldest_birth_s[slot])
-            totals[k].oldest_birth_s[slot] = l->birth_s;
+        slot_total_t *t = totals_at(&tt, k, l->kind * NCLASS + l->cls);
+        if (!t) {
+            progress_end();
+            totals_free(&tt);
+            return error_set("out of memory"), -1;
+        }
+        t->bytes += (double)l->size * weight;
+        t->blocks += weight;
+        if (l->birth_s < t->oldest_birth_s)
+            t->oldest_birth_s = l->birth_s;
         sat_inc(l->kind == IMGLEAK_KIND_HEAP ? &proc->tracked_heap : &proc->tracked_mmap,
                 sat_from_double((double)l->size * weight));
     }
     progress_end();
     if (rate > 0)
         rep->totals.estimated = 1;
+    /* room for a site per stack: the index grows once, not a dozen times for a large snapshot */
+    if (slots_reserve_more(&set->index, set->count, snap->nstacks + 1, set_hash_of, set->sites) < 0) {
+        totals_free(&tt);
+        return error_set("out of memory"), -1;
+    }
     progress_begin("symbolizing", "stacks", snap->nstacks + 1);
     for (size_t k = 0; k <= snap->nstacks; k++) {
         progress_step(k);
-        int any = 0;
-        for (unsigned slot = 0; slot < NSLOT; slot++)
-            any |= totals[k].blocks[slot] > 0;
-        if (!any)
-            continue;
+        if (!tt.first[k])
+            continue; /* no live block */
         const snap_stack_t *st = k < snap->nstacks ? &snap->stacks[k] : NULL;
-        if (charge_stack(rep, stacks_cap, set, sym, facts, st, &totals[k], opts,
+        if (charge_stack(rep, stacks_cap, set, sym, facts, st, &tt, k, opts,
                          model_unclassified(snap)) < 0) {
             progress_end();
-            free(totals);
+            totals_free(&tt);
             return error_set("out of memory"), -1;
         }
     }
     progress_end();
-    charge_indirect(set, snap, totals);
-    free(totals);
+    charge_indirect(set, snap, &tt);
+    totals_free(&tt);
     reconcile_rss(proc);
     sat_inc(&rep->totals.dropped_table_full, snap->process.dropped_table_full);
     sat_inc(&rep->totals.truncated_stacks, snap->process.truncated_stacks);
@@ -573,16 +655,48 @@ int model_totals_incomplete(const report_totals_t *t)
            t->unclassified_blocks || t->final_missing;
 }
 
-/* For each process only its latest snapshot describes what it holds now. */
-static int superseded(snapshot_t *const *snaps, size_t n, size_t i)
+typedef struct {
+    const snapshot_t *snap;
+    size_t index;
+} snapshot_place_t;
+
+static int by_process_then_order(const void *a, const void *b)
 {
-    for (size_t j = 0; j < n; j++) {
-        if (j == i || model_process_cmp(snaps[j], snaps[i]) != 0)
-            continue;
-        int later = model_snapshot_order(snaps[j], snaps[i]);
-        if (later > 0 || (later == 0 && j > i))
-            return 1;
+    const snapshot_place_t *x = a, *y = b;
+    int c = model_process_cmp(x->snap, y->snap);
+    if (c == 0)
+        c = model_snapshot_order(x->snap, y->snap);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+size_t *model_by_process(snapshot_t *const *snaps, size_t n)
+{
+    snapshot_place_t *places = malloc((n ? n : 1) * sizeof *places);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!places || !order) {
+        free(places);
+        free(order);
+        return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        places[i] = (snapshot_place_t){snaps[i], i};
+    qsort(places, n, sizeof *places, by_process_then_order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = places[i].index;
+    free(places);
+    return order;
+}
+
+/* For each process only its latest snapshot describes what it holds now: of those that say
+ * they are equally late, the last given. latest[i] is 1 for those. 0, or -1 when out of memory. */
+static int mark_latest(snapshot_t *const *snaps, size_t n, unsigned char *latest)
+{
+    size_t *order = model_by_process(snaps, n);
+    if (!order)
+        return -1;
+    for (size_t k = 0; k < n; k++)
+        latest[order[k]] = k + 1 == n || model_process_cmp(snaps[order[k]], snaps[order[k + 1]]) != 0;
+    free(order);
     return 0;
 }
 
@@ -607,16 +721,23 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
         return error_set("out of memory"), -1;
     rep->syms = calloc(n ? n : 1, sizeof *rep->syms);
     rep->processes = calloc(n ? n : 1, sizeof *rep->processes);
-    if (!rep->syms || !rep->processes)
+    unsigned char *latest = calloc(n ? n : 1, 1);
+    if (!rep->syms || !rep->processes || !latest || mark_latest(snaps, n, latest) < 0) {
+        free(latest);
         return error_set("out of memory"), -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (superseded(snaps, n, i))
+        if (!latest[i])
             continue;
-        if (reader_reload(snaps[i]) < 0) /* released by the inputs (reader.h) */
+        if (reader_reload(snaps[i]) < 0) { /* released by the inputs (reader.h) */
+            free(latest);
             return -1;
+        }
         rep->syms[i] = symbolizer_new_shared(shared->symbols, snaps[i]);
-        if (!rep->syms[i])
+        if (!rep->syms[i]) {
+            free(latest);
             return error_set("out of memory"), -1;
+        }
         memset(&rep->processes[rep->nprocesses], 0, sizeof rep->processes[0]);
         rep->processes[rep->nprocesses++].snap = snaps[i];
         if (add_snapshot(rep, &stacks_cap, &set, snaps[i], rep->syms[i], &shared->facts, opts) < 0 ||
@@ -624,9 +745,11 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
             rep->sites = set.sites;
             rep->nsites = set.count;
             slots_free(&set.index);
+            free(latest);
             return -1;
         }
     }
+    free(latest);
     slots_free(&set.index);
     model_sort_handles(rep);
     /* totals are the sites' sums, so that they agree exactly when estimates were rounded */
@@ -641,7 +764,7 @@ int report_build(report_t *rep, snapshot_t **snaps, size_t n, const model_opts_t
     }
     rep->sites = set.sites;
     rep->nsites = set.count;
-    if (model_build_entries(rep) < 0)
+    if (model_build_entries(rep, !opts->unsorted) < 0)
         return -1;
     return model_build_inputs(rep);
 }

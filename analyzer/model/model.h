@@ -30,6 +30,8 @@ typedef struct {
     const suppressions_t *suppress; /* NULL: none */
     int show_reachable;             /* list still-reachable blocks' sites too */
     model_shared_t *shared;         /* NULL: the report makes its own */
+    int unsorted; /* entries and indirect sites left in the order found (growth.c orders them by
+                     model_site_order only where it matters) */
 } model_opts_t;
 
 /* One distinct stack of live memory of one kind and class, as the flame graph, pprof and
@@ -88,6 +90,7 @@ typedef struct {
     int truncated;     /* the stack was cut at the depth limit */
     size_t nstacks;    /* distinct stacks charged to this site */
     uint64_t stack_bytes_hint; /* bytes of the example stack */
+    uint64_t frame_hash;       /* model_frame_hash(&site) */
     uint32_t oldest_birth_s;   /* the oldest block's birth, seconds after its process started */
     uint64_t indirect_bytes, indirect_blocks; /* leaked sites: what hangs from their blocks */
     /* the codec handles created here and never destroyed: one forgotten destroy is one entry,
@@ -201,6 +204,10 @@ typedef struct report {
 int model_process_cmp(const snapshot_t *a, const snapshot_t *b);
 /* Of two snapshots of one process, which is later: sequence, then time. <0, 0, >0. */
 int model_snapshot_order(const snapshot_t *a, const snapshot_t *b);
+/* The positions of snaps[0..n) by process, each process's in order (equal ones by position): a
+ * sort, so that thousands of snapshots are not each compared with all the others. malloc'd;
+ * NULL when out of memory. */
+size_t *model_by_process(snapshot_t *const *snaps, size_t n);
 /* Whether blocks of class UNKNOWN in this snapshot were left unclassified by a scan that ran (in
  * part): they are not leaks, nor known not to be. UNCLASSIFIED_LOST: the scan could not read
  * something (lost data); UNCLASSIFIED_INHERITED: a forked child's scan, which by design does not
@@ -219,15 +226,29 @@ void report_free(report_t *rep);
  * frame a stack is charged to. */
 frame_t *model_expand_stack(symbolizer_t *sym, const snap_stack_t *st, size_t *depth);
 int model_frames_equal(const frame_t *a, const frame_t *b);
+/* A hash of the frame's function, file and module (by address when neither function nor file is
+ * known): frames model_frames_equal calls equal have equal ones; the line is left to the caller. */
+uint64_t model_frame_hash(const frame_t *f);
 /* handles.c: adds one snapshot's handles to the report */
 int model_add_handles(report_t *rep, const snapshot_t *snap, symbolizer_t *sym,
                       const model_opts_t *opts);
 void model_sort_handles(report_t *rep);
 void model_free_handles(report_t *rep);
 /* entries.c: moves indirect sites apart and merges each leaked handle group into the entry of
- * its call site (adding an entry when memory is charged elsewhere); sorts the entries. */
-int model_build_entries(report_t *rep);
-/* How entries are ordered: leaks first, then possible, indirect, reachable; by what they hold. */
-int model_compare_sites(const void *a, const void *b);
+ * its call site (adding an entry when memory is charged elsewhere); sorts the entries and the
+ * indirect sites (model_sort_sites) when asked to. */
+int model_build_entries(report_t *rep, int sort);
+/* How entries are ordered: leaks first, then possible, indirect, reachable; by what they hold
+ * (with what hangs from them); by function; in the order found (index) when all that is equal. */
+typedef struct {
+    int rank;
+    uint64_t weight, blocks, handles;
+    const char *function;
+    size_t index;
+} model_site_order_t;
+model_site_order_t model_site_order(const leak_site_t *s, size_t index);
+int model_site_order_cmp(const model_site_order_t *a, const model_site_order_t *b);
+/* Sorts *sites (n of them) in that order: 0, or -1 when out of memory (the order is as it was). */
+int model_sort_sites(leak_site_t **sites, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* The analyzer's one open-addressing index (see slots.h). */
 #include "slots.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* The callers' hashes are cheap (FNV, a product): their low bits, which pick the slot, can be
@@ -18,10 +19,17 @@ static size_t spread(uint64_t h, size_t mask)
 
 int slots_reserve(slots_t *ix, size_t n, slots_hash_fn hash_of, const void *ctx)
 {
-    if (ix->slots && (n + 1) * 2 <= ix->capacity)
+    return slots_reserve_more(ix, n, 1, hash_of, ctx);
+}
+
+int slots_reserve_more(slots_t *ix, size_t n, size_t more, slots_hash_fn hash_of, const void *ctx)
+{
+    if (ix->slots && (n + more) * 2 <= ix->capacity)
         return 0;
+    if (n > SIZE_MAX / 32 || more > SIZE_MAX / 32 - n)
+        return -1; /* (n + more) * 2 slots of 8 bytes would not fit a size_t */
     size_t cap = ix->capacity ? ix->capacity : 64;
-    while ((n + 1) * 2 > cap)
+    while ((n + more) * 2 > cap)
         cap *= 2;
     size_t *fresh = calloc(cap, sizeof *fresh);
     if (!fresh)

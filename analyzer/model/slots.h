@@ -24,6 +24,9 @@ typedef uint64_t (*slots_hash_fn)(size_t item, const void *ctx);
 /* Room for one more item (n now); when the index grows, the n items are placed again by
  * hash_of. 0, or -1 when out of memory (the index is as it was). */
 int slots_reserve(slots_t *ix, size_t n, slots_hash_fn hash_of, const void *ctx);
+/* The same with room for `more` items: an index about to take many at once grows once, not
+ * each time it fills. */
+int slots_reserve_more(slots_t *ix, size_t n, size_t more, slots_hash_fn hash_of, const void *ctx);
 /* The slot of the item key names, or the empty slot where it would go (set it to 1 + the new
  * item's position). After slots_reserve. */
 size_t *slots_find(const slots_t *ix, uint64_t hash, slots_same_fn same, const void *key,

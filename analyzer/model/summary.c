@@ -483,6 +483,14 @@ static void read_dropped(summary_t *s, json_t *totals)
     out->final_missing = json_is_true(json_object_get(d, "final_missing"));
 }
 
+/* jansson's json_loadf takes a character at a time with getc, a locked call each: a baseline of
+ * many thousand entries is tens of megabytes. It reads in blocks through this. */
+static size_t read_block(void *buffer, size_t size, void *file)
+{
+    size_t got = fread(buffer, 1, size, file);
+    return got == 0 && ferror((FILE *)file) ? (size_t)-1 : got;
+}
+
 int summary_load_json(summary_t *s, const char *path, const suppressions_t *suppress)
 {
     memset(s, 0, sizeof *s);
@@ -491,7 +499,7 @@ int summary_load_json(summary_t *s, const char *path, const suppressions_t *supp
     FILE *f = safeopen_fopen(path, NULL);
     if (!f)
         return -1;
-    json_t *root = json_loadf(f, 0, &err);
+    json_t *root = json_load_callback(read_block, f, 0, &err);
     fclose(f);
     if (!root)
         return error_set("%s:%d: not valid JSON: %s", path, err.line, err.text), -1;

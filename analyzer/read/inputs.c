@@ -257,6 +257,10 @@ int inputs_report(report_t *rep, char *const *paths, size_t n, const model_opts_
     if (set_load(&set, paths, n, RELEASE_EARLIER) < 0)
         return -1;
     int series = growth_is_series(set.snaps, set.n);
+    if (series < 0) {
+        set_free(&set);
+        return -1;
+    }
     int final_missing = set_final_missing(&set);
     /* the report and its growth share one set of symbols: each module is read once */
     model_opts_t shared_mo = *mo;

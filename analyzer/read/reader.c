@@ -8,25 +8,33 @@
 #include "safeopen.h"
 #include "saturate.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static uint16_t le16(const unsigned char *p)
+/* one load each (memcpy: the records need not be aligned), swapped only on a big-endian host */
+static inline uint16_t le16(const unsigned char *p)
 {
-    return (uint16_t)(p[0] | p[1] << 8);
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return le16toh(v);
 }
 
-static uint32_t le32(const unsigned char *p)
+static inline uint32_t le32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return le32toh(v);
 }
 
-static uint64_t le64(const unsigned char *p)
+static inline uint64_t le64(const unsigned char *p)
 {
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return le64toh(v);
 }
 
 /* A count, size, id or time, capped at SAT_MAX: no real one comes near 2^63, and the reports
@@ -330,13 +338,22 @@ static int parse_stacks(parse_t *ps, snapshot_t *snap)
         if (st->id == 0)
             return fail(ps, "stack id 0 is reserved");
         st->frames = snap->frame_pool + pool;
+#if __BYTE_ORDER == __LITTLE_ENDIAN
+        memcpy(st->frames, ps->data + s->offset + at, 8u * st->depth); /* as they are on disk */
+#else
         for (unsigned f = 0; f < st->depth; f++)
             st->frames[f] = le64(ps->data + s->offset + at + 8u * f);
+#endif
         pool += st->depth;
         at += 8u * st->depth;
     }
     snap->nstacks = s->count;
-    qsort(snap->stacks, snap->nstacks, sizeof *snap->stacks, by_stack_id);
+    /* the shim writes them in id order: sorted already, unless a writer did otherwise */
+    size_t unsorted = 1;
+    while (unsorted < snap->nstacks && snap->stacks[unsorted - 1].id < snap->stacks[unsorted].id)
+        unsorted++;
+    if (unsorted < snap->nstacks)
+        qsort(snap->stacks, snap->nstacks, sizeof *snap->stacks, by_stack_id);
     for (size_t i = 1; i < snap->nstacks; i++)
         if (snap->stacks[i].id == snap->stacks[i - 1].id)
             return fail(ps, "duplicate stack id");

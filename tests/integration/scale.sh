@@ -2,7 +2,8 @@
 # The analyzer at scale: a series of 12 snapshots of 20000 call sites each (bench/gensnap) is read
 # one snapshot at a time and symbolized once: growth's peak memory stays near one snapshot's
 # (holding them all took 760 MB), a module missing on disk is warned about once for the series
-# (once per snapshot before), and every site is its own series with the growing ones suspects.
+# (once per snapshot before), and every site is its own series with the growing ones suspects;
+# a series of sites of several classes is described as a sorted report would (growth.c).
 # The timings at full size are make bench-analyzer's. Prints "N passed, M failed".
 set -u
 B=${B:-build}
@@ -34,5 +35,14 @@ check "report on the series: the latest snapshot's sites, and the same growth" \
     jqe --slurpfile g "$WORK/growth.json" \
     '.totals.sites == ($g[0].growth | length) and (.growth | length) == ($g[0].growth | length)' \
     "$WORK/report.json"
+
+# growth builds each snapshot's report unsorted: a series whose snapshot holds sites of several
+# classes is still described by the one a sorted report lists last (reachable after leaked): its
+# oldest block is the reachable one, born 10 s after the leaked one (60 s into the process)
+mkdir -p "$WORK/scanned"
+$B/bench/gensnap scanned-series 2000 6 $B/imgleak "$WORK/scanned"
+$IMGLEAK growth --format json -o "$WORK/scanned.json" "$WORK"/scanned/*.snap 2> /dev/null
+check "growth: a series of leaked and reachable blocks is described by its reachable site" \
+    jqe '(.growth | length) > 1900 and all(.growth[]; .oldest_age_s == 50)' "$WORK/scanned.json"
 
 finish scale
