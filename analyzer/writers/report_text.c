@@ -252,11 +252,18 @@ static void put_handle_headline(FILE *out, const leak_site_t *s, const report_op
             (unsigned long long)blocks, blocks == 1 ? "" : "s");
     put_location(out, &s->site);
     fputc('\n', out);
-    for (size_t k = 0; k < s->ngroups; k++)
-        if (s->groups[k]->abandoned)
-            fprintf(out, "    (%llu of the %ss were created again in the same place, or reset, "
+    for (size_t k = 0; k < s->ngroups; k++) {
+        const handle_group_t *g = s->groups[k];
+        if (!g->abandoned)
+            continue;
+        if (g->count == 1)
+            fprintf(out, "    (it was created again in the same place, or reset, without a destroy)\n");
+        else
+            fprintf(out, "    (%llu of the %ss %s created again in the same place, or reset, "
                          "without a destroy)\n",
-                    (unsigned long long)s->groups[k]->abandoned, escape_text(s->groups[k]->type));
+                    (unsigned long long)g->abandoned, escape_text(g->type),
+                    g->abandoned == 1 ? "was" : "were");
+    }
 }
 
 /* The first line of an entry of memory alone. */
