@@ -89,6 +89,7 @@ static snapshot_ctx_t snap_ctx;
 static struct timespec start_mono;
 static _Atomic uint64_t truncated_stacks;
 static size_t page_size = 4096;
+static int free_is_glibc; /* the real free is glibc's (glibc_heap.h) */
 
 /* ---- bootstrap: memory for dlsym and friends before the real allocator is known ---- */
 
@@ -294,6 +295,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
     glibc_heap_detect(real.free);
+    free_is_glibc = glibc_heap_active();
     scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
@@ -572,10 +574,17 @@ EXPORT void free(void *p)
 {
     if (UNLIKELY(p == NULL || is_boot(p)))
         return;
-    /* sampling: a block never recorded has nothing to forget or clear, and the real free, which
-     * calls nothing the shim must not see, needs no guard (munmap forgets ranges either way) */
+    /* sampling: a block never recorded has nothing to forget or clear. glibc's free calls no
+     * interposed function; another allocator's may map memory, which must not be taken for the
+     * program's. */
     if (!sampler_may_have_recorded((uintptr_t)p)) {
+        if (LIKELY(free_is_glibc)) {
+            real.free(p);
+            return;
+        }
+        GUARD_UP();
         real.free(p);
+        GUARD_DOWN();
         return;
     }
     if (UNLIKELY(!should_track())) {
