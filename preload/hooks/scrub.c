@@ -55,7 +55,8 @@ static void clear_nonzero_words(uint64_t *lo, uint64_t *hi)
 /* The same with 32-byte loads, four lines a step, and the lines PREFETCH_AHEAD bytes on asked
  * for: the read is what a free costs (a block of tens of KiB the program wrote a little of is
  * read whole, mostly from beyond the caches), and wide loads with one test a step and reads
- * already under way at a page's end, where the hardware's prefetcher stops, cut it by a third. */
+ * already under way at a page's end, where the hardware's prefetcher stops, cut it by about
+ * two fifths on malloc_churn. */
 __attribute__((target("avx2"))) static void clear_nonzero_avx2(uint64_t *lo, uint64_t *hi)
 {
     char *at = (char *)lo, *end = (char *)hi;
