@@ -76,7 +76,7 @@ $(B)/imgleak: $(ANA_OBJ)
 
 # ---- unit tests (cmocka): plain, and the analyzer's under ASan/UBSan ----
 UNIT_TESTS := test_table test_stacks test_stackcache test_maps test_format test_attribute test_golang \
-              test_supervise test_declfile test_symbolize
+              test_supervise test_declfile test_symbolize test_scrub test_sampler
 TEST_SHIM_OBJS = $(B)/shim/table.o $(B)/shim/recsort.o $(B)/shim/stacks.o $(B)/shim/maps.o $(B)/shim/os.o \
                  $(B)/shim/guard.o $(B)/shim/snapfile.o $(B)/shim/ownfd.o
 $(B)/tests/test_table: tests/unit/test_table.c $(TEST_SHIM_OBJS) | $(B)/tests
@@ -85,6 +85,10 @@ $(B)/tests/test_stacks: tests/unit/test_stacks.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_stackcache: tests/unit/test_stackcache.c $(TEST_SHIM_OBJS) $(B)/shim/stackcache.o | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
+$(B)/tests/test_scrub: tests/unit/test_scrub.c $(B)/shim/scrub.o $(B)/shim/glibc_heap.o | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -ldl
+$(B)/tests/test_sampler: tests/unit/test_sampler.c $(B)/shim/sampler.o | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lm
 $(B)/tests/test_maps: tests/unit/test_maps.c $(TEST_SHIM_OBJS) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=gnu11 $(SHIM_INC) $^ -o $@ $(TEST_LIBS) -lpthread
 $(B)/tests/test_format: tests/unit/test_format.c $(TEST_SHIM_OBJS) $(ANA_LIB) | $(B)/tests

@@ -89,6 +89,7 @@ static snapshot_ctx_t snap_ctx;
 static struct timespec start_mono;
 static _Atomic uint64_t truncated_stacks;
 static size_t page_size = 4096;
+static int free_is_glibc; /* the real free is glibc's (glibc_heap.h) */
 
 /* ---- bootstrap: memory for dlsym and friends before the real allocator is known ---- */
 
@@ -179,6 +180,7 @@ static void after_fork_child(void)
      * heap. IMGLEAK_SCAN=always keeps the inherited blocks and scans them as before. */
     if (cfg.scan != SNAPSHOT_SCAN_ALWAYS) {
         table_forget_all();
+        sampler_forget_all();
         maps_forget_all();
     }
     reach_after_fork_child(cfg.scan == SNAPSHOT_SCAN_ALWAYS);
@@ -293,6 +295,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
     glibc_heap_detect(real.free);
+    free_is_glibc = glibc_heap_active();
     scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
@@ -461,6 +464,31 @@ static inline uint32_t current_stack(uintptr_t ret_slot)
  * pointer in the entry point, two instructions. */
 #define RET_SLOT() ((uintptr_t)__builtin_frame_address(0) + sizeof(void *))
 
+/* Into the live table, and while sampling into the sampler's count first (sampler.h). */
+static void insert_heap(void *p, const live_info_t *info)
+{
+    if (sampler_mean == 0) {
+        table_insert((uintptr_t)p, info);
+        return;
+    }
+    sampler_note_recorded((uintptr_t)p);
+    if (table_insert((uintptr_t)p, info) < 0)
+        sampler_note_forgotten((uintptr_t)p);
+}
+
+/* Out of the live table: 1 and *info when p was in it. While sampling, most frees are of blocks
+ * never recorded, told by the sampler's count without a look into the table. */
+static inline int remove_heap(void *p, live_info_t *info)
+{
+    if (!sampler_may_have_recorded((uintptr_t)p))
+        return 0;
+    if (!table_remove((uintptr_t)p, info))
+        return 0;
+    if (sampler_mean)
+        sampler_note_forgotten((uintptr_t)p);
+    return 1;
+}
+
 /* Records a heap block; called with the guard up. */
 static void record_heap(void *p, size_t size, uintptr_t ret_slot)
 {
@@ -468,7 +496,7 @@ static void record_heap(void *p, size_t size, uintptr_t ret_slot)
         threads_register(); /* its stack is a root of the reachability scan */
     live_info_t info = {size, current_stack(ret_slot), birth_now()};
     stackcache_count_alloc(info.stack_id, size);
-    table_insert((uintptr_t)p, &info);
+    insert_heap(p, &info);
 }
 
 int shim_tracking(void)
@@ -505,7 +533,7 @@ int shim_snapshot_now(void)
 static void forget_heap(void *p)
 {
     live_info_t info;
-    if (table_remove((uintptr_t)p, &info)) {
+    if (remove_heap(p, &info)) {
         stackcache_count_free(info.stack_id, info.size);
         scrub_freed(p, info.size); /* a double free finds nothing in the table: not cleared */
     }
@@ -546,6 +574,19 @@ EXPORT void free(void *p)
 {
     if (UNLIKELY(p == NULL || is_boot(p)))
         return;
+    /* sampling: a block never recorded has nothing to forget or clear. glibc's free calls no
+     * interposed function; another allocator's may map memory, which must not be taken for the
+     * program's. */
+    if (!sampler_may_have_recorded((uintptr_t)p)) {
+        if (LIKELY(free_is_glibc)) {
+            real.free(p);
+            return;
+        }
+        GUARD_UP();
+        real.free(p);
+        GUARD_DOWN();
+        return;
+    }
     if (UNLIKELY(!should_track())) {
         real.free(p);
         return;
@@ -601,7 +642,7 @@ EXPORT void *realloc(void *p, size_t size)
     GUARD_UP();
     /* forgotten before the real call: once it returns, p may belong to another thread */
     if (p)
-        was_tracked = table_remove((uintptr_t)p, &old);
+        was_tracked = remove_heap(p, &old);
     void *q;
     if (was_tracked && scrub_before_realloc(p, old.size, size)) {
         /* moved here, not by the allocator, which would free the old block uncleared */
@@ -624,7 +665,7 @@ EXPORT void *realloc(void *p, size_t size)
         if (was_tracked)
             stackcache_count_free(old.stack_id, old.size);
     } else if (was_tracked) {
-        table_insert((uintptr_t)p, &old); /* failed: p is still the program's */
+        insert_heap(p, &old); /* failed: p is still the program's */
     }
     errno = saved_errno;
     GUARD_DOWN();

@@ -1,6 +1,6 @@
-/* The sampler (see sampler.h). Each thread draws exponentially distributed gaps from its own
- * xorshift generator; a gap starts afresh at the end of a sampled block, which the exponential
- * distribution's lack of memory makes exact. */
+/* The sampler and its count of recorded blocks by address (see sampler.h). Each thread draws
+ * exponentially distributed gaps from its own xorshift generator; a gap starts afresh at the end
+ * of a sampled block, which the exponential distribution's lack of memory makes exact. */
 #include "sampler.h"
 
 #include <math.h>
@@ -40,4 +40,35 @@ int sampler_slow(size_t size)
     }
     sampler_until = next_gap();
     return 1;
+}
+
+/* Relaxed is enough: the count is raised before the block reaches the program, and a thread that
+ * frees it got it from the program, after. */
+_Atomic uint8_t sampler_recorded[1u << SAMPLER_BUCKET_BITS];
+
+void sampler_note_recorded(uintptr_t addr)
+{
+    _Atomic uint8_t *count = &sampler_recorded[sampler_bucket(addr)];
+    uint8_t now = atomic_load_explicit(count, memory_order_relaxed);
+    while (now != UINT8_MAX &&
+           !atomic_compare_exchange_weak_explicit(count, &now, (uint8_t)(now + 1), memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+void sampler_note_forgotten(uintptr_t addr)
+{
+    _Atomic uint8_t *count = &sampler_recorded[sampler_bucket(addr)];
+    uint8_t now = atomic_load_explicit(count, memory_order_relaxed);
+    /* a full count no longer knows how many it holds: it stays full */
+    while (now != UINT8_MAX && now != 0 &&
+           !atomic_compare_exchange_weak_explicit(count, &now, (uint8_t)(now - 1), memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+void sampler_forget_all(void)
+{
+    for (size_t i = 0; i < sizeof sampler_recorded; i++)
+        atomic_store_explicit(&sampler_recorded[i], 0, memory_order_relaxed);
 }
