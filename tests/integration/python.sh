@@ -62,9 +62,12 @@ check "callback: no frame of python3.11 is a call site" \
 # made inside base64's own Python code (the standard library): charged to the user's line,
 # unless --app claims the library
 run_json stdlib -- "$PYTHON" "$SCRIPT" stdlib
+# (what is checked is where it is charged: about one run in a hundred, a stale word somewhere in
+# the interpreter's memory points into the bytes' data, and the scan, conservative as valgrind's,
+# calls the block possibly leaked)
 check "stdlib: the bytes leaked inside base64 are charged to keep_buffer, the script's line" \
-    jqe '[.leaks[] | select(.class == "leaked" and .site.function == "keep_buffer"
-          and .site.line == 29)] | length == 1' "$WORK/stdlib.json"
+    jqe '[.leaks[] | select((.class == "leaked" or .class == "possible")
+          and .site.function == "keep_buffer" and .site.line == 29)] | length == 1' "$WORK/stdlib.json"
 run_json stdlib_app --app '*/base64.py' -- "$PYTHON" "$SCRIPT" stdlib
 check "stdlib, --app '*/base64.py': charged to base64's b64encode" \
     jqe '[.leaks[] | select(.class == "leaked" and .site.function == "b64encode")]
