@@ -27,6 +27,7 @@ PACKAGES=(
     libjpeg62-turbo-dev libpng-dev libgif-dev libwebp-dev libmagickwand-6.q16-dev libcairo2-dev
                                  # workloads: real codec programs with known leaks
     libvips-dev libopencv-core-dev  # workloads: libvips and OpenCV's C API (built-in declared handles)
+    libglib2.0-dev               # a test of GLib's slice allocator under imgleak run (G_SLICE)
 )
 TEST_PACKAGES=(
     golang-go                    # go tool pprof reads imgleak's pprof output; the Go workloads (1.19)

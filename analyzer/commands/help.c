@@ -195,7 +195,8 @@ static const struct {
      "IMGLEAK_OUT and IMGLEAK_INTERVAL (-o, --interval); IMGLEAK_SIGNAL and IMGLEAK_FINAL do not\n"
      "apply: no signal handler and no sentinel are added to a running process.\n"
      "imgleak run also sets, unless they are set already: PYTHONMALLOC=malloc (every Python\n"
-     "object a heap block imgleak sees; the report says so), and adds\n"
+     "object a heap block imgleak sees; the report says so), G_SLICE=always-malloc (every GLib\n"
+     "slice its own malloc block, charged to its caller, as GLib 2.76 and later always do), and adds\n"
      "--perf-basic-prof-only-functions --interpreted-frames-native-stack to NODE_OPTIONS (node\n"
      "names its JavaScript functions in /tmp/perf-PID.map, which the snapshot copies). Under\n"
      "LD_PRELOAD, set them yourself.\n"},

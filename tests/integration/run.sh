@@ -138,6 +138,15 @@ check "WebPPictureRescale: the picture it re-allocates and the program never fre
     test "$(jq -c '[.handles[] | [.type, .function, .count, .site.line]]' "$WORK/rescale.json")" = \
          "[[\"WebPPicture\",\"WebPPictureImportRGBA\",1,$(line_of webp_rescale.c 'LEAK(rescaled)')]]"
 check "WebPPictureRescale: its internal free is not misuse" test "$(jq '.totals.misused_handles' "$WORK/rescale.json")" = 0
+# GLib's slices: imgleak run makes each its own malloc block (G_SLICE=always-malloc), charged to
+# the line that took it; a G_SLICE the user gives stands
+$IMGLEAK run --format json --report "$WORK/slices.json" -- $B/tests/glib_slices > "$WORK/slices.out"
+check "G_SLICE: imgleak run sets always-malloc" grep -qx "G_SLICE=always-malloc" "$WORK/slices.out"
+check "G_SLICE: ten lost slices are ten blocks leaked at their line" \
+    test "$(jq -c '[.leaks[] | select(.class == "leaked") | [.site.function, .site.line, .blocks]]' "$WORK/slices.json")" = \
+         "[[\"keep_slices\",$(line_of glib_slices.c 'LEAK(slice)'),10]]"
+G_SLICE=debug-blocks $IMGLEAK run -- $B/tests/glib_slices > "$WORK/slices_user.out" 2> /dev/null
+check "G_SLICE: the user's own setting stands" grep -qx "G_SLICE=debug-blocks" "$WORK/slices_user.out"
 $IMGLEAK run --format json --report "$WORK/late.json" -- $B/tests/plugin_host "$ROOT/$B/tests/png_plugin.so"
 check "late dlopen: the host ran" test $? = 0
 check "late dlopen: libpng brought in by a plugin is still hooked" \
