@@ -43,9 +43,16 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"unsafe"
 )
+
+// ImageMagick decodes with OpenMP, and libgomp keeps a thread pool for every OS thread that starts
+// a parallel region, reachable from that thread's TLS. A goroutine moves between OS threads: left
+// free, the main goroutine would leave a pool on each thread the scheduler happened to run it on,
+// memory that grows with the threads, not with the work this workload measures.
+func init() { runtime.LockOSThread() }
 
 const (
 	webpW = 64
