@@ -296,7 +296,10 @@ __attribute__((cold, noinline)) static void shim_start(void)
     sampler_init(cfg.sample_bytes);
     glibc_heap_detect(real.free);
     free_is_glibc = glibc_heap_active();
-    scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF);
+    /* Sampling records few of the blocks freed: most chunks go back to the allocator uncleared
+     * whatever the shim does, so clearing the sampled ones (mostly large) would cost a read of
+     * them and still leave sampled blocks made from unsampled chunks with stale words. */
+    scrub_init(real.malloc_usable_size, cfg.scan != SNAPSHOT_SCAN_OFF && cfg.sample_bytes == 0);
     snap_ctx.start_time_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
     /* sampling records few blocks: a small table keeps untracked frees' look-ups in cache */
     if (table_init(cfg.sample_bytes ? 1024 : 1u << 16, cfg.max_live) < 0 || stacks_init(cfg.max_stacks, cfg.depth) < 0 ||
