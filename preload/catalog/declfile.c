@@ -476,12 +476,18 @@ static int parse_function_name(decl_set_t *set, decl_function_t *f, const token_
 
 static const char *const verbs[] = {"", "create", "destroy", "ref", "reset", "api", "input"};
 
-static int function_room(const decl_set_t *set, unsigned line, decl_error_t *err)
+/* Starts a function line's declaration of kind in f: -1 when the set has no room for one more. */
+static int function_begin(const decl_set_t *set, decl_function_t *f, unsigned kind, unsigned line,
+                          decl_error_t *err)
 {
     unsigned max = DECL_FUNCTIONS_MAX;
-    if (set->function_count < DECL_FUNCTIONS_MAX)
-        return 0;
-    return error_put(err, line, "more than %u functions", &max, NULL), -1;
+    if (set->function_count >= DECL_FUNCTIONS_MAX)
+        return error_put(err, line, "more than %u functions", &max, NULL), -1;
+    memset(f, 0, sizeof *f);
+    f->kind = kind;
+    f->line = line;
+    f->table_index = -1;
+    return 0;
 }
 
 /* The words after the function name: where the handle is, when the call succeeded, what input
@@ -554,13 +560,9 @@ static int parse_function(decl_set_t *set, unsigned kind, const token_t *tok, in
     if (n < 4)
         return error_put(err, line, "%s needs a type, a function and where the handle is",
                          verbs[kind], NULL), -1;
-    if (function_room(set, line, err) < 0)
-        return -1;
     decl_function_t f;
-    memset(&f, 0, sizeof f);
-    f.kind = kind;
-    f.line = line;
-    f.table_index = -1;
+    if (function_begin(set, &f, kind, line, err) < 0)
+        return -1;
     if (parse_types(set, &tok[1], line, &f.types, &f.type, err) < 0)
         return -1;
     if ((kind == DECL_CREATE || kind == DECL_REF) && (f.types & (f.types - 1)))
@@ -582,13 +584,9 @@ static int parse_input(decl_set_t *set, const token_t *tok, int n, unsigned line
     if (n < 3)
         return error_put(err, line, "input needs a function, what it reads (path=N, ...) and lib=LIBRARY",
                          NULL, NULL), -1;
-    if (function_room(set, line, err) < 0)
-        return -1;
     decl_function_t f;
-    memset(&f, 0, sizeof f);
-    f.kind = DECL_INPUT;
-    f.line = line;
-    f.table_index = -1;
+    if (function_begin(set, &f, DECL_INPUT, line, err) < 0)
+        return -1;
     if (parse_function_name(set, &f, &tok[1], line, err) < 0 || parse_words(set, &f, tok, 2, n, line, err) < 0)
         return -1;
     set->functions[set->function_count++] = f;
@@ -608,15 +606,11 @@ static int api_find(const decl_set_t *set, const char *table)
  * symbol, like any declared function. */
 static int parse_api(decl_set_t *set, const token_t *tok, int n, unsigned line, decl_error_t *err)
 {
-    decl_function_t f;
-    memset(&f, 0, sizeof f);
-    f.kind = DECL_API;
-    f.line = line;
-    f.table_index = -1;
     if (n != 4)
         return error_put(err, line, "api needs a table, the function that returns it, and lib=LIBRARY",
                          NULL, NULL), -1;
-    if (function_room(set, line, err) < 0)
+    decl_function_t f;
+    if (function_begin(set, &f, DECL_API, line, err) < 0)
         return -1;
     if (copy_name(f.table, sizeof f.table, tok[1].at, tok[1].len) < 0 || decl_table_member(f.table, NULL) < 0)
         return error_put(err, line, "imgleak knows the layout of OrtApi only, not '%t'", &tok[1], NULL), -1;
