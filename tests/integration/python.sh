@@ -16,17 +16,20 @@ SCRIPT=tests/integration/python/callback_leak.py
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# the workloads under the gate: the leak fails it, the clean variant passes
+gate_checks() {
+    $IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py leak --iterations 3 > /dev/null 2>&1
+    check "wl_pillow leak: the gate fails" test $? = 1
+    $IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py clean --iterations 3 > /dev/null 2>&1
+    check "wl_pillow clean: the gate passes" test $? = 0
+    $IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_ctypes_webp.py clean --iterations 3 > /dev/null 2>&1
+    check "wl_ctypes_webp clean: the gate passes" test $? = 0
+}
+
 if ! "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2> /dev/null; then
     bad "Debian's python3 is CPython 3.11" "run scripts/deps.sh --tests --install"
-    # the workloads under the gate: the leak fails it, the clean variant passes
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py leak --iterations 3 > /dev/null 2>&1
-check "wl_pillow leak: the gate fails" test $? = 1
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py clean --iterations 3 > /dev/null 2>&1
-check "wl_pillow clean: the gate passes" test $? = 0
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_ctypes_webp.py clean --iterations 3 > /dev/null 2>&1
-check "wl_ctypes_webp clean: the gate passes" test $? = 0
-
-finish python
+    gate_checks
+    finish python
     exit
 fi
 
@@ -101,12 +104,6 @@ run_json child -- "$PYTHON" "$SCRIPT" child
 check "child: the program, its python child, and the python sh -c started (not sh)" \
     jqe '[.snapshots[].exe] | (length == 3) and all(endswith("python3.11"))' "$WORK/child.json"
 
-# the workloads under the gate: the leak fails it, the clean variant passes
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py leak --iterations 3 > /dev/null 2>&1
-check "wl_pillow leak: the gate fails" test $? = 1
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_pillow.py clean --iterations 3 > /dev/null 2>&1
-check "wl_pillow clean: the gate passes" test $? = 0
-$IMGLEAK run --gate -- "$PYTHON" workloads/python/wl_ctypes_webp.py clean --iterations 3 > /dev/null 2>&1
-check "wl_ctypes_webp clean: the gate passes" test $? = 0
+gate_checks
 
 finish python
