@@ -359,6 +359,7 @@ int shim_late_begin(const char *settings, unsigned *interval_ms)
         return -1;
     late_settings = settings;
     reach_set_attached();
+    procinfo_set_attached();
     shim_start();
     late_settings = NULL;
     *interval_ms = cfg.interval_ms;
@@ -492,6 +493,36 @@ static inline int remove_heap(void *p, live_info_t *info)
     return 1;
 }
 
+/* glibc: the bytes of the chunk of a block the allocator just gave (sign 1) or is about to take
+ * back (-1), from the chunk's header, for glibc's in-use and free figures (table_count_chunk).
+ * Every block the interposed calls hand out and take back is counted, tracked or not. */
+static inline void count_header(size_t h, int sign)
+{
+    table_count_chunk(sign * (int64_t)(h & ~(size_t)GLIBC_FLAGS), (h & GLIBC_MMAPPED) != 0);
+}
+
+static inline void count_chunk(const void *p, int sign)
+{
+    if (LIKELY(free_is_glibc))
+        count_header(glibc_chunk_header(glibc_chunk_of(p)), sign);
+}
+
+/* A realloc's chunks: the old chunk's header, read before the call (once it returns, p may be
+ * another thread's), is given back when the call took it: it returned a block, or freed p for a
+ * size of 0 (glibc); a failed call leaves p the program's. */
+static inline size_t old_chunk(const void *p)
+{
+    return p && free_is_glibc ? glibc_chunk_header(glibc_chunk_of(p)) : 0;
+}
+
+static inline void count_realloc(size_t old_header, const void *p, void *q, size_t size)
+{
+    if (old_header && (q || (p && size == 0)))
+        count_header(old_header, -1);
+    if (q)
+        count_chunk(q, 1);
+}
+
 /* Records a heap block; called with the guard up. */
 static void record_heap(void *p, size_t size, uintptr_t ret_slot)
 {
@@ -563,12 +594,17 @@ EXPORT void *malloc(size_t size)
     if (UNLIKELY(!should_track())) {
         if (UNLIKELY(!real.malloc))
             return boot_alloc(size, 16);
-        return real.malloc(size);
+        void *p = real.malloc(size);
+        if (LIKELY(p != NULL))
+            count_chunk(p, 1);
+        return p;
     }
     GUARD_UP();
     void *p = real.malloc(size);
-    if (LIKELY(p != NULL))
+    if (LIKELY(p != NULL)) {
+        count_chunk(p, 1);
         RECORD_HEAP(p, size);
+    }
     GUARD_DOWN();
     return p;
 }
@@ -582,6 +618,7 @@ EXPORT void free(void *p)
      * program's. */
     if (!sampler_may_have_recorded((uintptr_t)p)) {
         if (LIKELY(free_is_glibc)) {
+            count_chunk(p, -1);
             real.free(p);
             return;
         }
@@ -590,6 +627,7 @@ EXPORT void free(void *p)
         GUARD_DOWN();
         return;
     }
+    count_chunk(p, -1);
     if (UNLIKELY(!should_track())) {
         real.free(p);
         return;
@@ -611,12 +649,17 @@ EXPORT void *calloc(size_t n, size_t size)
             }
             return boot_alloc(total, 16);
         }
-        return real.calloc(n, size);
+        void *p = real.calloc(n, size);
+        if (LIKELY(p != NULL))
+            count_chunk(p, 1);
+        return p;
     }
     GUARD_UP();
     void *p = real.calloc(n, size);
-    if (LIKELY(p != NULL))
+    if (LIKELY(p != NULL)) {
+        count_chunk(p, 1);
         RECORD_HEAP(p, n * size);
+    }
     GUARD_DOWN();
     return p;
 }
@@ -638,10 +681,14 @@ EXPORT void *realloc(void *p, size_t size)
     if (UNLIKELY(!should_track())) {
         if (UNLIKELY(!real.realloc))
             return boot_alloc(size, 16);
-        return real.realloc(p, size);
+        size_t old_header = old_chunk(p);
+        void *q = real.realloc(p, size);
+        count_realloc(old_header, p, q, size);
+        return q;
     }
     live_info_t old;
     int was_tracked = 0;
+    size_t old_header = old_chunk(p);
     GUARD_UP();
     /* forgotten before the real call: once it returns, p may belong to another thread */
     if (p)
@@ -658,6 +705,7 @@ EXPORT void *realloc(void *p, size_t size)
         q = real.realloc(p, size);
     }
     int saved_errno = errno;
+    count_realloc(old_header, p, q, size);
     if (q) {
         if (was_tracked)
             stackcache_count_free(old.stack_id, old.size);
@@ -695,12 +743,17 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
             *out = p;
             return 0;
         }
-        return real.posix_memalign(out, align, size);
+        int rc = real.posix_memalign(out, align, size);
+        if (rc == 0 && *out)
+            count_chunk(*out, 1);
+        return rc;
     }
     GUARD_UP();
     int rc = real.posix_memalign(out, align, size);
-    if (rc == 0 && *out)
+    if (rc == 0 && *out) {
+        count_chunk(*out, 1);
         RECORD_HEAP(*out, size);
+    }
     GUARD_DOWN();
     return rc;
 }
@@ -711,12 +764,17 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         if (UNLIKELY(!should_track())) {                                                           \
             if (UNLIKELY(!real.name))                                                              \
                 return boot_alloc(size_expr, boot_align);                                          \
-            return real.name args;                                                                 \
+            void *p = real.name args;                                                              \
+            if (LIKELY(p != NULL))                                                                 \
+                count_chunk(p, 1);                                                                 \
+            return p;                                                                              \
         }                                                                                          \
         GUARD_UP();                                                                                \
         void *p = real.name args;                                                                  \
-        if (LIKELY(p != NULL))                                                                     \
+        if (LIKELY(p != NULL)) {                                                                   \
+            count_chunk(p, 1);                                                                     \
             RECORD_HEAP(p, size_expr);                                                             \
+        }                                                                                          \
         GUARD_DOWN();                                                                              \
         return p;                                                                                  \
     }

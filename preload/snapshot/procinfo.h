@@ -30,16 +30,21 @@ int procinfo_modules(module_list_t *mods, strbuf_t *sb, int may_block);
 void procinfo_module_unloading(uintptr_t load_bias, const char *name);
 void procinfo_modules_release(module_list_t *mods);
 
-/* RSS, peak RSS and (may_block) the allocator's statistics, into the process record. */
+/* RSS, peak RSS and (may_block) jemalloc's statistics, into the process record (glibc's are
+ * procinfo_resident's: they need the heaps' size). */
 void procinfo_memory(imgleak_process_rec_t *rec, int may_block);
 /* At start (may allocate): finds the allocator's statistics functions. Looking them up at
  * snapshot time would call dlsym, which allocates, from an exit() in a signal handler that
  * interrupted malloc: a deadlock. */
 void procinfo_init(void);
 /* The resident set by what holds it (the 1.5 rss_* fields): malloc's heaps, its chunks mapped
- * apart, the program's tracked mappings, the shim itself, the rest. After procinfo_memory (it
- * needs the allocator). */
+ * apart, the program's tracked mappings, the shim itself, the rest; with glibc's malloc, its
+ * figures (in use: what the hooks counted, table_count_chunk; free: the heaps' size less that).
+ * After procinfo_memory (it needs jemalloc's figures). */
 void procinfo_resident(imgleak_process_rec_t *rec);
+/* Loaded into a running process (imgleak attach): the hooks did not count what was allocated
+ * before, so glibc's figures come from mallinfo2(), which walks its free lists under its locks. */
+void procinfo_set_attached(void);
 /* Leaves the allocator's own figures out of procinfo_memory from now on: their locks (malloc's
  * arenas, jemalloc's ctl) may be held by a thread that was killed (the final-snapshot sentinel). */
 void procinfo_skip_allocator(void);

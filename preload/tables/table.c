@@ -78,8 +78,8 @@ typedef struct {
 typedef struct {
     _Atomic int64_t word;
     _Atomic int owner;
-    char pad[64 - sizeof(int64_t) - sizeof(int)];
-} stripe_t;
+    _Atomic int64_t chunk_bytes[2]; /* table_count_chunk: in the heaps, mapped apart */
+} __attribute__((aligned(64))) stripe_t;
 #define MARK_BITS 20
 #define MARK_MASK ((INT64_C(1) << MARK_BITS) - 1)
 #define LIVE_ONE (INT64_C(1) << MARK_BITS)
@@ -303,6 +303,31 @@ static inline void writer_leave(stripe_t *s, int live_delta)
                               memory_order_release);
     else
         atomic_fetch_add_explicit(&s->word, delta, memory_order_release);
+}
+
+/* ---- the allocator's chunks (table_count_chunk) ---- */
+
+void table_count_chunk(int64_t bytes, int mapped)
+{
+    stripe_t *s = my_stripe;
+    if (__builtin_expect(!s, 0))
+        s = stripe_claim();
+    _Atomic int64_t *c = &s->chunk_bytes[mapped != 0];
+    if (__builtin_expect(my_stripe_owned, 1))
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + bytes,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(c, bytes, memory_order_relaxed);
+}
+
+void table_chunk_totals(uint64_t *heap, uint64_t *mapped)
+{
+    int64_t sum[2] = {0, 0};
+    for (int i = 0; i < STRIPES; i++)
+        for (int k = 0; k < 2; k++)
+            sum[k] += atomic_load_explicit(&stripes[i].chunk_bytes[k], memory_order_relaxed);
+    *heap = sum[0] > 0 ? (uint64_t)sum[0] : 0; /* a thread's share may be read mid-update */
+    *mapped = sum[1] > 0 ? (uint64_t)sum[1] : 0;
 }
 
 /* ---- growing ---- */

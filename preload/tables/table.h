@@ -90,6 +90,13 @@ void table_thaw_empty(void);
 
 size_t table_live(void);
 size_t table_capacity(void);
+/* The allocator's chunk bytes the program holds, counted by the malloc hooks (glibc: from each
+ * chunk's header, as it is taken and given back) in the calling thread's own stripe: no shared
+ * counter on the hot path and no walk of the allocator's free lists (mallinfo2) to read them.
+ * mapped: a chunk mapped apart. The totals are the sums over every stripe, a thread that ended
+ * included (a block may be freed by another thread than the one that took it). */
+void table_count_chunk(int64_t bytes, int mapped);
+void table_chunk_totals(uint64_t *heap, uint64_t *mapped);
 uint64_t table_dropped(void);
 uint64_t table_oversized(void);
 

@@ -9,7 +9,10 @@
  * away in place, under the one small block kept): the heap keeps its size and its free list,
  * but none of that is resident, so no retention may be claimed.
  *
- *   fragment [BUFFERS] [BUFFER_BYTES] [trim]   (default 3000 x 64 KiB: about 190 MiB at the peak) */
+ * With "keep", the small blocks stay live, each grown by realloc to 200 bytes (a 208-byte chunk,
+ * moved or grown in place): glibc's in-use figure is then BUFFERS x 208 bytes and a little more.
+ *
+ *   fragment [BUFFERS] [BUFFER_BYTES] [trim|keep]   (default 3000 x 64 KiB: about 190 MiB at the peak) */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         free(big[i]);
     int trim = argc > 3 && strcmp(argv[3], "trim") == 0;
+    if (argc > 3 && strcmp(argv[3], "keep") == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (!(small[i] = realloc(small[i], 200)))
+                return 1;
+        return 0;
+    }
     /* with trim, the last small block stays (reachable from small[]): it pins the top of the heap,
      * so that glibc cannot shrink the heap and must release the free pages below it in place */
     for (size_t i = 0; i + trim < n; i++)

@@ -148,6 +148,12 @@ check "malloc_trim(0): memory given back to the kernel is not called retention" 
 check "malloc_trim(0): though glibc still counts it free" \
     jqe '.snapshots[0].glibc.free > 100000000' "$WORK/trim.json"
 check "malloc_trim(0): RSS reconciles" rss_parts "$WORK/trim.json"
+# glibc's in-use figure is what the hooks counted, chunk by chunk (no walk of its free lists):
+# 3000 live 208-byte chunks (grown by realloc), and a few KiB of the program's start
+$IMGLEAK run --format json --report "$WORK/keep.json" -- $B/tests/fragment 3000 65536 keep > /dev/null
+check "glibc in use: the chunks the program holds, counted through malloc, realloc and free" \
+    jqe '.snapshots[0].glibc | .in_use >= 3000 * 208 and .in_use < 3000 * 208 + 65536
+           and .arena >= 190000000 and .free == .arena - .in_use' "$WORK/keep.json"
 IMGLEAK_SAMPLE=65536 $IMGLEAK run --format json --report "$WORK/trim-sampled.json" \
     -- $B/tests/fragment 3000 65536 trim > /dev/null
 check "malloc_trim(0), sampled: no retention claimed" \
