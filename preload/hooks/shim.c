@@ -394,6 +394,8 @@ static void take_exit_snapshot(void)
         return;
     int interrupted = imgleak_guard.depth > 0;
     imgleak_guard.depth++;
+    if (!interrupted) /* interrupted, the thread may wait for a lock this one holds */
+        periodic_stop();
     take_snapshot(IMGLEAK_SNAP_AT_EXIT, interrupted);
     imgleak_guard.depth--;
 }

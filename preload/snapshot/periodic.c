@@ -8,11 +8,18 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
+
+#define STOP_WAIT_S 2  /* for a snapshot under way to finish */
+#define STOP_SPINS 10000
 
 static struct {
     unsigned interval_ms;
@@ -21,6 +28,9 @@ static struct {
     void (*wake_request)(void);
     sem_t wake;
     _Atomic int running;
+    _Atomic int stopping; /* periodic_stop: no more snapshots, and the thread ends */
+    _Atomic int tid;      /* the thread's, while it runs */
+    pthread_t thread;
     _Atomic int peak; /* the last request was imgleak run's, at a new peak */
     struct sigaction program; /* what the program asked for, for our signal */
     int program_set;
@@ -58,7 +68,8 @@ static void *run(void *arg)
     /* named from inside: naming another thread opens /proc/self/task/N/comm, a descriptor the
      * program's close_range could take from under it, and "imgleak" would land in its file */
     prctl(PR_SET_NAME, "imgleak", 0, 0, 0);
-    for (;;) {
+    atomic_store(&pd.tid, (int)syscall(SYS_gettid));
+    while (!atomic_load(&pd.stopping)) {
         int rc;
         if (pd.interval_ms) {
             struct timespec until;
@@ -79,7 +90,8 @@ static void *run(void *arg)
         /* a burst of signals is one snapshot */
         while (sem_trywait(&pd.wake) == 0)
             ;
-        pd.take();
+        if (!atomic_load(&pd.stopping))
+            pd.take();
     }
     return NULL;
 }
@@ -88,15 +100,15 @@ static int start_thread(void)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
-    if (atomic_load(&pd.running)) {
+    if (atomic_load(&pd.running) || atomic_load(&pd.stopping)) {
         pthread_mutex_unlock(&lock);
         return 0;
     }
     pthread_attr_t attr;
     pthread_t th;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
+    pthread_attr_setstacksize(&attr, 512 * 1024); /* joinable: periodic_stop waits for its end */
+    atomic_store(&pd.tid, 0);
     int rc = pthread_create(&th, &attr, run, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
@@ -104,9 +116,32 @@ static int start_thread(void)
         os_log("cannot start the snapshot thread: %s", strerror(rc));
         return -1;
     }
+    pd.thread = th;
     atomic_store(&pd.running, 1);
     pthread_mutex_unlock(&lock);
     return 0;
+}
+
+void periodic_stop(void)
+{
+    atomic_store(&pd.stopping, 1);
+    if (!atomic_load(&pd.running))
+        return;
+    sem_post(&pd.wake);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += STOP_WAIT_S;
+    if (pthread_timedjoin_np(pd.thread, NULL, &until) != 0) {
+        os_log("the snapshot thread did not end within %d s", STOP_WAIT_S);
+        return;
+    }
+    atomic_store(&pd.running, 0);
+    /* joined once the kernel cleared its thread id; it leaves /proc/self/task a moment later */
+    int tid = atomic_load(&pd.tid);
+    char path[48];
+    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+    for (int spin = 0; tid > 0 && spin < STOP_SPINS && access(path, F_OK) == 0; spin++)
+        sched_yield();
 }
 
 int periodic_take_peak(void)
@@ -151,6 +186,7 @@ void periodic_after_fork_child(void)
     if (!pd.take)
         return;
     atomic_store(&pd.running, 0);
+    atomic_store(&pd.stopping, 0);
     sem_init(&pd.wake, 0, 0);
     if (pd.interval_ms)
         start_thread();

@@ -17,6 +17,11 @@ int periodic_start(unsigned interval_ms, int signal, void (*take)(void), void (*
 int periodic_take_peak(void);
 /* Starts the thread if it is not running (call with the guard up). */
 void periodic_ensure_thread(void);
+/* Before the exit snapshot: no snapshot is taken from now on, and the thread ends (a snapshot
+ * under way first, waited for up to 2 s), so that the exit's scan finds the program's thread
+ * alone when it is (and scans the live table in place, reach.c) rather than the shim's own idle
+ * thread beside it. */
+void periodic_stop(void);
 /* In a forked child: the thread did not come along; start it again. */
 void periodic_after_fork_child(void);
 

@@ -16,6 +16,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -325,13 +326,20 @@ typedef struct {
     uint64_t heap_lo[HEAP_RANGES], heap_hi[HEAP_RANGES];
     size_t nheap;
     int heap_overflow;
+    uint64_t brk_lo; /* the brk heap's start (0: none seen) */
     uint64_t chunks, chunk_bytes, mmaps, shim_regions;
 } resident_t;
 
 static uint64_t page_size_now(void)
 {
-    long p = sysconf(_SC_PAGESIZE);
-    return p > 0 ? (uint64_t)p : 4096;
+    static _Atomic uint64_t known; /* asked once: add_chunk runs for every live block */
+    uint64_t page = atomic_load_explicit(&known, memory_order_relaxed);
+    if (!page) {
+        long p = sysconf(_SC_PAGESIZE);
+        page = p > 0 ? (uint64_t)p : 4096;
+        atomic_store_explicit(&known, page, memory_order_relaxed);
+    }
+    return page;
 }
 
 /* Resident bytes of [start, end), both page aligned. */
@@ -366,12 +374,27 @@ static int in_heap(const resident_t *rs, uint64_t addr)
     return 0;
 }
 
+/* In a heap now, though maybe past what smaps showed: the program goes on allocating while a
+ * snapshot walks its blocks, and the heaps grow (the brk heap up to the current break, an arena
+ * heap within its 64 MiB). Taken for chunks mapped apart, each such block would cost a read of
+ * /proc/self/pagemap, with the live table's growth held off the while. */
+static int in_heap_grown(const resident_t *rs, uint64_t addr)
+{
+    if (rs->brk_lo && addr >= rs->brk_lo && addr < (uint64_t)(uintptr_t)sbrk(0))
+        return 1;
+    for (size_t i = 0; i < rs->nheap; i++)
+        if (rs->heap_lo[i] != rs->brk_lo && addr >= rs->heap_lo[i] &&
+            addr < rs->heap_lo[i] + ARENA_HEAP_SPAN)
+            return 1;
+    return 0;
+}
+
 /* A live block outside every heap is in a chunk of its own (glibc maps large blocks apart). */
 static void add_chunk(uint64_t addr, const live_info_t *info, void *ctx)
 {
     resident_t *rs = ctx;
     uint64_t page = page_size_now();
-    if (in_heap(rs, addr))
+    if (in_heap(rs, addr) || in_heap_grown(rs, addr))
         return;
     uint64_t lo = addr & ~(page - 1), hi = (addr + info->size + page - 1) & ~(page - 1);
     rs->chunks += resident_range(rs, lo, hi);
@@ -477,6 +500,8 @@ static void vma_finish(smaps_walk_t *w, const vma_t *next)
         return;
     switch (vma_class(w->rs, v, next)) {
     case VMA_HEAP:
+        if (v->named_heap)
+            w->rs->brk_lo = v->start;
         w->heap += v->rss;
         w->heap_size += v->end - v->start;
         if (w->rs->nheap < HEAP_RANGES) {

@@ -1399,6 +1399,8 @@ reach_t *reach_scan(int last)
     r->rec = frozen ? frozen : copy;
     r->frozen = frozen != NULL;
     r->copy_bytes = copy ? cap * sizeof *copy : 0;
+    os_log("scan: the blocks %s", frozen ? "in the live table's own memory (one thread left)"
+                                         : "copied (other threads go on)");
     char *p = m + ((sizeof *r + 63) & ~(size_t)63);
 #define CARVE(ptr, count)                                                                          \
     do {                                                                                           \
