@@ -118,9 +118,10 @@ static int program_alive(long pid)
 #define PROBE_WAIT_MS 2000 /* reading the allocator's figures takes microseconds */
 
 /* 1 when the allocator's figures can be read without waiting forever: a thread killed inside
- * malloc leaves its arena's lock held, and mallinfo2 (or jemalloc's mallctl) would wait for it.
- * A copy of the process (fork by the raw system call: no atfork handlers) reads them first; if
- * it has not finished in time, it is killed and the snapshot goes without them. */
+ * malloc leaves its arena's lock held, and jemalloc's mallctl would wait for it (glibc's figures
+ * are the shim's own counts: procinfo_figures_lock says which). A copy of the process (fork by the
+ * raw system call: no atfork handlers) reads them first; if it has not finished in time, it is
+ * killed and the snapshot goes without them. */
 static int allocator_readable(void)
 {
     long child = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0);
@@ -244,7 +245,7 @@ static void sentinel_write(void)
     uint64_t allowed = ~((UINT64_C(1) << (SIGALRM - 1)) | (UINT64_C(1) << (SIGSEGV - 1)) |
                          (UINT64_C(1) << (SIGBUS - 1)));
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&allowed, 0, sizeof allowed);
-    if (!allocator_readable()) {
+    if (procinfo_figures_lock() && !allocator_readable()) {
         os_log("final: the allocator's lock is held by a killed thread; no allocator figures");
         procinfo_skip_allocator();
     }

@@ -243,6 +243,11 @@ void procinfo_set_attached(void)
     attached = 1;
 }
 
+int procinfo_figures_lock(void)
+{
+    return found_mallctl != NULL || attached;
+}
+
 static uint64_t je_stat(mallctl_fn mallctl, const char *name)
 {
     size_t v = 0, len = sizeof v;

@@ -45,6 +45,9 @@ void procinfo_resident(imgleak_process_rec_t *rec);
 /* Loaded into a running process (imgleak attach): the hooks did not count what was allocated
  * before, so glibc's figures come from mallinfo2(), which walks its free lists under its locks. */
 void procinfo_set_attached(void);
+/* 1 when reading the allocator's figures takes the allocator's locks (jemalloc's mallctl; glibc's
+ * mallinfo2 when attached); glibc's own counts take none. */
+int procinfo_figures_lock(void);
 /* Leaves the allocator's own figures out of procinfo_memory from now on: their locks (malloc's
  * arenas, jemalloc's ctl) may be held by a thread that was killed (the final-snapshot sentinel). */
 void procinfo_skip_allocator(void);

@@ -307,17 +307,19 @@ static inline void writer_leave(stripe_t *s, int live_delta)
 
 /* ---- the allocator's chunks (table_count_chunk) ---- */
 
-void table_count_chunk(int64_t bytes, int mapped)
+__thread _Atomic int64_t *table_own_chunk_bytes __attribute__((tls_model("initial-exec")));
+
+void table_count_chunk_slow(int64_t bytes, int mapped)
 {
     stripe_t *s = my_stripe;
-    if (__builtin_expect(!s, 0))
+    if (!s)
         s = stripe_claim();
-    _Atomic int64_t *c = &s->chunk_bytes[mapped != 0];
-    if (__builtin_expect(my_stripe_owned, 1))
-        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + bytes,
-                              memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(c, bytes, memory_order_relaxed);
+    if (my_stripe_owned) { /* from now on, the inline path */
+        table_own_chunk_bytes = s->chunk_bytes;
+        table_count_chunk(bytes, mapped);
+        return;
+    }
+    atomic_fetch_add_explicit(&s->chunk_bytes[mapped != 0], bytes, memory_order_relaxed);
 }
 
 void table_chunk_totals(uint64_t *heap, uint64_t *mapped)

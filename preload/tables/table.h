@@ -5,6 +5,7 @@
 #define IMGLEAK_TABLE_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define TABLE_SIZE_MAX ((UINT64_C(1) << 40) - 1) /* larger sizes are stored as this */
@@ -95,8 +96,22 @@ size_t table_capacity(void);
  * counter on the hot path and no walk of the allocator's free lists (mallinfo2) to read them.
  * mapped: a chunk mapped apart. The totals are the sums over every stripe, a thread that ended
  * included (a block may be freed by another thread than the one that took it). */
-void table_count_chunk(int64_t bytes, int mapped);
+void table_count_chunk_slow(int64_t bytes, int mapped);
 void table_chunk_totals(uint64_t *heap, uint64_t *mapped);
+/* the calling thread's pair of counters in the stripe it owns (NULL: not yet, or a shared one) */
+extern __thread _Atomic int64_t *table_own_chunk_bytes __attribute__((tls_model("initial-exec")));
+
+static inline void table_count_chunk(int64_t bytes, int mapped)
+{
+    _Atomic int64_t *own = table_own_chunk_bytes;
+    if (__builtin_expect(own == NULL, 0)) {
+        table_count_chunk_slow(bytes, mapped);
+        return;
+    }
+    own += mapped != 0;
+    atomic_store_explicit(own, atomic_load_explicit(own, memory_order_relaxed) + bytes,
+                          memory_order_relaxed);
+}
 uint64_t table_dropped(void);
 uint64_t table_oversized(void);
 
