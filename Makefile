@@ -189,9 +189,11 @@ go-workloads: $(GO_WORKLOADS:%=$(B)/workloads/wl_%) $(GO_OTHER_BINS)
 
 # ---- benchmarks (make bench; never part of make check) ----
 BENCH_PROGS := malloc_churn live_heavy deep_stacks decode_loop one_site_threads recursion
-BENCH_BINS := $(B)/bench/measure $(BENCH_PROGS:%=$(B)/bench/%)
+BENCH_BINS := $(B)/bench/measure $(BENCH_PROGS:%=$(B)/bench/%) $(B)/bench/interpose.so
 $(B)/bench/%: bench/%.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread
+$(B)/bench/interpose.so: bench/interpose.c | $(B)/bench
+	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
 $(B)/bench/decode_loop: bench/decode_loop.c workloads/wl_jpeg.c workloads/wl_png.c workloads/wl_webp.c | $(B)/bench
 	$(CC) -O2 -g $(WARN) -std=gnu11 $(WL_CFLAGS) $< -o $@ $(WL_LIBS_jpeg) $(WL_LIBS_png) $(WL_LIBS_webp) -lgif
 # The same programs under LeakSanitizer, for the comparison; skipped when the compiler lacks it.

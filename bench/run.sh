@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make bench: each benchmark natively, under imgleak with full tracking, under imgleak sampling
+# make bench: each benchmark natively, with the malloc family only interposed and forwarded
+# (interpose: bench/interpose.c, what any LD_PRELOAD tool pays before it records anything), under
+# imgleak with full tracking, under imgleak sampling
 # (IMGLEAK_SAMPLE=524288), under `imgleak run` (full tracking plus the exit supervision: the
 # sentinel, the peak watch and the report at the end), under heaptrack when it is installed and under LeakSanitizer (the same
 # program built with -fsanitize=leak, its defaults) when the compiler has it; the configurations
@@ -32,7 +34,7 @@ BENCHES=(
     "deep_stacks|deep_stacks 1000000|"
     "recursion_100|recursion 300000 100|IMGLEAK_DEPTH=128"
 )
-CONFIGS=(native full sample run)
+CONFIGS=(native interpose full sample run)
 [ -n "$HEAPTRACK" ] && CONFIGS+=(heaptrack)
 # LeakSanitizer: the benchmarks built with -fsanitize=leak by the Makefile, when the compiler could
 [ -x "$OUT/lsan/malloc_churn" ] && CONFIGS+=(lsan)
@@ -45,6 +47,7 @@ run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after t
     rm -rf "$OUT/tmp"/*
     case $config in
     native) "$MEASURE" "$OUT/$prog" "$@" ;;
+    interpose) LD_PRELOAD=$OUT/interpose.so "$MEASURE" "$OUT/$prog" "$@" ;;
     # shellcheck disable=SC2086
     full) env $env IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     # shellcheck disable=SC2086
