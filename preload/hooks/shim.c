@@ -268,6 +268,10 @@ __attribute__((cold, noinline)) static void shim_start(void)
         imgleak_guard.depth--;
         return;
     }
+    /* before anything below allocates: a chunk handed out uncounted would be taken off the
+     * count when freed (count_chunk) */
+    glibc_heap_detect(real.free);
+    free_is_glibc = glibc_heap_active();
     if (late)
         config_read_settings(&cfg, late_settings);
     else
@@ -294,8 +298,6 @@ __attribute__((cold, noinline)) static void shim_start(void)
     snap_ctx.keep = cfg.keep;
     snap_ctx.scan = cfg.scan;
     sampler_init(cfg.sample_bytes);
-    glibc_heap_detect(real.free);
-    free_is_glibc = glibc_heap_active();
     /* Sampling records few of the blocks freed: most chunks go back to the allocator uncleared
      * whatever the shim does, so clearing the sampled ones (mostly large) would cost a read of
      * them and still leave sampled blocks made from unsampled chunks with stale words. */

@@ -124,8 +124,8 @@ static int start_thread(void)
 
 void periodic_stop(void)
 {
-    atomic_store(&pd.stopping, 1);
-    if (!atomic_load(&pd.running))
+    /* once: two threads may exit at once (exit and quick_exit), and only one may join */
+    if (atomic_exchange(&pd.stopping, 1) || !atomic_load(&pd.running))
         return;
     sem_post(&pd.wake);
     struct timespec until;

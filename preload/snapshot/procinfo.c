@@ -245,7 +245,7 @@ void procinfo_set_attached(void)
 
 int procinfo_figures_lock(void)
 {
-    return found_mallctl != NULL || attached;
+    return found_mallctl != NULL || attached || access("/proc/self/smaps", R_OK) != 0;
 }
 
 static uint64_t je_stat(mallctl_fn mallctl, const char *name)
@@ -270,17 +270,19 @@ static void read_allocator(imgleak_process_rec_t *rec)
     }
 }
 
+static int skip_allocator;
+
 /* glibc's figures, with no lock and no walk: mallinfo2() would hold each arena's lock while it
  * walks every free chunk (2M freed small blocks: 0.14 s, every malloc of the arena waiting).
  * In use: the chunks the malloc hooks counted as handed out and not given back; the heaps'
  * size (the brk heap and the arena heaps, as smaps shows them) less that is free. Unlike
  * mallinfo2, chunks glibc keeps in its per-thread caches and fast bins count as free: the
  * program holds them no more than any other free chunk. */
-static int skip_allocator;
-
-static void glibc_figures(imgleak_process_rec_t *rec, uint64_t heaps_bytes)
+static void glibc_figures(imgleak_process_rec_t *rec, int heaps_known, uint64_t heaps_bytes)
 {
-    if (attached) { /* the hooks did not see what was allocated before: glibc's own count */
+    /* attached, the hooks did not see what was allocated before; without smaps (no /proc in a
+     * sandbox), the heaps' size is not known: glibc's own count, then */
+    if (attached || !heaps_known) {
         mallinfo2_fn mi2 = found_mallinfo2;
         if (mi2 && !skip_allocator) {
             struct mallinfo2 mi = mi2();
@@ -387,9 +389,9 @@ static int in_heap_grown(const resident_t *rs, uint64_t addr)
 {
     if (rs->brk_lo && addr >= rs->brk_lo && addr < (uint64_t)(uintptr_t)sbrk(0))
         return 1;
-    for (size_t i = 0; i < rs->nheap; i++)
-        if (rs->heap_lo[i] != rs->brk_lo && addr >= rs->heap_lo[i] &&
-            addr < rs->heap_lo[i] + ARENA_HEAP_SPAN)
+    for (size_t i = 0; i < rs->nheap; i++) /* an arena heap starts at a 64 MiB boundary */
+        if (rs->heap_lo[i] % ARENA_HEAP_SPAN == 0 && rs->heap_lo[i] != rs->brk_lo &&
+            addr >= rs->heap_lo[i] && addr < rs->heap_lo[i] + ARENA_HEAP_SPAN)
             return 1;
     return 0;
 }
@@ -505,7 +507,7 @@ static void vma_finish(smaps_walk_t *w, const vma_t *next)
         return;
     switch (vma_class(w->rs, v, next)) {
     case VMA_HEAP:
-        if (v->named_heap)
+        if (v->named_heap && !w->rs->brk_lo) /* the lowest piece: [heap] may be split */
             w->rs->brk_lo = v->start;
         w->heap += v->rss;
         w->heap_size += v->end - v->start;
@@ -584,9 +586,10 @@ void procinfo_resident(imgleak_process_rec_t *rec)
     rs->pagemap = ownfd_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
     dl_iterate_phdr(find_shim, rs);
     smaps_walk_t w = {.rs = rs};
-    if (smaps_read(&w) == 0 && w.total) {
-        if (glibc_heap_active())
-            glibc_figures(rec, w.heap_size);
+    int walked = smaps_read(&w) == 0 && w.total;
+    if (glibc_heap_active())
+        glibc_figures(rec, walked, w.heap_size);
+    if (walked) {
         if (rec->allocator == IMGLEAK_ALLOCATOR_GLIBC && !rs->heap_overflow)
             table_foreach(add_chunk, rs);
         maps_foreach(add_mapping, rs);

@@ -46,7 +46,7 @@ void procinfo_resident(imgleak_process_rec_t *rec);
  * before, so glibc's figures come from mallinfo2(), which walks its free lists under its locks. */
 void procinfo_set_attached(void);
 /* 1 when reading the allocator's figures takes the allocator's locks (jemalloc's mallctl; glibc's
- * mallinfo2 when attached); glibc's own counts take none. */
+ * mallinfo2 when attached, or where smaps cannot be read); glibc's own counts take none. */
 int procinfo_figures_lock(void);
 /* Leaves the allocator's own figures out of procinfo_memory from now on: their locks (malloc's
  * arenas, jemalloc's ctl) may be held by a thread that was killed (the final-snapshot sentinel). */

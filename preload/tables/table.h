@@ -101,6 +101,9 @@ void table_chunk_totals(uint64_t *heap, uint64_t *mapped);
 /* the calling thread's pair of counters in the stripe it owns (NULL: not yet, or a shared one) */
 extern __thread _Atomic int64_t *table_own_chunk_bytes __attribute__((tls_model("initial-exec")));
 
+/* A load and a store, not a locked add: a signal handler that allocates on this thread between
+ * the two loses its own count (a program that allocates in handlers is outside what POSIX
+ * allows; the figure is off by that block). */
 static inline void table_count_chunk(int64_t bytes, int mapped)
 {
     _Atomic int64_t *own = table_own_chunk_bytes;

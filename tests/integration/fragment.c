@@ -10,7 +10,9 @@
  * but none of that is resident, so no retention may be claimed.
  *
  * With "keep", the small blocks stay live, each grown by realloc to 200 bytes (a 208-byte chunk,
- * moved or grown in place): glibc's in-use figure is then BUFFERS x 208 bytes and a little more.
+ * moved or grown in place), with one more aligned small block and one calloc()ed 1 MiB block
+ * (taken first, before the heap holds free memory: mapped apart): glibc's in-use figure is then BUFFERS x 208 bytes and a little more, its mapped
+ * figure 1 MiB and a page.
  *
  *   fragment [BUFFERS] [BUFFER_BYTES] [trim|keep]   (default 3000 x 64 KiB: about 190 MiB at the peak) */
 #include <malloc.h>
@@ -29,6 +31,9 @@ int main(int argc, char **argv)
     size_t size = argc > 2 ? strtoul(argv[2], NULL, 10) : 64 * 1024;
     if (n > MAX_BUFFERS)
         n = MAX_BUFFERS;
+    static void *mapped;
+    if (argc > 3 && strcmp(argv[3], "keep") == 0 && !(mapped = calloc(1, 1 << 20)))
+        return 1;
     for (size_t i = 0; i < n; i++) {
         big[i] = malloc(size);
         small[i] = malloc(48);
@@ -44,7 +49,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             if (!(small[i] = realloc(small[i], 200)))
                 return 1;
-        return 0;
+        static void *aligned;
+        return posix_memalign(&aligned, 64, 100) != 0;
     }
     /* with trim, the last small block stays (reachable from small[]): it pins the top of the heap,
      * so that glibc cannot shrink the heap and must release the free pages below it in place */
