@@ -96,12 +96,13 @@ static void *run(void *arg)
     return NULL;
 }
 
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int start_thread(void)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&start_lock);
     if (atomic_load(&pd.running) || atomic_load(&pd.stopping)) {
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&start_lock);
         return 0;
     }
     pthread_attr_t attr;
@@ -112,13 +113,13 @@ static int start_thread(void)
     int rc = pthread_create(&th, &attr, run, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_unlock(&start_lock);
         os_log("cannot start the snapshot thread: %s", strerror(rc));
         return -1;
     }
     pd.thread = th;
     atomic_store(&pd.running, 1);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&start_lock);
     return 0;
 }
 
@@ -187,6 +188,8 @@ void periodic_after_fork_child(void)
         return;
     atomic_store(&pd.running, 0);
     atomic_store(&pd.stopping, 0);
+    /* another thread may have held it at the fork: no thread is left to release it here */
+    pthread_mutex_init(&start_lock, NULL);
     sem_init(&pd.wake, 0, 0);
     if (pd.interval_ms)
         start_thread();
