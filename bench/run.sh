@@ -6,7 +6,7 @@
 # sentinel, the peak watch and the report at the end), under heaptrack when it is installed and under LeakSanitizer (the same
 # program built with -fsanitize=leak, its defaults) when the compiler has it; the configurations
 # alternate within each round, RUNS rounds. Prints medians of wall time and peak RSS with ratios
-# to native and to heaptrack, the time the exit takes apart for live_exit (2M live blocks: the
+# to native and to heaptrack (and the fastest run's ratio to native's fastest), the time the exit takes apart for live_exit (2M live blocks: the
 # scan and the snapshot), the shim's memory and snapshot bytes per live block, and the analyzer's
 # time and memory on the live_exit snapshot. Results also go to $B/bench/results.json.
 set -u
@@ -65,6 +65,8 @@ run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after t
 skip() { [ "$1" = heaptrack ] && [ "$2" = live_exit ]; }
 
 median() { sort -g | awk 'NF {v[++n] = $1} END {if (n == 0) print "nan"; else if (n % 2) print v[(n + 1) / 2]; else print (v[n / 2] + v[n / 2 + 1]) / 2}'; }
+# the fastest run: on a machine whose speed swings, the steadier figure of what a program costs
+minimum() { sort -g | awk 'NF {print; exit}'; }
 
 declare -A WALL RSS EXIT
 for bench in "${BENCHES[@]}"; do
@@ -84,11 +86,12 @@ for bench in "${BENCHES[@]}"; do
 done
 
 json="{\"runs\": $RUNS, \"benchmarks\": {"
-printf '%-16s %-10s %9s %9s %9s %10s %9s\n' benchmark config "wall s" "x native" "x heaptr" "peak MiB" "x native"
+printf '%-16s %-10s %9s %9s %9s %9s %10s %9s\n' benchmark config "wall s" "x native" "min x nat" "x heaptr" "peak MiB" "x native"
 first=1
 for bench in "${BENCHES[@]}"; do
     name=${bench%%|*}
     nat_w=$(tr ' ' '\n' <<< "${WALL[$name.native]}" | median)
+    nat_min=$(tr ' ' '\n' <<< "${WALL[$name.native]}" | minimum)
     nat_r=$(tr ' ' '\n' <<< "${RSS[$name.native]}" | median)
     ht_w=nan
     [ -n "$HEAPTRACK" ] && ht_w=$(tr ' ' '\n' <<< "${WALL[$name.heaptrack]:-}" | median)
@@ -99,16 +102,18 @@ for bench in "${BENCHES[@]}"; do
     for c in "${CONFIGS[@]}"; do
         skip "$c" "$name" && continue
         w=$(tr ' ' '\n' <<< "${WALL[$name.$c]}" | median)
+        wmin=$(tr ' ' '\n' <<< "${WALL[$name.$c]}" | minimum)
+        xmin=$(awk -v a="$wmin" -v b="$nat_min" 'BEGIN {printf "%.2f", a / b}')
         r=$(tr ' ' '\n' <<< "${RSS[$name.$c]}" | median)
         xw=$(awk -v a="$w" -v b="$nat_w" 'BEGIN {printf "%.2f", a / b}')
         xh=$(awk -v a="$w" -v b="$ht_w" 'BEGIN {if (b == "nan") print "-"; else printf "%.2f", a / b}')
         xr=$(awk -v a="$r" -v b="$nat_r" 'BEGIN {printf "%.2f", a / b}')
         ex=$(tr ' ' '\n' <<< "${EXIT[$name.$c]:-}" | median)
-        printf '%-16s %-10s %9.3f %9s %9s %10.1f %9s%s\n' "$name" "$c" "$w" "$xw" "$xh" "$(awk -v r="$r" 'BEGIN {print r / 1024}')" "$xr" \
+        printf '%-16s %-10s %9.3f %9s %9s %9s %10.1f %9s%s\n' "$name" "$c" "$w" "$xw" "$xmin" "$xh" "$(awk -v r="$r" 'BEGIN {print r / 1024}')" "$xr" \
             "$( [ "$ex" != nan ] && echo "   exit $ex s")"
         [ $cfirst = 1 ] || json+=","
         cfirst=0
-        json+="\"$c\": {\"wall_s\": $w, \"peak_rss_kib\": $r, \"wall_x_native\": $xw, \"rss_x_native\": $xr$( [ "$xh" != - ] && echo ", \"wall_x_heaptrack\": $xh")$( [ "$ex" != nan ] && echo ", \"exit_s\": $ex")}"
+        json+="\"$c\": {\"wall_s\": $w, \"wall_min_s\": $wmin, \"wall_min_x_native\": $xmin, \"peak_rss_kib\": $r, \"wall_x_native\": $xw, \"rss_x_native\": $xr$( [ "$xh" != - ] && echo ", \"wall_x_heaptrack\": $xh")$( [ "$ex" != nan ] && echo ", \"exit_s\": $ex")}"
     done
     json+="}"
 done
