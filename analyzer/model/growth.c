@@ -25,13 +25,13 @@ int growth_is_series(snapshot_t *const *snaps, size_t n)
 {
     /* two snapshots of one process that differ in order are next to each other so sorted */
     size_t *order = model_by_process(snaps, n);
+    if (!order)
+        return error_set("out of memory"), -1;
     int series = 0;
-    for (size_t k = 1; order && !series && k < n; k++) {
+    for (size_t k = 1; !series && k < n; k++) {
         const snapshot_t *a = snaps[order[k - 1]], *b = snaps[order[k]];
         series = model_process_cmp(a, b) == 0 && model_snapshot_order(a, b) != 0;
     }
-    if (!order)
-        return error_set("out of memory"), -1;
     free(order);
     return series;
 }

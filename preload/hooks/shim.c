@@ -511,6 +511,14 @@ static inline void count_chunk(const void *p, int sign)
         count_header(glibc_chunk_header(glibc_chunk_of(p)), sign);
 }
 
+/* A block the allocator just handed out (or NULL), counted. */
+static inline void *counted(void *p)
+{
+    if (LIKELY(p != NULL))
+        count_chunk(p, 1);
+    return p;
+}
+
 /* A realloc's chunks: the old chunk's header, read before the call (once it returns, p may be
  * another thread's), is given back when the call took it: it returned a block, or freed p for a
  * size of 0 (glibc); a failed call leaves p the program's. */
@@ -523,8 +531,7 @@ static inline void count_realloc(size_t old_header, const void *p, void *q, size
 {
     if (old_header && (q || (p && size == 0)))
         count_header(old_header, -1);
-    if (q)
-        count_chunk(q, 1);
+    counted(q);
 }
 
 /* Records a heap block; called with the guard up. */
@@ -598,17 +605,12 @@ EXPORT void *malloc(size_t size)
     if (UNLIKELY(!should_track())) {
         if (UNLIKELY(!real.malloc))
             return boot_alloc(size, 16);
-        void *p = real.malloc(size);
-        if (LIKELY(p != NULL))
-            count_chunk(p, 1);
-        return p;
+        return counted(real.malloc(size));
     }
     GUARD_UP();
-    void *p = real.malloc(size);
-    if (LIKELY(p != NULL)) {
-        count_chunk(p, 1);
+    void *p = counted(real.malloc(size));
+    if (LIKELY(p != NULL))
         RECORD_HEAP(p, size);
-    }
     GUARD_DOWN();
     return p;
 }
@@ -617,12 +619,12 @@ EXPORT void free(void *p)
 {
     if (UNLIKELY(p == NULL || is_boot(p)))
         return;
+    count_chunk(p, -1);
     /* sampling: a block never recorded has nothing to forget or clear. glibc's free calls no
      * interposed function; another allocator's may map memory, which must not be taken for the
      * program's. */
     if (!sampler_may_have_recorded((uintptr_t)p)) {
         if (LIKELY(free_is_glibc)) {
-            count_chunk(p, -1);
             real.free(p);
             return;
         }
@@ -631,7 +633,6 @@ EXPORT void free(void *p)
         GUARD_DOWN();
         return;
     }
-    count_chunk(p, -1);
     if (UNLIKELY(!should_track())) {
         real.free(p);
         return;
@@ -653,17 +654,12 @@ EXPORT void *calloc(size_t n, size_t size)
             }
             return boot_alloc(total, 16);
         }
-        void *p = real.calloc(n, size);
-        if (LIKELY(p != NULL))
-            count_chunk(p, 1);
-        return p;
+        return counted(real.calloc(n, size));
     }
     GUARD_UP();
-    void *p = real.calloc(n, size);
-    if (LIKELY(p != NULL)) {
-        count_chunk(p, 1);
+    void *p = counted(real.calloc(n, size));
+    if (LIKELY(p != NULL))
         RECORD_HEAP(p, n * size);
-    }
     GUARD_DOWN();
     return p;
 }
@@ -748,16 +744,14 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
             return 0;
         }
         int rc = real.posix_memalign(out, align, size);
-        if (rc == 0 && *out)
-            count_chunk(*out, 1);
+        if (rc == 0)
+            counted(*out);
         return rc;
     }
     GUARD_UP();
     int rc = real.posix_memalign(out, align, size);
-    if (rc == 0 && *out) {
-        count_chunk(*out, 1);
+    if (rc == 0 && counted(*out))
         RECORD_HEAP(*out, size);
-    }
     GUARD_DOWN();
     return rc;
 }
@@ -768,17 +762,12 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
         if (UNLIKELY(!should_track())) {                                                           \
             if (UNLIKELY(!real.name))                                                              \
                 return boot_alloc(size_expr, boot_align);                                          \
-            void *p = real.name args;                                                              \
-            if (LIKELY(p != NULL))                                                                 \
-                count_chunk(p, 1);                                                                 \
-            return p;                                                                              \
+            return counted(real.name args);                                                        \
         }                                                                                          \
         GUARD_UP();                                                                                \
-        void *p = real.name args;                                                                  \
-        if (LIKELY(p != NULL)) {                                                                   \
-            count_chunk(p, 1);                                                                     \
+        void *p = counted(real.name args);                                                         \
+        if (LIKELY(p != NULL))                                                                     \
             RECORD_HEAP(p, size_expr);                                                             \
-        }                                                                                          \
         GUARD_DOWN();                                                                              \
         return p;                                                                                  \
     }

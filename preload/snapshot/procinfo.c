@@ -270,6 +270,8 @@ static void read_allocator(imgleak_process_rec_t *rec)
     }
 }
 
+/* may_block 0: this thread was interrupted inside the allocator, whose statistics take the
+ * locks it holds; they are left out (the record says allocator unknown). */
 static int skip_allocator;
 
 /* glibc's figures, with no lock and no walk: mallinfo2() would hold each arena's lock while it
@@ -302,9 +304,6 @@ static void glibc_figures(imgleak_process_rec_t *rec, int heaps_known, uint64_t 
     rec->glibc_in_use = in_use < heaps_bytes ? in_use : heaps_bytes;
     rec->glibc_free = heaps_bytes - rec->glibc_in_use;
 }
-
-/* may_block 0: this thread was interrupted inside the allocator, whose statistics take the
- * locks it holds; they are left out (the record says allocator unknown). */
 
 void procinfo_skip_allocator(void)
 {
@@ -381,18 +380,22 @@ static int in_heap(const resident_t *rs, uint64_t addr)
     return 0;
 }
 
-/* In a heap now, though maybe past what smaps showed: the program goes on allocating while a
- * snapshot walks its blocks, and the heaps grow (the brk heap up to the current break, an arena
- * heap within its 64 MiB). Taken for chunks mapped apart, each such block would cost a read of
- * /proc/self/pagemap, with the live table's growth held off the while. */
-static int in_heap_grown(const resident_t *rs, uint64_t addr)
+/* A block in a heap now, though maybe past what smaps showed: the program goes on allocating
+ * while a snapshot walks its blocks, and the heaps grow (the brk heap up to the current break, an
+ * arena heap, which starts at a 64 MiB boundary, within its 64 MiB). Taken for chunks mapped
+ * apart, each such block would cost a read of /proc/self/pagemap, with the live table's growth
+ * held off the while. */
+static int block_in_heap(const resident_t *rs, uint64_t addr)
 {
     if (rs->brk_lo && addr >= rs->brk_lo && addr < (uint64_t)(uintptr_t)sbrk(0))
         return 1;
-    for (size_t i = 0; i < rs->nheap; i++) /* an arena heap starts at a 64 MiB boundary */
-        if (rs->heap_lo[i] % ARENA_HEAP_SPAN == 0 && rs->heap_lo[i] != rs->brk_lo &&
-            addr >= rs->heap_lo[i] && addr < rs->heap_lo[i] + ARENA_HEAP_SPAN)
+    for (size_t i = 0; i < rs->nheap; i++) {
+        uint64_t lo = rs->heap_lo[i];
+        uint64_t hi = lo % ARENA_HEAP_SPAN == 0 && lo != rs->brk_lo ? lo + ARENA_HEAP_SPAN
+                                                                     : rs->heap_hi[i];
+        if (addr >= lo && addr < hi)
             return 1;
+    }
     return 0;
 }
 
@@ -401,7 +404,7 @@ static void add_chunk(uint64_t addr, const live_info_t *info, void *ctx)
 {
     resident_t *rs = ctx;
     uint64_t page = page_size_now();
-    if (in_heap(rs, addr) || in_heap_grown(rs, addr))
+    if (block_in_heap(rs, addr))
         return;
     uint64_t lo = addr & ~(page - 1), hi = (addr + info->size + page - 1) & ~(page - 1);
     rs->chunks += resident_range(rs, lo, hi);

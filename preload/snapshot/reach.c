@@ -263,12 +263,13 @@ static long candidate(const reach_t *r, uint64_t p)
     return (long)i;
 }
 
-/* The block holding p: its index, or -1. *interior says p is not its start. */
 /* 1 when block i is the one with the greatest start at or below p */
 static inline int last_start_at_or_below(const reach_t *r, size_t i, uint64_t p)
 {
     return i < r->n && ADDR(r, i) <= p && (i + 1 == r->n || ADDR(r, i + 1) > p);
 }
+
+/* The block holding p: its index, or -1. *interior says p is not its start. */
 
 static long find(const reach_t *r, uint64_t p, int *interior)
 {
