@@ -8,7 +8,7 @@
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 OUT=$B/bench/analyzer
 GEN=$B/bench/gensnap
 IMGLEAK=${IMGLEAK:-$B/imgleak}

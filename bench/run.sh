@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: each benchmark natively, with the malloc family only interposed and forwarded
 # (interpose: bench/interpose.c, what any LD_PRELOAD tool pays before it records anything), under
-# imgleak with full tracking, under imgleak sampling
+# imgleak with full tracking, with full tracking and no reachability scan (noscan:
+# IMGLEAK_SCAN=off, so freed blocks are not cleared for it either), under imgleak sampling
 # (IMGLEAK_SAMPLE=524288), under `imgleak run` (full tracking plus the exit supervision: the
 # sentinel, the peak watch and the report at the end), under heaptrack when it is installed and under LeakSanitizer (the same
 # program built with -fsanitize=leak, its defaults) when the compiler has it; the configurations
@@ -13,7 +14,7 @@ set -u
 B=${B:-build}
 RUNS=${RUNS:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 OUT=$B/bench
 SHIM=$ROOT/$B/libimgleak.so
 MEASURE=$OUT/measure
@@ -34,7 +35,7 @@ BENCHES=(
     "deep_stacks|deep_stacks 1000000|"
     "recursion_100|recursion 300000 100|IMGLEAK_DEPTH=128"
 )
-CONFIGS=(native interpose full sample run)
+CONFIGS=(native interpose full noscan sample run)
 [ -n "$HEAPTRACK" ] && CONFIGS+=(heaptrack)
 # LeakSanitizer: the benchmarks built with -fsanitize=leak by the Makefile, when the compiler could
 [ -x "$OUT/lsan/malloc_churn" ] && CONFIGS+=(lsan)
@@ -45,18 +46,17 @@ CONFIGS=(native interpose full sample run)
 run_one() { # run_one CONFIG ENV PROGRAM ARGS... -> "wall rss_kb end_s", after the program's output
     local config=$1 env=$2 prog=$3; shift 3
     rm -rf "$OUT/tmp"/*
+    # $env is a list of assignments, split on purpose
+    # shellcheck disable=SC2086
     case $config in
     native) "$MEASURE" "$OUT/$prog" "$@" ;;
     interpose) LD_PRELOAD=$OUT/interpose.so "$MEASURE" "$OUT/$prog" "$@" ;;
-    # shellcheck disable=SC2086
     full) env $env IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
-    # shellcheck disable=SC2086
+    noscan) env $env IMGLEAK_SCAN=off IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     sample) env $env IMGLEAK_SAMPLE=524288 IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     heaptrack) "$MEASURE" "$HEAPTRACK" -o "$OUT/tmp/ht" "$OUT/$prog" "$@" ;;
     lsan) LSAN_OPTIONS=exitcode=0 "$MEASURE" "$OUT/lsan/$prog" "$@" ;;
-    # shellcheck disable=SC2086
     run) env $env "$MEASURE" "$ROOT/$B/imgleak" run -o "$OUT/tmp" --format json --report "$OUT/tmp/run.json" -- "$OUT/$prog" "$@" ;;
-    # shellcheck disable=SC2086
     base) env $env IMGLEAK_OUT=$OUT/tmp LD_PRELOAD=$BASE_SHIM "$MEASURE" "$OUT/$prog" "$@" ;;
     esac
 }
@@ -131,7 +131,7 @@ per_block=$(per_block_of live_heavy)
 per_block_exit=$(per_block_of live_exit)
 rm -rf "$OUT/snap" && mkdir -p "$OUT/snap"
 IMGLEAK_OUT=$OUT/snap LD_PRELOAD=$SHIM "$OUT/live_heavy" $LIVE_BLOCKS keep >/dev/null
-snap=$(ls "$OUT"/snap/imgleak.*.snap | head -n1)
+snap=$(find "$OUT/snap" -name "imgleak.*.snap" | head -n1)
 snap_bytes=$(stat -c %s "$snap")
 snap_per_block=$(awk -v a="$snap_bytes" -v n=$LIVE_BLOCKS 'BEGIN {printf "%.1f", a / n}')
 read -r rep_wall rep_rss _ <<< "$("$MEASURE" "$B/imgleak" report --format json -o "$OUT/tmp/report.json" "$snap" | tail -n1)"
