@@ -291,10 +291,14 @@ static long find(const reach_t *r, uint64_t p, int *interior)
         *interior = 0;
         return (long)i;
     }
-    /* not the last 8 bytes: glibc's arena and bins point there, at the next chunk's header,
-     * which would make every block before a free chunk look "possibly" leaked */
-    if (p - start + 8 < SIZE(r, i)) {
-        *interior = !python_object_start(start, p - start);
+    /* Not the 16-byte boundary in the last 8 bytes: glibc's arena and bins point there, at the
+     * next chunk's header, which would make every block before a free chunk look "possibly"
+     * leaked. glibc's blocks start on 16-byte boundaries, so that is the only pointer into the
+     * last word that may be the allocator's; one at 8 past a boundary is the program's (the
+     * last element of an array of 8-byte ones), as valgrind counts it. */
+    uint64_t off = p - start;
+    if (off < SIZE(r, i) && (off + 8 < SIZE(r, i) || (p & 15) != 0)) {
+        *interior = !python_object_start(start, off);
         return (long)i;
     }
     return -1;

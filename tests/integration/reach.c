@@ -12,6 +12,8 @@
  *   lose_chain_mid, lose_chain_tail   only the root's chain does     indirect under the root
  *   lose_cycle_a/_b      point at each other, nothing else does      one leaked, one indirect
  *   keep_interior        only a pointer into its middle              possible
+ *   keep_last_word       only a pointer to its last 8 bytes, 8 past  possible (the 16-byte
+ *                        a 16-byte boundary                          boundary there is glibc's)
  *   keep_array_elements  only a pointer past a new[] element count      reachable (valgrind's
  *                        at its start                                    newarray heuristic)
  *   keep_string_chars    only a pointer to a std::string's characters,   reachable (valgrind's
@@ -85,6 +87,8 @@ static NOINLINE void lose_cycle_a(void)
 }
 
 static NOINLINE void keep_interior(void) { interior = (char *)make(256) + 64; }
+static char *volatile last_word;
+static NOINLINE void keep_last_word(void) { last_word = (char *)make(0) + sizeof(struct node) - 8; }
 
 static char *volatile array_elements, *volatile string_chars;
 static NOINLINE void keep_array_elements(void)
@@ -293,6 +297,7 @@ int main(int argc, char **argv)
     lose_chain_root();
     lose_cycle_a();
     keep_interior();
+    keep_last_word();
     keep_array_elements();
     keep_string_chars();
     if (pthread_create(&t, NULL, keep_on_thread, NULL) != 0)
