@@ -267,6 +267,8 @@ $(B)/tests/webp_rescale: tests/integration/webp_rescale.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@ $(WL_LIBS_webp)
 $(B)/tests/glib_slices: tests/integration/glib_slices.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags glib-2.0) $< -o $@ $(shell pkg-config --libs glib-2.0)
+$(B)/tests/gobject_types: tests/integration/gobject_types.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $(shell pkg-config --cflags gobject-2.0) $< -o $@ $(shell pkg-config --libs gobject-2.0)
 $(B)/tests/png_plugin.so: tests/integration/png_plugin.c | $(B)/tests
 	$(CC) -O0 -g -shared -fPIC $(WARN) $(shell pkg-config --cflags libpng 2>/dev/null) $< -o $@ $(WL_LIBS_png)
 $(B)/tests/plugin_host: tests/integration/plugin_host.c | $(B)/tests
@@ -314,7 +316,7 @@ $(B)/tests/big_tls: tests/integration/big_tls.c $(B)/tests/libbig_tls.so | $(B)/
 BIND_BINS := $(B)/tests/plugin_loop $(B)/tests/png_plugin.so $(B)/tests/own_names $(B)/tests/dlsym_codec \
              $(B)/tests/runpath_host $(B)/tests/bindnow_png $(B)/tests/big_tls
 INTEGRATION_BINS := $(B)/tests/tls_host $(B)/tests/protected $(B)/tests/reach $(B)/tests/init_only $(B)/tests/bigleak $(B)/tests/fragment $(B)/tests/leaky $(B)/tests/stress $(B)/tests/semantics $(B)/tests/plugin.so \
-                    $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/webp_rescale $(B)/tests/glib_slices $(B)/tests/thread_key $(B)/tests/png_plugin.so \
+                    $(B)/tests/dlopen_host $(B)/tests/jpeg_misuse $(B)/tests/webp_rescale $(B)/tests/glib_slices $(B)/tests/gobject_types $(B)/tests/thread_key $(B)/tests/png_plugin.so \
                     $(B)/tests/plugin_host $(BIND_BINS)
 $(B)/tests/mapedge: tests/integration/mapedge.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@

@@ -291,13 +291,15 @@ static long find(const reach_t *r, uint64_t p, int *interior)
         *interior = 0;
         return (long)i;
     }
-    /* Not the 16-byte boundary in the last 8 bytes: glibc's arena and bins point there, at the
-     * next chunk's header, which would make every block before a free chunk look "possibly"
-     * leaked. glibc's blocks start on 16-byte boundaries, so that is the only pointer into the
-     * last word that may be the allocator's; one at 8 past a boundary is the program's (the
-     * last element of an array of 8-byte ones), as valgrind counts it. */
+    /* Not the 16-byte boundary in the last 8 bytes of a glibc heap block: the arena's top and
+     * bins point there, at the next chunk's header, which would make every block before a free
+     * chunk look "possibly" leaked. glibc's blocks start on 16-byte boundaries, so that is the
+     * only pointer into the last word that may be the allocator's; one at 8 past a boundary is
+     * the program's (the last element of an array of 8-byte ones), as valgrind counts it, and
+     * so is any in a mapping or under another allocator (no header follows a block there). */
     uint64_t off = p - start;
-    if (off < SIZE(r, i) && (off + 8 < SIZE(r, i) || (p & 15) != 0)) {
+    if (off < SIZE(r, i) &&
+        (off + 8 < SIZE(r, i) || (p & 15) != 0 || IS_MAP(r, i) || !glibc_heap_active())) {
         *interior = !python_object_start(start, off);
         return (long)i;
     }

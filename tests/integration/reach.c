@@ -21,9 +21,10 @@
  * Built with -O2 and allocating in noinline functions, so no stale copy stays in main's frame.
  * With "churn", 65,536 short-lived threads allocate first (see churn); with "busy", a thread that
  * never allocates nor blocks holds keep_on_busy_thread's block (reachable); with "ownstack", see
- * own_stack; with "tls_exit" and "tls_main", see tls_exit and tls_main. */
+ * own_stack; with "tls_exit" and "tls_main", see tls_exit and tls_main; with "top", see top. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -280,9 +281,43 @@ static void tls_main(void)
         pause();
 }
 
+/* "top": the last 24-byte block top() makes (charged to top: lose_before_top tail-calls malloc)
+ * is the last before glibc's top chunk, whose header lies
+ * in the block's last 8 bytes on a 16-byte boundary, where the arena's top pointer (a root)
+ * points: that pointer is the allocator's, and the block is leaked, not possibly leaked. Blocks
+ * are made until one is followed by the top chunk (its header's size reaches the break); the
+ * others are kept. */
+static void *volatile kept_small[1 << 16];
+
+static NOINLINE char *lose_before_top(void) { return malloc(24); }
+
+/* the chunk after p's (at p + 16, its size at p + 24) is the top chunk, which ends at the break */
+static int before_top(const char *p)
+{
+    uint64_t next_size = *(const uint64_t *)(p + 24) & ~(uint64_t)7;
+    return (char *)sbrk(0) == p + 16 + next_size;
+}
+
+static NOINLINE void top(void)
+{
+    for (size_t i = 0; i < sizeof kept_small / sizeof *kept_small; i++) {
+        char *p = lose_before_top();
+        if (!p)
+            _exit(3);
+        if (before_top(p))
+            return;
+        kept_small[i] = p;
+    }
+    _exit(4);
+}
+
 int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && strcmp(argv[1], "top") == 0) {
+        top();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "tls_exit") == 0)
         tls_exit();
     if (argc > 1 && strcmp(argv[1], "tls_main") == 0)

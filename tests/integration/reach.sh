@@ -46,6 +46,9 @@ check "reach: only a pointer into its middle: possibly leaked" \
     is_class "$WORK/all.json" keep_interior possible
 check "reach: only a pointer into its last 8 bytes, 8 past a 16-byte boundary: possibly leaked" \
     is_class "$WORK/all.json" keep_last_word possible
+$IMGLEAK run --format json --report "$WORK/top.json" -- $B/tests/reach top > /dev/null 2>&1
+check "reach: the block before glibc's top chunk, which the arena points into, is leaked (not possible)" \
+    is_class "$WORK/top.json" top leaked
 check "reach: a pointer past a new[] element count is a start pointer (valgrind's heuristic)" \
     is_class "$WORK/all.json" keep_array_elements reachable
 check "reach: a pointer to a std::string's characters is a start pointer (valgrind's heuristic)" \

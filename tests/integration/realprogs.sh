@@ -85,11 +85,23 @@ if command -v vipsthumbnail > /dev/null && command -v vips > /dev/null; then
     # -o: relative to the input's directory
     gate_clean vipsthumbnail vipsthumbnail "$WORK/v.jpg" -s 64 -o v_thumb.png
     check "vipsthumbnail: wrote its thumbnail" test -s "$WORK/v_thumb.png"
-    check "vipsthumbnail: GLib's classes are what a default rule holds" \
-        jqe '[.suppressed[] | select(.pattern == "^g_type_class_ref$" and .blocks > 0)] | length == 1' \
+    check "vipsthumbnail: GLib's property specs are what a default rule holds" \
+        jqe '[.suppressed[] | select(.pattern == "^g_param_spec_" and .blocks > 0)] | length == 1' \
         "$WORK/vipsthumbnail.json"
 else
     bad "vipsthumbnail is installed" "run scripts/deps.sh --tests --install (libvips-tools)"
 fi
+# ... and the rules hold no more than that (tests/integration/gobject_types.c)
+$IMGLEAK run --format json --report "$WORK/gtypes.json" -- $B/tests/gobject_types > /dev/null 2>&1
+check "GObject: the type system is held by the default rules (nothing possibly leaked)" \
+    jqe '.totals.by_class.possible.blocks == 0 and
+         ([.suppressed[] | select(.pattern == "^g_param_spec_")] | length == 1)' "$WORK/gtypes.json"
+check "GObject: what class_init drops and an object never unrefed are still leaked" \
+    jqe '[.leaks[] | select(.class == "leaked") | .site.function] | sort
+         == ["drop_in_class_init", "make_forgotten_thing"]' "$WORK/gtypes.json"
+$IMGLEAK run --no-default-suppressions --format json --report "$WORK/gtypes-all.json" \
+    -- $B/tests/gobject_types > /dev/null 2>&1
+check "GObject: without the default rules, the type system is possibly leaked (the rules mean something)" \
+    jqe '.totals.by_class.possible.blocks > 0' "$WORK/gtypes-all.json"
 
 finish realprogs

@@ -1,0 +1,101 @@
+/* GLib's type system under the default suppressions (realprogs.sh). A static type with private
+ * data, two properties (a string with a default, an enum) and a signal: GLib keeps what they
+ * make for the process's life and points at the instances past their private data, which the
+ * default rules hold. What they must not hold, each made by its own function so the report
+ * names it:
+ *   drop_in_class_init   a block the class's init allocates and drops     leaked
+ *   make_forgotten_thing an instance made and never unrefed (with its     leaked
+ *                        private part and a string it owns hanging)
+ * An instance made and unrefed leaves nothing. */
+#include <glib-object.h>
+#include <string.h>
+
+typedef enum { SHADE_LIGHT, SHADE_DARK } Shade;
+
+static GType shade_get_type(void)
+{
+    static gsize id;
+    static const GEnumValue values[] = {
+        {SHADE_LIGHT, "SHADE_LIGHT", "light"}, {SHADE_DARK, "SHADE_DARK", "dark"}, {0, NULL, NULL}};
+    if (g_once_init_enter(&id))
+        g_once_init_leave(&id, g_enum_register_static("TestShade", values));
+    return id;
+}
+
+typedef struct {
+    GObject parent;
+    char *label;
+} Thing;
+typedef struct {
+    GObjectClass parent;
+} ThingClass;
+typedef struct {
+    char note[40];
+    int shade;
+} ThingPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE(Thing, thing, G_TYPE_OBJECT)
+
+static void *volatile dropped;
+
+static __attribute__((noinline)) void drop_in_class_init(void)
+{
+    dropped = g_malloc(4000);
+    memset(dropped, 1, 4000);
+    dropped = NULL;
+}
+
+static void thing_finalize(GObject *object)
+{
+    g_free(((Thing *)object)->label);
+    G_OBJECT_CLASS(thing_parent_class)->finalize(object);
+}
+
+static void thing_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+    ThingPrivate *priv = thing_get_instance_private((Thing *)object);
+    if (id == 1)
+        g_value_set_string(value, ((Thing *)object)->label);
+    else if (id == 2)
+        g_value_set_enum(value, priv->shade);
+    else
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+}
+
+static void thing_class_init(ThingClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = thing_finalize;
+    G_OBJECT_CLASS(klass)->get_property = thing_get_property;
+    g_object_class_install_property(G_OBJECT_CLASS(klass), 1,
+        g_param_spec_string("label", "Label", "what it shows", "untitled", G_PARAM_READABLE));
+    g_object_class_install_property(G_OBJECT_CLASS(klass), 2,
+        g_param_spec_enum("shade", "Shade", "how dark", shade_get_type(), SHADE_LIGHT,
+                          G_PARAM_READABLE));
+    g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                 G_TYPE_NONE, 0);
+    drop_in_class_init();
+}
+
+static void thing_init(Thing *self)
+{
+    ThingPrivate *priv = thing_get_instance_private(self);
+    strcpy(priv->note, "a note");
+}
+
+static Thing *volatile forgotten;
+
+static __attribute__((noinline)) void make_forgotten_thing(void)
+{
+    Thing *t = g_object_new(thing_get_type(), NULL);
+    t->label = g_strdup("lost thing");
+    forgotten = t;
+    forgotten = NULL;
+}
+
+int main(void)
+{
+    Thing *kept = g_object_new(thing_get_type(), NULL);
+    g_object_unref(kept);
+    make_forgotten_thing();
+    return 0;
+}
