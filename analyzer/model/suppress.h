@@ -2,7 +2,7 @@
  * A pattern matches a frame's function, source file or module as a substring, with '*' matching
  * any run of characters, '^' anchoring it at the start and '$' at the end; a stack is suppressed
  * when any of its frames matches. imgleak ships default rules for one-time allocations of the
- * C library, the dynamic linker, GLib's type system and the supported codec libraries
+ * C library, the dynamic linker, GLib's signals and the supported codec libraries
  * (suppressions/default.supp, built into the binary). */
 #ifndef IMGLEAK_SUPPRESS_H
 #define IMGLEAK_SUPPRESS_H

@@ -101,6 +101,8 @@ struct reach {
     uint64_t unscanned;    /* bytes that no way of reading could read */
     uint64_t missed;       /* blocks that did not fit the scan's arrays */
     int quiet;             /* incomplete by design (a forked child): nothing to say on stderr */
+    int glib;              /* libgobject is loaded: GLib's typed instances are recognised */
+    int in_gobject;        /* libgobject's own data is being read (module_roots) */
 };
 
 #define BUF_SIZE (256 * 1024)
@@ -113,6 +115,21 @@ struct reach {
  * the block's start; a cached thread stack keeps its TCB and DTV), so such blocks are roots, as
  * LeakSanitizer treats them. */
 static uint64_t loader_lo, loader_hi;
+
+static int is_gobject(const char *path)
+{
+    const char *name = path ? strrchr(path, '/') : NULL;
+    return name && strncmp(name, "/libgobject-2.0.so", 18) == 0;
+}
+
+static int find_gobject(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    if (!is_gobject(info->dlpi_name))
+        return 0;
+    *(int *)ctx = 1;
+    return 1;
+}
 
 static int find_loader(struct dl_phdr_info *info, size_t size, void *ctx)
 {
@@ -495,9 +512,41 @@ static int read_words(reach_t *r, uint64_t addr, uint64_t *out, size_t n)
  * capacity); at 8 bytes, the elements of a new[] array after their count (the rest of the block
  * divides by it; this covers a 64-bit length of the rest too). Multiple inheritance (a pointer to
  * a second vtable pointer) is not recognised: it needs the symbol table. */
+/* A live block starts at addr (not a pointer into one). */
+static int block_starts_at(reach_t *r, uint64_t addr)
+{
+    int interior;
+    return find(r, addr, &interior) >= 0 && !interior;
+}
+
+/* GLib's typed instances (GObject, GParamSpec, any GTypeInstance): g_type_create_instance puts
+ * the instance's private data first and hands out a pointer past it, at a multiple of 16 (a
+ * type's private size is a sum of 16-byte-aligned parts, at most 64 KiB), and every pointer the
+ * program keeps points there. GLib tells valgrind where the instance starts (a MALLOCLIKE block)
+ * when it runs under it; here the instance is recognised by its first word, its class: the start
+ * of a live block whose own first word is its GType, a fundamental type's number (a multiple of
+ * 4 up to 255 << 2) or the start of a live block (the type's node). Only while libgobject is
+ * loaded. */
+static int glib_instance(reach_t *r, size_t i, uint64_t p, uint64_t off)
+{
+    uint64_t cls, type;
+    if (!r->glib || (off & 15) || off > 65535 || IS_MAP(r, i) || SIZE(r, i) - off < 8)
+        return 0;
+    if (!read_words(r, p, &cls, 1) || !block_starts_at(r, cls) || !read_words(r, cls, &type, 1))
+        return 0;
+    return (type >= 4 && type <= (255u << 2) && !(type & 3)) || block_starts_at(r, type);
+}
+
 static int interior_as_start(reach_t *r, size_t i, uint64_t p)
 {
     uint64_t off = p - ADDR(r, i), size = SIZE(r, i), w[2];
+    if (glib_instance(r, i, p, off))
+        return 1;
+    /* GLib's fundamental types (GObject, GParamSpec, enums, flags, interfaces): each node is
+     * allocated with its fundamental info in front (8 bytes), and libgobject's own table of them
+     * points past it */
+    if (r->in_gobject && off == 8 && !IS_MAP(r, i))
+        return 1;
     if ((off != 8 && off != 24) || IS_MAP(r, i))
         return 0;
     if (!read_words(r, ADDR(r, i), w, off / 8 == 3 ? 2 : 1))
@@ -621,6 +670,7 @@ static int module_roots(struct dl_phdr_info *info, size_t size, void *ctx)
     if (dladdr((void *)module_roots, &self) && self.dli_fbase &&
         (uintptr_t)self.dli_fbase == info->dlpi_addr)
         return 0;
+    r->in_gobject = r->glib && is_gobject(info->dlpi_name);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
@@ -631,6 +681,7 @@ static int module_roots(struct dl_phdr_info *info, size_t size, void *ctx)
             read_region(r, lo, lo + ph->p_memsz, SIZE_MAX, mark_words);
         }
     }
+    r->in_gobject = 0;
     return 0;
 }
 
@@ -1433,6 +1484,8 @@ reach_t *reach_scan(int last)
     loader_lo = loader_hi = 0;
     if (loader_base)
         dl_iterate_phdr(find_loader, &loader_base);
+    r->glib = 0;
+    dl_iterate_phdr(find_gobject, &r->glib);
     r->n = frozen ? nheap : table_copy_records(r->rec, cap, &r->missed);
     maps_foreach(gather_map, r);
     table_sort_records(r->rec, r->n, scratch);

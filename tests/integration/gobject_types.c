@@ -1,8 +1,10 @@
-/* GLib's type system under the default suppressions (realprogs.sh). A static type with private
- * data, two properties (a string with a default, an enum) and a signal: GLib keeps what they
- * make for the process's life and points at the instances past their private data, which the
- * default rules hold. What they must not hold, each made by its own function so the report
- * names it:
+/* GLib's objects under the scan and the default suppressions (realprogs.sh). A static type with
+ * private data, two properties (a string with a default, an enum) and a signal with a class
+ * handler: GLib keeps what they make for the process's life and points at instances past their
+ * private data and at its fundamental types past a header, which the scan must recognise; the
+ * signal's class closure, pointed to past its start too, is a default rule's. Each block that
+ * matters is made by its own function, so the report names it:
+ *   keep_thing_in_global an instance a global points to                   reachable
  *   drop_in_class_init   a block the class's init allocates and drops     leaked
  *   make_forgotten_thing an instance made and never unrefed (with its     leaked
  *                        private part and a string it owns hanging)
@@ -28,6 +30,7 @@ typedef struct {
 } Thing;
 typedef struct {
     GObjectClass parent;
+    void (*changed)(Thing *thing);
 } ThingClass;
 typedef struct {
     char note[40];
@@ -71,8 +74,8 @@ static void thing_class_init(ThingClass *klass)
     g_object_class_install_property(G_OBJECT_CLASS(klass), 2,
         g_param_spec_enum("shade", "Shade", "how dark", shade_get_type(), SHADE_LIGHT,
                           G_PARAM_READABLE));
-    g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                 G_TYPE_NONE, 0);
+    g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                 G_STRUCT_OFFSET(ThingClass, changed), NULL, NULL, NULL, G_TYPE_NONE, 0);
     drop_in_class_init();
 }
 
@@ -92,8 +95,16 @@ static __attribute__((noinline)) void make_forgotten_thing(void)
     forgotten = NULL;
 }
 
+static Thing *volatile kept_thing;
+
+static __attribute__((noinline)) void keep_thing_in_global(void)
+{
+    kept_thing = g_object_new(thing_get_type(), NULL);
+}
+
 int main(void)
 {
+    keep_thing_in_global();
     Thing *kept = g_object_new(thing_get_type(), NULL);
     g_object_unref(kept);
     make_forgotten_thing();
