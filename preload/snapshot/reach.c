@@ -103,6 +103,10 @@ struct reach {
     int quiet;             /* incomplete by design (a forked child): nothing to say on stderr */
     int glib;              /* libgobject is loaded: GLib's typed instances are recognised */
     int in_gobject;        /* libgobject's own data is being read (module_roots) */
+    struct {
+        uint64_t cls;      /* a class pointer judged before, 0: none */
+        int is_class;
+    } glib_seen[64];       /* glib_instance's verdicts, by class pointer */
 };
 
 #define BUF_SIZE (256 * 1024)
@@ -505,38 +509,61 @@ static int read_words(reach_t *r, uint64_t addr, uint64_t *out, size_t n)
     return read_fallback(r, out, remote.iov_base, n * 8) > 0;
 }
 
+/* The heap block (not a mapping) that starts at addr and holds at least min bytes, or -1; the
+ * look-up hint of the scan's walk is left as it was. */
+static long heap_block_at(reach_t *r, uint64_t addr, uint64_t min)
+{
+    size_t hint = r->find_hint;
+    int interior;
+    long i = find(r, addr, &interior);
+    r->find_hint = hint;
+    return i >= 0 && !interior && !IS_MAP(r, (size_t)i) && SIZE(r, (size_t)i) >= min ? i : -1;
+}
+
+/* cls is a GLib class: a heap block whose first word is its GType, the start of a heap block
+ * (the type's node) that ends with the node's list of supertypes, closed by the fundamental
+ * type's number (a multiple of 4 up to 255 << 2) and 0. Instances of fundamental types
+ * themselves (a plain GObject) have no private data, so no pointer into them is needed. */
+static int glib_class(reach_t *r, uint64_t cls)
+{
+    uint64_t type, tail[2];
+    long node;
+    if (heap_block_at(r, cls, 8) < 0 || !read_words(r, cls, &type, 1) ||
+        (node = heap_block_at(r, type, 16)) < 0 || SIZE(r, (size_t)node) % 8 ||
+        !read_words(r, type + SIZE(r, (size_t)node) - 16, tail, 2))
+        return 0;
+    return tail[1] == 0 && tail[0] >= 4 && tail[0] <= (255u << 2) && !(tail[0] & 3);
+}
+
+/* GLib's typed instances (GObject, GParamSpec, any GTypeInstance): g_type_create_instance puts
+ * the instance's private data first and hands out a pointer past it, at a multiple of 16 (a
+ * type's private size is a sum of 16-byte-aligned parts, less than 64 KiB), and every pointer
+ * the program keeps points there. GLib tells valgrind where the instance starts (a MALLOCLIKE
+ * block) when it runs under it; here the instance is recognised by its first word, its class
+ * (glib_class). Only while libgobject is loaded; a class's verdict is kept for the scan, so a
+ * pointer costs one read once its class was judged. */
+static int glib_instance(reach_t *r, size_t i, uint64_t p, uint64_t off)
+{
+    uint64_t cls;
+    if (!r->glib || (off & 15) || off > 65535 || IS_MAP(r, i) || SIZE(r, i) - off < 8 ||
+        !read_words(r, p, &cls, 1) || !cls)
+        return 0;
+    unsigned k = (unsigned)(cls >> 4) % (sizeof r->glib_seen / sizeof *r->glib_seen);
+    if (r->glib_seen[k].cls != cls) {
+        r->glib_seen[k].cls = cls;
+        r->glib_seen[k].is_class = glib_class(r, cls);
+    }
+    return r->glib_seen[k].is_class;
+}
+
 /* valgrind's leak-check heuristics (its default, --leak-check-heuristics=all; memcheck's
  * heuristic_reachedness): an interior pointer to where a C++ runtime keeps one counts as a start
  * pointer when the words before it fit. At 24 bytes, a std::string's characters after its length,
  * capacity and reference count (the block is 24 + capacity + 1 bytes, the length at most the
  * capacity); at 8 bytes, the elements of a new[] array after their count (the rest of the block
  * divides by it; this covers a 64-bit length of the rest too). Multiple inheritance (a pointer to
- * a second vtable pointer) is not recognised: it needs the symbol table. */
-/* A live block starts at addr (not a pointer into one). */
-static int block_starts_at(reach_t *r, uint64_t addr)
-{
-    int interior;
-    return find(r, addr, &interior) >= 0 && !interior;
-}
-
-/* GLib's typed instances (GObject, GParamSpec, any GTypeInstance): g_type_create_instance puts
- * the instance's private data first and hands out a pointer past it, at a multiple of 16 (a
- * type's private size is a sum of 16-byte-aligned parts, at most 64 KiB), and every pointer the
- * program keeps points there. GLib tells valgrind where the instance starts (a MALLOCLIKE block)
- * when it runs under it; here the instance is recognised by its first word, its class: the start
- * of a live block whose own first word is its GType, a fundamental type's number (a multiple of
- * 4 up to 255 << 2) or the start of a live block (the type's node). Only while libgobject is
- * loaded. */
-static int glib_instance(reach_t *r, size_t i, uint64_t p, uint64_t off)
-{
-    uint64_t cls, type;
-    if (!r->glib || (off & 15) || off > 65535 || IS_MAP(r, i) || SIZE(r, i) - off < 8)
-        return 0;
-    if (!read_words(r, p, &cls, 1) || !block_starts_at(r, cls) || !read_words(r, cls, &type, 1))
-        return 0;
-    return (type >= 4 && type <= (255u << 2) && !(type & 3)) || block_starts_at(r, type);
-}
-
+ * a second vtable pointer) is not recognised: it needs the symbol table. Before them, GLib's
+ * instances and fundamental type nodes. */
 static int interior_as_start(reach_t *r, size_t i, uint64_t p)
 {
     uint64_t off = p - ADDR(r, i), size = SIZE(r, i), w[2];
@@ -1486,6 +1513,7 @@ reach_t *reach_scan(int last)
         dl_iterate_phdr(find_loader, &loader_base);
     r->glib = 0;
     dl_iterate_phdr(find_gobject, &r->glib);
+    memset(r->glib_seen, 0, sizeof r->glib_seen);
     r->n = frozen ? nheap : table_copy_records(r->rec, cap, &r->missed);
     maps_foreach(gather_map, r);
     table_sort_records(r->rec, r->n, scratch);
@@ -1506,6 +1534,8 @@ reach_t *reach_scan(int last)
         return child_only(r);
     r->direct = 0; /* several threads, or a block could not be read in place */
     r->scan_flags = 0;
+    r->in_gobject = 0; /* a fault may have left module_roots inside libgobject's data */
+    memset(r->glib_seen, 0, sizeof r->glib_seen);
     r->unscanned = 0;
     for (size_t i = 0; i < r->n; i++)
         r->flags[i] &= F_LOADER;

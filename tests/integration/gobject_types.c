@@ -8,6 +8,9 @@
  *   drop_in_class_init   a block the class's init allocates and drops     leaked
  *   make_forgotten_thing an instance made and never unrefed (with its     leaked
  *                        private part and a string it owns hanging)
+ *   lose_array_middle    an array of pointers to blocks that point to     possible
+ *                        blocks, pointed into at its third element (not
+ *                        an instance: what it points to is not a class)
  * An instance made and unrefed leaves nothing. */
 #include <glib-object.h>
 #include <string.h>
@@ -96,6 +99,18 @@ static __attribute__((noinline)) void make_forgotten_thing(void)
 }
 
 static Thing *volatile kept_thing;
+static void **volatile array_middle;
+
+static __attribute__((noinline)) void lose_array_middle(void)
+{
+    void **array = g_malloc0(8 * sizeof *array);
+    for (int k = 0; k < 8; k++) {
+        void **node = g_malloc0(32);
+        node[0] = g_malloc0(32);
+        array[k] = node;
+    }
+    array_middle = &array[2];
+}
 
 static __attribute__((noinline)) void keep_thing_in_global(void)
 {
@@ -105,6 +120,7 @@ static __attribute__((noinline)) void keep_thing_in_global(void)
 int main(void)
 {
     keep_thing_in_global();
+    lose_array_middle();
     Thing *kept = g_object_new(thing_get_type(), NULL);
     g_object_unref(kept);
     make_forgotten_thing();
