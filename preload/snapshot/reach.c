@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include "reach.h"
 
+#include "imgleak/declfile.h"
+
 #include "glibc_heap.h"
 #include "maps.h"
 #include "os.h"
@@ -122,8 +124,7 @@ static uint64_t loader_lo, loader_hi;
 
 static int is_gobject(const char *path)
 {
-    const char *name = path ? strrchr(path, '/') : NULL;
-    return name && strncmp(name, "/libgobject-2.0.so", 18) == 0;
+    return decl_lib_matches(path, "libgobject-2.0.so");
 }
 
 static int find_gobject(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -291,7 +292,6 @@ static inline int last_start_at_or_below(const reach_t *r, size_t i, uint64_t p)
 }
 
 /* The block holding p: its index, or -1. *interior says p is not its start. */
-
 static long find(const reach_t *r, uint64_t p, int *interior)
 {
     if (p < r->lo || p >= r->hi)
@@ -535,17 +535,17 @@ static int glib_class(reach_t *r, uint64_t cls)
     return tail[1] == 0 && tail[0] >= 4 && tail[0] <= (255u << 2) && !(tail[0] & 3);
 }
 
-/* GLib's typed instances (GObject, GParamSpec, any GTypeInstance): g_type_create_instance puts
- * the instance's private data first and hands out a pointer past it, at a multiple of 16 (a
- * type's private size is a sum of 16-byte-aligned parts, less than 64 KiB), and every pointer
- * the program keeps points there. GLib tells valgrind where the instance starts (a MALLOCLIKE
- * block) when it runs under it; here the instance is recognised by its first word, its class
- * (glib_class). Only while libgobject is loaded; a class's verdict is kept for the scan, so a
- * pointer costs one read once its class was judged. */
+/* GLib's typed instances (GObject, GParamSpec, any GTypeInstance; block i is not a mapping):
+ * g_type_create_instance puts the instance's private data first and hands out a pointer past
+ * it, at a multiple of 16 (a type's private size is a sum of 16-byte-aligned parts, less than
+ * 64 KiB), and every pointer the program keeps points there. GLib tells valgrind where the
+ * instance starts (a MALLOCLIKE block) when it runs under it; here the instance is recognised by
+ * its first word, its class (glib_class). Only while libgobject is loaded; a class's verdict is
+ * kept for the scan, so a pointer costs one read once its class was judged. */
 static int glib_instance(reach_t *r, size_t i, uint64_t p, uint64_t off)
 {
     uint64_t cls;
-    if (!r->glib || (off & 15) || off > 65535 || IS_MAP(r, i) || SIZE(r, i) - off < 8 ||
+    if (!r->glib || (off & 15) || off > 65535 || SIZE(r, i) - off < 8 ||
         !read_words(r, p, &cls, 1) || !cls)
         return 0;
     unsigned k = (unsigned)(cls >> 4) % (sizeof r->glib_seen / sizeof *r->glib_seen);
@@ -567,14 +567,16 @@ static int glib_instance(reach_t *r, size_t i, uint64_t p, uint64_t off)
 static int interior_as_start(reach_t *r, size_t i, uint64_t p)
 {
     uint64_t off = p - ADDR(r, i), size = SIZE(r, i), w[2];
+    if (IS_MAP(r, i))
+        return 0;
     if (glib_instance(r, i, p, off))
         return 1;
     /* GLib's fundamental types (GObject, GParamSpec, enums, flags, interfaces): each node is
      * allocated with its fundamental info in front (8 bytes), and libgobject's own table of them
      * points past it */
-    if (r->in_gobject && off == 8 && !IS_MAP(r, i))
+    if (r->in_gobject && off == 8)
         return 1;
-    if ((off != 8 && off != 24) || IS_MAP(r, i))
+    if (off != 8 && off != 24)
         return 0;
     if (!read_words(r, ADDR(r, i), w, off / 8 == 3 ? 2 : 1))
         return 0;

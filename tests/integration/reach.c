@@ -282,11 +282,10 @@ static void tls_main(void)
 }
 
 /* "top": the last 24-byte block top() makes (charged to top: lose_before_top tail-calls malloc)
- * is the last before glibc's top chunk, whose header lies
- * in the block's last 8 bytes on a 16-byte boundary, where the arena's top pointer (a root)
- * points: that pointer is the allocator's, and the block is leaked, not possibly leaked. Blocks
- * are made until one is followed by the top chunk (its header's size reaches the break); the
- * others are kept. */
+ * is the last before glibc's top chunk, whose header lies in the block's last 8 bytes on a
+ * 16-byte boundary, where the arena's top pointer (a root) points: that pointer is the
+ * allocator's, and the block is leaked, not possibly leaked. Blocks are made until one is
+ * followed by the top chunk (its header's size reaches the break); the others are kept. */
 static void *volatile kept_small[1 << 16];
 
 static NOINLINE char *lose_before_top(void) { return malloc(24); }

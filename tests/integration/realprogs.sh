@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Real programs, clean runs: Debian's ImageMagick convert (JPEG to PNG, PNG to WebP, GIF
 # -coalesce), Pillow (import; decoding JPEGs, which destroys every decompressor twice) and
-# libvips's vipsthumbnail must
-# pass `imgleak run --gate`: nothing leaked, no handle left, no misuse. Needs the Debian packages
-# imagemagick, python3-pil and libvips-tools (scripts/deps.sh --tests). Prints "realprogs: N passed, M failed".
+# libvips's vipsthumbnail must pass `imgleak run --gate`: nothing leaked, no handle left, no
+# misuse; a GObject program of ours holds the scan's GLib rules to what they may and may not
+# take. Needs the Debian packages imagemagick, python3-pil and libvips-tools (scripts/deps.sh
+# --tests). Prints "realprogs: N passed, M failed".
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
