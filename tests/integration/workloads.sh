@@ -19,9 +19,14 @@ calibrate=0
 only=" $* "
 total_failed=0
 
-# per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites
+# per_function JSON: {"function|kind": [bytes, blocks]} over the program's own sites. A thread's
+# DTV (glibc's _dl_allocate_tls, in pthread_create) is left out: a library's thread pool starts
+# its threads when its scheduling decides (libvips: during the first request or the second), and
+# the block is the loader's record of the thread, not memory the work holds.
 per_function() {
-    jq -c '[(.leaks + .indirect)[] | select(.in_app)] | group_by(.site.function + "|" + .kind)
+    jq -c '[(.leaks + .indirect)[] | select(.in_app and
+               ([.stack[]?.function // ""] | any(endswith("_dl_allocate_tls")) | not))]
+           | group_by(.site.function + "|" + .kind)
            | map({key: (.[0].site.function + "|" + .[0].kind),
                   value: [(map(.bytes) | add), (map(.blocks) | add)]}) | from_entries' "$1"
 }
