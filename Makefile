@@ -357,8 +357,13 @@ $(B)/tests/declared_cxx: tests/integration/declared_cxx.cc $(B)/tests/libdeclare
 	g++ -O2 -g $(WARN) -std=c++17 $< -o $@ -L$(B)/tests -ldeclared_cxx -Wl,-rpath,'$$ORIGIN' -lpthread
 $(B)/tests/declared_ort: tests/integration/declared_ort.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -ldl
+# -O2: its destroy functions end in tail calls to close and fclose
+$(B)/tests/libtailclose.so: tests/integration/tailclose_lib.c | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 -fPIC -shared $< -o $@
+$(B)/tests/tailclose: tests/integration/tailclose.c $(B)/tests/libtailclose.so | $(B)/tests
+	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -L$(B)/tests -ltailclose -Wl,-rpath,'$$ORIGIN'
 INTEGRATION_BINS += $(B)/tests/declared_dlopen $(B)/tests/declared_cxx $(B)/tests/declared_ort \
-                    $(B)/workloads/libuserbuf.so
+                    $(B)/tests/tailclose $(B)/workloads/libuserbuf.so
 # imgleak attach (tests/integration/attach.sh)
 $(B)/tests/attach_svc: tests/integration/attach_svc.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@ -lpthread

@@ -39,6 +39,7 @@ TEST_PACKAGES=(
     python3                      # the torture suite's Python program
     imagemagick python3-pil      # real programs under the gate: Debian's convert, Pillow
     libvips-tools                # ... and vipsthumbnail: libvips's handles in a program we did not write
+    libtiff-tools                # ... and tiffcp, tiffinfo: libtiff's TIFFClose ends in tail calls
     man-db                       # man -l renders the installed page
     lintian zsh                  # make deb is checked by lintian; the zsh completion by zsh -n
     valgrind                     # split.sh holds the leaked/indirect/possible split to memcheck's

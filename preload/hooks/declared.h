@@ -23,6 +23,11 @@ const char *declared_function_name(unsigned i);
 int declared_function_in_library(unsigned i, const char *path);
 /* TABLE.MEMBER: the member's index in its table; -1 for a function bound by its symbol. */
 int declared_table_index(unsigned i);
+/* The return address of every trampoline's call of the real function (declared_stubs.S). A hooked
+ * function called from there is the program's call, not the shim's: the real function ended in
+ * a tail call to it, and it returns through the trampoline. */
+extern const char declared_real_returns_here[];
+
 /* The trampoline of declared function i. */
 void *declared_hook(unsigned i);
 void *declared_real(unsigned i);

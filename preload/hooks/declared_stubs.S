@@ -96,6 +96,11 @@ declared_common:
     movdqu 192(%rbx), %xmm6
     movdqu 208(%rbx), %xmm7
     call *%r11
+    /* where the real function returns to: also where a hooked function it tail-calls returns
+     * (TIFFClose ends in a jump to the file's close procedure, which jumps to close) */
+    .globl declared_real_returns_here
+    .hidden declared_real_returns_here
+declared_real_returns_here:
     movq %rax, 64(%rbx)
     movq %rdx, 72(%rbx)
     movdqu %xmm0, 224(%rbx)

@@ -4,6 +4,7 @@
 #include "fds.h"
 
 #include "imgleak/declfile.h"
+#include "declared.h"
 #include "guard.h"
 #include "handles.h"
 #include "inputs.h"
@@ -66,10 +67,13 @@ static void forget(uint64_t address, unsigned type, unsigned function)
 
 /* A call of the program's: the shim is tracking, and the caller is not the shim itself (its
  * own descriptors, ownfd.c's open, reach the interposed names too, and in the final-snapshot
- * sentinel with no guard up). */
+ * sentinel with no guard up). A declared function's trampoline is the shim's code, but a call
+ * that returns to where the trampoline called the real function is that function's tail call
+ * (libtiff's TIFFClose ends in a jump to close or fclose): the program's. */
 static int program_call(const void *caller)
 {
-    return !unwind_in_shim((uintptr_t)caller) && shim_tracking();
+    uintptr_t at = (uintptr_t)caller;
+    return (!unwind_in_shim(at) || at == (uintptr_t)declared_real_returns_here) && shim_tracking();
 }
 
 /* Before the program opens something: not the previous input's (inputs.h). */

@@ -3,7 +3,8 @@
 # line that is wrong, before the program runs; the shim given one by IMGLEAK_HANDLES says so and
 # leaves the program untracked, its output unchanged; a declared pair is counted in the report and
 # by the gate's --max-leaked-handles, in a library loaded at start and in one loaded by dlopen,
-# from threads, with C++ exceptions crossing the hook; ONNX Runtime's OrtApi table is patched;
+# from threads, with C++ exceptions crossing the hook, ending in a tail call to close or fclose
+# (libtiff's TIFFClose); ONNX Runtime's OrtApi table is patched;
 # vipsthumbnail's images are all released.
 # (workloads.sh holds the userbuf, vips and opencv workloads to their truth.) Prints "N passed, M failed".
 set -u
@@ -96,6 +97,29 @@ check "a create that returns a live handle leaves the signal mask as it was ($(c
     [ "$(cat "$WORK/cached.out")" = handled ]
 check "... and is one handle with two references" \
     jqe '[.handles[] | select(.type == "Cached") | .count] == [1]' "$WORK/cached.json"
+
+# ---- destroy functions that end in a tail call to close and fclose (libtiff's TIFFClose): the
+# descriptor and the stream are closed by the program, though close returns into the trampoline ----
+TC=$ROOT/$B/tests
+check "tc_close and tc_sclose end in jumps to close and fclose (the case is exercised)" \
+    eval 'objdump -d "$TC/libtailclose.so" | grep -A8 "<tc_close>:" | grep -q "jmp.*<close@plt>" &&
+          objdump -d "$TC/libtailclose.so" | grep -A8 "<tc_sclose>:" | grep -q "jmp.*<fclose@plt>"'
+printf '%s\n' 'type TcFile lib=libtailclose.so' 'create TcFile tc_open return path=1' 'destroy TcFile tc_close arg=1' \
+    'type TcStream lib=libtailclose.so' 'create TcStream tc_sopen return path=1' \
+    'destroy TcStream tc_sclose arg=1' > "$WORK/tc.handles"
+# (the scan on: stdout's buffer is reachable, not leaked)
+IMGLEAK_SCAN=exit "$IMGLEAK" run --handles "$WORK/tc.handles" --gate --format json --report "$WORK/tc.json" -- "$TC/tailclose" \
+    > "$WORK/tc.out" 2> "$WORK/tc.err"
+rc=$?
+check "10 files opened and closed through tail calls: the gate passes (exit $rc; $(grep -c . "$WORK/tc.err") lines on stderr)" \
+    [ "$rc" = 0 ] && [ "$(cat "$WORK/tc.out")" = 10 ]
+check "... no descriptor, stream or declared handle left, none misused" \
+    jqe '(.handles | length) == 0 and .totals.misused_handles == 0' "$WORK/tc.json"
+"$IMGLEAK" run --handles "$WORK/tc.handles" --format json --report "$WORK/tc-keep.json" -- "$TC/tailclose" keep \
+    > /dev/null 2>&1
+check "one of each kept open: its TcFile and fd, its TcStream and FILE are left, the closed ones are not" \
+    jqe '[.handles[] | [.type, .count]] | sort == [["FILE", 1], ["TcFile", 1], ["TcStream", 1], ["fd", 1]]' \
+    "$WORK/tc-keep.json"
 
 # ---- ONNX Runtime: its C API table, patched (libonnxruntime from npm: scripts/fetch-ort.sh) ----
 if [ -f "$ROOT/$B/ort/libonnxruntime.so.1" ] || B=$B bash scripts/fetch-ort.sh > "$WORK/ort-fetch.err" 2>&1; then
