@@ -250,6 +250,9 @@ __attribute__((cold, noinline)) static void start_requested_thread(void)
 }
 
 static void shim_quick_exit(void);
+static void shim_exit_handler(void *unused);
+static int exit_handler_armed; /* shim_exit_handler takes the exit snapshot */
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 
 __attribute__((cold, noinline)) static void shim_start(void)
 {
@@ -353,6 +356,11 @@ __attribute__((constructor)) static void shim_constructor(void)
     }
     shim_start();
     bind_start(is_ready()); /* the codec hooks: see bind.c */
+    if (is_ready()) { /* glibc's list of handlers may grow by a malloc: the shim's, not tracked */
+        imgleak_guard.depth++;
+        exit_handler_armed = __cxa_atexit(shim_exit_handler, NULL, NULL) == 0;
+        imgleak_guard.depth--;
+    }
 }
 
 int shim_late_begin(const char *settings, unsigned *interval_ms)
@@ -402,9 +410,24 @@ static void take_exit_snapshot(void)
     imgleak_guard.depth--;
 }
 
+/* The exit snapshot is taken once every library's destructor has run, as valgrind checks at the
+ * very end: what a destructor frees is not live, and what one leaks is leaked. This handler,
+ * registered by the shim's constructor with no object of its own (so that no __cxa_finalize runs
+ * it early), is called by exit() after ld.so's _dl_fini: __libc_start_main
+ * registers _dl_fini after the shared objects' constructors have run, and exit() calls its
+ * handlers last registered first. The shim's destructor runs inside _dl_fini, right after the
+ * executable's and before its libraries': it takes the snapshot only where the handler could not
+ * be registered. */
+static void shim_exit_handler(void *unused)
+{
+    (void)unused;
+    take_exit_snapshot();
+}
+
 __attribute__((destructor)) static void shim_destructor(void)
 {
-    take_exit_snapshot();
+    if (!exit_handler_armed)
+        take_exit_snapshot();
 }
 
 static void shim_quick_exit(void)

@@ -3,6 +3,10 @@
  *   keep_in_global       pointed to by a global                      reachable
  *   keep_in_child        pointed to only from keep_in_global's block reachable
  *   keep_in_library      pointed to by a static in reach_lib.so      reachable
+ *   free_in_library_destructor  kept by reach_lib.so, freed by its destructor: not live at the
+ *                        exit snapshot (taken after every destructor, as valgrind's check)
+ *   lose_in_library_destructor  pointed to only by a block reach_lib.so's destructor frees
+ *                        (made by make_box, freed too)                leaked
  *   keep_on_thread       pointed to from a blocked thread's stack    reachable
  *   keep_on_quiet_thread pointed to only from the stack of a thread  reachable
  *                        that never allocates (unknown to the shim
@@ -30,6 +34,8 @@
 #include <unistd.h>
 
 void lib_keep(void *p); /* reach_lib.so */
+void lib_hold_cache(void *p);
+void lib_hold_box(void **box);
 
 struct node {
     struct node *next;
@@ -59,6 +65,14 @@ static struct node *checked(struct node *n)
 static NOINLINE void keep_in_global(void) { global_block = make(0); }
 static NOINLINE void keep_in_child(void) { global_block->next = make(8); }
 static NOINLINE void keep_in_library(void) { lib_keep(make(16)); }
+static NOINLINE void free_in_library_destructor(void) { lib_hold_cache(make(20)); }
+static NOINLINE void **make_box(void) { return (void **)make(0); }
+static NOINLINE void lose_in_library_destructor(void)
+{
+    void **box = make_box();
+    box[0] = make(28);
+    lib_hold_box(box);
+}
 static NOINLINE void lose_overwritten(void) { overwritten = make(24); }
 static NOINLINE void forget(void) { overwritten = NULL; }
 
@@ -326,6 +340,8 @@ int main(int argc, char **argv)
     keep_in_global();
     keep_in_child();
     keep_in_library();
+    free_in_library_destructor();
+    lose_in_library_destructor();
     lose_overwritten();
     forget();
     lose_chain_root();
