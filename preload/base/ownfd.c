@@ -90,11 +90,18 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode)
             fd = open(path, flags | O_CLOEXEC, mode);
         while (fd < 0 && errno == EINTR);
         err = errno;
+        if (fd >= 0 && fd <= 2) {
+            /* the program closed a standard stream (gnulib's close_stdin at exit: xargs, tail):
+             * the number stays the program's to reopen, and 0 marks an empty slot here */
+            int at = high_start();
+            int other = fcntl(fd, F_DUPFD_CLOEXEC, at > 2 ? at : 3);
+            err = errno;
+            sys_close(fd);
+            fd = other;
+        }
         if (fd > 0)
             of.fd[slot] = move_high(fd);
-        else if (fd == 0)
-            sys_close(fd); /* stdin was closed: 0 stays the program's to reopen */
-        if (fd <= 0)
+        else
             slot = -1;
     }
     unlock(&saved);

@@ -2,7 +2,8 @@
 # Where snapshots go, and what the user hears when they cannot be written: IMGLEAK_OUT resolved
 # once at start (the program may chdir), the default for a program started in /, a directory
 # missing, unwritable or too long said once on stderr and counted in the next snapshot written,
-# and two processes with one pid (two containers' pid 1 on one volume) kept apart.
+# two processes with one pid (two containers' pid 1 on one volume) kept apart, and a program that
+# closed its standard streams still gets its exit snapshot with nothing said.
 # Prints "N passed, M failed".
 set -u
 B=${B:-build}
@@ -109,5 +110,17 @@ check "one pid, two processes: the names carry the instance ids of the records" 
     awk '{ n = split($1, p, "."); if (p[n - 2] != $3) exit 1 }' "$WORK/pid1.txt"
 check "one pid, two processes with IMGLEAK_KEEP=2: each kept its newest 1 or 2, the exit snapshot" \
     bash -c "awk '{ n[\$3]++; if (\$5 == 1) e[\$3]++ } END { for (i in n) if (n[i] > 2 || e[i] != 1) exit 1 }' '$WORK/pid1.txt'"
+
+# ------------------------------------------------ a program that closed its standard streams
+# (gnulib's close_stdin at exit: xargs, tail): the snapshot's file must not take their numbers
+mkdir -p "$WORK/nostd"
+for fds in 0 1 2 "0 1 2"; do
+    rm -f "$WORK/nostd"/*
+    IMGLEAK_OUT="$WORK/nostd" LD_PRELOAD="$SHIM" /usr/bin/python3 -c \
+        "import os, sys; [os.close(int(f)) for f in sys.argv[1].split()]" "$fds" 2> "$WORK/nostd.err" < /dev/null
+    rc=$?
+    check "the program closed fd $fds: exit 0 ($rc), one exit snapshot, nothing on stderr ($(head -c 120 "$WORK/nostd.err"))" \
+        eval '[ "$rc" = 0 ] && [ "$(count "$WORK/nostd")" = 1 ] && ls "$WORK/nostd" | grep -q "\.1\.snap$" && [ ! -s "$WORK/nostd.err" ]'
+done
 
 finish output
