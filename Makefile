@@ -329,9 +329,14 @@ $(B)/tests/vlimit: tests/integration/vlimit.c | $(B)/tests
 # -O0: no identical-code folding, which would make via_a and via_b one function
 $(B)/tests/samestack: tests/integration/samestack.c | $(B)/tests
 	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
+# no unwind tables in lowfds_nocfi.c: libunwind checks the frames it reads through its pipe
+$(B)/tests/lowfds: tests/integration/lowfds.c tests/integration/lowfds_nocfi.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 -fno-asynchronous-unwind-tables -fno-unwind-tables -c \
+	    tests/integration/lowfds_nocfi.c -o $(B)/tests/lowfds_nocfi.o
+	$(CC) -O2 -g $(WARN) -std=gnu11 tests/integration/lowfds.c $(B)/tests/lowfds_nocfi.o -o $@
 # tracking.sh's programs
 INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge \
-                    $(B)/tests/samestack
+                    $(B)/tests/samestack $(B)/tests/lowfds
 $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests

@@ -23,6 +23,12 @@ void os_log_start(void)
     log_fd = ownfd_adopt(2);
 }
 
+void os_log_restart(void)
+{
+    ownfd_forget_all();
+    log_fd = ownfd_adopt(2);
+}
+
 /* The shim's own mappings, so that the snapshot can say how much of RSS is the shim's
  * (procinfo_resident): the kernel cannot name anonymous mappings everywhere (PR_SET_VMA needs
  * CONFIG_ANON_VMA_NAME). A slot is claimed with a compare-and-swap; os_map and os_unmap are

@@ -26,6 +26,11 @@ void os_log_enable(int on);
  * replace; a program that closes fd 2 and opens a file there never gets the shim's lines in it.
  * Without a stderr at start, they go nowhere. */
 void os_log_start(void);
+/* In the final-snapshot sentinel, before it writes: it closed the descriptors it was cloned with,
+ * the log's copy of stderr among them, and the snapshot file could take that number; the shim's
+ * descriptors are forgotten and the log goes to the sentinel's own fd 2 (stderr with
+ * IMGLEAK_DEBUG, else /dev/null). */
+void os_log_restart(void);
 /* The same on stderr whatever IMGLEAK_DEBUG says: for what the user must hear (a snapshot lost,
  * a setting refused), once. */
 void os_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define OWNFD_SLOTS 8
+#define OWNFD_SLOTS 12
 /* Descriptors go this high, so that the program's own numbering is what it is natively */
 #define OWNFD_HIGH 1000
 
@@ -20,9 +20,11 @@ static struct {
     /* slots in use or being filled: while 0, the program's close() need not take the lock */
     _Atomic int busy;
     int fd[OWNFD_SLOTS]; /* 0: free (0 is never ours: stdin is the program's); -1: lost */
-    int kept[OWNFD_SLOTS]; /* held for the whole run and across fork (ownfd_adopt) */
-    _Atomic int kept_fd;   /* the number of the one kept descriptor, for close()'s fast path */
-} of = {.lock = PTHREAD_MUTEX_INITIALIZER, .kept_fd = -1};
+    int kept[OWNFD_SLOTS]; /* held for the whole run and across fork (ownfd_adopt, _keep) */
+    _Atomic int *mirror[OWNFD_SLOTS]; /* where another holder keeps the number (ownfd_keep) */
+    /* the lowest number of a kept descriptor: close() of a number below it needs no lock */
+    _Atomic int kept_min;
+} of = {.lock = PTHREAD_MUTEX_INITIALIZER, .kept_min = __INT_MAX__};
 
 /* Signals are blocked while the lock is held: a handler on this thread that closes a descriptor
  * would otherwise wait for the lock its own thread holds. */
@@ -51,6 +53,16 @@ static int slot_of(int fd)
         if (of.fd[i] == fd && fd > 0)
             return i;
     return -1;
+}
+
+/* After a kept descriptor's number changed; under the lock. */
+static void kept_changed(void)
+{
+    int lowest = __INT_MAX__;
+    for (int i = 0; i < OWNFD_SLOTS; i++)
+        if (of.kept[i] && of.fd[i] > 0 && of.fd[i] < lowest)
+            lowest = of.fd[i];
+    atomic_store(&of.kept_min, lowest);
 }
 
 /* Moves fd above the program's usual range, keeping the lowest numbers free as they are natively.
@@ -247,7 +259,28 @@ ownfd_t ownfd_adopt(int fd)
     } else {
         of.fd[slot] = copy;
         of.kept[slot] = 1;
-        atomic_store(&of.kept_fd, copy);
+        kept_changed();
+    }
+    unlock(&saved);
+    return slot;
+}
+
+ownfd_t ownfd_keep(int fd, _Atomic int *mirror)
+{
+    sigset_t saved;
+    int slot = -1;
+    if (fd <= 0)
+        return -1;
+    lock(&saved);
+    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
+        if (of.fd[i] == 0)
+            slot = i;
+    if (slot >= 0) {
+        of.fd[slot] = move_high(fd);
+        of.kept[slot] = 1;
+        of.mirror[slot] = mirror;
+        atomic_store(mirror, of.fd[slot]);
+        kept_changed();
     }
     unlock(&saved);
     return slot;
@@ -256,7 +289,7 @@ ownfd_t ownfd_adopt(int fd)
 int ownfd_program_close(int fd, int (*real_close)(int))
 {
     sigset_t saved;
-    if (atomic_load(&of.busy) == 0 && fd != atomic_load(&of.kept_fd))
+    if (atomic_load(&of.busy) == 0 && fd < atomic_load(&of.kept_min))
         return real_close(fd);
     lock(&saved);
     int ours = slot_of(fd) >= 0;
@@ -354,14 +387,28 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
         /* no number left: the program's call wins, the shim's file is lost (its uses fail
          * with EBADF, the snapshot is counted as failed, never written elsewhere) */
         of.fd[slot] = moved >= 0 ? moved : -1;
+        if (of.mirror[slot])
+            atomic_store(of.mirror[slot], of.fd[slot]);
         if (of.kept[slot])
-            atomic_store(&of.kept_fd, of.fd[slot]);
+            kept_changed();
     }
     int rc = real_dup2 ? real_dup2(oldfd, newfd) : real_dup3(oldfd, newfd, flags);
     int err = errno;
     unlock(&saved);
     errno = err;
     return rc;
+}
+
+void ownfd_forget_all(void)
+{
+    pthread_mutex_init(&of.lock, NULL);
+    for (int i = 0; i < OWNFD_SLOTS; i++) {
+        of.fd[i] = 0;
+        of.kept[i] = 0;
+        of.mirror[i] = NULL;
+    }
+    atomic_store(&of.kept_min, __INT_MAX__);
+    atomic_store(&of.busy, 0);
 }
 
 void ownfd_lock_reset(void)

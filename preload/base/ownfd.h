@@ -20,6 +20,12 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode);
  * that the shim's messages never land in a file the program opens after closing fd 2. -1 when
  * fd is not open. */
 ownfd_t ownfd_adopt(int fd);
+/* An open descriptor that a library the shim uses holds by number (libunwind's pipe), into a
+ * slot as ownfd_adopt's: moved above the numbers programs use, held across fork, and kept from the
+ * program's close, close_range and closefrom. *mirror is the library's copy of the number: set
+ * here, and again whenever the program dup2()s onto it and the descriptor moves. -1 when no slot
+ * is free (fd and *mirror are left as they are). */
+ownfd_t ownfd_keep(int fd, _Atomic int *mirror);
 /* An open descriptor of the shim's into a slot (moved above the numbers programs use): from now
  * on the program cannot close or replace it; a forked child closes it as the slots it opened.
  * -1 when no slot is free (fd is left as it is). */
@@ -50,6 +56,9 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
  * parent's descriptors are closed (they are the parent's files). */
 /* The lock, free again: for the final snapshot, once every thread that could hold it is gone. */
 void ownfd_lock_reset(void);
+/* In the final-snapshot sentinel, which closed every descriptor it was cloned with: the slots
+ * name numbers that are no longer the shim's (the next file opened may take one of them). */
+void ownfd_forget_all(void);
 void ownfd_after_fork_child(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "handles.h"
 #include "inputs.h"
 #include "shim_api.h"
+#include "ownfd.h"
 #include "unwind.h"
 
 #include <dlfcn.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 
 #define EXPORT __attribute__((visibility("default")))
+#define UNLIKELY_LIBUNWIND(caller) __builtin_expect(unwind_is_libunwind((uintptr_t)(caller)), 0)
 /* A descriptor's handle address: outside any address a pointer can hold, so never a codec
  * handle's or a stream's. */
 #define FD_ADDRESS(fd) ((UINT64_C(0xfd) << 56) | (uint64_t)(unsigned)(fd))
@@ -267,9 +269,26 @@ EXPORT int pipe(int fds[2])
     return r;
 }
 
+/* libunwind's pipe, which it checks memory with (a byte read from the pipe, one written from the
+ * address) when it unwinds through code without CFI: made at its first use, at the lowest free
+ * numbers, it would shift the program's descriptors (its first open() would not return 3), and
+ * a program that dup2()s its files onto those numbers would have a byte of its input read and a
+ * byte of memory written into its output. The ends go high and are the shim's own (ownfd_keep),
+ * and libunwind's array of the two numbers (what it passed to pipe2) follows them if they move. */
+static int libunwind_pipe(int (*fn)(int[2], int), int fds[2], int flags)
+{
+    int r = fn(fds, flags);
+    if (r == 0)
+        for (int k = 0; k < 2; k++)
+            ownfd_keep(fds[k], (_Atomic int *)&fds[k]);
+    return r;
+}
+
 EXPORT int pipe2(int fds[2], int flags)
 {
     REAL(int (*)(int[2], int), pipe2, -1);
+    if (UNLIKELY_LIBUNWIND(__builtin_return_address(0)))
+        return libunwind_pipe(fn, fds, flags);
     int track = program_call(__builtin_return_address(0));
     opening(track);
     int r = fn(fds, flags);

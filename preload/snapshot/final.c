@@ -230,6 +230,7 @@ static void sentinel_write(void)
     /* the thread-local state is the dead program thread's: nothing from here on is the program's
      * (the allocator probe's /proc reads go through the interposed open) */
     imgleak_guard.depth++;
+    os_log_restart();
     /* the handlers are a copy of the program's at the clone: SIGALRM must end the sentinel */
     struct {
         void *handler;

@@ -31,8 +31,20 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+static uintptr_t libunwind_base;
+
+int unwind_is_libunwind(uintptr_t addr)
+{
+    Dl_info info;
+    return libunwind_base && dladdr((void *)addr, &info) && (uintptr_t)info.dli_fbase == libunwind_base;
+}
+
 void unwind_init(void)
 {
+    Dl_info info;
+    /* before libunwind's first use below, which makes its pipe (unwind_is_libunwind) */
+    if (dladdr((void *)(uintptr_t)&unw_backtrace, &info))
+        libunwind_base = (uintptr_t)info.dli_fbase;
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&unwind_init);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     go_init();

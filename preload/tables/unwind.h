@@ -18,5 +18,7 @@ unsigned unwind_capture_slots(uint64_t *frames, uint64_t *slots, unsigned max, i
                               uintptr_t ret_slot, int *cacheable);
 /* 1 when addr is in the shim's own code. */
 int unwind_in_shim(uintptr_t addr);
+/* 1 when addr is in libunwind (its calls of pipe2, close: see fds.c's pipe2). */
+int unwind_is_libunwind(uintptr_t addr);
 
 #endif

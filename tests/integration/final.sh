@@ -96,6 +96,13 @@ for how in _exit kill; do
     (IMGLEAK_OUT="$WORK/plain-$how" LD_PRELOAD=$SHIM exec "$E" $how) 2>/dev/null
     check "plain LD_PRELOAD, $how: the sentinel writes the final snapshot" appears "$WORK/plain-$how"
 done
+# with IMGLEAK_DEBUG the sentinel logs while it writes: to its own stderr, never into the snapshot
+# (it had closed the log's descriptor, and the snapshot file took its number: every one was lost)
+mkdir -p "$WORK/plain-debug"
+(IMGLEAK_DEBUG=1 IMGLEAK_OUT="$WORK/plain-debug" LD_PRELOAD=$SHIM exec "$E" _exit) 2> "$WORK/plain-debug.err"
+check "plain LD_PRELOAD, IMGLEAK_DEBUG=1, _exit: the sentinel writes the final snapshot, whole" \
+    eval 'appears "$WORK/plain-debug" && "$IMGLEAK" report "$WORK"/plain-debug/imgleak.*.snap > /dev/null 2>&1'
+check "... and says so on stderr" eval 'sleep 0.5; grep -q "imgleak: wrote .*plain-debug" "$WORK/plain-debug.err"'
 # the OOM killer: it kills the sentinel too (it shares the memory), so no final snapshot can be
 # written; imgleak run's peak snapshots (at each new RSS high-water mark, and near the memory
 # limit) are what there is: the report is on the last one, and says so. Needs a memory cgroup of

@@ -2,7 +2,7 @@
 # What the shim tracks when the program or its surroundings make it hard: mappings changed by
 # mremap(MREMAP_DONTUNMAP) or unmapped in a signal handler that interrupted the shim, an
 # address-space limit (ulimit -v), a sandbox that refuses process_vm_readv, a forked child's
-# exit. Prints "N passed, M failed".
+# exit, descriptors 3 and 4 that libunwind's pipe must not take. Prints "N passed, M failed".
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -163,5 +163,16 @@ check "a forked child with IMGLEAK_SCAN=always: keeps and scans what it inherite
     test "$(for f in "$WORK"/fork-always/*.snap; do $IMGLEAK report --show-reachable --format json "$f" \
             | jq -r '[.leaks[] | select(.site.function == "parent_heap") | .class] | join(",")'
             record "$f" scan_flags; done | sort | tr '\n' ' ')" = "0 0 leaked,reachable,reachable reachable,reachable "
+
+# libunwind's pipe (it reads and writes a byte through it to check an address when it unwinds
+# through code without unwind tables) is the shim's, out of the program's numbers: the program's
+# first open() returns 3 as natively, and files it puts at 3 and 4 are read and written as it wants
+printf 'ABCDEFGH input line\n' > "$WORK/lowfds.in"
+native=$("$B/tests/lowfds" "$WORK/lowfds.in" "$WORK/lowfds.native")
+got=$(IMGLEAK_OUT="$WORK" LD_PRELOAD=$SHIM "$B/tests/lowfds" "$WORK/lowfds.in" "$WORK/lowfds.out")
+check "libunwind's pipe: the program's descriptors are numbered as natively ($got)" \
+    [ "$got" = "$native" ] && [ "$native" = "first open 3, read 20 bytes: ABCDEFGH input line" ]
+check "... and the file it wrote at fd 4 is what it read from fd 3, not a byte more" \
+    cmp -s "$WORK/lowfds.in" "$WORK/lowfds.out"
 
 finish tracking
