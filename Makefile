@@ -335,8 +335,10 @@ $(B)/tests/lowfds: tests/integration/lowfds.c tests/integration/lowfds_nocfi.c |
 	    tests/integration/lowfds_nocfi.c -o $(B)/tests/lowfds_nocfi.o
 	$(CC) -O2 -g $(WARN) -std=gnu11 tests/integration/lowfds.c $(B)/tests/lowfds_nocfi.o -o $@
 # tracking.sh's programs
+$(B)/tests/vforker: tests/integration/vforker.c | $(B)/tests
+	$(CC) -O0 -g $(WARN) -std=gnu11 $< -o $@
 INTEGRATION_BINS += $(B)/tests/vlimit $(B)/tests/forkbig $(B)/tests/sandboxed $(B)/tests/mapedge \
-                    $(B)/tests/samestack $(B)/tests/lowfds
+                    $(B)/tests/samestack $(B)/tests/lowfds $(B)/tests/vforker
 $(B)/tests/outdir: tests/integration/outdir.c | $(B)/tests
 	$(CC) -O2 -g $(WARN) -std=gnu11 $< -o $@
 $(B)/tests/forker: tests/integration/forker.c | $(B)/tests

@@ -18,6 +18,21 @@ static int log_on;
 /* stderr as it was at start, out of the program's reach (ownfd.h); -2 before os_log_start */
 static ownfd_t log_fd = -2;
 
+/* The process the shim runs for: set at start and in a forked child (os_pid_now). A vfork child
+ * runs on its parent's memory until it execs, with a pid of its own. */
+static _Atomic long shim_pid;
+
+void os_pid_now(void)
+{
+    atomic_store(&shim_pid, syscall(SYS_getpid));
+}
+
+int os_in_vfork_child(void)
+{
+    long pid = atomic_load_explicit(&shim_pid, memory_order_relaxed);
+    return pid != 0 && syscall(SYS_getpid) != pid;
+}
+
 void os_log_start(void)
 {
     log_fd = ownfd_adopt(2);

@@ -26,6 +26,12 @@ void os_log_enable(int on);
  * replace; a program that closes fd 2 and opens a file there never gets the shim's lines in it.
  * Without a stderr at start, they go nowhere. */
 void os_log_start(void);
+/* The process the shim runs for is this one: at start, and in a forked child. */
+void os_pid_now(void);
+/* 1 in a vfork child (or another process made by clone(CLONE_VM) without fork's handlers): it
+ * shares the parent's memory until it execs or exits, so nothing it does may change the shim's
+ * state, which is the parent's. A system call: for the descriptor and signal hooks only. */
+int os_in_vfork_child(void);
 /* In the final-snapshot sentinel, before it writes: it closed the descriptors it was cloned with,
  * the log's copy of stderr among them, and the snapshot file could take that number; the shim's
  * descriptors are forgotten and the log goes to the sentinel's own fd 2 (stderr with

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "ownfd.h"
 
+#include "os.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -372,6 +374,9 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
                       int (*real_dup3)(int, int, int))
 {
     sigset_t saved;
+    /* a vfork child's table is its own: moving a descriptor there would rename the parent's slot */
+    if (os_in_vfork_child())
+        return real_dup2 ? real_dup2(oldfd, newfd) : real_dup3(oldfd, newfd, flags);
     lock(&saved);
     int slot = slot_of(newfd);
     if (slot_of(oldfd) >= 0 || (slot >= 0 && oldfd == newfd)) {

@@ -9,6 +9,7 @@
 #include "handles.h"
 #include "inputs.h"
 #include "shim_api.h"
+#include "os.h"
 #include "ownfd.h"
 #include "unwind.h"
 
@@ -75,7 +76,9 @@ static void forget(uint64_t address, unsigned type, unsigned function)
 static int program_call(const void *caller)
 {
     uintptr_t at = (uintptr_t)caller;
-    return (!unwind_in_shim(at) || at == (uintptr_t)declared_real_returns_here) && shim_tracking();
+    /* a vfork child's descriptors are its own table's; the handles recorded are its parent's */
+    return (!unwind_in_shim(at) || at == (uintptr_t)declared_real_returns_here) && shim_tracking() &&
+           !os_in_vfork_child();
 }
 
 /* Before the program opens something: not the previous input's (inputs.h). */

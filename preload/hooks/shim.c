@@ -169,6 +169,7 @@ static void after_fork_child(void)
     }
     /* the descriptors the shim moves and opens here are its own, not the program's (fds.h) */
     imgleak_guard.depth++;
+    os_pid_now();
     table_after_fork_child();
     stackcache_after_fork_child();
     handles_after_fork_child();
@@ -321,6 +322,7 @@ __attribute__((cold, noinline)) static void shim_start(void)
     unwind_init();
     stackcache_init(cfg.depth);
     pthread_atfork(NULL, NULL, after_fork_child);
+    os_pid_now();
     os_log("tracking pid %ld, snapshots to %s", (long)getpid(), cfg.out_dir);
     at_quick_exit(shim_quick_exit); /* quick_exit() runs no destructor */
     atomic_store(&state, STATE_READY);

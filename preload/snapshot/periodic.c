@@ -197,7 +197,9 @@ void periodic_after_fork_child(void)
 
 int periodic_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (!pd.signal || sig != pd.signal)
+    /* a vfork child (Python's subprocess resets every handler before it execs) changes its own
+     * handlers, in a table of its own; what the shim keeps here is its parent's */
+    if (!pd.signal || sig != pd.signal || os_in_vfork_child())
         return 0;
     if (old) {
         if (pd.program_set) {

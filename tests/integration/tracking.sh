@@ -2,7 +2,8 @@
 # What the shim tracks when the program or its surroundings make it hard: mappings changed by
 # mremap(MREMAP_DONTUNMAP) or unmapped in a signal handler that interrupted the shim, an
 # address-space limit (ulimit -v), a sandbox that refuses process_vm_readv, a forked child's
-# exit, descriptors 3 and 4 that libunwind's pipe must not take. Prints "N passed, M failed".
+# exit, descriptors 3 and 4 that libunwind's pipe must not take, a vfork child on its parent's
+# memory. Prints "N passed, M failed".
 set -u
 B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -174,5 +175,25 @@ check "libunwind's pipe: the program's descriptors are numbered as natively ($go
     [ "$got" = "$native" ] && [ "$native" = "first open 3, read 20 bytes: ABCDEFGH input line" ]
 check "... and the file it wrote at fd 4 is what it read from fd 3, not a byte more" \
     cmp -s "$WORK/lowfds.in" "$WORK/lowfds.out"
+
+# a vfork child runs on its parent's memory: what it does to its signal handlers and descriptors
+# is its own (before, it took the parent's SIGUSR2 handler away, and its descriptors were charged
+# to the parent)
+got=$("$IMGLEAK" run --format json --report "$WORK/vfork.json" -- "$B/tests/vforker" 2> /dev/null)
+check "vfork: the child's reset of SIGUSR2 leaves the parent's handler ($got)" [ "$got" = "handler ran 1" ]
+line=$(grep -n "vforker: the parent's leak" tests/integration/vforker.c | cut -d: -f1)
+check "vfork: the parent's open descriptor is its leak, the child's is not" \
+    jqe --argjson l "$line" '[.handles[] | [.type, .function, .site.line, .count]] == [["fd", "open", $l, 1]]' \
+    "$WORK/vfork.json"
+cat > "$WORK/vfork.py" << 'PY'
+import os, signal, subprocess
+got = []
+signal.signal(signal.SIGUSR2, lambda s, f: got.append(s))
+subprocess.run(["true"])  # CPython 3.11 starts it with vfork
+os.kill(os.getpid(), signal.SIGUSR2)
+print("handled", len(got))
+PY
+got=$(IMGLEAK_OUT="$WORK" LD_PRELOAD=$SHIM /usr/bin/python3 "$WORK/vfork.py" 2> /dev/null)
+check "vfork: Python's SIGUSR2 handler still runs after subprocess.run ($got)" [ "$got" = "handled 1" ]
 
 finish tracking
