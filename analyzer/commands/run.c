@@ -271,6 +271,37 @@ static int process_catches(pid_t pid, int sig)
     return sig <= 64 && (caught >> (sig - 1) & 1);
 }
 
+/* 1 when some thread of pid has sig unblocked, so that a handler can run for it; 0 when every
+ * thread blocks it: the program takes it from a signalfd or sigwait (or not at all), and sending
+ * it would hand the program a signal it never gets natively. 1 when /proc cannot tell. */
+static int process_takes(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 1;
+    int threads = 0, takes = 0;
+    for (struct dirent *e; !takes && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char status[128];
+        snprintf(status, sizeof status, "%s/%.32s/status", path, e->d_name);
+        FILE *f = fopen(status, "r");
+        if (!f)
+            continue;
+        unsigned long long blocked = ~0ULL;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "SigBlk: %llx", &blocked) == 1)
+                break;
+        fclose(f);
+        threads++;
+        takes = sig > 64 || !(blocked >> (sig - 1) & 1);
+    }
+    closedir(d);
+    return takes || threads == 0;
+}
+
 static int child_exited(pid_t pid)
 {
     siginfo_t si = {0};
@@ -296,12 +327,15 @@ static void request_snapshot(pid_t pid, int snap_sig, const char *dir, const sig
     list_free(&seen);
 }
 
-/* Passes sig on. A program that would die of it (no handler of its own) writes no snapshot at
- * exit, so it is asked for one first, while the shim can still take it. */
+/* Passes sig on. A program that would die of it (no handler of its own, and some thread not
+ * blocking it) writes no snapshot at exit, so it is asked for one first, while the shim can
+ * still take it: only where the shim's handler can run, never into a program that takes the
+ * snapshot signal from a signalfd. */
 static void forward_signal(pid_t pid, int sig, const char *dir, const sigset_t *wait_mask)
 {
     int snap_sig = snapshot_signal();
-    if (!process_catches(pid, sig) && snap_sig && process_catches(pid, snap_sig))
+    if (!process_catches(pid, sig) && process_takes(pid, sig) && snap_sig &&
+        process_catches(pid, snap_sig) && process_takes(pid, snap_sig))
         request_snapshot(pid, snap_sig, dir, wait_mask);
     kill(pid, sig);
 }
@@ -331,7 +365,7 @@ static void watch_peaks(peaks_t *pk, pid_t pid, const char *shim)
     int snap_sig = snapshot_signal();
     /* a program that does not catch it yet (the shim not started, or not loaded) would die */
     if (snap_sig && peaks_due(pk, pid) && process_catches(pid, snap_sig) &&
-        process_has_shim(pid, shim))
+        process_takes(pid, snap_sig) && process_has_shim(pid, shim))
         sigqueue(pid, snap_sig, (union sigval){.sival_int = IMGLEAK_PEAK_SIGVAL});
 }
 

@@ -219,6 +219,19 @@ check "run: a program SIGTERM ends is asked for a snapshot first; reported, exit
     bash -c 'test "$1" = 143 && grep -q "at main tests/integration/sigloop.c:$2" "$3"' \
     _ "$RUN_STATUS" "$LOOP_LINE" "$WORK/sig.txt"
 check "run: ... and the program is gone" gone "$PROG_PID"
+# a program that blocks every signal and reads them from a signalfd: SIGTERM reaches it at once,
+# and no snapshot signal before it (it would read a SIGUSR2 it never gets natively)
+rm -f "$WORK/ready"
+env --default-signal "$IMGLEAK" run --report "$WORK/sfd.txt" -- "$SIGLOOP" signalfd "$WORK/ready" \
+    > "$WORK/sfd.out" 2> /dev/null &
+RUN_PID=$!
+wait_ready "$WORK/ready" && kill -TERM "$RUN_PID"
+SECONDS=0
+wait "$RUN_PID"
+RUN_STATUS=$?
+check "run: a program reading signals from a signalfd gets SIGTERM alone, at once ($(tr '\n' ' ' < "$WORK/sfd.out"), exit $RUN_STATUS, ${SECONDS} s)" \
+    bash -c 'test "$1" = 0 && test "$(cat "$2")" = "got Terminated" && test "$3" -lt 4' \
+    _ "$RUN_STATUS" "$WORK/sfd.out" "$SECONDS"
 # timeout, when its time is up or when it is itself signalled, signals imgleak and then its whole
 # process group, the program included; signalling timeout once the program is ready does the
 # same without racing a fixed time against a loaded machine
