@@ -322,7 +322,7 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
         else {
             g->processes = procs;
             procs[g->nprocesses++] = (growth_process_t){last_head.header.pid,
-                                                        last_head.process.instance_id, n, t[n - 1]};
+                                                        last_head.process.instance_id, n, t[n - 1], 0};
         }
     }
     free(listed);
@@ -370,13 +370,23 @@ int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *
         size_t j = i;
         while (j < n && model_process_cmp(snaps[j], snaps[i]) == 0)
             j++;
+        /* The exit snapshot is taken after the program tore down what it held running (a
+         * Python or Node program frees its objects, a library's destructor its caches): behind
+         * three or more snapshots of the running program it would bend every line down, and a
+         * list that grew all along would be no suspect. */
+        int left_out = j - i >= 4 && (snaps[j - 1]->header.flags & IMGLEAK_SNAP_AT_EXIT);
+        if (left_out)
+            reader_free(snaps[--j]);
         if (rc == 0 && j - i >= 2) {
+            size_t before = g->nprocesses;
             rc = add_process(g, snaps + i, j - i, &shared_opts);
+            if (rc == 0 && g->nprocesses > before)
+                g->processes[before].exit_left_out = left_out;
         } else {
             for (size_t k = i; k < j; k++)
                 reader_free(snaps[k]);
         }
-        i = j;
+        i = j + (size_t)left_out;
     }
     free(snaps);
     if (rc == 0 && g->nprocesses == 0)

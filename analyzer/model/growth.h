@@ -30,6 +30,7 @@ typedef struct {
     uint64_t instance_id;
     size_t nsnapshots;
     double duration_s;
+    int exit_left_out; /* its exit snapshot was not in the series (growth_build) */
 } growth_process_t;
 
 typedef struct growth {

@@ -25,8 +25,9 @@ int growth_write_text(const growth_t *g, FILE *out, int color)
         fprintf(out, "%sgrowth: pid %llu", bold, (unsigned long long)gp->pid);
         if (gp->instance_id)
             fprintf(out, " (instance %016llx)", (unsigned long long)gp->instance_id);
-        fprintf(out, ", %zu snapshots over %.1f s: %zu leak suspect%s%s\n", gp->nsnapshots,
-                gp->duration_s, suspects, suspects == 1 ? "" : "s", off);
+        fprintf(out, ", %zu snapshots over %.1f s%s: %zu leak suspect%s%s\n", gp->nsnapshots,
+                gp->duration_s, gp->exit_left_out ? " (and the exit snapshot, left out)" : "",
+                suspects, suspects == 1 ? "" : "s", off);
     }
     if (g->nskipped)
         fprintf(out, "  skipped: %zu unreadable snapshot%s (named on standard error)%s\n",
@@ -85,10 +86,10 @@ void growth_write_json_processes(const growth_t *g, FILE *out)
 {
     for (size_t p = 0; p < g->nprocesses; p++)
         fprintf(out, "%s{\"pid\":%llu,\"instance\":\"%016llx\",\"snapshots\":%zu,"
-                     "\"duration_s\":%.3f}",
+                     "\"duration_s\":%.3f,\"exit_left_out\":%s}",
                 p ? "," : "", (unsigned long long)g->processes[p].pid,
                 (unsigned long long)g->processes[p].instance_id, g->processes[p].nsnapshots,
-                g->processes[p].duration_s);
+                g->processes[p].duration_s, g->processes[p].exit_left_out ? "true" : "false");
 }
 
 int growth_write_json(const growth_t *g, FILE *out)

@@ -66,7 +66,7 @@ check "growth: one snapshot is a usage error (exit 2)" test $? = 2
 
 mkdir "$WORK/clean"
 IMGLEAK_OUT="$WORK/clean" IMGLEAK_INTERVAL=0.5 LD_PRELOAD="$SHIM" \
-    $SERVICE clean --seconds 3 > /dev/null
+    $SERVICE clean --seconds 5 > /dev/null
 $IMGLEAK growth --format json -o "$WORK/clean.json" $(snaps "$WORK/clean")
 check "growth, clean service: no suspect" \
     test "$(jq '[.growth[] | select(.suspect)] | length' "$WORK/clean.json")" = 0
