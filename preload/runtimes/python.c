@@ -68,10 +68,20 @@ enum { SLOT_EMPTY, SLOT_BUSY, SLOT_READY };
 typedef struct {
     _Atomic uint32_t state;
     uint32_t first_line;
-    uintptr_t code, file_obj, name_obj;
+    uintptr_t code, file_obj, name_obj, table;
     uint32_t file_at, name_at;
     uint16_t file_len, name_len;
+    /* where the last walk of its location table stopped (code_line), packed into one word so
+     * that two threads never read halves of two walks: 0, or CURSOR_PACK */
+    _Atomic uint64_t cursor;
 } code_slot_t;
+
+/* A cursor: the byte of the entry in the table (20 bits), its first code unit (22 bits) and the
+ * line before its delta (22 bits, biased); a walk that does not fit is not remembered. */
+#define CURSOR_FITS(offset, addr, line) \
+    ((offset) < (1u << 20) && (addr) < (1u << 22) && (line) >= 0 && (line) < (1 << 22) - 1)
+#define CURSOR_PACK(offset, addr, line) \
+    ((uint64_t)(offset) | (uint64_t)(addr) << 20 | (uint64_t)((line) + 1) << 42)
 
 /* Per thread, the frames met lately: a loop allocates from the same few lines over and over,
  * and walking a long location table each time is most of the capture's cost. The key holds
@@ -240,6 +250,8 @@ static uint32_t code_id(uintptr_t code)
         s->code = code;
         s->file_obj = file;
         s->name_obj = name;
+        s->table = word(code + CO_LINETABLE);
+        atomic_store_explicit(&s->cursor, 0, memory_order_relaxed);
         s->first_line = first;
         s->file_at = copy_name(file, &s->file_len);
         s->name_at = copy_name(name, &s->name_len);
@@ -262,24 +274,42 @@ static int signed_varint(const uint8_t *p, const uint8_t *end)
     return (value & 1) ? -(int)(value >> 1) : (int)(value >> 1);
 }
 
-/* The line being run: the 3.11 location table, walked up to the instruction (locations.md). */
-static uint32_t code_line(uintptr_t code, uintptr_t prev_instr)
+/* The line being run: the 3.11 location table, walked up to the instruction (locations.md).
+ * slot (its code_id's, or NULL) remembers where the walk stopped: a module's top-level code (an
+ * import) runs once, allocating at one instruction after another, and a walk from the table's
+ * start each time made an import's cost grow with the square of the module's length. */
+static uint32_t code_line(uintptr_t code, uintptr_t prev_instr, code_slot_t *slot)
 {
     int line = *(const int *)(code + CO_FIRSTLINENO);
     uintptr_t table = word(code + CO_LINETABLE), start = code + CO_CODE_ADAPTIVE;
     if (!plausible(table) || prev_instr < start)
         return (uint32_t)line;
     uintptr_t target = (prev_instr - start) / 2, addr = 0;
-    const uint8_t *p = (const uint8_t *)(table + BYTES_DATA);
+    const uint8_t *data = (const uint8_t *)(table + BYTES_DATA), *p = data;
     const uint8_t *end = p + (size_t)word(table + BYTES_SIZE);
+    if (slot && slot->table != table)
+        slot = NULL;
+    uint64_t cursor = slot ? atomic_load_explicit(&slot->cursor, memory_order_relaxed) : 0;
+    uintptr_t at = cursor >> 20 & ((1u << 22) - 1), offset = cursor & ((1u << 20) - 1);
+    if (cursor && at <= target && data + offset < end) {
+        p = data + offset; /* on from where the last walk stopped */
+        addr = at;
+        line = (int)(cursor >> 42) - 1;
+    }
     while (p < end && (*p & 0x80)) {
         unsigned kind = (*p >> 3) & 15, units = (*p & 7) + 1u;
+        int before = line;
         if (kind == 13 || kind == 14) /* no columns / long form: a signed line delta follows */
             line += signed_varint(p + 1, end);
         else if (kind >= 10 && kind <= 12) /* one-line forms: delta 0, 1 or 2 */
             line += (int)kind - 10;
-        if (target < addr + units)
+        if (target < addr + units) {
+            size_t here = (size_t)(p - data);
+            if (slot && CURSOR_FITS(here, addr, before))
+                atomic_store_explicit(&slot->cursor, CURSOR_PACK(here, addr, before),
+                                      memory_order_relaxed);
             return kind == 15 || line < 0 ? 0 : (uint32_t)line; /* 15: no location */
+        }
         addr += units;
         do
             p++;
@@ -304,8 +334,8 @@ static uint64_t frame_value(uintptr_t code, uintptr_t instr)
     if (e->instr != instr || e->code != code || e->table != table || e->name != name || !e->id) {
         uint32_t id = code_id(code);
         if (!id)
-            return IMGLEAK_FRAME_SCRIPT_MAKE(0, code_line(code, instr));
-        *e = (line_entry_t){instr, code, table, name, id, code_line(code, instr)};
+            return IMGLEAK_FRAME_SCRIPT_MAKE(0, code_line(code, instr, NULL));
+        *e = (line_entry_t){instr, code, table, name, id, code_line(code, instr, &code_slots[id - 1])};
     }
     return IMGLEAK_FRAME_SCRIPT_MAKE(e->id, e->line);
 }

@@ -29,27 +29,7 @@ gate_checks() {
 if ! "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2> /dev/null; then
     bad "Debian's python3 is CPython 3.11" "run scripts/deps.sh --tests --install"
     gate_checks
-    # a list that grows all along while the program runs, freed when the interpreter ends: the exit
-# snapshot, taken after that, is left out of the growth series, and the list is a suspect
-cat > "$WORK/grows.py" << 'PY'
-import time
-kept = []
-def keep_buffer():
-    kept.append(bytearray(200000))  # grows.py: the growing line
-end = time.time() + 2.5
-while time.time() < end:
-    keep_buffer()
-    time.sleep(0.02)
-PY
-line=$(grep -n "grows.py: the growing line" "$WORK/grows.py" | cut -d: -f1)
-mkdir "$WORK/grows"
-IMGLEAK_INTERVAL=0.3 $IMGLEAK run -o "$WORK/grows" -- "$PYTHON" "$WORK/grows.py" > /dev/null 2>&1
-$IMGLEAK growth --format json -o "$WORK/grows.json" "$WORK"/grows/imgleak.*.snap 2> /dev/null
-check "a Python list growing to the end is a growth suspect at its line (the exit snapshot left out)" \
-    jqe --argjson l "$line" '([.growth[] | select(.suspect) | .site.line] | index($l)) != null
-                             and ([.processes[] | .exit_left_out] | all)' "$WORK/grows.json"
-
-finish python
+    finish python
     exit
 fi
 
@@ -125,6 +105,21 @@ check "child: the program, its python child, and the python sh -c started (not s
     jqe '[.snapshots[].exe] | (length == 3) and all(endswith("python3.11"))' "$WORK/child.json"
 
 gate_checks
+
+# module-level code allocating at 300 lines in a row (an import's shape): each block at its own
+# line (the location table's walk goes on from where the last one stopped)
+"$PYTHON" - "$WORK/lines.py" << 'PY'
+import sys
+rows = ["import os, signal, time"] + [f"x{i} = bytearray({100000 + i})" for i in range(300)]
+rows.append("os.kill(os.getpid(), signal.SIGUSR2); time.sleep(1)")
+open(sys.argv[1], "w").write("\n".join(rows) + "\n")
+PY
+mkdir "$WORK/lines"
+$IMGLEAK run -o "$WORK/lines" -- "$PYTHON" "$WORK/lines.py" > /dev/null 2>&1
+$IMGLEAK report --show-reachable --format json -o "$WORK/lines.json" "$WORK"/lines/imgleak.*.1.snap 2> /dev/null
+check "300 allocating lines in a row: each one's block at its own line (the SIGUSR2 snapshot)" \
+    jqe '[.leaks[] | select(.site.file // "" | endswith("lines.py")) | select(.bytes >= 100000)
+          | select(.bytes < 110000) | .site.line] | sort == [range(2; 302)]' "$WORK/lines.json"
 
 # a list that grows all along while the program runs, freed when the interpreter ends: the exit
 # snapshot, taken after that, is left out of the growth series, and the list is a suspect
