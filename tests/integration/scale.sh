@@ -25,6 +25,16 @@ rss=$(tail -n1 "$WORK/growth.rss")
 check "growth holds one snapshot at a time (peak ${rss} KiB, under 300 MiB)" test "$rss" -lt 307200
 missing=$(grep -c "service: not found" "$WORK/growth.err")
 check "the missing program file is warned about once for the series (got $missing)" test "$missing" = 1
+# ... and once for many processes that ran it (a build that ran a tool eighteen times)
+mkdir -p "$WORK/procs"
+cp "$B/tests/leaky" "$WORK/procs/gone_tool"
+for _ in 1 2 3; do
+    IMGLEAK_OUT="$WORK/procs" LD_PRELOAD="$(cd "$B" && pwd)/libimgleak.so" "$WORK/procs/gone_tool" leak > /dev/null 2>&1
+done
+rm "$WORK/procs/gone_tool"
+$IMGLEAK report "$WORK"/procs/*.snap > /dev/null 2> "$WORK/procs.err"
+said=$(grep -c "gone_tool: not found" "$WORK/procs.err")
+check "a program file gone since 3 processes ran it: warned about once (got $said)" test "$said" = 1
 # one site in 50 leaks a block per snapshot; a few land in default-suppressed C library code
 check "growth: a series per site" jqe '(.growth | length) > 19900' "$WORK/growth.json"
 check "growth: the growing sites are the suspects" \
