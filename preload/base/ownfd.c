@@ -23,10 +23,12 @@ static struct {
     _Atomic int busy;
     int fd[OWNFD_SLOTS]; /* 0: free (0 is never ours: stdin is the program's); -1: lost */
     int kept[OWNFD_SLOTS]; /* held for the whole run and across fork (ownfd_adopt, _keep) */
+    int lasting[OWNFD_SLOTS]; /* held until ownfd_close, not across fork (ownfd_take) */
     _Atomic int *mirror[OWNFD_SLOTS]; /* where another holder keeps the number (ownfd_keep) */
-    /* the lowest number of a kept descriptor: close() of a number below it needs no lock */
-    _Atomic int kept_min;
-} of = {.lock = PTHREAD_MUTEX_INITIALIZER, .kept_min = __INT_MAX__};
+    /* the lowest number of a kept or lasting descriptor: while no other slot is busy, close() of
+     * a number below it needs no lock (every such descriptor of the shim's is high) */
+    _Atomic int lasting_min;
+} of = {.lock = PTHREAD_MUTEX_INITIALIZER, .lasting_min = __INT_MAX__};
 
 /* Signals are blocked while the lock is held: a handler on this thread that closes a descriptor
  * would otherwise wait for the lock its own thread holds. */
@@ -57,14 +59,14 @@ static int slot_of(int fd)
     return -1;
 }
 
-/* After a kept descriptor's number changed; under the lock. */
-static void kept_changed(void)
+/* After a kept or lasting descriptor came, went or changed number; under the lock. */
+static void lasting_changed(void)
 {
     int lowest = __INT_MAX__;
     for (int i = 0; i < OWNFD_SLOTS; i++)
-        if (of.kept[i] && of.fd[i] > 0 && of.fd[i] < lowest)
+        if ((of.kept[i] || of.lasting[i]) && of.fd[i] > 0 && of.fd[i] < lowest)
             lowest = of.fd[i];
-    atomic_store(&of.kept_min, lowest);
+    atomic_store(&of.lasting_min, lowest);
 }
 
 /* Moves fd above the program's usual range, keeping the lowest numbers free as they are natively.
@@ -132,16 +134,16 @@ ownfd_t ownfd_take(int fd)
     int slot = -1;
     if (fd <= 0)
         return -1;
-    atomic_fetch_add(&of.busy, 1);
     lock(&saved);
     for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
         if (of.fd[i] == 0)
             slot = i;
-    if (slot >= 0)
+    if (slot >= 0) {
         of.fd[slot] = move_high(fd);
+        of.lasting[slot] = 1; /* not busy: close() keeps its fast path below the number */
+        lasting_changed();
+    }
     unlock(&saved);
-    if (slot < 0)
-        atomic_fetch_sub(&of.busy, 1);
     return slot;
 }
 
@@ -154,8 +156,14 @@ int ownfd_close(ownfd_t slot)
     int rc = of.fd[slot] > 0 ? sys_close(of.fd[slot]) : 0;
     int err = errno;
     of.fd[slot] = 0;
+    int lasting = of.lasting[slot] || of.kept[slot];
+    of.lasting[slot] = of.kept[slot] = 0;
+    of.mirror[slot] = NULL;
+    if (lasting)
+        lasting_changed();
     unlock(&saved);
-    atomic_fetch_sub(&of.busy, 1);
+    if (!lasting)
+        atomic_fetch_sub(&of.busy, 1);
     errno = err;
     return rc;
 }
@@ -261,7 +269,7 @@ ownfd_t ownfd_adopt(int fd)
     } else {
         of.fd[slot] = copy;
         of.kept[slot] = 1;
-        kept_changed();
+        lasting_changed();
     }
     unlock(&saved);
     return slot;
@@ -282,7 +290,7 @@ ownfd_t ownfd_keep(int fd, _Atomic int *mirror)
         of.kept[slot] = 1;
         of.mirror[slot] = mirror;
         atomic_store(mirror, of.fd[slot]);
-        kept_changed();
+        lasting_changed();
     }
     unlock(&saved);
     return slot;
@@ -291,7 +299,7 @@ ownfd_t ownfd_keep(int fd, _Atomic int *mirror)
 int ownfd_program_close(int fd, int (*real_close)(int))
 {
     sigset_t saved;
-    if (atomic_load(&of.busy) == 0 && fd < atomic_load(&of.kept_min))
+    if (atomic_load(&of.busy) == 0 && fd < atomic_load(&of.lasting_min))
         return real_close(fd);
     lock(&saved);
     int ours = slot_of(fd) >= 0;
@@ -394,8 +402,8 @@ int ownfd_program_dup(int oldfd, int newfd, int flags, int (*real_dup2)(int, int
         of.fd[slot] = moved >= 0 ? moved : -1;
         if (of.mirror[slot])
             atomic_store(of.mirror[slot], of.fd[slot]);
-        if (of.kept[slot])
-            kept_changed();
+        if (of.kept[slot] || of.lasting[slot])
+            lasting_changed();
     }
     int rc = real_dup2 ? real_dup2(oldfd, newfd) : real_dup3(oldfd, newfd, flags);
     int err = errno;
@@ -408,11 +416,15 @@ void ownfd_forget_all(void)
 {
     pthread_mutex_init(&of.lock, NULL);
     for (int i = 0; i < OWNFD_SLOTS; i++) {
+        /* the holder's copy goes too: libunwind, finding its pipe gone, makes another (the
+         * numbers it held may be the next files opened here) */
+        if (of.mirror[i])
+            atomic_store(of.mirror[i], -1);
         of.fd[i] = 0;
-        of.kept[i] = 0;
+        of.kept[i] = of.lasting[i] = 0;
         of.mirror[i] = NULL;
     }
-    atomic_store(&of.kept_min, __INT_MAX__);
+    atomic_store(&of.lasting_min, __INT_MAX__);
     atomic_store(&of.busy, 0);
 }
 
@@ -430,6 +442,8 @@ void ownfd_after_fork_child(void)
         if (of.fd[i] > 0)
             sys_close(of.fd[i]);
         of.fd[i] = 0;
+        of.lasting[i] = 0;
     }
+    lasting_changed();
     atomic_store(&of.busy, 0);
 }

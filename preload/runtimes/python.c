@@ -68,7 +68,7 @@ enum { SLOT_EMPTY, SLOT_BUSY, SLOT_READY };
 typedef struct {
     _Atomic uint32_t state;
     uint32_t first_line;
-    uintptr_t code, file_obj, name_obj, table;
+    uintptr_t code, file_obj, name_obj, table, table_size;
     uint32_t file_at, name_at;
     uint16_t file_len, name_len;
     /* where the last walk of its location table stopped (code_line), packed into one word so
@@ -251,6 +251,7 @@ static uint32_t code_id(uintptr_t code)
         s->file_obj = file;
         s->name_obj = name;
         s->table = word(code + CO_LINETABLE);
+        s->table_size = plausible(s->table) ? word(s->table + BYTES_SIZE) : 0;
         atomic_store_explicit(&s->cursor, 0, memory_order_relaxed);
         s->first_line = first;
         s->file_at = copy_name(file, &s->file_len);
@@ -287,7 +288,8 @@ static uint32_t code_line(uintptr_t code, uintptr_t prev_instr, code_slot_t *slo
     uintptr_t target = (prev_instr - start) / 2, addr = 0;
     const uint8_t *data = (const uint8_t *)(table + BYTES_DATA), *p = data;
     const uint8_t *end = p + (size_t)word(table + BYTES_SIZE);
-    if (slot && slot->table != table)
+    /* a code object and its table freed and others made at both addresses: not the same table */
+    if (slot && (slot->table != table || slot->table_size != (uintptr_t)(end - data)))
         slot = NULL;
     uint64_t cursor = slot ? atomic_load_explicit(&slot->cursor, memory_order_relaxed) : 0;
     uintptr_t at = cursor >> 20 & ((1u << 22) - 1), offset = cursor & ((1u << 20) - 1);
