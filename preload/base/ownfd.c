@@ -59,6 +59,15 @@ static int slot_of(int fd)
     return -1;
 }
 
+/* A free slot, or -1; under the lock. */
+static int free_slot(void)
+{
+    for (int i = 0; i < OWNFD_SLOTS; i++)
+        if (of.fd[i] == 0)
+            return i;
+    return -1;
+}
+
 /* After a kept or lasting descriptor came, went or changed number; under the lock. */
 static void lasting_changed(void)
 {
@@ -69,16 +78,20 @@ static void lasting_changed(void)
     atomic_store(&of.lasting_min, lowest);
 }
 
-/* Moves fd above the program's usual range, keeping the lowest numbers free as they are natively.
- * A limit below OWNFD_HIGH keeps the number it has. */
+/* Where the shim's descriptors go: above the program's usual range, keeping the lowest numbers
+ * free as they are natively; under a limit below OWNFD_HIGH, anywhere but a standard stream's
+ * number (a program that closed stdin, as gnulib's close_stdin does at exit, may reopen it, and
+ * 0 marks an empty slot here). */
 static int high_start(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)OWNFD_HIGH + 24)
-        return rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 0;
+        return rl.rlim_cur > 64 ? (int)rl.rlim_cur - 24 : 3;
     return OWNFD_HIGH;
 }
 
+/* fd moved to high_start() or above, or left where it is when it is there already or cannot be
+ * moved (then it may still be a standard stream's number: the callers refuse those). */
 static int move_high(int fd)
 {
     int at = high_start();
@@ -94,31 +107,27 @@ static int move_high(int fd)
 ownfd_t ownfd_open(const char *path, int flags, mode_t mode)
 {
     sigset_t saved;
-    int slot = -1, err = EMFILE;
+    int err = EMFILE;
     atomic_fetch_add(&of.busy, 1);
     lock(&saved);
-    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
-        if (of.fd[i] == 0)
-            slot = i;
+    int slot = free_slot();
     if (slot >= 0) {
         int fd;
         do /* a FIFO or a network file system may be interrupted */
             fd = open(path, flags | O_CLOEXEC, mode);
         while (fd < 0 && errno == EINTR);
         err = errno;
-        if (fd >= 0 && fd <= 2) {
-            /* the program closed a standard stream (gnulib's close_stdin at exit: xargs, tail):
-             * the number stays the program's to reopen, and 0 marks an empty slot here */
-            int at = high_start();
-            int other = fcntl(fd, F_DUPFD_CLOEXEC, at > 2 ? at : 3);
+        if (fd >= 0) {
+            fd = move_high(fd);
             err = errno;
-            sys_close(fd);
-            fd = other;
         }
-        if (fd > 0)
-            of.fd[slot] = move_high(fd);
-        else
+        if (fd > 2) {
+            of.fd[slot] = fd;
+        } else {
+            if (fd >= 0)
+                sys_close(fd); /* a standard stream's number that could not be moved */
             slot = -1;
+        }
     }
     unlock(&saved);
     if (slot < 0) {
@@ -128,23 +137,32 @@ ownfd_t ownfd_open(const char *path, int flags, mode_t mode)
     return slot;
 }
 
-ownfd_t ownfd_take(int fd)
+/* fd into a slot for good (ownfd_take, ownfd_keep): kept across fork or lasting until
+ * ownfd_close, not busy, so that close() keeps its fast path below the number. */
+static ownfd_t hold(int fd, int kept, _Atomic int *mirror)
 {
     sigset_t saved;
-    int slot = -1;
-    if (fd <= 0)
-        return -1;
     lock(&saved);
-    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
-        if (of.fd[i] == 0)
-            slot = i;
-    if (slot >= 0) {
-        of.fd[slot] = move_high(fd);
-        of.lasting[slot] = 1; /* not busy: close() keeps its fast path below the number */
+    int slot = free_slot();
+    int moved = slot < 0 ? -1 : move_high(fd);
+    if (moved <= 2) {
+        slot = -1;
+    } else {
+        of.fd[slot] = moved;
+        of.kept[slot] = kept;
+        of.lasting[slot] = !kept;
+        of.mirror[slot] = mirror;
+        if (mirror)
+            atomic_store(mirror, moved);
         lasting_changed();
     }
     unlock(&saved);
     return slot;
+}
+
+ownfd_t ownfd_take(int fd)
+{
+    return fd < 0 ? -1 : hold(fd, 0, NULL);
 }
 
 int ownfd_close(ownfd_t slot)
@@ -260,10 +278,8 @@ ownfd_t ownfd_adopt(int fd)
     if (fcntl(fd, F_GETFD) < 0)
         return -1;
     lock(&saved);
-    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
-        if (of.fd[i] == 0)
-            slot = i;
-    int copy = slot < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, high_start() > 3 ? high_start() : 3);
+    slot = free_slot();
+    int copy = slot < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, high_start());
     if (copy < 0) {
         slot = -1;
     } else {
@@ -277,23 +293,7 @@ ownfd_t ownfd_adopt(int fd)
 
 ownfd_t ownfd_keep(int fd, _Atomic int *mirror)
 {
-    sigset_t saved;
-    int slot = -1;
-    if (fd <= 0)
-        return -1;
-    lock(&saved);
-    for (int i = 0; i < OWNFD_SLOTS && slot < 0; i++)
-        if (of.fd[i] == 0)
-            slot = i;
-    if (slot >= 0) {
-        of.fd[slot] = move_high(fd);
-        of.kept[slot] = 1;
-        of.mirror[slot] = mirror;
-        atomic_store(mirror, of.fd[slot]);
-        lasting_changed();
-    }
-    unlock(&saved);
-    return slot;
+    return fd < 0 ? -1 : hold(fd, 1, mirror);
 }
 
 int ownfd_program_close(int fd, int (*real_close)(int))
