@@ -225,8 +225,9 @@ static int by_first_place(const void *a, const void *b)
 }
 
 /* The n snapshots of one process, in order, each made into a report, counted into the series and
- * freed (snaps[] is taken). */
-static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts)
+ * freed (snaps[] is taken); exit_left_out: its exit snapshot followed them and was left out. */
+static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *opts,
+                       int exit_left_out)
 {
     series_set_t set;
     memset(&set, 0, sizeof set);
@@ -322,7 +323,8 @@ static int add_process(growth_t *g, snapshot_t **snaps, size_t n, const model_op
         else {
             g->processes = procs;
             procs[g->nprocesses++] = (growth_process_t){last_head.header.pid,
-                                                        last_head.process.instance_id, n, t[n - 1], 0};
+                                                        last_head.process.instance_id, n, t[n - 1],
+                                                        exit_left_out};
         }
     }
     free(listed);
@@ -378,10 +380,7 @@ int growth_build(growth_t *g, snapshot_t **snaps, size_t n, const model_opts_t *
         if (left_out)
             reader_free(snaps[--j]);
         if (rc == 0 && j - i >= 2) {
-            size_t before = g->nprocesses;
-            rc = add_process(g, snaps + i, j - i, &shared_opts);
-            if (rc == 0 && g->nprocesses > before)
-                g->processes[before].exit_left_out = left_out;
+            rc = add_process(g, snaps + i, j - i, &shared_opts, left_out);
         } else {
             for (size_t k = i; k < j; k++)
                 reader_free(snaps[k]);
