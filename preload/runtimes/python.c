@@ -78,10 +78,18 @@ typedef struct {
 
 /* A cursor: the byte of the entry in the table (20 bits), its first code unit (22 bits) and the
  * line before its delta (22 bits, biased); a walk that does not fit is not remembered. */
-#define CURSOR_FITS(offset, addr, line) \
-    ((offset) < (1u << 20) && (addr) < (1u << 22) && (line) >= 0 && (line) < (1 << 22) - 1)
-#define CURSOR_PACK(offset, addr, line) \
-    ((uint64_t)(offset) | (uint64_t)(addr) << 20 | (uint64_t)((line) + 1) << 42)
+#define CURSOR_OFFSET_BITS 20
+#define CURSOR_ADDR_BITS 22
+#define CURSOR_LINE_SHIFT (CURSOR_OFFSET_BITS + CURSOR_ADDR_BITS)
+#define CURSOR_FITS(offset, addr, line)                                                           \
+    ((offset) < (1u << CURSOR_OFFSET_BITS) && (addr) < (1u << CURSOR_ADDR_BITS) && (line) >= 0 && \
+     (line) < (1 << (64 - CURSOR_LINE_SHIFT)) - 1)
+#define CURSOR_PACK(offset, addr, line)                                                           \
+    ((uint64_t)(offset) | (uint64_t)(addr) << CURSOR_OFFSET_BITS |                                \
+     (uint64_t)((line) + 1) << CURSOR_LINE_SHIFT)
+#define CURSOR_OFFSET(c) ((c) & ((UINT64_C(1) << CURSOR_OFFSET_BITS) - 1))
+#define CURSOR_ADDR(c) ((c) >> CURSOR_OFFSET_BITS & ((UINT64_C(1) << CURSOR_ADDR_BITS) - 1))
+#define CURSOR_LINE(c) ((int)((c) >> CURSOR_LINE_SHIFT) - 1)
 
 /* Per thread, the frames met lately: a loop allocates from the same few lines over and over,
  * and walking a long location table each time is most of the capture's cost. The key holds
@@ -292,11 +300,10 @@ static uint32_t code_line(uintptr_t code, uintptr_t prev_instr, code_slot_t *slo
     if (slot && (slot->table != table || slot->table_size != (uintptr_t)(end - data)))
         slot = NULL;
     uint64_t cursor = slot ? atomic_load_explicit(&slot->cursor, memory_order_relaxed) : 0;
-    uintptr_t at = cursor >> 20 & ((1u << 22) - 1), offset = cursor & ((1u << 20) - 1);
-    if (cursor && at <= target && data + offset < end) {
-        p = data + offset; /* on from where the last walk stopped */
-        addr = at;
-        line = (int)(cursor >> 42) - 1;
+    if (cursor && CURSOR_ADDR(cursor) <= target && data + CURSOR_OFFSET(cursor) < end) {
+        p = data + CURSOR_OFFSET(cursor); /* on from where the last walk stopped */
+        addr = CURSOR_ADDR(cursor);
+        line = CURSOR_LINE(cursor);
     }
     while (p < end && (*p & 0x80)) {
         unsigned kind = (*p >> 3) & 15, units = (*p & 7) + 1u;
